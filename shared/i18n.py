@@ -1,0 +1,151 @@
+"""Every user-facing string, in Spanish (the course's language) and English.
+
+`t(key, lang, **params)` formats the entry; an unknown key shows the key itself so that a missing
+translation is visible in the page rather than crashing it. Tests check both languages are complete.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("es", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    # --- problems a user can cause (shared/problems.py) ---
+    "problem.empty_prompt": {"es": "El prompt está vacío: escribe algo para que el modelo continúe.",
+                             "en": "The prompt is empty: write something for the model to continue."},
+    "problem.prompt_too_long_chars": {
+        "es": "El prompt tiene {chars} caracteres; el máximo es {limit}.",
+        "en": "The prompt has {chars} characters; the limit is {limit}."},
+    "problem.prompt_too_long_tokens": {
+        "es": "El prompt ({prompt_tokens} tokens) más max_new_tokens ({max_new_tokens}) no cabe en la "
+              "ventana de contexto de {context} tokens. Acorta el prompt o reduce max_new_tokens.",
+        "en": "The prompt ({prompt_tokens} tokens) plus max_new_tokens ({max_new_tokens}) does not fit the "
+              "model's {context}-token context window. Shorten the prompt or lower max_new_tokens."},
+    "problem.control_characters": {
+        "es": "El prompt contiene caracteres de control no permitidos.",
+        "en": "The prompt contains control characters that are not allowed."},
+    "problem.bad_strategy": {"es": "Estrategia desconocida: «{value}». Usa greedy o sampling.",
+                             "en": "Unknown strategy '{value}'. Use greedy or sampling."},
+    "problem.not_a_number": {"es": "{field} debe ser un número.", "en": "{field} must be a number."},
+    "problem.not_an_integer": {"es": "{field} debe ser un número entero.", "en": "{field} must be a whole number."},
+    "problem.out_of_range": {"es": "{field} debe estar entre {low} y {high}.",
+                             "en": "{field} must be between {low} and {high}."},
+    "problem.no_configs": {"es": "Elige al menos una configuración.", "en": "Choose at least one configuration."},
+    "problem.too_many_configs": {"es": "Demasiadas configuraciones: máximo {limit} por envío.",
+                                 "en": "Too many configurations: at most {limit} per submission."},
+    "problem.bad_name": {"es": "El nombre debe tener entre 1 y {limit} caracteres visibles.",
+                         "en": "The name must have between 1 and {limit} visible characters."},
+    "problem.bad_class_code": {"es": "El código de clase no existe o está cerrado. Pídeselo a tu profesor/a.",
+                               "en": "That class code does not exist or is closed. Ask your instructor."},
+    "problem.bad_lab": {"es": "Laboratorio desconocido.", "en": "Unknown lab."},
+    "problem.model_unavailable": {"es": "El modelo «{model}» no está disponible en este servidor.",
+                                  "en": "Model '{model}' is not available on this server."},
+    "problem.worker_error": {"es": "El worker no pudo generar el texto: {detail}",
+                             "en": "The worker could not generate the text: {detail}"},
+    # --- common ---
+    "app.title": {"es": "Decoding Lab", "en": "Decoding Lab"},
+    "app.language": {"es": "Idioma", "en": "Language"},
+    "app.random_weights": {"es": "pesos aleatorios: el texto es ruido",
+                           "en": "random weights: the text is noise"},
+    "app.redis_down": {"es": "No se puede conectar con Redis ({url}). Reintentando…",
+                       "en": "Cannot reach Redis ({url}). Retrying…"},
+    "nav.join": {"es": "Entrar", "en": "Join"},
+    "nav.decoding": {"es": "Decodificación", "en": "Decoding"},
+    "nav.gallery": {"es": "Galería de la clase", "en": "Class gallery"},
+    "nav.instructor": {"es": "Profesor/a", "en": "Instructor"},
+    # --- join page ---
+    "join.header": {"es": "Entrar a la clase", "en": "Join the class"},
+    "join.name": {"es": "Tu nombre", "en": "Your name"},
+    "join.class_code": {"es": "Código de clase", "en": "Class code"},
+    "join.submit": {"es": "Entrar", "en": "Join"},
+    "join.joined": {"es": "Estás en la clase {code} como {name}.", "en": "You are in class {code} as {name}."},
+    "join.leave": {"es": "Salir", "en": "Leave"},
+    "join.need": {"es": "Primero entra a una clase en la página «Entrar».",
+                  "en": "First join a class on the 'Join' page."},
+    # --- workers ---
+    "workers.none": {"es": "Ningún worker está listo para «{model}»: los envíos esperarán en la cola "
+                           "hasta que arranque uno.",
+                     "en": "No worker is ready for '{model}': submissions will wait in the queue until one "
+                           "starts."},
+    "workers.ready": {"es": "{count} worker(s) listos · {model} · {device}",
+                      "en": "{count} worker(s) ready · {model} · {device}"},
+    "workers.model": {"es": "Modelo", "en": "Model"},
+    # --- decoding page ---
+    "decoding.header": {"es": "Estrategias de decodificación", "en": "Decoding strategies"},
+    "decoding.intro": {"es": "Mismo prompt, varias configuraciones: compara los resultados lado a lado.",
+                       "en": "One prompt, several configurations: compare the outputs side by side."},
+    "decoding.prompt": {"es": "Prompt", "en": "Prompt"},
+    "decoding.configs": {"es": "Configuraciones", "en": "Configurations"},
+    "decoding.presets": {"es": "Presets del notebook", "en": "Notebook presets"},
+    "decoding.add_row": {"es": "Edita la tabla o añade filas para más configuraciones.",
+                         "en": "Edit the table or add rows for more configurations."},
+    "decoding.seed": {"es": "Semilla", "en": "Seed"},
+    "decoding.run": {"es": "Ejecutar", "en": "Run"},
+    "decoding.queued": {"es": "En cola: posición {position} de {depth}.",
+                        "en": "Queued: position {position} of {depth}."},
+    "decoding.queued_wait": {"es": "En cola: posición {position} de {depth} · espera estimada {seconds} s.",
+                             "en": "Queued: position {position} of {depth} · estimated wait {seconds} s."},
+    "decoding.running": {"es": "Generando… {done} de {total} tokens.",
+                         "en": "Generating… {done} of {total} tokens."},
+    "decoding.done": {"es": "Listo en {seconds} s.", "en": "Done in {seconds} s."},
+    "decoding.failed": {"es": "El envío falló: {reason}", "en": "The submission failed: {reason}"},
+    "decoding.retrying": {"es": "Un worker se detuvo; tu envío vuelve a la cola (intento {attempt}).",
+                          "en": "A worker stopped; your submission is back in the queue (attempt {attempt})."},
+    "decoding.results": {"es": "Resultados", "en": "Results"},
+    "decoding.prompt_label": {"es": "Prompt", "en": "Prompt"},
+    "decoding.output": {"es": "Continuación generada", "en": "Generated continuation"},
+    "decoding.meta": {"es": "{tokens} tokens · terminó por {reason} · semilla {seed} · {model}",
+                      "en": "{tokens} tokens · stopped by {reason} · seed {seed} · {model}"},
+    "decoding.reason.eos": {"es": "fin de texto (EOS)", "en": "end of text (EOS)"},
+    "decoding.reason.length": {"es": "longitud máxima", "en": "max length"},
+    "decoding.history": {"es": "Mis envíos anteriores", "en": "My earlier submissions"},
+    "col.strategy": {"es": "estrategia", "en": "strategy"},
+    "col.temperature": {"es": "temperatura", "en": "temperature"},
+    "col.top_k": {"es": "top_k (vacío = 50)", "en": "top_k (empty = 50)"},
+    "col.top_p": {"es": "top_p", "en": "top_p"},
+    "col.repetition_penalty": {"es": "repetition_penalty", "en": "repetition_penalty"},
+    "col.max_new_tokens": {"es": "max_new_tokens", "en": "max_new_tokens"},
+    # --- gallery ---
+    "gallery.header": {"es": "Galería de la clase {code}", "en": "Class gallery {code}"},
+    "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},
+    "gallery.group": {"es": "{label} · {count} salida(s)", "en": "{label} · {count} output(s)"},
+    "gallery.by": {"es": "{student} · {when}", "en": "{student} · {when}"},
+    "gallery.pending": {"es": "{count} envío(s) pendientes en la cola", "en": "{count} submission(s) pending"},
+    # --- instructor ---
+    "instructor.header": {"es": "Consola del profesor/a", "en": "Instructor console"},
+    "instructor.no_password": {
+        "es": "La consola está bloqueada: no hay contraseña configurada. Arranca el servicio con la variable "
+              "de entorno DECODELAB_INSTRUCTOR_PASSWORD, por ejemplo "
+              "`DECODELAB_INSTRUCTOR_PASSWORD='una-frase-larga' make run`.",
+        "en": "The console is locked: no password is configured. Start the service with the environment "
+              "variable DECODELAB_INSTRUCTOR_PASSWORD, e.g. `DECODELAB_INSTRUCTOR_PASSWORD='a-long-phrase' "
+              "make run`."},
+    "instructor.password": {"es": "Contraseña", "en": "Password"},
+    "instructor.login": {"es": "Entrar", "en": "Log in"},
+    "instructor.wrong_password": {"es": "Contraseña incorrecta.", "en": "Wrong password."},
+    "instructor.logged_in": {"es": "Sesión de profesor/a iniciada.", "en": "Logged in as instructor."},
+    "instructor.new_class": {"es": "Código de la nueva clase", "en": "New class code"},
+    "instructor.create": {"es": "Crear clase", "en": "Create class"},
+    "instructor.created": {"es": "Clase {code} abierta: los estudiantes entran con este código.",
+                           "en": "Class {code} is open: students join with this code."},
+    "instructor.classes": {"es": "Clases", "en": "Classes"},
+    "instructor.class_row": {"es": "{code} · {students} estudiante(s) · {outputs} salida(s) · {state}",
+                             "en": "{code} · {students} student(s) · {outputs} output(s) · {state}"},
+    "instructor.open": {"es": "abierta", "en": "open"},
+    "instructor.closed": {"es": "cerrada", "en": "closed"},
+    "instructor.close": {"es": "Cerrar clase {code}", "en": "Close class {code}"},
+    "instructor.bad_code": {"es": "El código debe tener de 3 a 24 letras, números o guiones.",
+                            "en": "The code must have 3 to 24 letters, digits or dashes."},
+    "instructor.queue": {"es": "Cola: {queued} en espera · {running} en ejecución · {failed} fallidos",
+                         "en": "Queue: {queued} waiting · {running} running · {failed} failed"},
+}
+
+
+def t(key: str, lang: str, **params) -> str:
+    entry = TEXT.get(key)
+    if entry is None:
+        return key
+    template = entry.get(lang) or entry["es"]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template

@@ -1,0 +1,40 @@
+"""Faults a user can cause, as data: a code from the translation table plus its parameters.
+
+Validation collects every `Problem` and raises them together, so a student sees all that is wrong at
+once, in their language, and nothing is enqueued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def __init__(self, code: str, **params):
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "params", params)
+
+    def message(self, lang: str) -> str:
+        from shared.i18n import t
+        return t(f"problem.{self.code}", lang, **self.params)
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "params": self.params}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Problem":
+        return cls(data["code"], **data.get("params", {}))
+
+    class Invalid(ValueError):
+        """Raised with every problem found in one request."""
+
+        def __init__(self, problems: list["Problem"]):
+            super().__init__("; ".join(p.code for p in problems))
+            self.problems = list(problems)
+
+        def messages(self, lang: str) -> list[str]:
+            return [p.message(lang) for p in self.problems]

@@ -1,0 +1,76 @@
+"""One frozen settings object, read from environment variables once at start-up.
+
+Both processes import this module; it imports neither torch nor streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where Redis lives. `make run` starts an embedded server and sets this for its children.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prefix of every key Decoding Lab writes (RQ's own keys are always `rq:*`).
+    key_prefix: str = "dl"
+    # Model the worker loads: a hub name, a local directory, or `random-tiny` / `random-distilgpt2`.
+    model: str = "distilgpt2"
+    # `auto` = CUDA when present, else CPU. Or `cpu`, `cuda`, `cuda:1`.
+    device: str = "auto"
+    # `auto` = float16 on CUDA, float32 on CPU. Or `float32`, `float16`, `bfloat16`.
+    dtype: str = "auto"
+    # Most generations one worker runs at once (rows of the batch); GPU memory may lower it.
+    max_batch: int = 64
+    # Instructor password; empty means the instructor console stays locked.
+    instructor_password: str = field(default="", repr=False)
+    # Language of the interface when a user has not chosen one: `es` or `en`.
+    default_language: str = "es"
+    # How often an RQ job is retried after its worker died (SIGKILL, host lost).
+    job_retries: int = 3
+    # Seconds between a worker's heartbeats; a job whose heartbeat is older than
+    # `heartbeat_seconds + heartbeat_grace` is considered abandoned and requeued.
+    heartbeat_seconds: int = 5
+    heartbeat_grace: int = 15
+    # Seconds between a worker's sweeps of abandoned jobs (RQ's default is 10 minutes).
+    maintenance_seconds: int = 10
+    # Seconds a whole submission may run before RQ gives up on it.
+    job_timeout: int = 1800
+    # Most characters accepted in a prompt (the token limit is checked as well).
+    max_prompt_chars: int = 6000
+    # Most configurations in one submission.
+    max_configs: int = 16
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            redis_url=os.environ.get("REDIS_URL", "").strip() or cls.redis_url,
+            key_prefix=os.environ.get("DECODELAB_PREFIX", "").strip() or cls.key_prefix,
+            model=os.environ.get("DECODELAB_MODEL", "").strip() or cls.model,
+            device=os.environ.get("DECODELAB_DEVICE", "").strip() or cls.device,
+            dtype=os.environ.get("DECODELAB_DTYPE", "").strip() or cls.dtype,
+            max_batch=_int("DECODELAB_MAX_BATCH", cls.max_batch),
+            instructor_password=os.environ.get("DECODELAB_INSTRUCTOR_PASSWORD", ""),
+            default_language=os.environ.get("DECODELAB_LANG", "").strip() or cls.default_language,
+            job_retries=_int("DECODELAB_JOB_RETRIES", cls.job_retries),
+            heartbeat_seconds=_int("DECODELAB_HEARTBEAT_SECONDS", cls.heartbeat_seconds),
+            heartbeat_grace=_int("DECODELAB_HEARTBEAT_GRACE", cls.heartbeat_grace),
+            maintenance_seconds=_int("DECODELAB_MAINTENANCE_SECONDS", cls.maintenance_seconds),
+            job_timeout=_int("DECODELAB_JOB_TIMEOUT", cls.job_timeout),
+            max_prompt_chars=_int("DECODELAB_MAX_PROMPT_CHARS", cls.max_prompt_chars),
+        )
+
+    def queue_name(self, model: str | None = None) -> str:
+        """One RQ queue per model, so workers of different models never take each other's jobs."""
+        return f"{self.key_prefix}:model:{model or self.model}"

@@ -1,0 +1,235 @@
+"""The generation engine: many generations, each with its own prompt, config and seed, in one batch.
+
+Requests in, results out (`Engine.submit`, `Engine.step`), so the queue code and the generation code
+are tested apart. The engine does continuous batching over the model's KV cache:
+
+- waiting requests are admitted into free rows: their prompts are prefilled together (left padding,
+  attention mask, position ids counted from each row's first real token) and their cache is merged
+  into the running batch, right-aligned so every row's next token sits in the last column;
+- every step feeds each row its last token and chooses the next one per row (worker/sampling.py);
+- a row that meets EOS or its own max_new_tokens leaves at once and frees its slot; leading cache
+  columns that no remaining row uses are dropped.
+
+Results equal `model.generate` for greedy rows; sampled rows are reproducible from their seed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Hashable
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from shared.decoding import DecodingConfig
+from worker.sampling import RowParams, choose_tokens, uniforms
+
+# Admit waiting requests once at least this fraction of the batch is free (or all waiting fit):
+# each admission copies the cache, so admitting one row per step would slow everyone down.
+ADMIT_FRACTION = 0.25
+
+
+@dataclass
+class GenerationRequest:
+    key: Hashable                 # who asked: (submission id, index) in the worker
+    prompt_ids: list[int]
+    config: DecodingConfig        # the effective config (see DecodingConfig.effective)
+    seed: int
+
+
+@dataclass
+class GenerationResult:
+    key: Hashable
+    token_ids: list[int]          # the continuation, without the final EOS
+    finish_reason: str            # "eos" or "length"
+    prompt_tokens: int
+    started_at: float             # time.time() when admitted into the batch
+    finished_at: float
+
+
+@dataclass
+class _Row:
+    request: GenerationRequest
+    started_at: float
+    tokens: list[int] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, model: torch.nn.Module, eos_token_id: int, max_batch: int, device: torch.device):
+        self.model = model
+        self.eos_token_id = eos_token_id
+        self.max_batch = max_batch
+        self.device = device
+        self.waiting: list[GenerationRequest] = []
+        self.rows: list[_Row] = []
+        self.generated_tokens = 0  # counter for throughput figures
+        self._reset_batch()
+
+    # --- public interface -------------------------------------------------------------------
+    def submit(self, request: GenerationRequest) -> None:
+        self.waiting.append(request)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.waiting or self.rows)
+
+    @property
+    def free_rows(self) -> int:
+        return self.max_batch - len(self.rows) - len(self.waiting)
+
+    def step(self) -> list[GenerationResult]:
+        """Admit what fits, then generate one token for every running row; returns finished rows."""
+        finished: list[GenerationResult] = []
+        if self._should_admit():
+            finished += self._admit()
+        if self.rows:
+            finished += self._decode()
+        return finished
+
+    def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Generate everything in `requests`; results in the same order."""
+        for request in requests:
+            self.submit(request)
+        done: dict = {}
+        while self.busy:
+            for result in self.step():
+                done[result.key] = result
+        return [done[r.key] for r in requests]
+
+    # --- batch state --------------------------------------------------------------------------
+    def _reset_batch(self) -> None:
+        self.cache: DynamicCache | None = None
+        self.mask = torch.zeros(0, 0, dtype=torch.long, device=self.device)   # 1 = real token
+        self.positions = torch.zeros(0, dtype=torch.long, device=self.device)  # next position id per row
+        self.last_tokens = torch.zeros(0, dtype=torch.long, device=self.device)
+        self.seen: torch.Tensor | None = None   # [rows, vocab] bool: tokens the repetition penalty hits
+        self.params: RowParams | None = None
+        self.seeds = np.zeros(0, dtype=np.uint64)
+
+    def _should_admit(self) -> bool:
+        free = self.max_batch - len(self.rows)
+        if not self.waiting or free <= 0:
+            return False
+        return not self.rows or free >= min(len(self.waiting), max(1, int(self.max_batch * ADMIT_FRACTION)))
+
+    @torch.inference_mode()
+    def _admit(self) -> list[GenerationResult]:
+        count = self.max_batch - len(self.rows)
+        batch, self.waiting = self.waiting[:count], self.waiting[count:]
+        now = time.time()
+        rows = [_Row(request=r, started_at=now) for r in batch]
+        input_ids, mask = self._left_pad([r.prompt_ids for r in batch])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        vocab = out.logits.shape[-1]
+        seen = torch.zeros(len(batch), vocab, dtype=torch.bool, device=self.device)
+        seen.scatter_(1, input_ids, mask.bool())
+        params = RowParams.from_configs([r.config for r in batch], self.device)
+        seeds = np.array([r.seed for r in batch], dtype=np.uint64)
+        tokens = self._choose(out.logits[:, -1, :], seen, params, seeds, [0] * len(batch))
+        first = len(self.rows)
+        self._merge((out.past_key_values, mask, mask.sum(-1), tokens, seen, params, seeds))
+        self.rows += rows
+        return self._record(tokens, first)
+
+    @torch.inference_mode()
+    def _decode(self) -> list[GenerationResult]:
+        ones = torch.ones(len(self.rows), 1, dtype=torch.long, device=self.device)
+        self.mask = torch.cat([self.mask, ones], dim=1)
+        out = self.model(input_ids=self.last_tokens[:, None], attention_mask=self.mask,
+                         position_ids=self.positions[:, None], past_key_values=self.cache, use_cache=True)
+        self.positions = self.positions + 1
+        steps = [len(row.tokens) for row in self.rows]
+        self.last_tokens = self._choose(out.logits[:, -1, :], self.seen, self.params, self.seeds, steps)
+        return self._record(self.last_tokens)
+
+    def _choose(self, logits, seen, params, seeds, steps) -> torch.Tensor:
+        draws = torch.from_numpy(uniforms(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
+        tokens = choose_tokens(logits.float(), seen, params, draws)
+        seen.scatter_(1, tokens[:, None], True)
+        return tokens
+
+    def _record(self, tokens: torch.Tensor, first: int = 0) -> list[GenerationResult]:
+        """Append the new token of rows `first:`; drop the rows that are done and return their results."""
+        finished, keep = [], list(range(first))
+        now = time.time()
+        for index, (row, token) in enumerate(zip(self.rows[first:], tokens.tolist()), start=first):
+            self.generated_tokens += 1
+            if token == self.eos_token_id:
+                finished.append(self._result(row, "eos", now))
+                continue
+            row.tokens.append(token)
+            if len(row.tokens) >= row.request.config.max_new_tokens:
+                finished.append(self._result(row, "length", now))
+            else:
+                keep.append(index)
+        if finished:
+            self._keep_rows(keep)
+        return finished
+
+    @staticmethod
+    def _result(row: _Row, reason: str, now: float) -> GenerationResult:
+        return GenerationResult(key=row.request.key, token_ids=row.tokens, finish_reason=reason,
+                                prompt_tokens=len(row.request.prompt_ids), started_at=row.started_at,
+                                finished_at=now)
+
+    # --- cache surgery ------------------------------------------------------------------------
+    def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), self.eos_token_id, dtype=torch.long)
+        mask = torch.zeros(len(sequences), width, dtype=torch.long)
+        for row, sequence in enumerate(sequences):
+            ids[row, width - len(sequence):] = torch.tensor(sequence, dtype=torch.long)
+            mask[row, width - len(sequence):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _merge(self, new_state) -> None:
+        """Append freshly prefilled rows to the running batch, aligning both caches on the right."""
+        cache, mask, positions, tokens, seen, params, seeds = new_state
+        if not self.rows:
+            self.cache, self.mask, self.positions, self.last_tokens = cache, mask, positions, tokens
+            self.seen, self.params, self.seeds = seen, params, seeds
+            return
+        width = max(self.mask.shape[1], mask.shape[1])
+        for old_layer, new_layer in zip(self.cache.layers, cache.layers):
+            old_layer.keys = torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)])
+            old_layer.values = torch.cat([_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)])
+        self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(mask, width)])
+        self.positions = torch.cat([self.positions, positions])
+        self.last_tokens = torch.cat([self.last_tokens, tokens])
+        self.seen = torch.cat([self.seen, seen])
+        self.params = RowParams.concat(self.params, params)
+        self.seeds = np.concatenate([self.seeds, seeds])
+
+    def _keep_rows(self, keep: list[int]) -> None:
+        self.rows = [self.rows[i] for i in keep]
+        if not keep:
+            self._reset_batch()
+            return
+        index = torch.tensor(keep, dtype=torch.long, device=self.device)
+        mask = self.mask[index]
+        first_used = int((mask.sum(0) > 0).nonzero()[0])  # leading columns no row needs any more
+        for layer in self.cache.layers:
+            layer.keys = layer.keys[index, :, first_used:]
+            layer.values = layer.values[index, :, first_used:]
+        self.mask = mask[:, first_used:]
+        self.positions = self.positions[index]
+        self.last_tokens = self.last_tokens[index]
+        self.seen = self.seen[index]
+        self.params = self.params.select(index)
+        self.seeds = self.seeds[keep]
+
+
+def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """Zero-pad the time axis (dim 2 of a cache tensor, dim 1 of a mask) on the left up to `width`."""
+    time_dim = 2 if tensor.dim() == 4 else 1
+    missing = width - tensor.shape[time_dim]
+    if missing == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[time_dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=time_dim)
