@@ -79,6 +79,10 @@ class Engine:
     def free_rows(self) -> int:
         return self.max_batch - len(self.rows) - len(self.waiting)
 
+    def progress(self) -> dict:
+        """Tokens generated so far by each running request, by key."""
+        return {row.request.key: len(row.tokens) for row in self.rows}
+
     def step(self) -> list[GenerationResult]:
         """Admit what fits, then generate one token for every running row; returns finished rows."""
         finished: list[GenerationResult] = []

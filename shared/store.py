@@ -1,0 +1,150 @@
+"""Redis key layout and the store both processes read and write.
+
+Everything Decoding Lab keeps lives under one prefix (settings.key_prefix, `dl` by default); RQ keeps
+its own `rq:*` keys. Records are JSON strings or hashes; the gallery is a set of sorted-set indexes
+so that a page reads only what it shows:
+
+    {p}:classes                       hash   class code -> JSON {created_at, open}
+    {p}:class:{code}:students         hash   display name -> joined at (unix seconds)
+    {p}:class:{code}:outputs          zset   output id, scored by finish time (newest = highest)
+    {p}:class:{code}:groups           hash   group key -> readable label
+    {p}:class:{code}:group:{key}      zset   output ids of one effective configuration
+    {p}:class:{code}:pending          set    submission ids queued or running
+    {p}:student:{code}:{name}         zset   the student's submission ids by creation time
+    {p}:sub:{id}                      hash   request (JSON), status, error, progress, timestamps
+    {p}:out:{id}                      string JSON of one output (id = "{submission id}:{index}")
+    {p}:worker:{name}                 hash   a live worker's model, device, throughput (expires)
+    {p}:workers                       set    names of workers that announced themselves
+
+Output ids are deterministic, so a submission stored twice (a retried job) never duplicates itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from redis import Redis
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+class Store:
+    def __init__(self, redis: Redis, prefix: str = "dl"):
+        self.redis = redis
+        self.prefix = prefix
+
+    # --- keys ---------------------------------------------------------------------------------
+    def key(self, *parts: str) -> str:
+        return ":".join([self.prefix, *parts])
+
+    def submission_key(self, submission_id: str) -> str:
+        return self.key("sub", submission_id)
+
+    def output_key(self, output_id: str) -> str:
+        return self.key("out", output_id)
+
+    def class_key(self, code: str, *parts: str) -> str:
+        return self.key("class", code, *parts)
+
+    def student_key(self, code: str, name: str) -> str:
+        return self.key("student", code, name)
+
+    # --- submissions --------------------------------------------------------------------------
+    def add_submission(self, pipeline, request: dict) -> None:
+        """Queue the writes that record a new submission (executed with its RQ enqueue)."""
+        sid, code = request["id"], request["class_code"]
+        pipeline.hset(self.submission_key(sid), mapping={
+            "request": json.dumps(request), "status": QUEUED, "created_at": request["created_at"],
+            "progress_done": 0, "progress_total": request["total_tokens"], "attempts": 0,
+        })
+        pipeline.zadd(self.student_key(code, request["student"]), {sid: request["created_at"]})
+        pipeline.sadd(self.class_key(code, "pending"), sid)
+
+    def submission(self, submission_id: str) -> dict | None:
+        raw = self.redis.hgetall(self.submission_key(submission_id))
+        if not raw:
+            return None
+        record = {k.decode(): v.decode() for k, v in raw.items()}
+        record["request"] = json.loads(record["request"])
+        record["error"] = json.loads(record["error"]) if record.get("error") else None
+        for name in ("progress_done", "progress_total", "attempts"):
+            record[name] = int(record.get(name, 0))
+        return record
+
+    def mark_running(self, submission_id: str, worker: str) -> int:
+        """Record that a worker started the submission; returns the attempt number (1 = first)."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.submission_key(submission_id), mapping={
+                "status": RUNNING, "started_at": time.time(), "worker": worker, "progress_done": 0})
+            pipe.hincrby(self.submission_key(submission_id), "attempts", 1)
+            return int(pipe.execute()[1])
+
+    def set_progress(self, progress: dict[str, int]) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for submission_id, done in progress.items():
+                pipe.hset(self.submission_key(submission_id), "progress_done", done)
+            pipe.execute()
+
+    def complete_submission(self, request: dict, outputs: list[dict]) -> None:
+        """Store every output and index it in the class gallery, atomically with the status change."""
+        sid, code = request["id"], request["class_code"]
+        with self.redis.pipeline() as pipe:
+            for output in outputs:
+                pipe.set(self.output_key(output["id"]), json.dumps(output))
+                score = output["finished_at"]
+                pipe.zadd(self.class_key(code, "outputs"), {output["id"]: score})
+                pipe.hset(self.class_key(code, "groups"), output["group_key"], output["label"])
+                pipe.zadd(self.class_key(code, "group", output["group_key"]), {output["id"]: score})
+            pipe.hset(self.submission_key(sid), mapping={
+                "status": DONE, "finished_at": time.time(), "progress_done": request["total_tokens"],
+                "outputs": json.dumps([o["id"] for o in outputs])})
+            pipe.srem(self.class_key(code, "pending"), sid)
+            pipe.execute()
+
+    def fail_submission(self, request: dict, problem: dict) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.submission_key(request["id"]), mapping={
+                "status": FAILED, "finished_at": time.time(), "error": json.dumps(problem)})
+            pipe.srem(self.class_key(request["class_code"], "pending"), request["id"])
+            pipe.execute()
+
+    def submission_outputs(self, submission_id: str) -> list[dict]:
+        raw = self.redis.hget(self.submission_key(submission_id), "outputs")
+        return self.outputs(json.loads(raw)) if raw else []
+
+    def student_submissions(self, code: str, name: str, limit: int = 20) -> list[str]:
+        ids = self.redis.zrevrange(self.student_key(code, name), 0, limit - 1)
+        return [i.decode() for i in ids]
+
+    # --- outputs and the gallery --------------------------------------------------------------
+    def outputs(self, output_ids: list[str]) -> list[dict]:
+        if not output_ids:
+            return []
+        raw = self.redis.mget([self.output_key(i) for i in output_ids])
+        return [json.loads(r) for r in raw if r is not None]
+
+    def gallery_groups(self, code: str) -> list[dict]:
+        """Groups of the class, newest activity first: key, label, count, newest time."""
+        labels = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.class_key(code, "groups")).items()}
+        with self.redis.pipeline(transaction=False) as pipe:
+            for group in labels:
+                pipe.zcard(self.class_key(code, "group", group))
+                pipe.zrevrange(self.class_key(code, "group", group), 0, 0, withscores=True)
+            replies = pipe.execute()
+        groups = []
+        for index, (group, label) in enumerate(labels.items()):
+            count, newest = replies[2 * index], replies[2 * index + 1]
+            groups.append({"key": group, "label": label, "count": count,
+                           "newest": newest[0][1] if newest else 0.0})
+        return sorted(groups, key=lambda g: g["newest"], reverse=True)
+
+    def group_outputs(self, code: str, group: str, offset: int = 0, limit: int = 20) -> list[dict]:
+        ids = self.redis.zrevrange(self.class_key(code, "group", group), offset, offset + limit - 1)
+        return self.outputs([i.decode() for i in ids])
+
+    def class_output_count(self, code: str) -> int:
+        return self.redis.zcard(self.class_key(code, "outputs"))
+
+    def pending_count(self, code: str) -> int:
+        return self.redis.scard(self.class_key(code, "pending"))

@@ -1,0 +1,132 @@
+"""A student's submission: validate, record and enqueue it in one step; then follow it to its results.
+
+The dashboard calls `submit`; the worker calls `validate_request` again on what it dequeues (it never
+trusts the queue). The record and its RQ job are written in one Redis transaction, so a submission is
+either fully queued or not there at all.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+import uuid
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+
+from shared.classes import is_open
+from shared.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
+from shared.problems import Problem
+from shared.settings import Settings
+from shared.store import Store
+from shared.tokens import count_gpt2_tokens
+
+LABS = ("decoding",)
+JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
+ALLOWED_CONTROL = {"\n", "\t"}
+
+
+def clean_prompt(prompt, max_chars: int) -> str:
+    """The prompt as the model will see it; raises with every problem found."""
+    if not isinstance(prompt, str):
+        raise Problem.Invalid([Problem("empty_prompt")])
+    text = prompt.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise Problem.Invalid([Problem("empty_prompt")])
+    if len(text) > max_chars:
+        raise Problem.Invalid([Problem("prompt_too_long_chars", chars=len(text), limit=max_chars)])
+    if any(unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROL for ch in text):
+        raise Problem.Invalid([Problem("control_characters")])
+    return text
+
+
+def check_context(prompt_tokens: int, configs: list[DecodingConfig], context: int = CONTEXT_WINDOW) -> None:
+    longest = max(c.max_new_tokens for c in configs)
+    if prompt_tokens + longest > context:
+        raise Problem.Invalid([Problem("prompt_too_long_tokens", prompt_tokens=prompt_tokens,
+                                       max_new_tokens=longest, context=context)])
+
+
+def build_request(settings: Settings, *, class_code: str, student: str, prompt: str, configs: list[dict],
+                  seed, model: str, lab: str = "decoding") -> dict:
+    """Validate everything a student sent and return the request record; raises `Problem.Invalid`."""
+    problems: list[Problem] = []
+    if lab not in LABS:
+        problems.append(Problem("bad_lab"))
+    if not configs:
+        problems.append(Problem("no_configs"))
+    elif len(configs) > settings.max_configs:
+        problems.append(Problem("too_many_configs", limit=settings.max_configs))
+    parsed: list[DecodingConfig] = []
+    for raw in configs[: settings.max_configs]:
+        try:
+            parsed.append(DecodingConfig.from_dict(raw))
+        except Problem.Invalid as invalid:
+            problems += [p for p in invalid.problems if p not in problems]
+    for step in (lambda: clean_prompt(prompt, settings.max_prompt_chars), lambda: validate_seed(seed)):
+        try:
+            step()
+        except Problem.Invalid as invalid:
+            problems += invalid.problems
+    if problems:
+        raise Problem.Invalid(problems)
+    text = clean_prompt(prompt, settings.max_prompt_chars)
+    prompt_tokens = count_gpt2_tokens(text)
+    check_context(prompt_tokens, parsed)
+    seed = validate_seed(seed)
+    items = [{"config": c.to_dict(), "seed": seed, "label": c.label(), "group_key": c.group_key()}
+             for c in parsed]
+    return {
+        "id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": lab, "model": model,
+        "prompt": text, "prompt_tokens_estimate": prompt_tokens, "items": items, "created_at": time.time(),
+        "total_tokens": sum(c.max_new_tokens for c in parsed),
+    }
+
+
+def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
+    """The worker's second check of a dequeued request; returns its effective configs."""
+    clean_prompt(request.get("prompt"), settings.max_prompt_chars)
+    configs = [DecodingConfig.from_dict(item["config"]).effective() for item in request["items"]]
+    for item in request["items"]:
+        validate_seed(item["seed"])
+    if not configs or len(configs) > settings.max_configs:
+        raise Problem.Invalid([Problem("too_many_configs", limit=settings.max_configs)])
+    return configs
+
+
+def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:
+    return Queue(settings.queue_name(model), connection=redis)
+
+
+def submit(store: Store, settings: Settings, request: dict) -> Job:
+    """Record the submission and enqueue its RQ job atomically. Refuses a closed or unknown class."""
+    if not is_open(store, request["class_code"]):
+        raise Problem.Invalid([Problem("bad_class_code")])
+    queue = queue_for(store.redis, settings, request["model"])
+    with store.redis.pipeline() as pipe:
+        # RQ opens the transaction (MULTI) itself, so its commands go first; ours join the same EXEC.
+        job = queue.enqueue_call(
+            JOB_FUNCTION, args=(request["id"],), job_id=request["id"], pipeline=pipe,
+            timeout=settings.job_timeout, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
+            retry=Retry(max=settings.job_retries), description=f"{request['lab']} by {request['student']}",
+        )
+        store.add_submission(pipe, request)
+        pipe.execute()
+    return job
+
+
+def progress(store: Store, settings: Settings, submission_id: str) -> dict | None:
+    """What the student's page shows while waiting: status, queue position and depth, tokens done."""
+    record = store.submission(submission_id)
+    if record is None:
+        return None
+    view = {"status": record["status"], "done": record["progress_done"], "total": record["progress_total"],
+            "attempts": record["attempts"], "error": record["error"], "position": None, "depth": None,
+            "created_at": float(record["created_at"]), "finished_at": float(record.get("finished_at") or 0)}
+    if record["status"] == "queued":
+        queue = queue_for(store.redis, settings, record["request"]["model"])
+        position = queue.get_job_position(submission_id)
+        view["position"] = None if position is None else position + 1
+        view["depth"] = queue.count
+    return view

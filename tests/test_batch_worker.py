@@ -1,0 +1,56 @@
+"""The RQ side of the worker: real Redis, real worker processes with random-tiny."""
+
+from __future__ import annotations
+
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+from shared.decoding import PRESETS, NOTEBOOK_PROMPT
+from shared.submissions import build_request, submit
+from tests.conftest import TEST_CLASS, wait_for
+
+
+def notebook_request(settings, student="ana", prompt=NOTEBOOK_PROMPT, seed=42, max_new_tokens=None):
+    configs = [p.to_dict() for p in PRESETS.values()]
+    if max_new_tokens:
+        configs = [{**c, "max_new_tokens": max_new_tokens} for c in configs]
+    return build_request(settings, class_code=TEST_CLASS, student=student, prompt=prompt, configs=configs,
+                         seed=seed, model=settings.model)
+
+
+def test_submissions_complete_through_rq_in_one_batch(settings, store, connection, workers):
+    requests = [notebook_request(settings, student=f"s{i}", seed=i, max_new_tokens=12) for i in range(4)]
+    for request in requests:
+        submit(store, settings, request)
+    queue = Queue(settings.queue_name(), connection=connection)
+    assert queue.count == 4
+    process = workers.start("--burst")
+    assert process.wait(timeout=120) == 0, workers.log()
+    finished = FinishedJobRegistry(queue=queue)
+    for request in requests:
+        assert Job.fetch(request["id"], connection=connection).get_status() == "finished"
+        assert request["id"] in finished
+        record = store.submission(request["id"])
+        assert record["status"] == "done"
+        outputs = store.submission_outputs(request["id"])
+        assert [o["index"] for o in outputs] == [0, 1, 2]
+        assert all(0 < o["new_tokens"] <= 12 for o in outputs)
+        assert all(o["model"] == "random-tiny" and o["random_weights"] for o in outputs)
+    assert store.class_output_count(TEST_CLASS) == 12
+    assert store.pending_count(TEST_CLASS) == 0
+
+
+def test_prompt_too_long_for_the_model_fails_only_its_own_submission(settings, store, connection, workers):
+    good = notebook_request(settings, student="good", max_new_tokens=8)
+    bad = notebook_request(settings, student="bad", max_new_tokens=8)
+    # Forge a request past the dashboard's checks: the worker must check again.
+    bad["prompt"] = "word " * 1100
+    for request in (good, bad):
+        submit(store, settings, request)
+    assert workers.start("--burst").wait(timeout=120) == 0, workers.log()
+    queue = Queue(settings.queue_name(), connection=connection)
+    assert bad["id"] in FailedJobRegistry(queue=queue)
+    failed = store.submission(bad["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "prompt_too_long_tokens"
+    assert store.submission(good["id"])["status"] == "done"

@@ -1,0 +1,57 @@
+"""`python -m worker`: load the model once, then serve its RQ queue in batches until stopped.
+
+Settings come from the environment (shared/settings.py). Ctrl-C / SIGTERM finishes the batch in
+hand (a second one stops at once; RQ then requeues what was running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+import redis
+from rq import Queue
+
+from shared.settings import Settings
+from worker.batch_worker import BatchWorker
+from worker.model import ModelLoadError, load_model
+
+
+def connect(url: str, wait_seconds: float = 60.0) -> redis.Redis:
+    """A Redis client, once the server answers (it may still be starting)."""
+    client = redis.Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            client.ping()
+            return client
+        except redis.exceptions.ConnectionError as error:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker: cannot reach Redis at {url}: {error}") from error
+            time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="quit when the queue is empty (tests, benchmarks)")
+    parser.add_argument("--name", help="worker name shown in `rq info` (default: host.pid)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    try:
+        loaded = load_model(settings.model, settings.device, settings.dtype)
+    except ModelLoadError as error:
+        print(f"worker: {error}", file=sys.stderr)
+        return 2
+    logging.info("model %s loaded on %s (%s)", loaded.name, loaded.device, loaded.dtype)
+    connection = connect(settings.redis_url)
+    queue = Queue(settings.queue_name(loaded.name), connection=connection)
+    worker = BatchWorker([queue], connection=connection, loaded=loaded, settings=settings, name=args.name)
+    worker.work(burst=args.burst, logging_level="INFO")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""An RQ worker that runs many submissions at once through one continuous-batching engine.
+
+RQ has no batch dequeue (its maintainers closed it as out of scope), so this worker keeps RQ's own
+loop and bookkeeping and changes one thing: when it gets a job, instead of performing it alone, it
+keeps taking queued jobs (non-blocking `Queue.dequeue_any`) while the engine has free rows, and steps
+the engine until every admitted job is done. Each submission stays a real RQ job the whole time:
+
+- admitted jobs get their own RQ `Execution`, sit in the started registry and are heartbeated
+  together every `heartbeat_seconds`;
+- a finished submission goes through `handle_job_success` (finished registry), a refused one through
+  `handle_job_failure` with no retry (failed registry, the reason kept for the student);
+- a worker killed mid-batch stops heartbeating: after `heartbeat_seconds + heartbeat_grace` its jobs
+  are abandoned and the next registry sweep (every `maintenance_seconds`, by any live worker) requeues
+  them, because every job is enqueued with `Retry(max=job_retries)`.
+
+`SimpleWorker` is the base: no fork per job, so the model is loaded once and CUDA keeps working.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import redis
+from rq import Queue, SimpleWorker
+from rq.executions import Execution
+from rq.job import Job, JobStatus
+from rq.utils import now
+from rq.worker import WorkerStatus
+
+from shared.problems import Problem
+from shared.settings import Settings
+from shared.store import Store
+from shared.submissions import check_context, validate_request
+from worker.engine import Engine, GenerationRequest, GenerationResult
+from worker.model import LoadedModel
+from worker.outputs import build_outputs
+from worker.registry import announce
+
+log = logging.getLogger(__name__)
+REDIS_RETRY_SECONDS = 300  # how long finished results wait in memory for Redis to come back
+
+
+@dataclass
+class InFlight:
+    job: Job
+    queue: Queue
+    execution: Execution
+    request: dict
+    attempt: int
+    results: dict[int, GenerationResult] = field(default_factory=dict)
+
+
+class BatchWorker(SimpleWorker):
+    def __init__(self, queues, *, connection, loaded: LoadedModel, settings: Settings, **kwargs):
+        super().__init__(queues, connection=connection, job_monitoring_interval=settings.heartbeat_seconds,
+                         maintenance_interval=settings.maintenance_seconds,
+                         worker_ttl=max(20, 3 * settings.heartbeat_seconds), **kwargs)
+        self.loaded = loaded
+        self.settings = settings
+        self.store = Store(connection, settings.key_prefix)
+        self.engine = Engine(loaded.model, loaded.eos_token_id, settings.max_batch, loaded.device)
+        self.inflight: dict[str, InFlight] = {}
+        self.tokens_per_second = 0.0
+        self._last_beat = 0.0
+        self._tokens_at_beat = 0
+
+    # --- RQ hooks -------------------------------------------------------------------------------
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        """Short, so that a dead worker's jobs are requeued within seconds, not RQ's minutes."""
+        return self.settings.heartbeat_seconds + self.settings.heartbeat_grace
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        announce(self.store, self, ttl=self.worker_ttl + 5, pipeline=pipeline)
+
+    def execute_job(self, job: Job, queue: Queue):
+        """Run `job` and every job that can join it, until all of them are finished."""
+        self.set_state(WorkerStatus.BUSY)
+        self._admit(job, queue)
+        while self.inflight:
+            if not self._stop_requested:
+                self._fill()
+            try:
+                finished = self.engine.step()
+            except Exception as error:  # noqa: BLE001 - the batch is lost, its jobs are not
+                self._requeue_all(error)
+                break
+            for result in finished:
+                self._collect(result)
+            self._housekeeping()
+        self.set_state(WorkerStatus.IDLE)
+
+    # --- admission ------------------------------------------------------------------------------
+    def _fill(self) -> None:
+        while self.engine.free_rows > 0:
+            found = self.queue_class.dequeue_any(self._ordered_queues, None, connection=self.connection,
+                                                 job_class=self.job_class, serializer=self.serializer)
+            if found is None:
+                return
+            self._admit(*found)
+
+    def _admit(self, job: Job, queue: Queue) -> None:
+        with self.connection.pipeline() as pipe:
+            execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipe, worker_name=self.name)
+            pipe.execute()
+        self.execution = execution
+        self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+        job.started_at = now()
+        record = self.store.submission(job.id)
+        if record is None:
+            self._fail(job, queue, execution, None, Problem("worker_error", detail="submission record missing"))
+            return
+        request = record["request"]
+        try:
+            configs = validate_request(request, self.settings)
+            prompt_ids = self.loaded.tokenizer(request["prompt"]).input_ids
+            check_context(len(prompt_ids), configs, self.loaded.context_window)
+        except Problem.Invalid as invalid:
+            self._fail(job, queue, execution, request, invalid.problems[0])
+            return
+        attempt = self.store.mark_running(job.id, self.name)
+        self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
+        for index, (item, config) in enumerate(zip(request["items"], configs)):
+            self.engine.submit(GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids, config=config,
+                                                 seed=int(item["seed"])))
+
+    # --- completion -----------------------------------------------------------------------------
+    def _collect(self, result: GenerationResult) -> None:
+        job_id, index = result.key
+        flight = self.inflight[job_id]
+        flight.results[index] = result
+        if len(flight.results) < len(flight.request["items"]):
+            return
+        outputs = build_outputs(flight.request, flight.results, self.loaded, self.name)
+        _retry_redis(lambda: self.store.complete_submission(flight.request, outputs))
+        job = flight.job
+        job.ended_at = now()
+        job._result = {"outputs": [o["id"] for o in outputs]}
+        job._status = JobStatus.FINISHED
+        self.execution = flight.execution
+        _retry_redis(lambda: self.handle_job_success(job, flight.queue, flight.queue.started_job_registry))
+        del self.inflight[job_id]
+
+    def _fail(self, job: Job, queue: Queue, execution: Execution, request: dict | None, problem: Problem,
+              retry: bool = False) -> None:
+        """Finish a job as failed; without `retry` the student's submission shows the reason."""
+        if request is not None and not (retry and job.retries_left):
+            self.store.fail_submission(request, problem.to_dict())
+        if not retry:
+            job.retries_left = 0
+        job.ended_at = now()
+        job._status = JobStatus.FAILED
+        self.execution = execution
+        self.handle_job_failure(job, queue, queue.started_job_registry, exc_string=f"{problem.code}: {problem.params}")
+
+    def _requeue_all(self, error: Exception) -> None:
+        log.exception("engine failed; %d submission(s) go back through RQ's retry", len(self.inflight))
+        self.engine = Engine(self.loaded.model, self.loaded.eos_token_id, self.settings.max_batch, self.loaded.device)
+        problem = Problem("worker_error", detail=f"{type(error).__name__}: {str(error)[:200]}")
+        for flight in list(self.inflight.values()):
+            self._fail(flight.job, flight.queue, flight.execution, flight.request, problem, retry=True)
+        self.inflight.clear()
+
+    # --- every few seconds ----------------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        moment = time.monotonic()
+        if moment - self._last_beat < self.settings.heartbeat_seconds:
+            return
+        elapsed = moment - self._last_beat if self._last_beat else None
+        if elapsed:
+            rate = (self.engine.generated_tokens - self._tokens_at_beat) / elapsed
+            self.tokens_per_second = rate if not self.tokens_per_second else 0.5 * rate + 0.5 * self.tokens_per_second
+        self._last_beat, self._tokens_at_beat = moment, self.engine.generated_tokens
+        try:
+            self._beat_all()
+            if self.should_run_maintenance_tasks:
+                self.run_maintenance_tasks()
+        except redis.exceptions.ConnectionError:
+            log.warning("Redis unreachable; generation goes on, heartbeats resume when it is back")
+
+    def _beat_all(self) -> None:
+        ttl = self.get_heartbeat_ttl(None)
+        progress = self.engine.progress()
+        done_tokens: dict[str, int] = {}
+        with self.connection.pipeline() as pipe:
+            self.heartbeat(self.worker_ttl + 60, pipeline=pipe)
+            for job_id, flight in self.inflight.items():
+                flight.execution.heartbeat(flight.job.started_job_registry, ttl, pipeline=pipe)
+                flight.job.heartbeat(now(), ttl, pipeline=pipe, xx=True)
+                done_tokens[job_id] = sum(len(r.token_ids) for r in flight.results.values()) + sum(
+                    count for (key, _), count in progress.items() if key == job_id)
+            pipe.execute()
+        self.store.set_progress(done_tokens)
+
+
+def _retry_redis(action):
+    """Run a Redis write, waiting for Redis to come back instead of dropping a finished result."""
+    deadline = time.monotonic() + REDIS_RETRY_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except redis.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("Redis unreachable; retrying in %.1f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10)
