@@ -50,7 +50,8 @@ class EmbeddedRedis:
     def start(self, timeout: float = 15.0) -> "EmbeddedRedis":
         config = self._write_config()
         self.process = subprocess.Popen([str(server_binary()), str(config)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, cwd=self.data_dir)
+                                        stderr=subprocess.DEVNULL, cwd=self.data_dir,
+                                        start_new_session=True)  # a Ctrl-C reaches our owner, not us
         deadline = time.monotonic() + timeout
         while not self.ping():
             if self.process.poll() is not None or time.monotonic() > deadline:

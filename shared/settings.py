@@ -51,6 +51,8 @@ class Settings:
     max_prompt_chars: int = 6000
     # Most configurations in one submission.
     max_configs: int = 16
+    # A class opened when the dashboard starts, so a first run works without the instructor; "" = none.
+    demo_class: str = "demo"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -69,6 +71,7 @@ class Settings:
             maintenance_seconds=_int("DECODELAB_MAINTENANCE_SECONDS", cls.maintenance_seconds),
             job_timeout=_int("DECODELAB_JOB_TIMEOUT", cls.job_timeout),
             max_prompt_chars=_int("DECODELAB_MAX_PROMPT_CHARS", cls.max_prompt_chars),
+            demo_class=os.environ.get("DECODELAB_DEMO_CLASS", cls.demo_class).strip(),
         )
 
     def queue_name(self, model: str | None = None) -> str:

@@ -1,0 +1,107 @@
+"""What every page shares: one Redis client per process, the settings, the language, who is logged in.
+
+Pages stay short scripts; the logic they call lives in `shared/`. This module never imports torch or
+transformers, so the dashboard's image stays small.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import redis
+import streamlit as st
+
+from shared.classes import open_class
+from shared.i18n import LANGUAGES, t
+from shared.settings import Settings
+from shared.store import Store
+from shared.workers import served_models
+
+
+@st.cache_resource
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+@st.cache_resource
+def get_store() -> Store:
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_url, health_check_interval=10, socket_timeout=5,
+                                  socket_connect_timeout=3, retry_on_timeout=True)
+    store = Store(client, settings.key_prefix)
+    if settings.demo_class:
+        try:
+            open_class(store, settings.demo_class)
+        except redis.exceptions.ConnectionError:
+            pass  # Redis still starting; the page says so and the next run retries
+    return store
+
+
+def lang() -> str:
+    if "lang" not in st.session_state:
+        st.session_state.lang = get_settings().default_language
+    return st.session_state.lang
+
+
+def tr(key: str, **params) -> str:
+    return t(key, lang(), **params)
+
+
+def language_picker() -> None:
+    labels = {"es": "Español", "en": "English"}
+    current = lang()
+    choice = st.sidebar.radio(tr("app.language"), LANGUAGES, index=LANGUAGES.index(current),
+                              format_func=labels.get, horizontal=True, key="language_choice")
+    if choice != current:
+        st.session_state.lang = choice
+        st.rerun()
+
+
+def student() -> tuple[str, str] | None:
+    """(class code, name) of the student in this browser session, if joined."""
+    code, name = st.session_state.get("class_code"), st.session_state.get("student")
+    return (code, name) if code and name else None
+
+
+def require_student() -> tuple[str, str]:
+    joined = student()
+    if joined is None:
+        st.info(tr("join.need"))
+        st.stop()
+    return joined
+
+
+def check_password(candidate: str) -> bool:
+    """Constant-time compare; always false while no password is configured."""
+    expected = get_settings().instructor_password
+    return bool(expected) and hmac.compare_digest(candidate.encode(), expected.encode())
+
+
+def is_instructor() -> bool:
+    return bool(st.session_state.get("instructor")) and bool(get_settings().instructor_password)
+
+
+def redis_ok(store: Store) -> bool:
+    try:
+        store.redis.ping()
+        return True
+    except redis.exceptions.ConnectionError:
+        st.error(tr("app.redis_down", url=get_settings().redis_url.split("@")[-1]))
+        return False
+
+
+def model_picker(store: Store) -> str:
+    """The model to submit to: one with live workers if any; says so when none is ready."""
+    settings = get_settings()
+    models = served_models(store)
+    options = sorted(models) or [settings.model]
+    default = settings.model if settings.model in options else options[0]
+    model = st.selectbox(tr("workers.model"), options, index=options.index(default)) if len(options) > 1 else default
+    live = models.get(model, [])
+    if not live:
+        st.warning(tr("workers.none", model=model))
+    else:
+        st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
+        if any(w.get("random_weights") == "1" for w in live):
+            st.caption("⚠️ " + tr("app.random_weights"))
+    return model

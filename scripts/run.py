@@ -1,0 +1,93 @@
+"""`make run`: Redis (embedded unless REDIS_URL is set), one worker, the dashboard on :8501.
+
+Every process it starts is its own child, stopped by pid on Ctrl-C (SIGTERM, then SIGKILL after a
+grace period); nothing else on the machine is touched. If the worker cannot load its model it exits
+with one line saying why; the dashboard keeps running and says that no worker is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.embedded_redis import EmbeddedRedis  # noqa: E402
+
+GRACE_SECONDS = 10
+
+
+def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
+    print(f"[run] starting {name}: {' '.join(command)}", flush=True)
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop(name: str, process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    print(f"[run] stopping {name} (pid {process.pid})", flush=True)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DECODELAB_PORT", "8501")))
+    parser.add_argument("--redis-port", type=int, default=int(os.environ.get("DECODELAB_REDIS_PORT", "6390")))
+    parser.add_argument("--data-dir", default=os.environ.get("DECODELAB_DATA_DIR", str(ROOT / "data")))
+    args = parser.parse_args()
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    redis_server = None
+    if not env.get("REDIS_URL"):
+        redis_server = EmbeddedRedis(Path(args.data_dir) / "redis", port=args.redis_port).start()
+        env["REDIS_URL"] = redis_server.url
+        print(f"[run] embedded Redis on {redis_server.url} (append-only file in {redis_server.data_dir})",
+              flush=True)
+    children = {
+        "worker": start("worker", [sys.executable, "-m", "worker"], env),
+        "dashboard": start("dashboard", [
+            sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+            "--server.port", str(args.port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false"], env),
+    }
+    print(f"[run] open http://localhost:{args.port}  (Ctrl-C stops everything started here)", flush=True)
+    stopping = False
+
+    def request_stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    reported: set[str] = set()
+    try:
+        while not stopping:
+            for name, process in children.items():
+                if process.poll() is not None and name not in reported:
+                    reported.add(name)
+                    print(f"[run] {name} exited with code {process.returncode}", flush=True)
+            if children["dashboard"].poll() is not None:
+                break
+            time.sleep(0.5)
+    finally:
+        for name in ("dashboard", "worker"):
+            stop(name, children[name])
+        if redis_server is not None:
+            print("[run] stopping embedded Redis", flush=True)
+            redis_server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
