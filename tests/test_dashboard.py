@@ -1,0 +1,131 @@
+"""The dashboard's pages in Streamlit's AppTest, against the real Redis and a real worker process."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from rq import Queue
+from streamlit.testing.v1 import AppTest
+
+from shared.classes import open_class
+from tests.conftest import TEST_CLASS, settings_env
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def app_env(settings, store, monkeypatch):
+    for name, value in settings_env(settings).items():
+        if name.startswith(("REDIS_URL", "DECODELAB_")):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DECODELAB_DEMO_CLASS", "")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def new_app(lang="es") -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state.lang = lang
+    return app.run()
+
+
+def joined_app(name="ana", code=TEST_CLASS, lang="es") -> AppTest:
+    app = new_app(lang)
+    app.text_input[0].input(name)
+    app.text_input[1].input(code)
+    app.button[0].click().run()
+    return app
+
+
+def texts(app) -> list[str]:
+    return [t.value for t in app.text]
+
+
+def test_join_refuses_an_unknown_class_and_accepts_an_open_one(app_env):
+    app = joined_app(code="no-such-class")
+    assert "class_code" not in app.session_state
+    assert any("código de clase" in e.value for e in app.error)
+    app = joined_app(name="  Ana  ")
+    assert app.session_state.class_code == TEST_CLASS and app.session_state.student == "Ana"
+    assert not app.exception
+
+
+def test_decoding_page_needs_a_class_then_offers_the_notebook(app_env):
+    app = new_app("en")
+    app.switch_page("views/decoding.py").run()
+    assert any("First join a class" in i.value for i in app.info)
+    app = joined_app(lang="en")
+    app.switch_page("views/decoding.py").run()
+    assert app.text_area[0].value == "In a distant future, humans and AI"
+    assert any("No worker is ready" in w.value for w in app.warning)
+
+
+def test_bad_input_shows_a_message_in_the_students_language_and_enqueues_nothing(app_env, settings, connection):
+    for lang, expected in (("es", "vacío"), ("en", "empty")):
+        app = joined_app(lang=lang)
+        app.switch_page("views/decoding.py").run()
+        app.text_area[0].input("   ")
+        app.button[0].click().run()
+        assert any(expected in e.value for e in app.error), [e.value for e in app.error]
+        assert "current_submission" not in app.session_state
+    assert Queue(settings.queue_name(), connection=connection).count == 0
+
+
+def test_whole_path_dashboard_to_worker_to_gallery(app_env, settings, store, connection, workers):
+    app = joined_app(name="ana")
+    app.switch_page("views/decoding.py").run()
+    app.button[0].click().run()
+    submission = app.session_state.current_submission
+    assert Queue(settings.queue_name(), connection=connection).get_job_ids() == [submission]
+    assert any("posición 1 de 1" in i.value for i in app.info)
+    assert workers.start("--burst").wait(timeout=180) == 0, workers.log()
+    app.run()
+    outputs = store.submission_outputs(submission)
+    assert len(outputs) == 3 and not app.exception
+    shown = texts(app)
+    assert all(o["text"].strip() in shown for o in outputs)  # st.text trims the leading space
+    assert "sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 · 80 tok · random-tiny" in shown
+    app.switch_page("views/gallery.py").run()
+    labels = [e.label for e in app.expander]
+    assert len(labels) == 3 and all("1 salida" in label for label in labels)
+    assert all(o["text"].strip() in texts(app) for o in outputs)
+
+
+def test_model_output_is_shown_as_plain_text_never_markdown(app_env, settings, store):
+    import json, time
+    output = {"id": "x:0", "submission_id": "x", "index": 0, "class_code": TEST_CLASS, "student": "<b>eve</b>",
+              "lab": "decoding", "prompt": "p", "text": "**bold** <script>alert(1)</script>", "token_ids": [],
+              "config": {}, "effective_config": {}, "group_key": "g", "label": "greedy · rep 1.1 · 80 tok",
+              "seed": 1, "prompt_tokens": 1, "new_tokens": 3, "finish_reason": "length", "created_at": 0,
+              "started_at": 0, "finished_at": time.time(), "generation_seconds": 0, "worker": "w",
+              "model": "random-tiny", "random_weights": True}
+    store.complete_submission({"id": "x", "class_code": TEST_CLASS, "total_tokens": 3}, [output])
+    app = joined_app()
+    app.switch_page("views/gallery.py").run()
+    assert output["text"].strip() in texts(app)
+    assert not any("<script>" in m.value for m in app.markdown)
+    assert any("<b>eve</b>" in t for t in texts(app))
+
+
+def test_instructor_console_is_locked_without_password_and_checks_it(app_env, monkeypatch, store):
+    monkeypatch.setenv("DECODELAB_INSTRUCTOR_PASSWORD", "")
+    st.cache_resource.clear()
+    app = new_app("en")
+    app.switch_page("views/instructor.py").run()
+    assert any("DECODELAB_INSTRUCTOR_PASSWORD" in w.value for w in app.warning)
+    monkeypatch.setenv("DECODELAB_INSTRUCTOR_PASSWORD", "profe-secreto")
+    st.cache_resource.clear()
+    app = new_app("en")
+    app.switch_page("views/instructor.py").run()
+    app.text_input[0].input("wrong")
+    app.button[0].click().run()
+    assert any("Wrong password" in e.value for e in app.error)
+    assert "instructor" not in app.session_state
+    app.text_input[0].input("profe-secreto")
+    app.button[0].click().run()
+    assert app.session_state.instructor is True
+    app.text_input[0].input("Clase-Martes")
+    app.button[0].click().run()
+    assert any("clase-martes" in s.value for s in app.success)
+    assert any(t.startswith("clase-martes · 0 student(s)") for t in texts(app))

@@ -1,0 +1,100 @@
+"""worker/engine.py against transformers' `generate` on the same random-weight model (CPU, fp32)."""
+
+import pytest
+import torch
+
+from shared.decoding import GREEDY, DecodingConfig
+from worker.engine import Engine, GenerationRequest
+from worker.model import load_model
+
+PROMPTS = [
+    "In a distant future, humans and AI",
+    "Hi",
+    "Answer in a professional tone, and summarize at the end in three bullet points. "
+    "Topic: advantages of using Git in generative AI projects.",
+    "Advantages of using Git in generative AI projects.",
+]
+MIXED = [
+    DecodingConfig(strategy=GREEDY, max_new_tokens=20),
+    DecodingConfig(temperature=1.0, top_k=50, max_new_tokens=24),
+    DecodingConfig(temperature=0.3, top_p=0.9, max_new_tokens=16),
+    DecodingConfig(temperature=1.5, top_k=0, repetition_penalty=1.5, max_new_tokens=30),
+    DecodingConfig(temperature=0.7, top_p=0.9, repetition_penalty=1.0, max_new_tokens=12),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_model("random-tiny")
+
+
+def ids(tiny, prompt):
+    return tiny.tokenizer(prompt).input_ids
+
+
+def engine(tiny, max_batch=8, eos=None):
+    return Engine(tiny.model, tiny.eos_token_id if eos is None else eos, max_batch, tiny.device)
+
+
+def generate_reference(tiny, prompt, config, eos=None):
+    inputs = tiny.tokenizer(prompt, return_tensors="pt")
+    eos = tiny.eos_token_id if eos is None else eos
+    with torch.no_grad():
+        out = tiny.model.generate(**inputs, pad_token_id=tiny.eos_token_id, eos_token_id=eos,
+                                  **config.generate_kwargs())
+    return out[0, inputs.input_ids.shape[1]:].tolist()
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.1, 1.5])
+def test_greedy_equals_generate_for_every_prompt_in_one_batch(tiny, penalty):
+    config = DecodingConfig(strategy=GREEDY, repetition_penalty=penalty, max_new_tokens=40).effective()
+    results = engine(tiny).run([GenerationRequest(i, ids(tiny, p), config, 0) for i, p in enumerate(PROMPTS)])
+    for prompt, result in zip(PROMPTS, results):
+        assert result.token_ids == generate_reference(tiny, prompt, config)
+        assert result.finish_reason == "length"
+
+
+def test_greedy_stops_at_eos_like_generate(tiny):
+    config = DecodingConfig(strategy=GREEDY, max_new_tokens=40).effective()
+    free_run = generate_reference(tiny, PROMPTS[0], config)
+    eos = free_run[6]  # pretend this token is EOS: both must stop right before it
+    expected = generate_reference(tiny, PROMPTS[0], config, eos=eos)
+    result = engine(tiny, eos=eos).run([GenerationRequest("a", ids(tiny, PROMPTS[0]), config, 0)])[0]
+    assert expected[-1] == eos and result.token_ids == expected[:-1] and result.finish_reason == "eos"
+
+
+def test_mixed_configs_in_one_batch_equal_each_run_alone(tiny):
+    requests = [GenerationRequest((p, c), ids(tiny, prompt), config.effective(), seed=100 + p)
+                for p, prompt in enumerate(PROMPTS) for c, config in enumerate(MIXED)]
+    alone = {r.key: engine(tiny).run([r])[0].token_ids for r in requests}
+    for max_batch in (len(requests), 3):  # everyone at once; and rows joining as others leave
+        together = engine(tiny, max_batch=max_batch).run(requests)
+        assert {r.key: r.token_ids for r in together} == alone
+    assert all(len(alone[r.key]) == r.config.max_new_tokens for r in requests)
+
+
+def test_seed_changes_samples_and_top_k_one_equals_greedy(tiny):
+    prompt = ids(tiny, PROMPTS[0])
+    sampled = DecodingConfig(temperature=1.0, top_k=50, max_new_tokens=20).effective()
+    first, second = engine(tiny).run([GenerationRequest(1, prompt, sampled, 1), GenerationRequest(2, prompt, sampled, 2)])
+    assert first.token_ids != second.token_ids
+    top1 = DecodingConfig(temperature=1.0, top_k=1, max_new_tokens=20).effective()
+    greedy = DecodingConfig(strategy=GREEDY, max_new_tokens=20).effective()
+    a, b = engine(tiny).run([GenerationRequest(1, prompt, top1, 9), GenerationRequest(2, prompt, greedy, 0)])
+    assert a.token_ids == b.token_ids
+
+
+def test_finished_rows_free_their_slots_for_waiting_requests(tiny):
+    short = DecodingConfig(strategy=GREEDY, max_new_tokens=3).effective()
+    long = DecodingConfig(strategy=GREEDY, max_new_tokens=30).effective()
+    runner = engine(tiny, max_batch=2)
+    for key, config in (("long", long), ("short", short), ("waiting", short)):
+        runner.submit(GenerationRequest(key, ids(tiny, PROMPTS[1]), config, 0))
+    finished_at_step, step = {}, 0
+    while runner.busy:
+        assert len(runner.rows) <= 2
+        step += 1
+        for result in runner.step():
+            finished_at_step[result.key] = step
+    assert finished_at_step["waiting"] < finished_at_step["long"]
+    assert runner.cache is None and runner.mask.shape == (0, 0)  # nothing left behind

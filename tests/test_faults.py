@@ -1,0 +1,39 @@
+"""Processes killed for real (by their own pid): nothing a student submitted is lost or duplicated."""
+
+import signal
+
+from rq import Queue
+from rq.job import Job
+
+from tests.conftest import TEST_CLASS, wait_for
+from tests.test_batch_worker import notebook_request
+from shared.submissions import submit
+
+
+def test_worker_killed_mid_batch_its_submissions_complete_on_a_new_worker(settings, store, connection, workers):
+    requests = [notebook_request(settings, student=f"s{i}", seed=i, max_new_tokens=400) for i in range(3)]
+    for request in requests:
+        submit(store, settings, request)
+    doomed = workers.start()
+    wait_for(lambda: all(store.submission(r["id"])["progress_done"] > 0 for r in requests), timeout=120,
+             message="the first worker to be generating all three submissions")
+    queue = Queue(settings.queue_name(), connection=connection)
+    assert queue.started_job_registry.count == 3
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
+    workers.start()
+    for request in requests:
+        wait_for(lambda: store.submission(request["id"])["status"] == "done", timeout=180,
+                 message=f"submission {request['id']} to complete on the second worker")
+        assert Job.fetch(request["id"], connection=connection).get_status() == "finished"
+        assert store.submission(request["id"])["attempts"] == 2
+    assert store.class_output_count(TEST_CLASS) == 9  # three outputs each, none twice
+    assert store.pending_count(TEST_CLASS) == 0
+
+
+def test_submissions_wait_for_a_worker_and_complete_when_one_starts(settings, store, workers):
+    request = notebook_request(settings, max_new_tokens=5)
+    submit(store, settings, request)
+    assert store.submission(request["id"])["status"] == "queued"
+    workers.start("--burst")
+    wait_for(lambda: store.submission(request["id"])["status"] == "done", timeout=120, message="completion")

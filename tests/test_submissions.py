@@ -1,0 +1,72 @@
+"""shared/submissions.py: bad input gets a clear message in the student's language and nothing is queued."""
+
+import pytest
+from rq import Queue
+
+from shared.classes import close_class
+from shared.decoding import NOTEBOOK_PROMPT, PRESETS
+from shared.problems import Problem
+from shared.submissions import build_request, progress, submit
+from tests.conftest import TEST_CLASS
+
+PRESET_CONFIGS = [p.to_dict() for p in PRESETS.values()]
+
+
+def attempt(settings, store, prompt=NOTEBOOK_PROMPT, configs=None, seed=1, code=TEST_CLASS):
+    request = build_request(settings, class_code=code, student="ana", prompt=prompt,
+                            configs=PRESET_CONFIGS if configs is None else configs, seed=seed, model=settings.model)
+    return submit(store, settings, request), request
+
+
+def nothing_enqueued(store, settings, connection):
+    assert Queue(settings.queue_name(), connection=connection).count == 0
+    assert not connection.keys(f"{settings.key_prefix}:sub:*")
+
+
+@pytest.mark.parametrize("prompt,code", [
+    ("", "empty_prompt"), ("   \n\t ", "empty_prompt"), ("x" * 50_000, "prompt_too_long_chars"),
+    ("hola\x00mundo", "control_characters"), ("word " * 1000, "prompt_too_long_tokens"),
+])
+def test_bad_prompts_are_refused(settings, store, connection, prompt, code):
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store, prompt=prompt)
+    assert refused.value.problems[0].code == code
+    assert refused.value.messages("es")[0] != refused.value.messages("en")[0]
+    nothing_enqueued(store, settings, connection)
+
+
+@pytest.mark.parametrize("change", [
+    {"temperature": 0}, {"temperature": -0.5}, {"temperature": float("nan")}, {"top_p": 1.01},
+    {"top_k": -1}, {"max_new_tokens": 0}, {"max_new_tokens": 5000},
+])
+def test_bad_parameters_are_refused(settings, store, connection, change):
+    configs = [{**PRESET_CONFIGS[1], **change}]
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store, configs=configs)
+    field = next(iter(change))
+    assert field in refused.value.messages("en")[0]
+    nothing_enqueued(store, settings, connection)
+
+
+def test_no_configs_bad_seed_and_closed_class_are_refused(settings, store, connection):
+    for kwargs, code in (({"configs": []}, "no_configs"), ({"seed": -3}, "out_of_range"),
+                         ({"configs": [PRESET_CONFIGS[0]] * 17}, "too_many_configs")):
+        with pytest.raises(Problem.Invalid) as refused:
+            attempt(settings, store, **kwargs)
+        assert refused.value.problems[0].code == code
+    close_class(store, TEST_CLASS)
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store)
+    assert refused.value.problems[0].code == "bad_class_code"
+    nothing_enqueued(store, settings, connection)
+
+
+def test_a_good_submission_is_recorded_and_queued_together(settings, store, connection):
+    job, request = attempt(settings, store)
+    assert job.id == request["id"] and job.retries_left == settings.job_retries
+    assert store.submission(request["id"])["status"] == "queued"
+    assert store.pending_count(TEST_CLASS) == 1
+    view = progress(store, settings, request["id"])
+    assert (view["status"], view["position"], view["depth"], view["total"]) == ("queued", 1, 1, 240)
+    second_job, second = attempt(settings, store)
+    assert progress(store, settings, second["id"])["position"] == 2
