@@ -22,7 +22,7 @@ from shared.settings import Settings
 from shared.store import Store
 from shared.tokens import count_gpt2_tokens
 
-LABS = ("decoding",)
+LABS = ("decoding", "ablation")
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
 ALLOWED_CONTROL = {"\n", "\t"}
 
@@ -49,8 +49,13 @@ def check_context(prompt_tokens: int, configs: list[DecodingConfig], context: in
 
 
 def build_request(settings: Settings, *, class_code: str, student: str, prompt: str, configs: list[dict],
-                  seed, model: str, lab: str = "decoding") -> dict:
-    """Validate everything a student sent and return the request record; raises `Problem.Invalid`."""
+                  seed, model: str, lab: str = "decoding", variants: dict[str, str] | None = None) -> dict:
+    """Validate everything a student sent and return the request record; raises `Problem.Invalid`.
+
+    One generation per (variant, config): the decoding lab sends one prompt and several configs; the
+    ablation lab sends named prompt variants (`variants`, name -> text) with one config.
+    """
+    variants = variants if variants is not None else {"": prompt}
     problems: list[Problem] = []
     if lab not in LABS:
         problems.append(Problem("bad_lab"))
@@ -64,29 +69,32 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
             parsed.append(DecodingConfig.from_dict(raw))
         except Problem.Invalid as invalid:
             problems += [p for p in invalid.problems if p not in problems]
-    for step in (lambda: clean_prompt(prompt, settings.max_prompt_chars), lambda: validate_seed(seed)):
+    checks = [lambda: validate_seed(seed)] + [lambda text=text: clean_prompt(text, settings.max_prompt_chars)
+                                              for text in variants.values()]
+    for check in checks:
         try:
-            step()
+            check()
         except Problem.Invalid as invalid:
-            problems += invalid.problems
+            problems += [p for p in invalid.problems if p not in problems]
     if problems:
         raise Problem.Invalid(problems)
-    text = clean_prompt(prompt, settings.max_prompt_chars)
-    prompt_tokens = count_gpt2_tokens(text)
-    check_context(prompt_tokens, parsed)
+    texts = {name: clean_prompt(text, settings.max_prompt_chars) for name, text in variants.items()}
+    for text in texts.values():
+        check_context(count_gpt2_tokens(text), parsed)
     seed = validate_seed(seed)
-    items = [{"config": c.to_dict(), "seed": seed, "label": c.label(), "group_key": c.group_key()}
-             for c in parsed]
+    items = [{"variant": name, "prompt": text, "config": c.to_dict(), "seed": seed, "label": c.label(),
+              "group_key": c.group_key()} for name, text in texts.items() for c in parsed]
     return {
         "id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": lab, "model": model,
-        "prompt": text, "prompt_tokens_estimate": prompt_tokens, "items": items, "created_at": time.time(),
-        "total_tokens": sum(c.max_new_tokens for c in parsed),
+        "prompt": next(iter(texts.values())), "items": items, "created_at": time.time(),
+        "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
     }
 
 
 def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
-    """The worker's second check of a dequeued request; returns its effective configs."""
-    clean_prompt(request.get("prompt"), settings.max_prompt_chars)
+    """The worker's second check of a dequeued request; returns its effective configs, one per item."""
+    for item in request["items"]:
+        clean_prompt(item.get("prompt"), settings.max_prompt_chars)
     configs = [DecodingConfig.from_dict(item["config"]).effective() for item in request["items"]]
     for item in request["items"]:
         validate_seed(item["seed"])

@@ -45,7 +45,8 @@ def test_prompt_too_long_for_the_model_fails_only_its_own_submission(settings, s
     good = notebook_request(settings, student="good", max_new_tokens=8)
     bad = notebook_request(settings, student="bad", max_new_tokens=8)
     # Forge a request past the dashboard's checks: the worker must check again.
-    bad["prompt"] = "word " * 1100
+    for item in bad["items"]:
+        item["prompt"] = "word " * 1100
     for request in (good, bad):
         submit(store, settings, request)
     assert workers.start("--burst").wait(timeout=120) == 0, workers.log()

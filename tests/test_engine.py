@@ -67,7 +67,7 @@ def test_mixed_configs_in_one_batch_equal_each_run_alone(tiny):
     requests = [GenerationRequest((p, c), ids(tiny, prompt), config.effective(), seed=100 + p)
                 for p, prompt in enumerate(PROMPTS) for c, config in enumerate(MIXED)]
     alone = {r.key: engine(tiny).run([r])[0].token_ids for r in requests}
-    for max_batch in (len(requests), 3):  # everyone at once; and rows joining as others leave
+    for max_batch in (len(requests), 10, 5, 3, 1):  # everyone at once; rows joining as others leave
         together = engine(tiny, max_batch=max_batch).run(requests)
         assert {r.key: r.token_ids for r in together} == alone
     assert all(len(alone[r.key]) == r.config.max_new_tokens for r in requests)
@@ -98,3 +98,39 @@ def test_finished_rows_free_their_slots_for_waiting_requests(tiny):
             finished_at_step[result.key] = step
     assert finished_at_step["waiting"] < finished_at_step["long"]
     assert runner.cache is None and runner.mask.shape == (0, 0)  # nothing left behind
+
+
+class MemoryLimitedModel(torch.nn.Module):
+    """The real model behind the same call, raising CUDA's out-of-memory error above `rows` rows,
+    as a GPU with little free memory would."""
+
+    def __init__(self, model, rows):
+        super().__init__()
+        self.model, self.rows, self.config = model, rows, model.config
+        self.refusals = 0
+
+    def forward(self, input_ids, **kwargs):
+        if input_ids.shape[0] > self.rows:
+            self.refusals += 1
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.model(input_ids=input_ids, **kwargs)
+
+
+def test_out_of_memory_halves_the_batch_and_loses_nothing(tiny):
+    requests = [GenerationRequest((p, c), ids(tiny, prompt), config.effective(), seed=7)
+                for p, prompt in enumerate(PROMPTS) for c, config in enumerate(MIXED)]
+    expected = {r.key: r.token_ids for r in engine(tiny, max_batch=20).run(requests)}
+    limited = MemoryLimitedModel(tiny.model, rows=5)
+    runner = Engine(limited, tiny.eos_token_id, 20, tiny.device)
+    assert {r.key: r.token_ids for r in runner.run(requests)} == expected
+    assert limited.refusals >= 1 and runner.out_of_memory_events == limited.refusals
+    assert runner.max_batch <= 5
+
+
+def test_rows_that_fit_follows_free_memory(tiny):
+    from worker.engine import rows_that_fit
+
+    distil_like = load_model("random-tiny").model  # 2 layers x 64 wide, fp32: 1 MiB of KV per row
+    per_row = 2 * 2 * 64 * 1024 * 4 + 8 * 50257 * 4
+    assert rows_that_fit(distil_like, 100 * per_row) == 80  # 80 % of free memory
+    assert rows_that_fit(distil_like, 0) == 1

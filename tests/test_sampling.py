@@ -7,7 +7,8 @@ from transformers.generation.logits_process import (RepetitionPenaltyLogitsProce
                                                     TopKLogitsWarper, TopPLogitsWarper)
 
 from shared.decoding import DecodingConfig
-from worker.sampling import RowParams, apply_repetition_penalty, apply_warpers, choose_tokens, uniforms
+from worker.sampling import (RowParams, apply_repetition_penalty, apply_warpers, choose_tokens, gumbel_noise,
+                             hash32, row_keys)
 
 CONFIGS = [
     DecodingConfig(temperature=0.3, top_p=0.9), DecodingConfig(temperature=1.5, top_k=7, top_p=0.5),
@@ -45,7 +46,7 @@ def test_processors_match_transformers_row_by_row():
 def test_top_k_one_is_greedy_and_greedy_is_argmax_after_penalty():
     logits = torch.tensor([[2.0, 1.9, -1.0, 0.5], [0.1, 3.0, 2.9, -2.0]])
     seen = torch.tensor([[True, False, False, False], [False, False, False, False]])
-    draws = torch.tensor([0.99, 0.99], dtype=torch.float64)
+    draws = torch.tensor([5, 6])
     greedy = RowParams.from_configs([DecodingConfig(strategy="greedy", repetition_penalty=1.2).effective()] * 2, "cpu")
     top1 = RowParams.from_configs([DecodingConfig(top_k=1, repetition_penalty=1.2).effective()] * 2, "cpu")
     assert choose_tokens(logits, seen, greedy, draws).tolist() == [1, 1]  # 2.0/1.2 < 1.9
@@ -57,16 +58,49 @@ def test_sampling_frequencies_follow_the_softmax():
     logits = torch.tensor([1.0, 0.0, -1.0, 2.0, 0.5]).repeat(rows, 1)
     seen = torch.zeros_like(logits, dtype=torch.bool)
     params = RowParams.from_configs([DecodingConfig(temperature=1.0, top_k=0, repetition_penalty=1.0)] * rows, "cpu")
-    draws = torch.from_numpy(uniforms(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
-    tokens = choose_tokens(logits, seen, params, draws)
+    keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
+    tokens = choose_tokens(logits, seen, params, keys)
     frequencies = torch.bincount(tokens, minlength=5).double() / rows
     assert torch.allclose(frequencies, logits[0].double().softmax(-1), atol=0.015)
 
 
-def test_uniforms_depend_only_on_seed_and_step():
+def test_keys_depend_only_on_seed_and_step_and_noise_is_gumbel():
     seeds, steps = np.array([1, 2, 1], dtype=np.uint64), np.array([5, 5, 5], dtype=np.uint64)
-    draws = uniforms(seeds, steps)
-    assert draws[0] == draws[2] != draws[1]
-    assert draws[0] == uniforms(seeds[:1], steps[:1])[0]
-    assert ((0 <= draws) & (draws < 1)).all()
-    assert uniforms(np.array([1], np.uint64), np.array([6], np.uint64))[0] != draws[0]
+    keys = row_keys(seeds, steps)
+    assert keys[0] == keys[2] != keys[1]
+    assert keys[0] == row_keys(seeds[:1], steps[:1])[0]
+    assert ((0 <= keys) & (keys < 2**32)).all()
+    assert row_keys(np.array([1], np.uint64), np.array([6], np.uint64))[0] != keys[0]
+    assert hash32(torch.tensor([0, 1, 2**32 - 1])).tolist() != [0, 1, 2**32 - 1]
+    noise = gumbel_noise(torch.tensor([123]), torch.arange(200_000)[None, :])[0].double()
+    assert abs(noise.mean() - 0.5772) < 0.01 and abs(noise.var() - 1.6449) < 0.03  # Euler-Mascheroni, pi^2/6
+
+
+def test_fast_candidate_path_samples_only_what_the_full_warpers_keep():
+    generator = torch.Generator().manual_seed(1)
+    rows = len(CONFIGS) * 200
+    configs = [c.effective() for c in CONFIGS] * 200
+    logits = (torch.randn(len(CONFIGS), 50257, generator=generator) * 3).repeat(200, 1)
+    seen = torch.zeros_like(logits, dtype=torch.bool)
+    params = RowParams.from_configs(configs, "cpu")
+    kept = torch.isfinite(apply_warpers(apply_repetition_penalty(logits, seen, params.repetition_penalty), params))
+    keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
+    tokens = choose_tokens(logits, seen, params, keys)
+    assert kept.gather(1, tokens[:, None]).all()
+    for row in range(len(CONFIGS)):  # rows of one config hit every kept token of small kept sets
+        same = tokens[row::len(CONFIGS)]
+        if kept[row].sum() <= 3:
+            assert set(same.tolist()) == set(kept[row].nonzero().flatten().tolist())
+
+
+def test_a_rows_token_does_not_depend_on_the_other_rows_configs():
+    generator = torch.Generator().manual_seed(2)
+    logits = torch.randn(1, 50257, generator=generator) * 2
+    seen = torch.zeros_like(logits, dtype=torch.bool)
+    draw = torch.tensor([37])
+    row = DecodingConfig(temperature=0.8, top_k=40, top_p=0.9).effective()
+    alone = choose_tokens(logits, seen, RowParams.from_configs([row], "cpu"), draw)
+    for other in (DecodingConfig(top_k=0), DecodingConfig(strategy="greedy"), DecodingConfig(top_k=500)):
+        params = RowParams.from_configs([row, other.effective()], "cpu")
+        together = choose_tokens(logits.repeat(2, 1), seen.repeat(2, 1), params, draw.repeat(2))
+        assert together[0] == alone[0]

@@ -70,3 +70,16 @@ def test_a_good_submission_is_recorded_and_queued_together(settings, store, conn
     assert (view["status"], view["position"], view["depth"], view["total"]) == ("queued", 1, 1, 240)
     second_job, second = attempt(settings, store)
     assert progress(store, settings, second["id"])["position"] == 2
+
+
+def test_ablation_variants_become_one_generation_each_and_are_all_checked(settings, store):
+    variants = {"full": "Answer in a professional tone. Topic: Git.", "topic_only": "Topic: Git."}
+    config = {"strategy": "sampling", "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 50}
+    request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[config], seed=3,
+                            model=settings.model, lab="ablation", variants=variants)
+    assert [(i["variant"], i["prompt"]) for i in request["items"]] == list(variants.items())
+    assert request["total_tokens"] == 100
+    with pytest.raises(Problem.Invalid) as refused:
+        build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[config], seed=3,
+                      model=settings.model, lab="ablation", variants={**variants, "empty": " "})
+    assert refused.value.problems[0].code == "empty_prompt"

@@ -115,14 +115,15 @@ class BatchWorker(SimpleWorker):
         request = record["request"]
         try:
             configs = validate_request(request, self.settings)
-            prompt_ids = self.loaded.tokenizer(request["prompt"]).input_ids
-            check_context(len(prompt_ids), configs, self.loaded.context_window)
+            prompts = [self.loaded.tokenizer(item["prompt"]).input_ids for item in request["items"]]
+            for prompt_ids, config in zip(prompts, configs):
+                check_context(len(prompt_ids), [config], self.loaded.context_window)
         except Problem.Invalid as invalid:
             self._fail(job, queue, execution, request, invalid.problems[0])
             return
         attempt = self.store.mark_running(job.id, self.name)
         self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
-        for index, (item, config) in enumerate(zip(request["items"], configs)):
+        for index, (item, config, prompt_ids) in enumerate(zip(request["items"], configs, prompts)):
             self.engine.submit(GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids, config=config,
                                                  seed=int(item["seed"])))
 

@@ -24,11 +24,24 @@ import torch
 from transformers import DynamicCache
 
 from shared.decoding import DecodingConfig
-from worker.sampling import RowParams, choose_tokens, uniforms
+from worker.sampling import RowParams, choose_tokens, row_keys
 
 # Admit waiting requests once at least this fraction of the batch is free (or all waiting fit):
 # each admission copies the cache, so admitting one row per step would slow everyone down.
 ADMIT_FRACTION = 0.25
+# After an out-of-memory error the batch is halved; after this many clean steps it may grow back.
+REGROW_AFTER_STEPS = 500
+# Share of free accelerator memory the batch may plan to use (the rest: fragmentation, allocator).
+MEMORY_HEADROOM = 0.8
+
+
+def rows_that_fit(model: torch.nn.Module, free_bytes: int, context: int = 1024) -> int:
+    """Rows whose full-context KV cache and per-row sampling buffers fit in `free_bytes`."""
+    config = model.config
+    element = next(model.parameters()).element_size()
+    kv_cache = 2 * config.n_layer * config.n_embd * context * element
+    sampling = 8 * config.vocab_size * 4  # fp32 logits and their processed copies, the seen mask
+    return max(1, int(free_bytes * MEMORY_HEADROOM) // (kv_cache + sampling))
 
 
 @dataclass
@@ -62,9 +75,12 @@ class Engine:
         self.eos_token_id = eos_token_id
         self.max_batch = max_batch
         self.device = device
+        self.batch_cap = max_batch  # the configured cap; max_batch may shrink below it after OOM
         self.waiting: list[GenerationRequest] = []
         self.rows: list[_Row] = []
         self.generated_tokens = 0  # counter for throughput figures
+        self.out_of_memory_events = 0
+        self._clean_steps = 0
         self._reset_batch()
 
     # --- public interface -------------------------------------------------------------------
@@ -84,13 +100,39 @@ class Engine:
         return {row.request.key: len(row.tokens) for row in self.rows}
 
     def step(self) -> list[GenerationResult]:
-        """Admit what fits, then generate one token for every running row; returns finished rows."""
-        finished: list[GenerationResult] = []
-        if self._should_admit():
-            finished += self._admit()
-        if self.rows:
-            finished += self._decode()
+        """Admit what fits, then generate one token for every running row; returns finished rows.
+
+        Out of accelerator memory, the batch is halved and its rows go back to the front of the
+        queue, to be generated again from their prompt: draws depend only on (seed, step), so they
+        come out token for token the same. No request fails for lack of memory unless one row alone
+        does not fit.
+        """
+        try:
+            finished: list[GenerationResult] = []
+            if self._should_admit():
+                finished += self._admit()
+            if self.rows:
+                finished += self._decode()
+        except torch.OutOfMemoryError:
+            if self.max_batch == 1:
+                raise
+            self._shrink_after_oom()
+            return []
+        self._clean_steps += 1
+        if self.max_batch < self.batch_cap and self._clean_steps >= REGROW_AFTER_STEPS:
+            self.max_batch = min(self.batch_cap, self.max_batch * 2)
+            self._clean_steps = 0
         return finished
+
+    def _shrink_after_oom(self) -> None:
+        self.out_of_memory_events += 1
+        self.waiting = [row.request for row in self.rows] + self._admitting + self.waiting
+        self.rows, self._admitting = [], []
+        self._reset_batch()
+        self.max_batch = max(1, self.max_batch // 2)
+        self._clean_steps = 0
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """Generate everything in `requests`; results in the same order."""
@@ -104,6 +146,7 @@ class Engine:
 
     # --- batch state --------------------------------------------------------------------------
     def _reset_batch(self) -> None:
+        self._admitting: list[GenerationRequest] = []
         self.cache: DynamicCache | None = None
         self.mask = torch.zeros(0, 0, dtype=torch.long, device=self.device)   # 1 = real token
         self.positions = torch.zeros(0, dtype=torch.long, device=self.device)  # next position id per row
@@ -122,6 +165,7 @@ class Engine:
     def _admit(self) -> list[GenerationResult]:
         count = self.max_batch - len(self.rows)
         batch, self.waiting = self.waiting[:count], self.waiting[count:]
+        self._admitting = batch  # given back to `waiting` if this admission runs out of memory
         now = time.time()
         rows = [_Row(request=r, started_at=now) for r in batch]
         input_ids, mask = self._left_pad([r.prompt_ids for r in batch])
@@ -138,6 +182,7 @@ class Engine:
         first = len(self.rows)
         self._merge((out.past_key_values, mask, mask.sum(-1), tokens, seen, params, seeds))
         self.rows += rows
+        self._admitting = []
         return self._record(tokens, first)
 
     @torch.inference_mode()
@@ -152,8 +197,8 @@ class Engine:
         return self._record(self.last_tokens)
 
     def _choose(self, logits, seen, params, seeds, steps) -> torch.Tensor:
-        draws = torch.from_numpy(uniforms(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
-        tokens = choose_tokens(logits.float(), seen, params, draws)
+        keys = torch.from_numpy(row_keys(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
+        tokens = choose_tokens(logits.float(), seen, params, keys)
         seen.scatter_(1, tokens[:, None], True)
         return tokens
 
@@ -210,8 +255,9 @@ class Engine:
         self.seeds = np.concatenate([self.seeds, seeds])
 
     def _keep_rows(self, keep: list[int]) -> None:
-        self.rows = [self.rows[i] for i in keep]
+        """Drop the other rows. `self.rows` changes last, so an OOM midway loses no request."""
         if not keep:
+            self.rows = []
             self._reset_batch()
             return
         index = torch.tensor(keep, dtype=torch.long, device=self.device)
@@ -226,6 +272,7 @@ class Engine:
         self.seen = self.seen[index]
         self.params = self.params.select(index)
         self.seeds = self.seeds[keep]
+        self.rows = [self.rows[i] for i in keep]
 
 
 def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:

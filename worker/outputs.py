@@ -19,7 +19,7 @@ def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: L
             "id": f"{request['id']}:{index}",
             "submission_id": request["id"], "index": index,
             "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
-            "prompt": request["prompt"],
+            "prompt": item["prompt"], "variant": item.get("variant", ""),
             "text": loaded.tokenizer.decode(result.token_ids, skip_special_tokens=True),
             "token_ids": result.token_ids,
             "config": item["config"], "effective_config": config.effective().to_dict(),

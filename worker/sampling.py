@@ -4,11 +4,14 @@ The arithmetic follows transformers' processors, in transformers' order:
 `RepetitionPenaltyLogitsProcessor` -> `TemperatureLogitsWarper` -> `TopKLogitsWarper` ->
 `TopPLogitsWarper` -> sample; greedy rows take the argmax right after the repetition penalty.
 
-Randomness: each row draws one uniform number per step from a counter-based hash of
-(seed, step), and samples by inverse CDF over the filtered distribution. A row's draw never depends
-on which other rows share the batch, so the same prompt + config + seed gives the same tokens alone
-or in any batch. (The tokens differ from `torch.multinomial` under `torch.manual_seed`, which cannot
-be made batch-independent; the distribution sampled is the same.)
+Randomness: sampling uses the Gumbel-max trick, token = argmax(logit / T + g), with g a Gumbel
+number drawn from a counter-based hash of (seed, step, token id). Nothing depends on which other rows
+share the batch or on the order candidates come in, so the same prompt + config + seed gives the same
+tokens alone or in any batch. Gumbel-max is also robust to the last-bit differences a different
+batch size makes in the logits (a different BLAS blocking): a token changes only if the two best
+perturbed scores are within ~1e-6 of each other, where inverse-CDF sampling over a flat 50k-token
+distribution flips every few hundred steps. (The tokens differ from `torch.multinomial` under
+`torch.manual_seed`, which cannot be made batch-independent; the distribution is the same.)
 """
 
 from __future__ import annotations
@@ -18,17 +21,36 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MASK32 = 0xFFFFFFFF
 
 
-def uniforms(seeds: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """One float64 in [0, 1) per row: splitmix64(seed * golden + step), top 53 bits."""
+def row_keys(seeds: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """A 32-bit key per row for (seed, step): splitmix64 of both, folded to 32 bits (as int64)."""
     with np.errstate(over="ignore"):
         x = seeds.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + steps.astype(np.uint64)
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         x = x ^ (x >> np.uint64(31))
-    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
+    return ((x ^ (x >> np.uint64(32))) & np.uint64(_MASK32)).astype(np.int64)
+
+
+def hash32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (lowbias32-style) on int64 tensors holding values below 2**32.
+
+    Multipliers are below 2**31, so no product leaves int64: the same bits on every device.
+    """
+    x = x ^ (x >> 16)
+    x = (x * 0x21F0AAAD) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x735A2D97) & _MASK32
+    return x ^ (x >> 15)
+
+
+def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
+    """Gumbel(0, 1) numbers, float32, one per (row key, token id); 23-bit uniforms inside (0, 1)."""
+    bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32)
+    uniform = (bits >> 9).to(torch.float32) * 2.0**-23 + 2.0**-24
+    return -torch.log(-torch.log(uniform))
 
 
 @dataclass
@@ -84,14 +106,31 @@ def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
     return scores.masked_fill(remove, -float("inf"))
 
 
-def choose_tokens(scores: torch.Tensor, seen: torch.Tensor, params: RowParams, draws: torch.Tensor) -> torch.Tensor:
-    """Next token of every row. `scores` are float32 logits; `draws` one uniform in [0, 1) per row."""
+def choose_tokens(scores: torch.Tensor, seen: torch.Tensor, params: RowParams, keys: torch.Tensor) -> torch.Tensor:
+    """Next token of every row. `scores` are float32 logits; `keys` one (seed, step) key per row.
+
+    Sampling works on each row's candidates in descending score order (`torch.topk`): only the
+    top_k largest can survive top-k, so when every sampling row has a top_k the rest of the
+    vocabulary is never sorted. Top-p is computed exactly as `TopPLogitsWarper` does (ascending
+    cumulative softmax), which gives the same kept set as the full-vocabulary warpers
+    (`apply_warpers`, tested). The Gumbel noise is keyed by token id, not by position, so neither
+    the other rows nor the candidates' order can change a row's token.
+    """
     scores = apply_repetition_penalty(scores, seen, params.repetition_penalty)
     greedy = scores.argmax(dim=-1)
-    if not bool(params.do_sample.any()):
+    sampling = params.do_sample
+    if not bool(sampling.any()):
         return greedy
-    probs = apply_warpers(scores, params).softmax(dim=-1)
-    cdf = probs.cumsum(dim=-1)
-    target = draws.to(cdf.dtype)[:, None] * cdf[:, -1:]
-    sampled = torch.searchsorted(cdf, target, right=True).squeeze(1).clamp(max=scores.shape[-1] - 1)
-    return torch.where(params.do_sample, sampled, greedy)
+    vocab = scores.shape[-1]
+    k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
+    width = int(k[sampling].max())
+    values, index = torch.topk(scores / params.temperature[:, None], width, dim=-1)  # descending
+    kth = values.gather(1, (k.clamp(max=width) - 1)[:, None])
+    values = values.masked_fill(values < kth, -float("inf"))
+    ascending = values.flip(-1)
+    cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
+    remove = cumulative <= (1 - params.top_p[:, None])
+    remove[:, -1] = False  # keep at least the best token
+    values = values.masked_fill(remove.flip(-1), -float("inf"))
+    pick = (values + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)
+    return torch.where(sampling, index.gather(1, pick).squeeze(1), greedy)
