@@ -31,8 +31,9 @@ class Settings:
     device: str = "auto"
     # `auto` = float16 on CUDA, float32 on CPU. Or `float32`, `float16`, `bfloat16`.
     dtype: str = "auto"
-    # Most generations one worker runs at once (rows of the batch); GPU memory may lower it.
-    max_batch: int = 64
+    # Most generations one worker runs at once (rows of the batch). 0 = automatic: 64 on CPU; on a
+    # GPU as many as its free memory holds at full context, up to 1024. Free GPU memory caps it too.
+    max_batch: int = 0
     # Instructor password; empty means the instructor console stays locked.
     instructor_password: str = field(default="", repr=False)
     # Language of the interface when a user has not chosen one: `es` or `en`.

@@ -21,6 +21,7 @@ from shared.problems import Problem
 from shared.settings import Settings
 from shared.store import Store
 from shared.tokens import count_gpt2_tokens
+from shared.workers import served_models
 
 LABS = ("decoding", "ablation")
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
@@ -133,8 +134,24 @@ def progress(store: Store, settings: Settings, submission_id: str) -> dict | Non
             "attempts": record["attempts"], "error": record["error"], "position": None, "depth": None,
             "created_at": float(record["created_at"]), "finished_at": float(record.get("finished_at") or 0)}
     if record["status"] == "queued":
-        queue = queue_for(store.redis, settings, record["request"]["model"])
+        model = record["request"]["model"]
+        queue = queue_for(store.redis, settings, model)
         position = queue.get_job_position(submission_id)
         view["position"] = None if position is None else position + 1
         view["depth"] = queue.count
+        if position is not None:
+            view["wait_seconds"] = estimated_wait(store, queue.get_job_ids(0, position + 1), model)
     return view
+
+
+def estimated_wait(store: Store, job_ids_ahead: list[str], model: str) -> float | None:
+    """Seconds until the last of `job_ids_ahead` is done: their tokens over the live workers' measured
+    throughput (tokens/s). None until a worker has measured one."""
+    throughput = sum(float(w.get("tokens_per_s", 0)) for w in served_models(store).get(model, []))
+    if throughput <= 0:
+        return None
+    with store.redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids_ahead:
+            pipe.hget(store.submission_key(job_id), "progress_total")
+        tokens = sum(int(t or 0) for t in pipe.execute())
+    return tokens / throughput

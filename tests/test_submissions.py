@@ -83,3 +83,16 @@ def test_ablation_variants_become_one_generation_each_and_are_all_checked(settin
         build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[config], seed=3,
                       model=settings.model, lab="ablation", variants={**variants, "empty": " "})
     assert refused.value.problems[0].code == "empty_prompt"
+
+
+def test_queued_submission_gets_a_wait_estimate_from_measured_throughput(settings, store):
+    from shared.workers import announce
+
+    _, first = attempt(settings, store)
+    _, second = attempt(settings, store)
+    assert progress(store, settings, second["id"]).get("wait_seconds") is None  # nothing measured yet
+    announce(store, "w1", {"model": settings.model, "tokens_per_s": 120.0}, ttl=30)
+    announce(store, "w2", {"model": settings.model, "tokens_per_s": 120.0}, ttl=30)
+    announce(store, "w3", {"model": "another-model", "tokens_per_s": 1e6}, ttl=30)
+    assert progress(store, settings, first["id"])["wait_seconds"] == pytest.approx(240 / 240)
+    assert progress(store, settings, second["id"])["wait_seconds"] == pytest.approx(480 / 240)

@@ -33,7 +33,7 @@ from shared.problems import Problem
 from shared.settings import Settings
 from shared.store import Store
 from shared.submissions import check_context, validate_request
-from worker.engine import Engine, GenerationRequest, GenerationResult
+from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
 from worker.model import LoadedModel
 from worker.outputs import build_outputs
 from worker.registry import announce
@@ -60,11 +60,15 @@ class BatchWorker(SimpleWorker):
         self.loaded = loaded
         self.settings = settings
         self.store = Store(connection, settings.key_prefix)
-        self.engine = Engine(loaded.model, loaded.eos_token_id, settings.max_batch, loaded.device)
+        self.max_batch = batch_size_for(loaded, settings.max_batch)
+        self.engine = self._new_engine()
         self.inflight: dict[str, InFlight] = {}
         self.tokens_per_second = 0.0
         self._last_beat = 0.0
         self._tokens_at_beat = 0
+
+    def _new_engine(self) -> Engine:
+        return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device)
 
     # --- RQ hooks -------------------------------------------------------------------------------
     def get_heartbeat_ttl(self, job: Job) -> int:
@@ -158,7 +162,7 @@ class BatchWorker(SimpleWorker):
 
     def _requeue_all(self, error: Exception) -> None:
         log.exception("engine failed; %d submission(s) go back through RQ's retry", len(self.inflight))
-        self.engine = Engine(self.loaded.model, self.loaded.eos_token_id, self.settings.max_batch, self.loaded.device)
+        self.engine = self._new_engine()
         problem = Problem("worker_error", detail=f"{type(error).__name__}: {str(error)[:200]}")
         for flight in list(self.inflight.values()):
             self._fail(flight.job, flight.queue, flight.execution, flight.request, problem, retry=True)

@@ -62,7 +62,11 @@ def submission_status(submission_id: str) -> None:
     if view is None:
         return
     if view["status"] == "queued":
-        st.info(tr("decoding.queued", position=view["position"] or "?", depth=view["depth"] or "?"))
+        where = {"position": view["position"] or "?", "depth": view["depth"] or "?"}
+        if view.get("wait_seconds") is not None:
+            st.info(tr("decoding.queued_wait", seconds=max(1, round(view["wait_seconds"])), **where))
+        else:
+            st.info(tr("decoding.queued", **where))
         if view["attempts"]:
             st.warning(tr("decoding.retrying", attempt=view["attempts"] + 1))
     elif view["status"] == "running":
