@@ -33,9 +33,8 @@ def test_processors_match_transformers_row_by_row():
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(len(CONFIGS), 50257, generator=generator) * 3
     history = torch.randint(0, 50257, (len(CONFIGS), 30), generator=generator)
-    seen = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, history, True)
     params = RowParams.from_configs([c.effective() for c in CONFIGS], "cpu")
-    ours = apply_warpers(apply_repetition_penalty(logits, seen, params.repetition_penalty), params)
+    ours = apply_warpers(apply_repetition_penalty(logits, history, params.repetition_penalty), params)
     for row, config in enumerate(CONFIGS):
         reference = transformers_reference(logits[row:row + 1].clone(), history[row:row + 1], config)[0]
         kept = torch.isfinite(reference)
@@ -45,7 +44,7 @@ def test_processors_match_transformers_row_by_row():
 
 def test_top_k_one_is_greedy_and_greedy_is_argmax_after_penalty():
     logits = torch.tensor([[2.0, 1.9, -1.0, 0.5], [0.1, 3.0, 2.9, -2.0]])
-    seen = torch.tensor([[True, False, False, False], [False, False, False, False]])
+    seen = torch.tensor([[0], [3]])  # row 0 has seen token 0; row 1 only token 3, far from the top
     draws = torch.tensor([5, 6])
     greedy = RowParams.from_configs([DecodingConfig(strategy="greedy", repetition_penalty=1.2).effective()] * 2, "cpu")
     top1 = RowParams.from_configs([DecodingConfig(top_k=1, repetition_penalty=1.2).effective()] * 2, "cpu")
@@ -56,7 +55,7 @@ def test_top_k_one_is_greedy_and_greedy_is_argmax_after_penalty():
 def test_sampling_frequencies_follow_the_softmax():
     rows = 20_000
     logits = torch.tensor([1.0, 0.0, -1.0, 2.0, 0.5]).repeat(rows, 1)
-    seen = torch.zeros_like(logits, dtype=torch.bool)
+    seen = torch.zeros(logits.shape[0], 1, dtype=torch.long)  # token 0 seen
     params = RowParams.from_configs([DecodingConfig(temperature=1.0, top_k=0, repetition_penalty=1.0)] * rows, "cpu")
     keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
     tokens = choose_tokens(logits, seen, params, keys)
@@ -81,7 +80,7 @@ def test_fast_candidate_path_samples_only_what_the_full_warpers_keep():
     rows = len(CONFIGS) * 200
     configs = [c.effective() for c in CONFIGS] * 200
     logits = (torch.randn(len(CONFIGS), 50257, generator=generator) * 3).repeat(200, 1)
-    seen = torch.zeros_like(logits, dtype=torch.bool)
+    seen = torch.zeros(logits.shape[0], 1, dtype=torch.long)  # token 0 seen
     params = RowParams.from_configs(configs, "cpu")
     kept = torch.isfinite(apply_warpers(apply_repetition_penalty(logits, seen, params.repetition_penalty), params))
     keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
@@ -96,7 +95,7 @@ def test_fast_candidate_path_samples_only_what_the_full_warpers_keep():
 def test_a_rows_token_does_not_depend_on_the_other_rows_configs():
     generator = torch.Generator().manual_seed(2)
     logits = torch.randn(1, 50257, generator=generator) * 2
-    seen = torch.zeros_like(logits, dtype=torch.bool)
+    seen = torch.zeros(logits.shape[0], 1, dtype=torch.long)  # token 0 seen
     draw = torch.tensor([37])
     row = DecodingConfig(temperature=0.8, top_k=40, top_p=0.9).effective()
     alone = choose_tokens(logits, seen, RowParams.from_configs([row], "cpu"), draw)

@@ -24,6 +24,7 @@ import torch
 from transformers import DynamicCache
 
 from shared.decoding import DecodingConfig
+from worker.kv_cache import growable_cache
 from worker.sampling import RowParams, choose_tokens, row_keys
 
 # Admit waiting requests once at least this fraction of the batch is free (or all waiting fit):
@@ -163,7 +164,7 @@ class Engine:
         self.mask = torch.zeros(0, 0, dtype=torch.long, device=self.device)   # 1 = real token
         self.positions = torch.zeros(0, dtype=torch.long, device=self.device)  # next position id per row
         self.last_tokens = torch.zeros(0, dtype=torch.long, device=self.device)
-        self.seen: torch.Tensor | None = None   # [rows, vocab] bool: tokens the repetition penalty hits
+        self.history: torch.Tensor | None = None  # [rows, n] token ids the repetition penalty hits
         self.params: RowParams | None = None
         self.seeds = np.zeros(0, dtype=np.uint64)
 
@@ -182,17 +183,16 @@ class Engine:
         rows = [_Row(request=r, started_at=now) for r in batch]
         input_ids, mask = self._left_pad([r.prompt_ids for r in batch])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.model.config)
+        cache = growable_cache(self.model.config)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
-        vocab = out.logits.shape[-1]
-        seen = torch.zeros(len(batch), vocab, dtype=torch.bool, device=self.device)
-        seen.scatter_(1, input_ids, mask.bool())
+        # Token ids the repetition penalty looks at: the prompt, its padding replaced by a real token.
+        history = torch.where(mask.bool(), input_ids, input_ids[:, -1:])
         params = RowParams.from_configs([r.config for r in batch], self.device)
         seeds = np.array([r.seed for r in batch], dtype=np.uint64)
-        tokens = self._choose(out.logits[:, -1, :], seen, params, seeds, [0] * len(batch))
+        tokens, history = self._choose(out.logits[:, -1, :], history, params, seeds, [0] * len(batch))
         first = len(self.rows)
-        self._merge((out.past_key_values, mask, mask.sum(-1), tokens, seen, params, seeds))
+        self._merge((out.past_key_values, mask, mask.sum(-1), tokens, history, params, seeds))
         self.rows += rows
         self._admitting = []
         return self._record(tokens, first)
@@ -205,14 +205,15 @@ class Engine:
                          position_ids=self.positions[:, None], past_key_values=self.cache, use_cache=True)
         self.positions = self.positions + 1
         steps = [len(row.tokens) for row in self.rows]
-        self.last_tokens = self._choose(out.logits[:, -1, :], self.seen, self.params, self.seeds, steps)
+        self.last_tokens, self.history = self._choose(out.logits[:, -1, :], self.history, self.params, self.seeds,
+                                                      steps)
         return self._record(self.last_tokens)
 
-    def _choose(self, logits, seen, params, seeds, steps) -> torch.Tensor:
+    def _choose(self, logits, history, params, seeds, steps) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next token of each row, and the rows' token history with it appended."""
         keys = torch.from_numpy(row_keys(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
-        tokens = choose_tokens(logits.float(), seen, params, keys)
-        seen.scatter_(1, tokens[:, None], True)
-        return tokens
+        tokens = choose_tokens(logits.float(), history, params, keys)
+        return tokens, torch.cat([history, tokens[:, None]], dim=1)
 
     def _record(self, tokens: torch.Tensor, first: int = 0) -> list[GenerationResult]:
         """Append the new token of rows `first:`; drop the rows that are done and return their results."""
@@ -250,19 +251,20 @@ class Engine:
 
     def _merge(self, new_state) -> None:
         """Append freshly prefilled rows to the running batch, aligning both caches on the right."""
-        cache, mask, positions, tokens, seen, params, seeds = new_state
+        cache, mask, positions, tokens, history, params, seeds = new_state
         if not self.rows:
             self.cache, self.mask, self.positions, self.last_tokens = cache, mask, positions, tokens
-            self.seen, self.params, self.seeds = seen, params, seeds
+            self.history, self.params, self.seeds = history, params, seeds
             return
         width = max(self.mask.shape[1], mask.shape[1])
         for old_layer, new_layer in zip(self.cache.layers, cache.layers):
-            old_layer.keys = torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)])
-            old_layer.values = torch.cat([_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)])
+            old_layer.replace(torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)]),
+                              torch.cat([_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)]))
         self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(mask, width)])
         self.positions = torch.cat([self.positions, positions])
         self.last_tokens = torch.cat([self.last_tokens, tokens])
-        self.seen = torch.cat([self.seen, seen])
+        ids_width = max(self.history.shape[1], history.shape[1])
+        self.history = torch.cat([_pad_ids(self.history, ids_width), _pad_ids(history, ids_width)])
         self.params = RowParams.concat(self.params, params)
         self.seeds = np.concatenate([self.seeds, seeds])
 
@@ -276,15 +278,20 @@ class Engine:
         mask = self.mask[index]
         first_used = int((mask.sum(0) > 0).nonzero()[0])  # leading columns no row needs any more
         for layer in self.cache.layers:
-            layer.keys = layer.keys[index, :, first_used:]
-            layer.values = layer.values[index, :, first_used:]
+            layer.replace(layer.keys[index, :, first_used:], layer.values[index, :, first_used:])
         self.mask = mask[:, first_used:]
         self.positions = self.positions[index]
         self.last_tokens = self.last_tokens[index]
-        self.seen = self.seen[index]
+        self.history = self.history[index]
         self.params = self.params.select(index)
         self.seeds = self.seeds[keep]
         self.rows = [self.rows[i] for i in keep]
+
+
+def _pad_ids(history: torch.Tensor, width: int) -> torch.Tensor:
+    """Left-pad token histories by repeating each row's first token: padding penalizes nothing new."""
+    missing = width - history.shape[1]
+    return history if missing == 0 else torch.cat([history[:, :1].expand(-1, missing), history], dim=1)
 
 
 def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:

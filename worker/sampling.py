@@ -84,11 +84,13 @@ class RowParams:
         return RowParams(*(torch.cat([getattr(first, n), getattr(second, n)]) for n in first.__dataclass_fields__))
 
 
-def apply_repetition_penalty(scores: torch.Tensor, seen: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
-    """Penalize every token already in the prompt or the output (transformers' formula)."""
+def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
+    """Penalize every token id in `history` (prompt and output so far), as transformers does:
+    gather those scores, divide positive ones (multiply negative ones) by the penalty, scatter back."""
+    picked = scores.gather(1, history)
     column = penalty[:, None]
-    penalized = torch.where(scores < 0, scores * column, scores / column)
-    return torch.where(seen, penalized, scores)
+    picked = torch.where(picked < 0, picked * column, picked / column)
+    return scores.scatter(1, history, picked)
 
 
 def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
@@ -106,7 +108,7 @@ def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
     return scores.masked_fill(remove, -float("inf"))
 
 
-def choose_tokens(scores: torch.Tensor, seen: torch.Tensor, params: RowParams, keys: torch.Tensor) -> torch.Tensor:
+def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor) -> torch.Tensor:
     """Next token of every row. `scores` are float32 logits; `keys` one (seed, step) key per row.
 
     Sampling works on each row's candidates in descending score order (`torch.topk`): only the
@@ -116,11 +118,10 @@ def choose_tokens(scores: torch.Tensor, seen: torch.Tensor, params: RowParams, k
     (`apply_warpers`, tested). The Gumbel noise is keyed by token id, not by position, so neither
     the other rows nor the candidates' order can change a row's token.
     """
-    scores = apply_repetition_penalty(scores, seen, params.repetition_penalty)
-    greedy = scores.argmax(dim=-1)
+    scores = apply_repetition_penalty(scores, history, params.repetition_penalty)
     sampling = params.do_sample
     if not bool(sampling.any()):
-        return greedy
+        return scores.argmax(dim=-1)
     vocab = scores.shape[-1]
     k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
     width = int(k[sampling].max())
@@ -133,4 +134,7 @@ def choose_tokens(scores: torch.Tensor, seen: torch.Tensor, params: RowParams, k
     remove[:, -1] = False  # keep at least the best token
     values = values.masked_fill(remove.flip(-1), -float("inf"))
     pick = (values + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)
-    return torch.where(sampling, index.gather(1, pick).squeeze(1), greedy)
+    sampled = index.gather(1, pick).squeeze(1)
+    if bool(sampling.all()):
+        return sampled
+    return torch.where(sampling, sampled, scores.argmax(dim=-1))
