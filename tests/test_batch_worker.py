@@ -25,7 +25,7 @@ def test_submissions_complete_through_rq_in_one_batch(settings, store, connectio
         submit(store, settings, request)
     queue = Queue(settings.queue_name(), connection=connection)
     assert queue.count == 4
-    process = workers.start("--burst")
+    process = workers.start("--burst", DECODELAB_MAX_BATCH="12")  # room for all 12 generations at once
     assert process.wait(timeout=120) == 0, workers.log()
     finished = FinishedJobRegistry(queue=queue)
     for request in requests:
@@ -39,6 +39,9 @@ def test_submissions_complete_through_rq_in_one_batch(settings, store, connectio
         assert all(o["model"] == "random-tiny" and o["random_weights"] for o in outputs)
     assert store.class_output_count(TEST_CLASS) == 12
     assert store.pending_count(TEST_CLASS) == 0
+    jobs = [Job.fetch(r["id"], connection=connection) for r in requests]
+    assert max(j.started_at for j in jobs) < min(j.ended_at for j in jobs)  # admitted into one batch
+    assert len({o["worker"] for r in requests for o in store.submission_outputs(r["id"])}) == 1
 
 
 def test_prompt_too_long_for_the_model_fails_only_its_own_submission(settings, store, connection, workers):
