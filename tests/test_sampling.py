@@ -48,8 +48,8 @@ def test_top_k_one_is_greedy_and_greedy_is_argmax_after_penalty():
     draws = torch.tensor([5, 6])
     greedy = RowParams.from_configs([DecodingConfig(strategy="greedy", repetition_penalty=1.2).effective()] * 2, "cpu")
     top1 = RowParams.from_configs([DecodingConfig(top_k=1, repetition_penalty=1.2).effective()] * 2, "cpu")
-    assert choose_tokens(logits, seen, greedy, draws).tolist() == [1, 1]  # 2.0/1.2 < 1.9
-    assert choose_tokens(logits, seen, top1, draws).tolist() == [1, 1]
+    assert choose_tokens(logits, seen, greedy, draws).tokens.tolist() == [1, 1]  # 2.0/1.2 < 1.9
+    assert choose_tokens(logits, seen, top1, draws).tokens.tolist() == [1, 1]
 
 
 def test_sampling_frequencies_follow_the_softmax():
@@ -58,7 +58,7 @@ def test_sampling_frequencies_follow_the_softmax():
     seen = torch.zeros(logits.shape[0], 1, dtype=torch.long)  # token 0 seen
     params = RowParams.from_configs([DecodingConfig(temperature=1.0, top_k=0, repetition_penalty=1.0)] * rows, "cpu")
     keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
-    tokens = choose_tokens(logits, seen, params, keys)
+    tokens = choose_tokens(logits, seen, params, keys).tokens
     frequencies = torch.bincount(tokens, minlength=5).double() / rows
     assert torch.allclose(frequencies, logits[0].double().softmax(-1), atol=0.015)
 
@@ -84,7 +84,7 @@ def test_fast_candidate_path_samples_only_what_the_full_warpers_keep():
     params = RowParams.from_configs(configs, "cpu")
     kept = torch.isfinite(apply_warpers(apply_repetition_penalty(logits, seen, params.repetition_penalty), params))
     keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)))
-    tokens = choose_tokens(logits, seen, params, keys)
+    tokens = choose_tokens(logits, seen, params, keys).tokens
     assert kept.gather(1, tokens[:, None]).all()
     for row in range(len(CONFIGS)):  # rows of one config hit every kept token of small kept sets
         same = tokens[row::len(CONFIGS)]
@@ -98,8 +98,8 @@ def test_a_rows_token_does_not_depend_on_the_other_rows_configs():
     seen = torch.zeros(logits.shape[0], 1, dtype=torch.long)  # token 0 seen
     draw = torch.tensor([37])
     row = DecodingConfig(temperature=0.8, top_k=40, top_p=0.9).effective()
-    alone = choose_tokens(logits, seen, RowParams.from_configs([row], "cpu"), draw)
+    alone = choose_tokens(logits, seen, RowParams.from_configs([row], "cpu"), draw).tokens
     for other in (DecodingConfig(top_k=0), DecodingConfig(strategy="greedy"), DecodingConfig(top_k=500)):
         params = RowParams.from_configs([row, other.effective()], "cpu")
-        together = choose_tokens(logits.repeat(2, 1), seen.repeat(2, 1), params, draw.repeat(2))
+        together = choose_tokens(logits.repeat(2, 1), seen.repeat(2, 1), params, draw.repeat(2)).tokens
         assert together[0] == alone[0]

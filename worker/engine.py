@@ -73,6 +73,8 @@ class GenerationResult:
     prompt_tokens: int
     started_at: float             # time.time() when admitted into the batch
     finished_at: float
+    logprobs: list[float] = field(default_factory=list)  # log p(token) under the model, per token
+    steps: list[dict] = field(default_factory=list)      # per token: alternatives (see Engine.record_top)
 
 
 @dataclass
@@ -80,11 +82,18 @@ class _Row:
     request: GenerationRequest
     started_at: float
     tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+
+RECORD_TOP = 5  # alternatives recorded per generated token, for the token view
 
 
 class Engine:
-    def __init__(self, model: torch.nn.Module, eos_token_id: int, max_batch: int, device: torch.device):
+    def __init__(self, model: torch.nn.Module, eos_token_id: int, max_batch: int, device: torch.device,
+                 record_top: int = RECORD_TOP):
         self.model = model
+        self.record_top = record_top
         self.eos_token_id = eos_token_id
         self.max_batch = max_batch
         self.device = device
@@ -190,12 +199,12 @@ class Engine:
         history = torch.where(mask.bool(), input_ids, input_ids[:, -1:])
         params = RowParams.from_configs([r.config for r in batch], self.device)
         seeds = np.array([r.seed for r in batch], dtype=np.uint64)
-        tokens, history = self._choose(out.logits[:, -1, :], history, params, seeds, [0] * len(batch))
+        tokens, history, detail = self._choose(out.logits[:, -1, :], history, params, seeds, [0] * len(batch))
         first = len(self.rows)
         self._merge((out.past_key_values, mask, mask.sum(-1), tokens, history, params, seeds))
         self.rows += rows
         self._admitting = []
-        return self._record(tokens, first)
+        return self._record(detail, first)
 
     @torch.inference_mode()
     def _decode(self) -> list[GenerationResult]:
@@ -205,26 +214,39 @@ class Engine:
                          position_ids=self.positions[:, None], past_key_values=self.cache, use_cache=True)
         self.positions = self.positions + 1
         steps = [len(row.tokens) for row in self.rows]
-        self.last_tokens, self.history = self._choose(out.logits[:, -1, :], self.history, self.params, self.seeds,
-                                                      steps)
-        return self._record(self.last_tokens)
+        self.last_tokens, self.history, detail = self._choose(out.logits[:, -1, :], self.history, self.params,
+                                                              self.seeds, steps)
+        return self._record(detail)
 
-    def _choose(self, logits, history, params, seeds, steps) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next token of each row, and the rows' token history with it appended."""
+    def _choose(self, logits, history, params, seeds, steps):
+        """The next token of each row, the rows' history with it appended, and what to record of it:
+        one float tensor [rows, 2 + 4 * record_top] moved to the CPU in one transfer."""
         keys = torch.from_numpy(row_keys(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
-        tokens = choose_tokens(logits.float(), history, params, keys)
-        return tokens, torch.cat([history, tokens[:, None]], dim=1)
+        logits = logits.float()
+        choice = choose_tokens(logits, history, params, keys, top=self.record_top)
+        model_logprobs = logits.log_softmax(dim=-1)
+        columns = [choice.tokens[:, None].float(), model_logprobs.gather(1, choice.tokens[:, None])]
+        if self.record_top:
+            top_logprobs, top_ids = torch.topk(model_logprobs, self.record_top, dim=-1)
+            columns += [top_ids.float(), top_logprobs.exp(), choice.top_ids.float(), choice.top_probs,
+                        choice.chosen_probs[:, None]]
+        detail = torch.cat(columns, dim=1).cpu()
+        return choice.tokens, torch.cat([history, choice.tokens[:, None]], dim=1), detail
 
-    def _record(self, tokens: torch.Tensor, first: int = 0) -> list[GenerationResult]:
+    def _record(self, detail: torch.Tensor, first: int = 0) -> list[GenerationResult]:
         """Append the new token of rows `first:`; drop the rows that are done and return their results."""
         finished, keep = [], list(range(first))
         now = time.time()
-        for index, (row, token) in enumerate(zip(self.rows[first:], tokens.tolist()), start=first):
+        for index, (row, values) in enumerate(zip(self.rows[first:], detail.tolist()), start=first):
             self.generated_tokens += 1
+            token = int(values[0])
             if token == self.eos_token_id:
                 finished.append(self._result(row, "eos", now))
                 continue
             row.tokens.append(token)
+            row.logprobs.append(round(values[1], 5))
+            if self.record_top:
+                row.steps.append(_step_record(values[2:], self.record_top))
             if len(row.tokens) >= row.request.config.max_new_tokens:
                 finished.append(self._result(row, "length", now))
             else:
@@ -237,7 +259,7 @@ class Engine:
     def _result(row: _Row, reason: str, now: float) -> GenerationResult:
         return GenerationResult(key=row.request.key, token_ids=row.tokens, finish_reason=reason,
                                 prompt_tokens=len(row.request.prompt_ids), started_at=row.started_at,
-                                finished_at=now)
+                                finished_at=now, logprobs=row.logprobs, steps=row.steps)
 
     # --- cache surgery ------------------------------------------------------------------------
     def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -286,6 +308,17 @@ class Engine:
         self.params = self.params.select(index)
         self.seeds = self.seeds[keep]
         self.rows = [self.rows[i] for i in keep]
+
+
+def _step_record(values: list[float], top: int) -> dict:
+    """One generated token in the token view: the model's top alternatives (`model`), those of the
+    distribution actually sampled from after the config's processors (`sampled`), and the chosen
+    token's probability there (`p`)."""
+    model_ids, model_probs = values[:top], values[top:2 * top]
+    sampled_ids, sampled_probs = values[2 * top:3 * top], values[3 * top:4 * top]
+    return {"p": round(values[4 * top], 5),
+            "model": [[int(i), round(p, 5)] for i, p in zip(model_ids, model_probs)],
+            "sampled": [[int(i), round(p, 5)] for i, p in zip(sampled_ids, sampled_probs) if p > 0]}
 
 
 def _pad_ids(history: torch.Tensor, width: int) -> torch.Tensor:

@@ -108,7 +108,18 @@ def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
     return scores.masked_fill(remove, -float("inf"))
 
 
-def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor) -> torch.Tensor:
+@dataclass
+class Choice:
+    """The tokens chosen for a batch, with what the token view shows when asked for (`top` > 0)."""
+
+    tokens: torch.Tensor                     # [rows] chosen token ids
+    top_ids: torch.Tensor | None = None      # [rows, top] most likely tokens after the config's processors
+    top_probs: torch.Tensor | None = None    # [rows, top] their probabilities (the distribution sampled from)
+    chosen_probs: torch.Tensor | None = None  # [rows] probability of the chosen token in that distribution
+
+
+def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor,
+                  top: int = 0) -> Choice:
     """Next token of every row. `scores` are float32 logits; `keys` one (seed, step) key per row.
 
     Sampling works on each row's candidates in descending score order (`torch.topk`): only the
@@ -117,11 +128,15 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     cumulative softmax), which gives the same kept set as the full-vocabulary warpers
     (`apply_warpers`, tested). The Gumbel noise is keyed by token id, not by position, so neither
     the other rows nor the candidates' order can change a row's token.
+
+    With `top`, also returns each row's `top` most likely tokens in the distribution it sampled from
+    (greedy rows: the softmax after the repetition penalty) and the chosen token's probability there.
     """
     scores = apply_repetition_penalty(scores, history, params.repetition_penalty)
     sampling = params.do_sample
+    greedy = None if bool(sampling.all()) else scores.argmax(dim=-1)
     if not bool(sampling.any()):
-        return scores.argmax(dim=-1)
+        return _with_detail(Choice(greedy), scores.softmax(-1), None, top) if top else Choice(greedy)
     vocab = scores.shape[-1]
     k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
     width = int(k[sampling].max())
@@ -135,6 +150,30 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     values = values.masked_fill(remove.flip(-1), -float("inf"))
     pick = (values + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)
     sampled = index.gather(1, pick).squeeze(1)
-    if bool(sampling.all()):
-        return sampled
-    return torch.where(sampling, sampled, scores.argmax(dim=-1))
+    if greedy is None:
+        return _with_detail(Choice(sampled), values.softmax(-1), index, top) if top else Choice(sampled)
+    choice = Choice(torch.where(sampling, sampled, greedy))
+    if not top:
+        return choice
+    sampled_detail = _with_detail(Choice(sampled), values.softmax(-1), index, top)
+    greedy_detail = _with_detail(Choice(greedy), scores.softmax(-1), None, top)
+    column = sampling[:, None]
+    choice.top_ids = torch.where(column, sampled_detail.top_ids, greedy_detail.top_ids)
+    choice.top_probs = torch.where(column, sampled_detail.top_probs, greedy_detail.top_probs)
+    choice.chosen_probs = torch.where(sampling, sampled_detail.chosen_probs, greedy_detail.chosen_probs)
+    return choice
+
+
+def _with_detail(choice: Choice, probs: torch.Tensor, index: torch.Tensor | None, top: int) -> Choice:
+    """Fill `choice`'s top-`top` tokens from `probs` over candidates `index` (None = whole vocabulary)."""
+    if not top:
+        return choice
+    top_probs, positions = torch.topk(probs, min(top, probs.shape[-1]), dim=-1)
+    if index is None:
+        choice.top_ids, where = positions, choice.tokens[:, None]
+    else:
+        choice.top_ids = index.gather(1, positions)
+        where = (index == choice.tokens[:, None]).float().argmax(dim=-1, keepdim=True)
+    choice.top_probs = top_probs
+    choice.chosen_probs = probs.gather(1, where).squeeze(1)
+    return choice
