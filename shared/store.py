@@ -13,6 +13,9 @@ so that a page reads only what it shows:
     {p}:student:{code}:{name}         zset   the student's submission ids by creation time
     {p}:sub:{id}                      hash   request (JSON), status, error, progress, timestamps
     {p}:out:{id}                      string JSON of one output (id = "{submission id}:{index}")
+    {p}:tok:{id}                      string JSON of an output's tokens, their probabilities, alternatives
+    {p}:cache:{hash}                  string id of the output that answers an identical request
+    {p}:explore:{id}                  hash   a next-token distribution: logits (float32 bytes), prompt ids
     {p}:worker:{name}                 hash   a live worker's model, device, throughput (expires)
     {p}:workers                       set    names of workers that announced themselves
 
@@ -86,10 +89,16 @@ class Store:
                 pipe.hset(self.submission_key(submission_id), "progress_done", done)
             pipe.execute()
 
-    def complete_submission(self, request: dict, outputs: list[dict]) -> None:
-        """Store every output and index it in the class gallery, atomically with the status change."""
+    def complete_submission(self, request: dict, outputs: list[dict], details: dict | None = None,
+                            cache_keys: dict | None = None) -> None:
+        """Store every output and index it in the class gallery, atomically with the status change.
+        `details`: token view data by output id; `cache_keys`: output id -> cache key it answers."""
         sid, code = request["id"], request["class_code"]
         with self.redis.pipeline() as pipe:
+            for output_id, detail in (details or {}).items():
+                pipe.set(self.key("tok", output_id), json.dumps(detail))
+            for output_id, cache_key in (cache_keys or {}).items():
+                pipe.set(self.key("cache", cache_key), output_id, nx=True)
             for output in outputs:
                 pipe.set(self.output_key(output["id"]), json.dumps(output))
                 score = output["finished_at"]
@@ -108,6 +117,15 @@ class Store:
                 "status": FAILED, "finished_at": time.time(), "error": json.dumps(problem)})
             pipe.srem(self.class_key(request["class_code"], "pending"), request["id"])
             pipe.execute()
+
+    def token_details(self, output_id: str) -> dict | None:
+        raw = self.redis.get(self.key("tok", output_id))
+        return json.loads(raw) if raw else None
+
+    def cached_outputs(self, cache_keys: list[str]) -> list[str | None]:
+        """Output id that answered each cache key before, or None."""
+        raw = self.redis.mget([self.key("cache", k) for k in cache_keys]) if cache_keys else []
+        return [r.decode() if r else None for r in raw]
 
     def submission_outputs(self, submission_id: str) -> list[dict]:
         raw = self.redis.hget(self.submission_key(submission_id), "outputs")

@@ -7,6 +7,8 @@ either fully queued or not there at all.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import unicodedata
 import uuid
@@ -102,6 +104,14 @@ def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
     if not configs or len(configs) > settings.max_configs:
         raise Problem.Invalid([Problem("too_many_configs", limit=settings.max_configs)])
     return configs
+
+
+def cache_key(model: str, prompt: str, config: DecodingConfig, seed: int) -> str:
+    """Identity of a generation's result: model + prompt + effective config + seed (any seed for greedy,
+    which does not sample)."""
+    effective = config.effective()
+    draw = str(seed) if effective.do_sample else "greedy"
+    return hashlib.sha256(json.dumps([model, prompt, effective.group_key(), draw]).encode()).hexdigest()
 
 
 def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:

@@ -58,3 +58,24 @@ def test_prompt_too_long_for_the_model_fails_only_its_own_submission(settings, s
     failed = store.submission(bad["id"])
     assert failed["status"] == "failed" and failed["error"]["code"] == "prompt_too_long_tokens"
     assert store.submission(good["id"])["status"] == "done"
+
+
+def test_identical_request_is_answered_from_the_cache_and_says_so(settings, store, connection, workers):
+    first = notebook_request(settings, student="ana", seed=5, max_new_tokens=10)
+    submit(store, settings, first)
+    assert workers.start("--burst").wait(timeout=120) == 0, workers.log()
+    again = notebook_request(settings, student="bob", seed=5, max_new_tokens=10)  # same prompt, configs, seed
+    other_seed = notebook_request(settings, student="eve", seed=6, max_new_tokens=10)
+    for request in (again, other_seed):
+        submit(store, settings, request)
+    assert workers.start("--burst").wait(timeout=120) == 0, workers.log(1)
+    originals = store.submission_outputs(first["id"])
+    cached = store.submission_outputs(again["id"])
+    assert [o["cached_from"] for o in cached] == [o["id"] for o in originals]
+    assert [o["text"] for o in cached] == [o["text"] for o in originals]
+    assert all(o["generation_seconds"] == 0.0 and o["student"] == "bob" for o in cached)
+    assert store.token_details(cached[0]["details_id"])["token_ids"] == originals[0]["token_ids"]
+    reseeded = store.submission_outputs(other_seed["id"])
+    assert reseeded[0]["cached_from"] == originals[0]["id"]  # greedy does not depend on the seed
+    assert reseeded[1]["cached_from"] is None and reseeded[1]["text"] != originals[1]["text"]
+    assert store.class_output_count(TEST_CLASS) == 9  # cached answers are outputs of their own

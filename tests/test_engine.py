@@ -134,3 +134,33 @@ def test_rows_that_fit_follows_free_memory(tiny):
     per_row = 2 * 2 * 64 * 1024 * 4 + 8 * 50257 * 4
     assert rows_that_fit(distil_like, 100 * per_row) == 80  # 80 % of free memory
     assert rows_that_fit(distil_like, 0) == 1
+
+
+def test_recorded_probabilities_equal_a_reference_forward_pass(tiny):
+    from tests.test_sampling import transformers_reference
+
+    prompt = ids(tiny, PROMPTS[2])
+    configs = [DecodingConfig(temperature=0.7, top_p=0.9, max_new_tokens=15),
+               DecodingConfig(strategy=GREEDY, repetition_penalty=1.3, max_new_tokens=15)]
+    results = engine(tiny).run([GenerationRequest(i, prompt, c.effective(), 5) for i, c in enumerate(configs)])
+    for config, result in zip(configs, results):
+        full = torch.tensor([prompt + result.token_ids])
+        with torch.no_grad():
+            logits = tiny.model(full).logits[0, len(prompt) - 1:-1].float()
+        model_logprobs = logits.log_softmax(-1)
+        chosen = torch.tensor(result.token_ids)
+        torch.testing.assert_close(torch.tensor(result.logprobs), model_logprobs.gather(1, chosen[:, None])[:, 0],
+                                   atol=1e-4, rtol=1e-4)
+        for position, step in enumerate(result.steps):
+            top = model_logprobs[position].exp().topk(5)
+            assert [i for i, _ in step["model"]] == top.indices.tolist()
+            torch.testing.assert_close(torch.tensor([p for _, p in step["model"]]), top.values, atol=1e-4, rtol=1e-3)
+            history = full[:, :len(prompt) + position]
+            processed = transformers_reference(logits[position:position + 1].clone(), history, config)[0]
+            if config.strategy == GREEDY:
+                processed = transformers_reference(logits[position:position + 1].clone(), history,
+                                                   DecodingConfig(repetition_penalty=1.3, top_k=0))[0]
+            probs = processed.softmax(-1)
+            assert step["p"] == pytest.approx(float(probs[result.token_ids[position]]), abs=1e-4)
+            expected = [(i, p) for i, p in zip(*[t.tolist() for t in probs.topk(5)[::-1]]) if p > 0]
+            assert [i for i, _ in step["sampled"]] == [i for i, _ in expected][:len(step["sampled"])]

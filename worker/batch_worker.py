@@ -32,10 +32,10 @@ from rq.worker import WorkerStatus
 from shared.problems import Problem
 from shared.settings import Settings
 from shared.store import Store
-from shared.submissions import check_context, validate_request
+from shared.submissions import cache_key, check_context, validate_request
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
 from worker.model import LoadedModel
-from worker.outputs import build_outputs
+from worker.outputs import build_outputs, cached_copy
 from worker.registry import announce
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class InFlight:
     request: dict
     attempt: int
     results: dict[int, GenerationResult] = field(default_factory=dict)
+    cached: dict[int, dict] = field(default_factory=dict)     # index -> original output answering it
+    cache_keys: dict[int, str] = field(default_factory=dict)  # index -> cache key, for new results
 
 
 class BatchWorker(SimpleWorker):
@@ -126,21 +128,36 @@ class BatchWorker(SimpleWorker):
             self._fail(job, queue, execution, request, invalid.problems[0])
             return
         attempt = self.store.mark_running(job.id, self.name)
-        self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
-        for index, (item, config, prompt_ids) in enumerate(zip(request["items"], configs, prompts)):
+        flight = self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
+        keys = [cache_key(self.loaded.name, item["prompt"], config, int(item["seed"]))
+                for item, config in zip(request["items"], configs)]
+        hit_ids = dict(zip(keys, self.store.cached_outputs(keys)))
+        originals = {o["id"]: o for o in self.store.outputs([i for i in hit_ids.values() if i])}
+        for index, (item, config, prompt_ids, key) in enumerate(zip(request["items"], configs, prompts, keys)):
+            if hit_ids[key] in originals:
+                flight.cached[index] = originals[hit_ids[key]]
+                continue
+            flight.cache_keys[index] = key
             self.engine.submit(GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids, config=config,
                                                  seed=int(item["seed"])))
+        if not flight.cache_keys:
+            self._complete(flight)  # everything answered from the cache: no generation at all
 
     # --- completion -----------------------------------------------------------------------------
     def _collect(self, result: GenerationResult) -> None:
         job_id, index = result.key
         flight = self.inflight[job_id]
         flight.results[index] = result
-        if len(flight.results) < len(flight.request["items"]):
-            return
-        outputs = build_outputs(flight.request, flight.results, self.loaded, self.name)
-        _retry_redis(lambda: self.store.complete_submission(flight.request, outputs))
-        job = flight.job
+        if len(flight.results) + len(flight.cached) == len(flight.request["items"]):
+            self._complete(flight)
+
+    def _complete(self, flight: InFlight) -> None:
+        outputs, details = build_outputs(flight.request, flight.results, self.loaded, self.name)
+        outputs += [cached_copy(original, flight.request, index) for index, original in flight.cached.items()]
+        outputs.sort(key=lambda o: o["index"])
+        cache_keys = {f"{flight.request['id']}:{i}": key for i, key in flight.cache_keys.items()}
+        _retry_redis(lambda: self.store.complete_submission(flight.request, outputs, details, cache_keys))
+        job_id, job = flight.job.id, flight.job
         job.ended_at = now()
         job._result = {"outputs": [o["id"] for o in outputs]}
         job._status = JobStatus.FINISHED

@@ -5,22 +5,28 @@ from __future__ import annotations
 import time
 
 from shared.decoding import DecodingConfig
+from shared.metrics import output_metrics
 from worker.engine import GenerationResult
 from worker.model import LoadedModel
 
 
-def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: LoadedModel, worker: str) -> list[dict]:
+def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: LoadedModel,
+                  worker: str) -> tuple[list[dict], dict[str, dict]]:
+    """(output records, token details by output id) of a finished submission."""
     info = loaded.describe()
-    outputs = []
-    for index, item in enumerate(request["items"]):
-        result = results[index]
+    outputs, details = [], {}
+    for index, result in sorted(results.items()):
+        item = request["items"][index]
         config = DecodingConfig.from_dict(item["config"])
+        text = loaded.tokenizer.decode(result.token_ids, skip_special_tokens=True)
+        output_id = f"{request['id']}:{index}"
+        details[output_id] = token_details(loaded, result)
         outputs.append({
-            "id": f"{request['id']}:{index}",
+            "id": output_id,
             "submission_id": request["id"], "index": index,
             "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
             "prompt": item["prompt"], "variant": item.get("variant", ""),
-            "text": loaded.tokenizer.decode(result.token_ids, skip_special_tokens=True),
+            "text": text,
             "token_ids": result.token_ids,
             "config": item["config"], "effective_config": config.effective().to_dict(),
             "group_key": f"{loaded.name}|{item['group_key']}", "label": f"{item['label']} · {loaded.name}",
@@ -29,5 +35,33 @@ def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: L
             "created_at": request["created_at"], "started_at": result.started_at, "finished_at": time.time(),
             "generation_seconds": round(result.finished_at - result.started_at, 4),
             "worker": worker, **info,
+            "metrics": output_metrics(text, len(result.token_ids), result.finish_reason, result.logprobs),
+            "details_id": output_id, "cached_from": None,
         })
-    return outputs
+    return outputs, details
+
+
+def cached_copy(original: dict, request: dict, index: int) -> dict:
+    """An output answered from the cache: the original's text and figures, this submission's identity."""
+    item, now = request["items"][index], time.time()
+    return {**original, "id": f"{request['id']}:{index}", "submission_id": request["id"], "index": index,
+            "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
+            "variant": item.get("variant", ""), "created_at": request["created_at"], "started_at": now,
+            "finished_at": now, "generation_seconds": 0.0, "cached_from": original["id"],
+            "details_id": original.get("details_id", original["id"])}
+
+
+def token_details(loaded: LoadedModel, result: GenerationResult) -> dict:
+    """What the token view needs: each token's text, log-probability and alternatives with their text."""
+    pieces = [_piece(loaded, t) for t in result.token_ids]
+    steps = []
+    for piece, logprob, step in zip(pieces, result.logprobs, result.steps or [{}] * len(pieces)):
+        steps.append({"text": piece, "logprob": logprob, "p": step.get("p"),
+                      "model": [[_piece(loaded, i), p] for i, p in step.get("model", [])],
+                      "sampled": [[_piece(loaded, i), p] for i, p in step.get("sampled", [])]})
+    return {"token_ids": result.token_ids, "logprobs": result.logprobs, "finish_reason": result.finish_reason,
+            "steps": steps}
+
+
+def _piece(loaded: LoadedModel, token_id: int) -> str:
+    return loaded.tokenizer.decode([token_id])
