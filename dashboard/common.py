@@ -48,12 +48,13 @@ def tr(key: str, **params) -> str:
 
 
 def language_picker() -> None:
-    labels = {"es": "Español", "en": "English"}
+    labels = {"Español": "es", "English": "en"}  # plain options: AppTest cannot drive a format_func
     current = lang()
-    choice = st.sidebar.radio(tr("app.language"), LANGUAGES, index=LANGUAGES.index(current),
-                              format_func=labels.get, horizontal=True, key="language_choice")
-    if choice != current:
-        st.session_state.lang = choice
+    names = list(labels)
+    choice = st.sidebar.radio(tr("app.language"), names, index=list(labels.values()).index(current),
+                              horizontal=True, key="language_choice")
+    if labels[choice] != current:
+        st.session_state.lang = labels[choice]
         st.rerun()
 
 

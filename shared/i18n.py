@@ -104,6 +104,73 @@ TEXT: dict[str, dict[str, str]] = {
     "col.top_p": {"es": "top_p", "en": "top_p"},
     "col.repetition_penalty": {"es": "repetition_penalty", "en": "repetition_penalty"},
     "col.max_new_tokens": {"es": "max_new_tokens", "en": "max_new_tokens"},
+    "decoding.sweep": {"es": "Barrido", "en": "Sweep"},
+    "sweep.presets": {"es": "Presets del notebook", "en": "Notebook presets"},
+    "sweep.temperature": {"es": "Temperatura 0.1 / 0.7 / 1.5", "en": "Temperature 0.1 / 0.7 / 1.5"},
+    "sweep.top_k_top_p": {"es": "Rejilla top-k × top-p", "en": "top-k × top-p grid"},
+    "sweep.repetition": {"es": "repetition_penalty 1.0 → 1.5", "en": "repetition_penalty 1.0 → 1.5"},
+    "sweep.seeds": {"es": "Cinco semillas de una configuración", "en": "Five seeds of one configuration"},
+    "col.seed": {"es": "semilla (vacío = la de arriba)", "en": "seed (empty = the one above)"},
+    "decoding.cached": {"es": "respuesta de la caché: misma petición ya generada, sin usar el modelo",
+                        "en": "answered from the cache: the same request was generated before, no model work"},
+    "decoding.run_again": {"es": "Repetir exactamente", "en": "Run again exactly"},
+    "decoding.config_full": {"es": "Configuración efectiva: {config} · semilla {seed} · modelo {model}",
+                             "en": "Effective config: {config} · seed {seed} · model {model}"},
+    "metrics.line": {"es": "perplejidad {perplexity} · log-prob media {mean_logprob} · distinct-1 {distinct_1} · "
+                           "distinct-2 {distinct_2} · 3-gramas repetidos {repeated_3gram_share} · bucle: {loop}",
+                     "en": "perplexity {perplexity} · mean log-prob {mean_logprob} · distinct-1 {distinct_1} · "
+                           "distinct-2 {distinct_2} · repeated 3-grams {repeated_3gram_share} · loop: {loop}"},
+    "metrics.yes": {"es": "sí", "en": "yes"},
+    "metrics.no": {"es": "no", "en": "no"},
+    "tokens.header": {"es": "Tokens y probabilidades", "en": "Tokens and probabilities"},
+    "tokens.caption": {"es": "p modelo: probabilidad que el modelo dio al token elegido. p muestreo: su probabilidad "
+                              "en la distribución de la que se muestreó (tras penalización, temperatura, top-k, top-p).",
+                       "en": "p model: the probability the model gave the chosen token. p sampled: its probability in "
+                             "the distribution actually sampled from (after penalty, temperature, top-k, top-p)."},
+    "tokens.pick": {"es": "Token n.º", "en": "Token #"},
+    "tokens.before": {"es": "Top-5 del modelo (antes)", "en": "Model's top 5 (before)"},
+    "tokens.after": {"es": "Top-5 tras la configuración (después)", "en": "Top 5 after the config (after)"},
+    "col.token": {"es": "token", "en": "token"},
+    "col.p_model": {"es": "p modelo", "en": "p model"},
+    "col.p_sampled": {"es": "p muestreo", "en": "p sampled"},
+    "col.p": {"es": "p", "en": "p"},
+    "explorer.header": {"es": "Explorador del siguiente token", "en": "Next-token explorer"},
+    "explorer.intro": {"es": "La distribución del siguiente token tras el prompt, y cómo la recortan y deforman "
+                              "los controles.",
+                       "en": "The distribution of the token after the prompt, and how the controls reshape and cut it."},
+    "explorer.compute": {"es": "Calcular distribución", "en": "Compute distribution"},
+    "explorer.waiting": {"es": "Esperando al worker…", "en": "Waiting for the worker…"},
+    "explorer.stats": {"es": "tokens conservados: {kept} · masa conservada: {mass}% · entropía: {entropy_model} → "
+                              "{entropy} bits",
+                       "en": "tokens kept: {kept} · probability mass kept: {mass}% · entropy: {entropy_model} → "
+                             "{entropy} bits"},
+    "explorer.kept": {"es": "conservado", "en": "kept"},
+    "explorer.removed": {"es": "eliminado", "en": "removed"},
+    "theory.header": {"es": "Teoría: qué hace cada control", "en": "Theory: what each control does"},
+    "theory.greedy": {"es": "Greedy elige siempre el token más probable (tras la penalización de repetición): "
+                             "determinista, tiende a repetirse.",
+                      "en": "Greedy always picks the most likely token (after the repetition penalty): deterministic, "
+                            "prone to loops."},
+    "theory.temperature": {"es": "La temperatura divide los logits: T < 1 agudiza la distribución (menos variedad; "
+                                  "mira las barras del explorador), T > 1 la aplana (más sorpresa, menos coherencia).",
+                           "en": "Temperature divides the logits: T < 1 sharpens the distribution (less variety; see "
+                                 "the explorer's bars), T > 1 flattens it (more surprise, less coherence)."},
+    "theory.top_k": {"es": "top-k conserva solo los k tokens más probables. Si no lo fijas, transformers usa 50 al "
+                            "muestrear: por eso el preset «T 0.3, top-p 0.9» corre también con top-k 50.",
+                     "en": "top-k keeps only the k most likely tokens. Left empty, transformers uses 50 when "
+                           "sampling: that is why the 'T 0.3, top-p 0.9' preset also runs with top-k 50."},
+    "theory.top_p": {"es": "top-p (nucleus) conserva el grupo más pequeño de tokens cuya probabilidad suma p: "
+                            "se adapta a cuán segura está el modelo.",
+                     "en": "top-p (nucleus) keeps the smallest set of tokens whose probability adds up to p: it "
+                           "adapts to how sure the model is."},
+    "theory.repetition_penalty": {"es": "repetition_penalty > 1 divide los logits positivos (y multiplica los "
+                                         "negativos) de los tokens ya vistos en el prompt o la salida: menos bucles.",
+                                  "en": "repetition_penalty > 1 divides positive logits (and multiplies negative "
+                                        "ones) of tokens already in the prompt or output: fewer loops."},
+    "theory.seed": {"es": "La semilla fija el azar: misma semilla + mismo prompt + misma configuración = mismo texto, "
+                           "aunque se ejecute junto a los envíos de toda la clase.",
+                    "en": "The seed fixes the randomness: same seed + prompt + config = same text, even when run "
+                          "alongside the whole class's submissions."},
     # --- gallery ---
     "gallery.header": {"es": "Galería de la clase {code}", "en": "Class gallery {code}"},
     "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},

@@ -111,6 +111,23 @@ class Store:
             pipe.srem(self.class_key(code, "pending"), sid)
             pipe.execute()
 
+    def complete_exploration(self, request: dict, logits: bytes, prompt_ids: list[int], texts: dict) -> None:
+        """Store a next-token distribution (float32 logits, the text of its likeliest tokens by id) for
+        the explorer; kept for a day."""
+        key = self.key("explore", request["id"])
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping={"logits": logits, "prompt_ids": json.dumps(prompt_ids), "texts": json.dumps(texts)})
+            pipe.expire(key, 24 * 3600)
+            pipe.hset(self.submission_key(request["id"]), mapping={"status": DONE, "finished_at": time.time()})
+            pipe.srem(self.class_key(request["class_code"], "pending"), request["id"])
+            pipe.execute()
+
+    def exploration(self, request_id: str) -> tuple[bytes, list[int], dict] | None:
+        raw = self.redis.hgetall(self.key("explore", request_id))
+        if not raw:
+            return None
+        return raw[b"logits"], json.loads(raw[b"prompt_ids"]), json.loads(raw[b"texts"])
+
     def fail_submission(self, request: dict, problem: dict) -> None:
         with self.redis.pipeline() as pipe:
             pipe.hset(self.submission_key(request["id"]), mapping={

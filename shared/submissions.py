@@ -26,6 +26,7 @@ from shared.tokens import count_gpt2_tokens
 from shared.workers import served_models
 
 LABS = ("decoding", "ablation")
+EXPLORE = "explore"  # a next-token distribution for the explorer: one forward pass, no generation
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
 ALLOWED_CONTROL = {"\n", "\t"}
 
@@ -67,9 +68,11 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
     elif len(configs) > settings.max_configs:
         problems.append(Problem("too_many_configs", limit=settings.max_configs))
     parsed: list[DecodingConfig] = []
+    seeds: list[int] = []
     for raw in configs[: settings.max_configs]:
         try:
             parsed.append(DecodingConfig.from_dict(raw))
+            seeds.append(validate_seed(raw["seed"] if raw.get("seed") is not None else seed))
         except Problem.Invalid as invalid:
             problems += [p for p in invalid.problems if p not in problems]
     checks = [lambda: validate_seed(seed)] + [lambda text=text: clean_prompt(text, settings.max_prompt_chars)
@@ -84,14 +87,21 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
     texts = {name: clean_prompt(text, settings.max_prompt_chars) for name, text in variants.items()}
     for text in texts.values():
         check_context(count_gpt2_tokens(text), parsed)
-    seed = validate_seed(seed)
-    items = [{"variant": name, "prompt": text, "config": c.to_dict(), "seed": seed, "label": c.label(),
-              "group_key": c.group_key()} for name, text in texts.items() for c in parsed]
+    items = [{"variant": name, "prompt": text, "config": c.to_dict(), "seed": s, "label": c.label(),
+              "group_key": c.group_key()} for name, text in texts.items() for c, s in zip(parsed, seeds)]
     return {
         "id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": lab, "model": model,
         "prompt": next(iter(texts.values())), "items": items, "created_at": time.time(),
         "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
     }
+
+
+def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str) -> dict:
+    """Ask a worker for the next-token distribution after `prompt` (the explorer's bars)."""
+    text = clean_prompt(prompt, settings.max_prompt_chars)
+    check_context(count_gpt2_tokens(text), [DecodingConfig(max_new_tokens=1)])
+    return {"id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": EXPLORE, "model": model,
+            "prompt": text, "items": [], "created_at": time.time(), "total_tokens": 0}
 
 
 def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:

@@ -33,3 +33,4 @@ def _gpt2_tokenizer():
 
 def count_gpt2_tokens(text: str) -> int:
     return len(_gpt2_tokenizer().encode(text).ids)
+

@@ -79,3 +79,27 @@ def test_identical_request_is_answered_from_the_cache_and_says_so(settings, stor
     assert reseeded[0]["cached_from"] == originals[0]["id"]  # greedy does not depend on the seed
     assert reseeded[1]["cached_from"] is None and reseeded[1]["text"] != originals[1]["text"]
     assert store.class_output_count(TEST_CLASS) == 9  # cached answers are outputs of their own
+
+
+def test_explore_job_stores_the_next_token_logits(settings, store, workers):
+    import numpy as np
+    import torch
+
+    from shared.submissions import build_explore_request
+    from worker.model import load_model
+
+    request = build_explore_request(settings, class_code=TEST_CLASS, student="ana", prompt=NOTEBOOK_PROMPT,
+                                    model=settings.model)
+    submit(store, settings, request)
+    assert workers.start("--burst").wait(timeout=120) == 0, workers.log()
+    assert store.submission(request["id"])["status"] == "done"
+    raw, prompt_ids, texts = store.exploration(request["id"])
+    logits = np.frombuffer(raw, dtype=np.float32)
+    tiny = load_model("random-tiny")
+    assert prompt_ids == tiny.tokenizer(NOTEBOOK_PROMPT).input_ids
+    with torch.no_grad():
+        expected = tiny.model(torch.tensor([prompt_ids])).logits[0, -1].numpy()
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+    best = int(expected.argmax())
+    assert texts[str(best)] == tiny.tokenizer.decode([best]) and len(texts) == 100
+    assert store.class_output_count(TEST_CLASS) == 0  # nothing for the gallery

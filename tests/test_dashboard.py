@@ -129,3 +129,49 @@ def test_instructor_console_is_locked_without_password_and_checks_it(app_env, mo
     app.button[0].click().run()
     assert any("clase-martes" in s.value for s in app.success)
     assert any(t.startswith("clase-martes · 0 student(s)") for t in texts(app))
+
+
+def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings, store, workers):
+    from tests.conftest import wait_for
+
+    workers.start()  # serves every request of this test
+    app = joined_app(name="ana", lang="en")
+    app.switch_page("views/decoding.py").run()
+    app.selectbox(key="sweep").select("Temperature 0.1 / 0.7 / 1.5").run()
+    app.button[0].click().run()
+    submission = app.session_state.current_submission
+    wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the sweep")
+    app.run()
+    outputs = store.submission_outputs(submission)
+    assert [o["effective_config"]["temperature"] for o in outputs] == [0.1, 0.7, 1.5]
+    shown = texts(app)
+    assert any(t.startswith("perplexity ") and "distinct-2" in t for t in shown)
+    assert any("Effective config" in t and "'top_k': 50" in t for t in shown)
+    token_tables = [d.value for d in app.dataframe if list(d.value.columns) == ["token", "p model", "p sampled"]]
+    assert len(token_tables) == 3  # each token shaded by its probability
+    tokens = token_tables[0]
+    assert len(tokens) == outputs[0]["new_tokens"]
+    assert all(0 < p <= 1 for p in tokens["p model"])
+    alternatives = [d.value for d in app.dataframe if list(d.value.columns) == ["token", "p"]]
+    assert len(alternatives) == 6 and all(1 <= len(a) <= 5 for a in alternatives)  # top 5 before and after
+    assert alternatives[0]["p"].is_monotonic_decreasing
+
+    again = [b for b in app.button if b.label == "Run again exactly"][1]
+    again.click().run()
+    repeat = app.session_state.current_submission
+    assert repeat != submission
+    wait_for(lambda: store.submission(repeat)["status"] == "done", timeout=60, message="the repeat")
+    app.run()
+    repeated = store.submission_outputs(repeat)[0]
+    assert repeated["cached_from"] == outputs[1]["id"] and repeated["text"] == outputs[1]["text"]
+    assert any("answered from the cache" in t for t in texts(app))
+
+    [b for b in app.button if b.label == "Compute distribution"][0].click().run()
+    explore = app.session_state.explore_id
+    wait_for(lambda: store.submission(explore)["status"] == "done", timeout=60, message="the explorer")
+    app.run()
+    stats = [t for t in texts(app) if t.startswith("tokens kept: ")]
+    assert stats and stats[0].startswith("tokens kept: 50 ")  # top_k slider starts at 50
+    top_k = [s for s in app.slider if s.label == "top_k"][0]
+    top_k.set_value(5).run()
+    assert [t for t in texts(app) if t.startswith("tokens kept: ")][0].startswith("tokens kept: 5 ")

@@ -32,14 +32,16 @@ from rq.worker import WorkerStatus
 from shared.problems import Problem
 from shared.settings import Settings
 from shared.store import Store
-from shared.submissions import cache_key, check_context, validate_request
+from shared.decoding import DecodingConfig
+from shared.submissions import EXPLORE, cache_key, check_context, clean_prompt, validate_request
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
-from worker.model import LoadedModel
+from worker.model import LoadedModel, next_token_logits
 from worker.outputs import build_outputs, cached_copy
 from worker.registry import announce
 
 log = logging.getLogger(__name__)
-REDIS_RETRY_SECONDS = 300  # how long finished results wait in memory for Redis to come back
+REDIS_RETRY_SECONDS = 300
+EXPLORER_TEXTS = 100  # the explorer labels the model's likeliest tokens; their text is stored with the logits  # how long finished results wait in memory for Redis to come back
 
 
 @dataclass
@@ -119,6 +121,9 @@ class BatchWorker(SimpleWorker):
             self._fail(job, queue, execution, None, Problem("worker_error", detail="submission record missing"))
             return
         request = record["request"]
+        if request.get("lab") == EXPLORE:
+            self._explore(job, queue, execution, request)
+            return
         try:
             configs = validate_request(request, self.settings)
             prompts = [self.loaded.tokenizer(item["prompt"]).input_ids for item in request["items"]]
@@ -143,6 +148,21 @@ class BatchWorker(SimpleWorker):
         if not flight.cache_keys:
             self._complete(flight)  # everything answered from the cache: no generation at all
 
+    def _explore(self, job: Job, queue: Queue, execution: Execution, request: dict) -> None:
+        """The explorer's small job: one forward pass, the next-token logits stored as they are."""
+        try:
+            clean_prompt(request.get("prompt"), self.settings.max_prompt_chars)
+            prompt_ids = self.loaded.tokenizer(request["prompt"]).input_ids
+            check_context(len(prompt_ids), [DecodingConfig(max_new_tokens=1)], self.loaded.context_window)
+        except Problem.Invalid as invalid:
+            self._fail(job, queue, execution, request, invalid.problems[0])
+            return
+        logits = next_token_logits(self.loaded, prompt_ids)
+        likeliest = logits.argsort()[::-1][:EXPLORER_TEXTS]
+        texts = {str(i): self.loaded.tokenizer.decode([int(i)]) for i in likeliest}
+        _retry_redis(lambda: self.store.complete_exploration(request, logits.tobytes(), prompt_ids, texts))
+        self._succeed(job, queue, execution, {"explore": request["id"]})
+
     # --- completion -----------------------------------------------------------------------------
     def _collect(self, result: GenerationResult) -> None:
         job_id, index = result.key
@@ -157,13 +177,15 @@ class BatchWorker(SimpleWorker):
         outputs.sort(key=lambda o: o["index"])
         cache_keys = {f"{flight.request['id']}:{i}": key for i, key in flight.cache_keys.items()}
         _retry_redis(lambda: self.store.complete_submission(flight.request, outputs, details, cache_keys))
-        job_id, job = flight.job.id, flight.job
+        self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o["id"] for o in outputs]})
+        del self.inflight[flight.job.id]
+
+    def _succeed(self, job: Job, queue: Queue, execution: Execution, result: dict) -> None:
         job.ended_at = now()
-        job._result = {"outputs": [o["id"] for o in outputs]}
+        job._result = result
         job._status = JobStatus.FINISHED
-        self.execution = flight.execution
-        _retry_redis(lambda: self.handle_job_success(job, flight.queue, flight.queue.started_job_registry))
-        del self.inflight[job_id]
+        self.execution = execution
+        _retry_redis(lambda: self.handle_job_success(job, queue, queue.started_job_registry))
 
     def _fail(self, job: Job, queue: Queue, execution: Execution, request: dict | None, problem: Problem,
               retry: bool = False) -> None:

@@ -118,3 +118,10 @@ def _from_pretrained(name: str):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+@torch.inference_mode()
+def next_token_logits(loaded: LoadedModel, prompt_ids: list[int]):
+    """float32 NumPy logits of the token after `prompt_ids` (the explorer's raw material)."""
+    ids = torch.tensor([prompt_ids], device=loaded.device)
+    return loaded.model(input_ids=ids, logits_to_keep=1).logits[0, -1].float().cpu().numpy()

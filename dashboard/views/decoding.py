@@ -1,4 +1,4 @@
-"""Exercise 1: one prompt, several decoding configurations, outputs side by side."""
+"""Exercise 1: one prompt, several decoding configurations (or a sweep), outputs side by side."""
 
 import math
 
@@ -6,12 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import get_settings, get_store, lang, model_picker, redis_ok, require_student, tr
-from dashboard.widgets import outputs_side_by_side
-from shared.decoding import NOTEBOOK_PROMPT, PRESETS, STRATEGIES
+from dashboard.lab_widgets import explorer, metrics_line, theory_notes, token_view
+from dashboard.widgets import output_card
+from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
 from shared.problems import Problem
 from shared.submissions import build_request, progress, submit
+from shared.sweeps import SWEEP_NAMES, sweep
 
-COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens"]
+COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 
 st.header(tr("decoding.header"))
 code, name = require_student()
@@ -20,20 +22,27 @@ if not redis_ok(store):
     st.stop()
 st.caption(tr("decoding.intro"))
 model = model_picker(store)
+theory_notes()
 
 prompt = st.text_area(tr("decoding.prompt"), value=NOTEBOOK_PROMPT, height=100, key="prompt")
-st.subheader(tr("decoding.configs"))
+sweep_labels = {tr(f"sweep.{name}"): name for name in SWEEP_NAMES}
+chosen_sweep = sweep_labels[st.selectbox(tr("decoding.sweep"), list(sweep_labels), key="sweep")]
+seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, value=42, step=1,
+                       help=tr("theory.seed"))
 st.caption(tr("decoding.add_row"))
-presets = pd.DataFrame([{c: getattr(p, c) for c in COLUMNS} for p in PRESETS.values()], columns=COLUMNS)
-edited = st.data_editor(presets, num_rows="dynamic", key="configs", hide_index=True, column_config={
-    "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True),
-    "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f"),
-    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1),
-    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f"),
-    "repetition_penalty": st.column_config.NumberColumn(tr("col.repetition_penalty"), format="%.2f"),
+rows = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))],
+                    columns=COLUMNS)
+edited = st.data_editor(rows, num_rows="dynamic", key=f"configs-{chosen_sweep}", hide_index=True, column_config={
+    "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True,
+                                                 help=tr("theory.greedy")),
+    "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature")),
+    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k")),
+    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p")),
+    "repetition_penalty": st.column_config.NumberColumn(tr("col.repetition_penalty"), format="%.2f",
+                                                        help=tr("theory.repetition_penalty")),
     "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1),
+    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed")),
 })
-seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, value=42, step=1)
 
 
 def row_to_config(row: dict) -> dict:
@@ -43,11 +52,10 @@ def row_to_config(row: dict) -> dict:
     return config
 
 
-if st.button(tr("decoding.run"), type="primary"):
-    configs = [row_to_config(row) for row in edited.to_dict("records")]
+def run(configs: list[dict], text: str, run_seed) -> None:
     try:
-        request = build_request(settings, class_code=code, student=name, prompt=prompt, configs=configs,
-                                seed=seed, model=model)
+        request = build_request(settings, class_code=code, student=name, prompt=text, configs=configs,
+                                seed=run_seed, model=model)
         submit(store, settings, request)
         st.session_state.current_submission = request["id"]
     except Problem.Invalid as invalid:
@@ -55,9 +63,25 @@ if st.button(tr("decoding.run"), type="primary"):
             st.error(message)
 
 
+if st.button(tr("decoding.run"), type="primary"):
+    run([row_to_config(row) for row in edited.to_dict("records")], prompt, seed)
+
+
+def show_output(output: dict) -> None:
+    output_card(output)
+    st.text(tr("decoding.config_full", config=output["effective_config"], seed=output["seed"], model=output["model"]))
+    metrics_line(output)
+    if output.get("cached_from"):
+        st.text("♻ " + tr("decoding.cached"))
+    if st.button(tr("decoding.run_again"), key=f"again-{output['id']}"):
+        run([{**output["config"], "seed": output["seed"]}], output["prompt"], output["seed"])
+    with st.expander(tr("tokens.header")):
+        token_view(store, output)
+
+
 @st.fragment(run_every=1.0)
 def submission_status(submission_id: str) -> None:
-    """Polled every second: queue position, tokens done, then the outputs."""
+    """Polled every second: queue position and wait, tokens done, then the outputs side by side."""
     view = progress(store, settings, submission_id)
     if view is None:
         return
@@ -78,8 +102,15 @@ def submission_status(submission_id: str) -> None:
     else:
         st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
         st.subheader(tr("decoding.results"))
-        outputs_side_by_side(store.submission_outputs(submission_id))
+        outputs = store.submission_outputs(submission_id)
+        for start in range(0, len(outputs), 3):
+            for column, output in zip(st.columns(3), outputs[start:start + 3]):
+                with column:
+                    show_output(output)
 
 
 if st.session_state.get("current_submission"):
     submission_status(st.session_state.current_submission)
+
+st.divider()
+explorer(store, settings, code, name, model, prompt)
