@@ -32,6 +32,14 @@ TEXT: dict[str, dict[str, str]] = {
     "problem.no_configs": {"es": "Elige al menos una configuración.", "en": "Choose at least one configuration."},
     "problem.too_many_configs": {"es": "Demasiadas configuraciones: máximo {limit} por envío.",
                                  "en": "Too many configurations: at most {limit} per submission."},
+    "problem.too_many_generations": {"es": "Demasiadas generaciones en un envío: máximo {limit} "
+                                           "(variantes × muestras).",
+                                     "en": "Too many generations in one submission: at most {limit} "
+                                           "(variants × samples)."},
+    "problem.bad_custom_check": {"es": "La comprobación personalizada no es válida (texto vacío, de más de 200 "
+                                       "caracteres o expresión regular incorrecta).",
+                                 "en": "The custom check is not valid (empty, over 200 characters, or a broken "
+                                       "regular expression)."},
     "problem.bad_name": {"es": "El nombre debe tener entre 1 y {limit} caracteres visibles.",
                          "en": "The name must have between 1 and {limit} visible characters."},
     "problem.bad_class_code": {"es": "El código de clase no existe o está cerrado. Pídeselo a tu profesor/a.",

@@ -17,6 +17,7 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
 
+from shared.checks import CHECKS, validate_custom
 from shared.classes import is_open
 from shared.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
 from shared.problems import Problem
@@ -26,6 +27,7 @@ from shared.tokens import count_gpt2_tokens
 from shared.workers import served_models
 
 LABS = ("decoding", "ablation")
+MAX_GENERATIONS = 64  # generations in one submission (variants x samples, or configs)
 EXPLORE = "explore"  # a next-token distribution for the explorer: one forward pass, no generation
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
 ALLOWED_CONTROL = {"\n", "\t"}
@@ -53,7 +55,8 @@ def check_context(prompt_tokens: int, configs: list[DecodingConfig], context: in
 
 
 def build_request(settings: Settings, *, class_code: str, student: str, prompt: str, configs: list[dict],
-                  seed, model: str, lab: str = "decoding", variants: dict[str, str] | None = None) -> dict:
+                  seed, model: str, lab: str = "decoding", variants: dict[str, str] | None = None,
+                  checks: list[dict] | None = None, topic: str = "") -> dict:
     """Validate everything a student sent and return the request record; raises `Problem.Invalid`.
 
     One generation per (variant, config): the decoding lab sends one prompt and several configs; the
@@ -75,13 +78,16 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
             seeds.append(validate_seed(raw["seed"] if raw.get("seed") is not None else seed))
         except Problem.Invalid as invalid:
             problems += [p for p in invalid.problems if p not in problems]
-    checks = [lambda: validate_seed(seed)] + [lambda text=text: clean_prompt(text, settings.max_prompt_chars)
-                                              for text in variants.values()]
-    for check in checks:
+    validations = [lambda: validate_seed(seed)] + [
+        lambda text=text: clean_prompt(text, settings.max_prompt_chars) for text in variants.values()]
+    for validation in validations:
         try:
-            check()
+            validation()
         except Problem.Invalid as invalid:
             problems += [p for p in invalid.problems if p not in problems]
+    if len(variants) * len(parsed) > MAX_GENERATIONS:
+        problems.append(Problem("too_many_generations", limit=MAX_GENERATIONS))
+    problems += [Problem(p) for p in (check_problem(spec) for spec in checks or []) if p]
     if problems:
         raise Problem.Invalid(problems)
     texts = {name: clean_prompt(text, settings.max_prompt_chars) for name, text in variants.items()}
@@ -93,7 +99,19 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
         "id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": lab, "model": model,
         "prompt": next(iter(texts.values())), "items": items, "created_at": time.time(),
         "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
+        "checks": checks or [], "topic": topic[:300],
     }
+
+
+def check_problem(spec: dict) -> str | None:
+    """None when an instruction check from a request is usable, else the problem code."""
+    if spec.get("id") not in CHECKS:
+        return "bad_custom_check"
+    if spec["id"] == "custom":
+        return validate_custom(spec.get("kind"), spec.get("pattern"))
+    if spec["id"] == "word_limit" and not (isinstance(spec.get("max_words"), int) and 1 <= spec["max_words"] <= 1000):
+        return "bad_custom_check"
+    return None
 
 
 def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str) -> dict:
@@ -111,8 +129,11 @@ def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
     configs = [DecodingConfig.from_dict(item["config"]).effective() for item in request["items"]]
     for item in request["items"]:
         validate_seed(item["seed"])
-    if not configs or len(configs) > settings.max_configs:
-        raise Problem.Invalid([Problem("too_many_configs", limit=settings.max_configs)])
+    if not configs or len(configs) > MAX_GENERATIONS:
+        raise Problem.Invalid([Problem("too_many_generations", limit=MAX_GENERATIONS)])
+    problems = [Problem(p) for p in (check_problem(spec) for spec in request.get("checks") or []) if p]
+    if problems:
+        raise Problem.Invalid(problems)
     return configs
 
 

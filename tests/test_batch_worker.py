@@ -103,3 +103,31 @@ def test_explore_job_stores_the_next_token_logits(settings, store, workers):
     best = int(expected.argmax())
     assert texts[str(best)] == tiny.tokenizer.decode([best]) and len(texts) == 100
     assert store.class_output_count(TEST_CLASS) == 0  # nothing for the gallery
+
+
+def test_ablation_run_through_the_queue_gives_a_full_effect_matrix(settings, store, workers):
+    from shared.ablation import NOTEBOOK_ABLATION_CONFIG, PromptParts, check_specs, effect_matrix, notebook_variants
+
+    variants = notebook_variants()
+    specs = check_specs(PromptParts(), custom={"kind": "regex", "pattern": r"\bgit\b"})
+    configs = [{**NOTEBOOK_ABLATION_CONFIG, "max_new_tokens": 12, "seed": 100 + i} for i in range(3)]
+    request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=configs, seed=0,
+                            model=settings.model, lab="ablation", variants=variants, checks=specs,
+                            topic="advantages of using Git in generative AI projects")
+    assert len(request["items"]) == 12
+    submit(store, settings, request)
+    assert workers.start("--burst").wait(timeout=180) == 0, workers.log()
+    outputs = store.submission_outputs(request["id"])
+    assert len(outputs) == 12 and all(set(o["checks"]) == {s["id"] for s in specs} for o in outputs)
+    check_ids = [s["id"] for s in specs]
+    matrix = effect_matrix(outputs, list(variants), check_ids)
+    assert [row["variant"] for row in matrix] == ["full", "without_bullets", "without_tone", "topic_only"]
+    for row in matrix:
+        for check_id in check_ids:
+            assert row[check_id]["samples"] == 3 and 0 <= row[check_id]["passed"] <= 3
+    assert sum(row["topic_words"]["samples"] for row in matrix) == 12
+    seeds = {(o["variant"], o["seed"]) for o in outputs}
+    assert {s for _, s in seeds} == {100, 101, 102}  # the same seeds for every variant
+    groups = store.gallery_groups(TEST_CLASS)
+    assert len(groups) == 4 and all(g["count"] == 3 for g in groups)
+    assert {g["label"].split(" · ")[0] for g in groups} == set(variants)

@@ -36,7 +36,7 @@ from shared.decoding import DecodingConfig
 from shared.submissions import EXPLORE, cache_key, check_context, clean_prompt, validate_request
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
 from worker.model import LoadedModel, next_token_logits
-from worker.outputs import build_outputs, cached_copy
+from worker.outputs import attach_checks, build_outputs, cached_copy
 from worker.registry import announce
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ class BatchWorker(SimpleWorker):
         outputs, details = build_outputs(flight.request, flight.results, self.loaded, self.name)
         outputs += [cached_copy(original, flight.request, index) for index, original in flight.cached.items()]
         outputs.sort(key=lambda o: o["index"])
+        attach_checks(flight.request, outputs)
         cache_keys = {f"{flight.request['id']}:{i}": key for i, key in flight.cache_keys.items()}
         _retry_redis(lambda: self.store.complete_submission(flight.request, outputs, details, cache_keys))
         self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o["id"] for o in outputs]})

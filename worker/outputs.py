@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from shared.checks import run_checks
 from shared.decoding import DecodingConfig
 from shared.metrics import output_metrics
 from worker.engine import GenerationResult
@@ -29,7 +30,7 @@ def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: L
             "text": text,
             "token_ids": result.token_ids,
             "config": item["config"], "effective_config": config.effective().to_dict(),
-            "group_key": f"{loaded.name}|{item['group_key']}", "label": f"{item['label']} · {loaded.name}",
+            **group_of(request, item, loaded.name),
             "seed": item["seed"], "prompt_tokens": result.prompt_tokens, "new_tokens": len(result.token_ids),
             "finish_reason": result.finish_reason,
             "created_at": request["created_at"], "started_at": result.started_at, "finished_at": time.time(),
@@ -41,12 +42,28 @@ def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: L
     return outputs, details
 
 
+def group_of(request: dict, item: dict, model: str) -> dict:
+    """Gallery group: the effective config (and, in the ablation lab, the prompt variant) on one model."""
+    if request["lab"] == "ablation":
+        return {"group_key": f"{model}|ablation|{item['variant']}|{item['group_key']}",
+                "label": f"{item['variant']} · {item['label']} · {model}"}
+    return {"group_key": f"{model}|{item['group_key']}", "label": f"{item['label']} · {model}"}
+
+
+def attach_checks(request: dict, outputs: list[dict]) -> None:
+    """Run the request's instruction checks on every output (cached copies included)."""
+    for output in outputs:
+        output["checks"] = run_checks(request.get("checks") or [], output["text"], output["prompt"],
+                                      request.get("topic", ""))
+
+
 def cached_copy(original: dict, request: dict, index: int) -> dict:
     """An output answered from the cache: the original's text and figures, this submission's identity."""
     item, now = request["items"][index], time.time()
     return {**original, "id": f"{request['id']}:{index}", "submission_id": request["id"], "index": index,
             "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
-            "variant": item.get("variant", ""), "created_at": request["created_at"], "started_at": now,
+            "variant": item.get("variant", ""), **group_of(request, item, original["model"]),
+            "created_at": request["created_at"], "started_at": now,
             "finished_at": now, "generation_seconds": 0.0, "cached_from": original["id"],
             "details_id": original.get("details_id", original["id"])}
 

@@ -1,0 +1,157 @@
+"""Instruction checks: does an output do what one instruction of the prompt asked? Pure functions.
+
+Each check returns a `CheckResult` (passed, and a short detail saying why). `run_checks` runs the
+checks a request lists on one output; the worker stores the results with the output so the effect
+matrix and the gallery count them without recomputing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+
+import regex  # like `re`, plus a timeout: a student's pattern must not stall a worker
+
+from shared.metrics import ngrams, words
+
+BULLET = re.compile(r"^\s*(?:[-*•·●▪‣]|\d+[.)])\s+\S")
+EXAMPLE_MARKERS = ("for example", "for instance", "e.g.", "such as", "por ejemplo", "i.e.")
+DEFAULT_JARGON = ("api", "pipeline", "repository", "repo", "commit", "merge", "branch", "ci/cd", "framework",
+                  "deploy", "deployment", "versioning", "artifact", "workflow", "backend", "latency", "scalability")
+STOPWORDS = frozenset("a an and are as at be by for from how in into is it of on or the their this to using "
+                      "what with your".split())
+CUSTOM_TIMEOUT_SECONDS = 0.2
+ECHO_SHARE = 0.5  # an output whose 3-grams come mostly from the prompt merely repeats it
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def three_bullets_at_end(text: str) -> CheckResult:
+    """The output ends with exactly three bullet (or numbered) lines."""
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    count = 0
+    for line in reversed(lines):
+        if not BULLET.match(line):
+            break
+        count += 1
+    return CheckResult(count == 3, f"{count} bullet line(s) at the end")
+
+
+def valid_json(text: str) -> CheckResult:
+    """The output is JSON (a fenced ```json block is accepted); says where parsing fails."""
+    body = (text or "").strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
+    if fenced:
+        body = fenced.group(1).strip()
+    try:
+        json.loads(body)
+        return CheckResult(True, "valid JSON")
+    except json.JSONDecodeError as error:
+        around = body[max(0, error.pos - 15): error.pos + 15].replace("\n", " ")
+        return CheckResult(False, f"{error.msg} at line {error.lineno} column {error.colno}: «{around}»")
+
+
+def no_jargon(text: str, jargon: tuple[str, ...] = DEFAULT_JARGON) -> CheckResult:
+    found = sorted({term for term in jargon if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text or "", re.I)})
+    return CheckResult(not found, ", ".join(found) if found else "no jargon")
+
+
+def has_example(text: str) -> CheckResult:
+    """A concrete-example marker: 'for example', 'e.g.', 'such as'... or a number."""
+    lowered = (text or "").lower()
+    markers = [m for m in EXAMPLE_MARKERS if m in lowered]
+    if re.search(r"\d", lowered):
+        markers.append("a number")
+    return CheckResult(bool(markers), ", ".join(markers) if markers else "no example marker")
+
+
+def word_limit(text: str, max_words: int) -> CheckResult:
+    count = len(words(text))
+    return CheckResult(count <= max_words, f"{count} words (limit {max_words})")
+
+
+def topic_words(text: str, topic: str) -> CheckResult:
+    """Mentions at least half of the topic's key words."""
+    keys = sorted({w for w in words(topic) if w not in STOPWORDS and len(w) > 2})
+    present = set(words(text))
+    hits = [k for k in keys if k in present]
+    return CheckResult(bool(keys) and len(hits) * 2 >= len(keys), f"{len(hits)}/{len(keys)}: {', '.join(hits)}")
+
+
+def not_an_echo(text: str, prompt: str) -> CheckResult:
+    """Passes unless the output merely repeats the prompt (most of its 3-grams come from it)."""
+    output_grams = ngrams(words(text), 3)
+    if not output_grams:
+        return CheckResult(False, "empty output")
+    prompt_grams = set(ngrams(words(prompt), 3))
+    share = sum(g in prompt_grams for g in output_grams) / len(output_grams)
+    return CheckResult(share < ECHO_SHARE, f"{round(100 * share)}% of its 3-grams are in the prompt")
+
+
+def custom(text: str, kind: str, pattern: str) -> CheckResult:
+    """The student's own check: `contains` (case-insensitive) or `regex` (with a timeout)."""
+    if kind == "contains":
+        return CheckResult(pattern.lower() in (text or "").lower(), f"contains «{pattern}»")
+    try:
+        found = regex.search(pattern, text or "", timeout=CUSTOM_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return CheckResult(False, "the pattern took too long")
+    return CheckResult(found is not None, f"matched «{found.group(0)[:40]}»" if found else "no match")
+
+
+def validate_custom(kind: str, pattern: str) -> str | None:
+    """None when a student's custom check is usable, else the reason."""
+    if kind not in ("contains", "regex") or not pattern or len(pattern) > 200:
+        return "bad_custom_check"
+    if kind == "regex":
+        try:
+            regex.compile(pattern)
+        except regex.error:
+            return "bad_custom_check"
+    return None
+
+
+# check id -> the instruction it tests (a key of the ablation's instruction library, or a part).
+CHECKS = {
+    "three_bullets": "summary",
+    "valid_json": "json",
+    "no_jargon": "jargon",
+    "has_example": "examples",
+    "word_limit": "words",
+    "topic_words": "topic",
+    "not_an_echo": "topic",
+    "custom": "custom",
+}
+
+
+def run_check(spec: dict, text: str, prompt: str, topic: str) -> CheckResult:
+    name = spec["id"]
+    if name == "three_bullets":
+        return three_bullets_at_end(text)
+    if name == "valid_json":
+        return valid_json(text)
+    if name == "no_jargon":
+        return no_jargon(text, tuple(spec.get("jargon") or DEFAULT_JARGON))
+    if name == "has_example":
+        return has_example(text)
+    if name == "word_limit":
+        return word_limit(text, int(spec["max_words"]))
+    if name == "topic_words":
+        return topic_words(text, topic)
+    if name == "not_an_echo":
+        return not_an_echo(text, prompt)
+    if name == "custom":
+        return custom(text, spec["kind"], spec["pattern"])
+    raise ValueError(f"unknown check {name!r}")
+
+
+def run_checks(specs: list[dict], text: str, prompt: str, topic: str) -> dict[str, dict]:
+    return {spec["id"]: run_check(spec, text, prompt, topic).to_dict() for spec in specs}

@@ -1,0 +1,71 @@
+"""shared/checks.py on hand-written texts that pass and that fail each check."""
+
+import time
+
+from shared.checks import (custom, has_example, no_jargon, not_an_echo, run_checks, three_bullets_at_end, topic_words,
+                           valid_json, validate_custom, word_limit)
+
+TOPIC = "advantages of using Git in generative AI projects"
+
+
+def test_three_bullets_at_the_end():
+    good = "Git helps teams.\n\n- history of every change\n- easy rollback\n* shared branches"
+    assert three_bullets_at_end(good).passed
+    assert three_bullets_at_end("Intro\n1. one\n2. two\n3. three").passed
+    four = good + "\n- a fourth"
+    assert not three_bullets_at_end(four).passed and "4" in three_bullets_at_end(four).detail
+    assert not three_bullets_at_end("- one\n- two\n- three\nThen a closing sentence.").passed
+    assert not three_bullets_at_end("no bullets at all").passed
+
+
+def test_valid_json_says_where_it_breaks():
+    assert valid_json('{"advantages": ["history", "rollback"]}').passed
+    assert valid_json('Here:\n```json\n{"a": 1}\n```').passed
+    broken = valid_json('{"advantages": ["history", rollback]}')
+    assert not broken.passed and "line 1 column 28" in broken.detail and "rollback" in broken.detail
+    assert not valid_json("Git is great.").passed
+
+
+def test_no_jargon_names_the_words_found():
+    assert no_jargon("Keep every version of your work and go back when needed.").passed
+    found = no_jargon("Use a CI/CD pipeline and merge each Branch.")
+    assert not found.passed and found.detail == "branch, ci/cd, merge, pipeline"
+    assert no_jargon("The pipe is fine", ("pipeline",)).passed  # whole words only
+
+
+def test_concrete_example_markers():
+    assert has_example("For example, a team can roll back a bad model.").passed
+    assert has_example("It saved 3 hours a week.").passed
+    assert not has_example("Git is useful for many things.").passed
+
+
+def test_word_limit_and_topic_words():
+    assert word_limit("one two three", 3).passed and not word_limit("one two three four", 3).passed
+    assert topic_words("Git brings clear advantages to generative projects.", TOPIC).passed
+    missing = topic_words("Version control is nice.", TOPIC)
+    assert not missing.passed and missing.detail.startswith("0/")
+
+
+def test_an_output_that_merely_repeats_the_prompt_fails():
+    prompt = "Answer in a professional tone. Topic: advantages of using Git in generative AI projects."
+    assert not not_an_echo("Answer in a professional tone. Topic: advantages of using Git in generative AI", prompt).passed
+    assert not_an_echo("Teams keep each experiment reproducible and can compare runs side by side.", prompt).passed
+    assert not not_an_echo("", prompt).passed
+
+
+def test_custom_contains_and_regex_with_a_timeout():
+    assert custom("Git keeps HISTORY", "contains", "history").passed
+    assert custom("version 2.1 released", "regex", r"\d+\.\d+").detail == "matched «2.1»"
+    assert not custom("nothing here", "regex", r"\d").passed
+    start = time.monotonic()
+    evil = custom("a" * 40 + "!", "regex", r"(a+)+$")
+    assert not evil.passed and time.monotonic() - start < 5
+    assert validate_custom("regex", "(unclosed") == "bad_custom_check"
+    assert validate_custom("contains", "") == "bad_custom_check" and validate_custom("regex", r"\w+") is None
+
+
+def test_run_checks_runs_every_listed_check():
+    specs = [{"id": "three_bullets"}, {"id": "word_limit", "max_words": 5}, {"id": "custom", "kind": "contains",
+                                                                             "pattern": "git"}]
+    results = run_checks(specs, "Git.\n- a\n- b\n- c", "prompt", TOPIC)
+    assert {k: v["passed"] for k, v in results.items()} == {"three_bullets": True, "word_limit": True, "custom": True}
