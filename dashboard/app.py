@@ -15,6 +15,7 @@ views = Path(__file__).parent / "views"
 pages = [
     st.Page(views / "join.py", title=tr("nav.join"), icon="🚪", default=student() is None),
     st.Page(views / "decoding.py", title=tr("nav.decoding"), icon="🎛️", default=student() is not None),
+    st.Page(views / "ablation.py", title=tr("nav.ablation"), icon="✂️"),
     st.Page(views / "gallery.py", title=tr("nav.gallery"), icon="🖼️"),
     st.Page(views / "instructor.py", title=tr("nav.instructor"), icon="🧑‍🏫"),
 ]

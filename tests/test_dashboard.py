@@ -175,3 +175,27 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     top_k = [s for s in app.slider if s.label == "top_k"][0]
     top_k.set_value(5).run()
     assert [t for t in texts(app) if t.startswith("tokens kept: ")][0].startswith("tokens kept: 5 ")
+
+
+def test_ablation_page_shows_variants_runs_them_and_draws_the_matrix(app_env, settings, store, workers):
+    from tests.conftest import wait_for
+
+    workers.start()
+    app = joined_app(name="ana", lang="en")
+    app.switch_page("views/ablation.py").run()
+    variants = app.dataframe[0].value
+    assert list(variants["variant"]) == ["full", "without_bullets", "without_tone", "topic_only"]
+    assert variants["prompt"][3] == "Advantages of using Git in generative AI projects."
+    app.multiselect[0].select("avoid technical jargon").run()
+    assert "only_jargon" in list(app.dataframe[0].value["variant"])
+    app.multiselect[0].unselect("avoid technical jargon").run()
+    [n for n in app.number_input if n.label == "Samples per variant"][0].set_value(2).run()
+    [n for n in app.number_input if n.label == "max_new_tokens"][0].set_value(10).run()
+    app.button[0].click().run()
+    submission = app.session_state.ablation_submission
+    wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the ablation run")
+    app.run()
+    matrix = [d.value for d in app.dataframe if "3 bullets at the end" in d.value.columns][0]
+    assert list(matrix["variant"]) == ["full", "without_bullets", "without_tone", "topic_only"]
+    assert all(cell.split(" ")[0].endswith("/2") for cell in matrix["3 bullets at the end"])
+    assert any(t.startswith(("✅ mentions the topic", "❌ mentions the topic")) for t in texts(app))

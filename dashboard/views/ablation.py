@@ -1,0 +1,125 @@
+"""Exercise 2: build a prompt from parts, sample every variant on the same seeds, read the effect matrix."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard.common import get_settings, get_store, lang, model_picker, redis_ok, require_student, tr
+from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
+                             NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
+from shared.problems import Problem
+from shared.submissions import build_request, progress, submit
+
+st.header(tr("ablation.header"))
+code, name = require_student()
+store, settings = get_store(), get_settings()
+if not redis_ok(store):
+    st.stop()
+st.caption(tr("ablation.intro"))
+model = model_picker(store)
+
+topic = st.text_input(tr("ablation.topic"), value=NOTEBOOK_TOPIC, max_chars=300)
+left, right = st.columns(2)
+with left:
+    use_tone = st.checkbox(f"{tr('ablation.tone')} · {tr('ablation.use')}", value=True)
+    tone = st.text_input(tr("ablation.tone"), value=NOTEBOOK_TONE, max_chars=200, label_visibility="collapsed")
+    use_summary = st.checkbox(f"{tr('ablation.summary')} · {tr('ablation.use')}", value=True)
+    summary = st.text_input(tr("ablation.summary"), value=NOTEBOOK_SUMMARY, max_chars=200,
+                            label_visibility="collapsed")
+with right:
+    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()))
+    word_limit = st.number_input(tr("ablation.word_limit"), min_value=5, max_value=500, value=50, step=5)
+    structure_labels = {tr(f"structure.{s}"): s for s in STRUCTURES}
+    structure = structure_labels[st.radio(tr("ablation.structure"), list(structure_labels), horizontal=True)]
+custom_lines = st.text_area(tr("ablation.custom_variants"), value="", height=70)
+kinds = {tr(f"ablation.custom_kind.{k}"): k for k in ("none", "contains", "regex")}
+check_left, check_right = st.columns([1, 2])
+custom_kind = kinds[check_left.selectbox(tr("ablation.custom_check"), list(kinds))]
+pattern = check_right.text_input(tr("ablation.pattern"), max_chars=200)
+columns = st.columns(5)
+samples = columns[0].number_input(tr("ablation.samples"), min_value=1, max_value=10, value=DEFAULT_SAMPLES)
+seed = columns[1].number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, value=42, help=tr("theory.seed"))
+temperature = columns[2].number_input(tr("col.temperature"), value=NOTEBOOK_ABLATION_CONFIG["temperature"],
+                                      help=tr("theory.temperature"))
+top_p = columns[3].number_input(tr("col.top_p"), value=NOTEBOOK_ABLATION_CONFIG["top_p"], help=tr("theory.top_p"))
+max_new_tokens = columns[4].number_input(tr("col.max_new_tokens"), value=NOTEBOOK_ABLATION_CONFIG["max_new_tokens"],
+                                         step=10)
+
+keys = {text: key for key, text in INSTRUCTIONS.items()}
+parts = PromptParts(topic=topic.strip(), tone=tone.strip() if use_tone else None,
+                    summary=summary.strip() if use_summary else None,
+                    extras=[keys[e] for e in extras], word_limit=int(word_limit), structure=structure)
+custom = dict(line.split(":", 1) for line in custom_lines.splitlines() if ":" in line)
+found = variants(parts, {k.strip()[:40]: v.strip() for k, v in custom.items()})
+st.subheader(tr("ablation.variants"))
+st.dataframe(pd.DataFrame({tr("col.variant"): list(found), tr("col.prompt"): list(found.values())}),
+             hide_index=True)
+
+if st.button(tr("decoding.run"), type="primary"):
+    config = {**NOTEBOOK_ABLATION_CONFIG, "temperature": temperature, "top_p": top_p,
+              "max_new_tokens": max_new_tokens}
+    own_check = {"kind": custom_kind, "pattern": pattern} if custom_kind != "none" else None
+    try:
+        request = build_request(settings, class_code=code, student=name, prompt="", seed=seed, model=model,
+                                configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))],
+                                lab="ablation", variants=found, checks=check_specs(parts, custom=own_check),
+                                topic=parts.topic)
+        submit(store, settings, request)
+        st.session_state.ablation_submission = request["id"]
+    except Problem.Invalid as invalid:
+        for message in invalid.messages(lang()):
+            st.error(message)
+
+
+def matrix_view(request: dict, outputs: list[dict]) -> None:
+    check_ids = [spec["id"] for spec in request["checks"]]
+    order = list(dict.fromkeys(item["variant"] for item in request["items"]))
+    rows = effect_matrix(outputs, order, check_ids)
+    st.subheader(tr("ablation.matrix"))
+    st.caption(tr("ablation.matrix_caption"))
+    table = pd.DataFrame([{tr("col.variant"): row["variant"],
+                           **{tr(f"check.{c}"): cell_text(row[c]) for c in check_ids}} for row in rows])
+    st.dataframe(table, hide_index=True)
+    heat = pd.DataFrame([{"variant": row["variant"], "check": tr(f"check.{c}"), "rate": row[c]["rate"] or 0.0}
+                         for row in rows for c in check_ids])
+    st.altair_chart(alt.Chart(heat).mark_rect().encode(
+        x=alt.X("check:N", title=tr("col.check")), y=alt.Y("variant:N", sort=order, title=tr("col.variant")),
+        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
+        tooltip=["variant", "check", "rate"]), use_container_width=True)
+    chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
+    for output in [o for o in outputs if o["variant"] == chosen]:
+        with st.container(border=True):
+            st.text(f"{output['label']} · seed {output['seed']}")
+            st.text(output["text"] or "∅")
+            for check_id, result in output["checks"].items():
+                st.text(tr("check.result", mark="✅" if result["passed"] else "❌", name=tr(f"check.{check_id}"),
+                           detail=result["detail"]))
+
+
+def cell_text(cell: dict) -> str:
+    if not cell["samples"]:
+        return "—"
+    text = f"{cell['passed']}/{cell['samples']} ({round(100 * cell['rate'])}%)"
+    if cell["delta"] is not None and cell["delta"] != 0:
+        text += f" {'+' if cell['delta'] > 0 else ''}{round(100 * cell['delta'])}"
+    return text
+
+
+@st.fragment(run_every=1.0)
+def ablation_status(submission_id: str) -> None:
+    view = progress(store, settings, submission_id)
+    if view is None:
+        return
+    if view["status"] == "queued":
+        st.info(tr("decoding.queued", position=view["position"] or "?", depth=view["depth"] or "?"))
+    elif view["status"] == "running":
+        st.progress(min(1.0, view["done"] / max(1, view["total"])),
+                    text=tr("decoding.running", done=view["done"], total=view["total"]))
+    elif view["status"] == "failed":
+        st.error(tr("decoding.failed", reason=Problem.from_dict(view["error"]).message(lang())))
+    else:
+        matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
+
+
+if st.session_state.get("ablation_submission"):
+    ablation_status(st.session_state.ablation_submission)
