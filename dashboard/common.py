@@ -6,13 +6,12 @@ transformers, so the dashboard's image stays small.
 
 from __future__ import annotations
 
-import hmac
-
 import redis
 import streamlit as st
 
 from shared.classes import open_class
 from shared.i18n import LANGUAGES, t
+from shared.moderation import instructor_token, is_instructor, is_member, membership_token
 from shared.settings import Settings
 from shared.store import Store
 from shared.workers import served_models
@@ -59,9 +58,18 @@ def language_picker() -> None:
 
 
 def student() -> tuple[str, str] | None:
-    """(class code, name) of the student in this browser session, if joined."""
+    """(class code, name) of the student in this browser session, if joined and still signed."""
     code, name = st.session_state.get("class_code"), st.session_state.get("student")
-    return (code, name) if code and name else None
+    if not (code and name):
+        return None
+    if not is_member(get_store(), get_settings(), code, name, st.session_state.get("membership")):
+        return None
+    return code, name
+
+
+def remember_student(code: str, name: str) -> None:
+    st.session_state.class_code, st.session_state.student = code, name
+    st.session_state.membership = membership_token(get_store(), get_settings(), code, name)
 
 
 def require_student() -> tuple[str, str]:
@@ -72,14 +80,18 @@ def require_student() -> tuple[str, str]:
     return joined
 
 
-def check_password(candidate: str) -> bool:
-    """Constant-time compare; always false while no password is configured."""
-    expected = get_settings().instructor_password
-    return bool(expected) and hmac.compare_digest(candidate.encode(), expected.encode())
+def log_in(password: str) -> bool:
+    """Constant-time compare; the session keeps a token derived from the password, not a flag."""
+    token = instructor_token(get_settings(), password)
+    if token:
+        st.session_state.instructor_token = token
+    return token is not None
 
 
-def is_instructor() -> bool:
-    return bool(st.session_state.get("instructor")) and bool(get_settings().instructor_password)
+def instructor() -> str | None:
+    """The instructor token of this session, if it is valid."""
+    token = st.session_state.get("instructor_token")
+    return token if is_instructor(get_settings(), token) else None
 
 
 def redis_ok(store: Store) -> bool:

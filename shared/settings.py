@@ -52,6 +52,8 @@ class Settings:
     max_prompt_chars: int = 6000
     # Most configurations in one submission.
     max_configs: int = 16
+    # Signs students' class membership in their sessions; empty = a random one kept in Redis.
+    secret: str = field(default="", repr=False)
     # A class opened when the dashboard starts, so a first run works without the instructor; "" = none.
     demo_class: str = "demo"
 
@@ -73,6 +75,7 @@ class Settings:
             job_timeout=_int("DECODELAB_JOB_TIMEOUT", cls.job_timeout),
             max_prompt_chars=_int("DECODELAB_MAX_PROMPT_CHARS", cls.max_prompt_chars),
             demo_class=os.environ.get("DECODELAB_DEMO_CLASS", cls.demo_class).strip(),
+            secret=os.environ.get("DECODELAB_SECRET", ""),
         )
 
     def queue_name(self, model: str | None = None) -> str:

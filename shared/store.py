@@ -29,6 +29,8 @@ import time
 
 from redis import Redis
 
+from shared.gallery import index_output
+
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
@@ -105,6 +107,8 @@ class Store:
                 pipe.zadd(self.class_key(code, "outputs"), {output["id"]: score})
                 pipe.hset(self.class_key(code, "groups"), output["group_key"], output["label"])
                 pipe.zadd(self.class_key(code, "group", output["group_key"]), {output["id"]: score})
+                index_output(pipe, self, output, visible=not self.redis.sismember(
+                    self.class_key(code, "hidden"), output["id"]))
             pipe.hset(self.submission_key(sid), mapping={
                 "status": DONE, "finished_at": time.time(), "progress_done": request["total_tokens"],
                 "outputs": json.dumps([o["id"] for o in outputs])})

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.common import get_store, redis_ok, student, tr
+from dashboard.common import get_store, redis_ok, remember_student, student, tr
 from shared.classes import join_class
 from shared.problems import Problem
 
@@ -15,7 +15,7 @@ joined = student()
 if joined:
     st.success(tr("join.joined", code=joined[0], name=joined[1]))
     if st.button(tr("join.leave")):
-        for key in ("class_code", "student", "current_submission"):
+        for key in ("class_code", "student", "membership", "current_submission"):
             st.session_state.pop(key, None)
         st.rerun()
     st.stop()
@@ -26,7 +26,7 @@ with st.form("join"):
     submitted = st.form_submit_button(tr("join.submit"))
 if submitted:
     try:
-        st.session_state.class_code, st.session_state.student = join_class(store, code, name)
+        remember_student(*join_class(store, code, name))
         st.rerun()
     except Problem.Invalid as invalid:
         for message in invalid.messages(st.session_state.lang):

@@ -1,0 +1,188 @@
+"""What only the instructor may do (star, hide, comment, export, requeue) and who may see what.
+
+Nothing here trusts a flag in the browser session. The instructor holds a token derived from the
+password (HMAC); every instructor action checks it, in constant time, before touching Redis. A
+student holds a membership token for (class, name), signed with the server's secret, so editing the
+session state to another class code shows nothing of that class.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import secrets
+import time
+
+from rq import Queue
+from rq.registry import FailedJobRegistry
+
+from shared.settings import Settings
+from shared.store import QUEUED, Store
+
+MAX_COMMENT_CHARS = 300
+
+
+class NotAllowed(PermissionError):
+    """An instructor action without a valid instructor token."""
+
+
+def instructor_token(settings: Settings, password: str) -> str | None:
+    """The session token for a correct password (constant-time compare); None otherwise."""
+    expected = settings.instructor_password
+    if not expected or not hmac.compare_digest(password.encode(), expected.encode()):
+        return None
+    return _instructor_token(expected)
+
+
+def _instructor_token(password: str) -> str:
+    return hmac.new(password.encode(), b"decodelab instructor", hashlib.sha256).hexdigest()
+
+
+def is_instructor(settings: Settings, token: str | None) -> bool:
+    if not settings.instructor_password or not token:
+        return False
+    return hmac.compare_digest(str(token), _instructor_token(settings.instructor_password))
+
+
+def require_instructor(settings: Settings, token: str | None) -> None:
+    if not is_instructor(settings, token):
+        raise NotAllowed("instructor password required")
+
+
+def server_secret(store: Store, settings: Settings) -> bytes:
+    """DECODELAB_SECRET, or one random secret kept in Redis and shared by every dashboard process."""
+    if settings.secret:
+        return settings.secret.encode()
+    store.redis.set(store.key("secret"), secrets.token_hex(32), nx=True)
+    return store.redis.get(store.key("secret"))
+
+
+def membership_token(store: Store, settings: Settings, code: str, name: str) -> str:
+    message = json.dumps([code, name]).encode()
+    return hmac.new(server_secret(store, settings), message, hashlib.sha256).hexdigest()
+
+
+def is_member(store: Store, settings: Settings, code: str, name: str, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(str(token), membership_token(store, settings, code, name))
+
+
+# --- instructor actions (each checks the token first) ----------------------------------------------
+def set_star(store: Store, settings: Settings, token: str, code: str, output_id: str, starred: bool) -> None:
+    require_instructor(settings, token)
+    key = store.class_key(code, "starred")
+    store.redis.zadd(key, {output_id: time.time()}) if starred else store.redis.zrem(key, output_id)
+
+
+def set_hidden(store: Store, settings: Settings, token: str, code: str, output_id: str, hidden: bool) -> None:
+    """Hide from students (kept, never deleted) or show again."""
+    require_instructor(settings, token)
+    score = store.redis.zscore(store.class_key(code, "outputs"), output_id)
+    if score is None:
+        return
+    with store.redis.pipeline() as pipe:
+        if hidden:
+            pipe.sadd(store.class_key(code, "hidden"), output_id)
+            pipe.zrem(store.class_key(code, "visible"), output_id)
+        else:
+            pipe.srem(store.class_key(code, "hidden"), output_id)
+            pipe.zadd(store.class_key(code, "visible"), {output_id: score})
+        pipe.execute()
+
+
+def set_comment(store: Store, settings: Settings, token: str, code: str, output_id: str, text: str) -> None:
+    require_instructor(settings, token)
+    text = "".join(ch for ch in (text or "") if ch.isprintable() or ch == "\n").strip()[:MAX_COMMENT_CHARS]
+    key = store.class_key(code, "comments")
+    store.redis.hset(key, output_id, text) if text else store.redis.hdel(key, output_id)
+
+
+def annotations(store: Store, code: str, output_ids: list[str]) -> dict[str, dict]:
+    """Star, hidden flag and comment of each output (what both students and the instructor see)."""
+    with store.redis.pipeline(transaction=False) as pipe:
+        for output_id in output_ids:
+            pipe.zscore(store.class_key(code, "starred"), output_id)
+            pipe.sismember(store.class_key(code, "hidden"), output_id)
+            pipe.hget(store.class_key(code, "comments"), output_id)
+        replies = pipe.execute()
+    return {output_id: {"starred": replies[3 * i] is not None, "hidden": bool(replies[3 * i + 1]),
+                        "comment": (replies[3 * i + 2] or b"").decode()}
+            for i, output_id in enumerate(output_ids)}
+
+
+def spotlight(store: Store, code: str, limit: int = 20) -> list[dict]:
+    """Starred outputs still visible, newest star first: the projector view."""
+    ids = [i.decode() for i in store.redis.zrevrange(store.class_key(code, "starred"), 0, limit - 1)]
+    hidden = {h.decode() for h in store.redis.smembers(store.class_key(code, "hidden"))}
+    return store.outputs([i for i in ids if i not in hidden])
+
+
+def students_overview(store: Store, code: str) -> list[dict]:
+    joined = store.redis.hgetall(store.class_key(code, "students"))
+    with store.redis.pipeline(transaction=False) as pipe:
+        for name in joined:
+            pipe.zcard(store.student_key(code, name.decode()))
+        counts = pipe.execute()
+    return sorted(({"student": n.decode(), "joined_at": float(t), "submissions": c}
+                   for (n, t), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
+
+
+EXPORT_FIELDS = ["id", "student", "lab", "variant", "model", "random_weights", "prompt", "text", "strategy",
+                 "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed", "new_tokens",
+                 "finish_reason", "perplexity", "distinct_1", "distinct_2", "repeated_3gram_share", "loop", "checks",
+                 "starred", "hidden", "comment", "cached_from", "finished_at"]
+
+
+def export_rows(store: Store, settings: Settings, token: str, code: str) -> list[dict]:
+    """Every output of the class, hidden ones included, flat: for CSV and JSON downloads."""
+    require_instructor(settings, token)
+    ids = [i.decode() for i in store.redis.zrange(store.class_key(code, "outputs"), 0, -1)]
+    notes = annotations(store, code, ids)
+    rows = []
+    for output in store.outputs(ids):
+        metrics, config = output.get("metrics") or {}, output["effective_config"]
+        rows.append({**{f: output.get(f) for f in EXPORT_FIELDS}, **{k: config.get(k) for k in (
+            "strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")},
+            **{k: metrics.get(k) for k in ("perplexity", "distinct_1", "distinct_2", "repeated_3gram_share", "loop")},
+            "checks": {k: v["passed"] for k, v in (output.get("checks") or {}).items()}, **notes[output["id"]]})
+    return rows
+
+
+def export_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def export_json(rows: list[dict]) -> str:
+    return json.dumps(rows, ensure_ascii=False, indent=1)
+
+
+# --- queue ----------------------------------------------------------------------------------------
+def failed_submissions(store: Store, settings: Settings, model: str) -> list[dict]:
+    registry = FailedJobRegistry(settings.queue_name(model), connection=store.redis)
+    records = [store.submission(job_id) for job_id in registry.get_job_ids()]
+    return [r for r in records if r]
+
+
+def requeue_failed(store: Store, settings: Settings, token: str, model: str) -> int:
+    """Put every failed submission of `model` back in its queue; returns how many."""
+    require_instructor(settings, token)
+    queue = Queue(settings.queue_name(model), connection=store.redis)
+    registry = FailedJobRegistry(queue=queue)
+    count = 0
+    for job_id in registry.get_job_ids():
+        record = store.submission(job_id)
+        registry.requeue(job_id)
+        if record:
+            with store.redis.pipeline() as pipe:
+                pipe.hset(store.submission_key(job_id), mapping={"status": QUEUED, "error": ""})
+                pipe.sadd(store.class_key(record["request"]["class_code"], "pending"), job_id)
+                pipe.execute()
+        count += 1
+    return count
