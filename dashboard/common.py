@@ -110,11 +110,17 @@ def model_picker(store: Store) -> str:
     options = sorted(models) or [settings.model]
     default = settings.model if settings.model in options else options[0]
     model = st.selectbox(tr("workers.model"), options, index=options.index(default)) if len(options) > 1 else default
-    live = models.get(model, [])
+    worker_status(store, model)
+    return model
+
+
+@st.fragment(run_every=5.0)
+def worker_status(store: Store, model: str) -> None:
+    """Polled: says when no worker serves `model`, and when one comes up."""
+    live = served_models(store).get(model, [])
     if not live:
         st.warning(tr("workers.none", model=model))
-    else:
-        st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
-        if any(w.get("random_weights") == "1" for w in live):
-            st.caption("⚠️ " + tr("app.random_weights"))
-    return model
+        return
+    st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
+    if any(w.get("random_weights") == "1" for w in live):
+        st.caption("⚠️ " + tr("app.random_weights"))
