@@ -6,6 +6,8 @@ transformers, so the dashboard's image stays small.
 
 from __future__ import annotations
 
+import functools
+
 import redis
 import streamlit as st
 
@@ -94,6 +96,17 @@ def instructor() -> str | None:
     return token if is_instructor(get_settings(), token) else None
 
 
+def redis_tolerant(render):
+    """For polled fragments: while Redis is away, say so and try again at the next tick."""
+    @functools.wraps(render)
+    def guarded(*args, **kwargs):
+        try:
+            return render(*args, **kwargs)
+        except redis.exceptions.ConnectionError:
+            st.warning(tr("app.redis_down", url=get_settings().redis_url.split("@")[-1]))
+    return guarded
+
+
 def redis_ok(store: Store) -> bool:
     try:
         store.redis.ping()
@@ -115,6 +128,7 @@ def model_picker(store: Store) -> str:
 
 
 @st.fragment(run_every=5.0)
+@redis_tolerant
 def worker_status(store: Store, model: str) -> None:
     """Polled: says when no worker serves `model`, and when one comes up."""
     live = served_models(store).get(model, [])

@@ -5,18 +5,31 @@ Model text always goes into `st.text` or dataframe cells (shown as text, never a
 
 from __future__ import annotations
 
+import time
+
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lang, tr
+from dashboard.common import lang, redis_tolerant, tr
 from shared.explorer import reshape, top_table
 from shared.problems import Problem
 from shared.submissions import build_explore_request, progress, submit
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
+
+
+def past_submissions(store, code: str, name: str, lab: str, limit: int = 10) -> dict[str, str]:
+    """The student's latest submissions to `lab`, newest first: readable label -> submission id."""
+    found = {}
+    for submission_id in store.student_submissions(code, name, limit=3 * limit):
+        record = store.submission(submission_id)
+        if record and record["request"]["lab"] == lab and len(found) < limit:
+            when = time.strftime("%H:%M:%S", time.localtime(float(record["created_at"])))
+            found[f"{when} · {record['request']['prompt'][:40]} · {record['status']}"] = submission_id
+    return found
 
 
 def metrics_line(output: dict) -> None:
@@ -81,6 +94,7 @@ def explorer(store, settings, code: str, name: str, model: str, prompt: str) -> 
 
 
 @st.fragment(run_every=1.0)
+@redis_tolerant
 def explorer_view(store, settings, request_id: str) -> None:
     """Polls until the distribution is there, then redraws the bars as the sliders move."""
     view = progress(store, settings, request_id)

@@ -106,6 +106,7 @@ TEXT: dict[str, dict[str, str]] = {
     "decoding.reason.eos": {"es": "fin de texto (EOS)", "en": "end of text (EOS)"},
     "decoding.reason.length": {"es": "longitud máxima", "en": "max length"},
     "decoding.history": {"es": "Mis envíos anteriores", "en": "My earlier submissions"},
+    "decoding.show": {"es": "Mostrar", "en": "Show"},
     "col.strategy": {"es": "estrategia", "en": "strategy"},
     "col.temperature": {"es": "temperatura", "en": "temperature"},
     "col.top_k": {"es": "top_k (vacío = 50)", "en": "top_k (empty = 50)"},

@@ -244,3 +244,21 @@ def test_instructor_stars_hides_and_comments_students_see_the_result(app_env, st
     assert "★ starred by the instructor" in shown and "💬 Mirad el bucle" in shown
     assert not [b for b in student.button if b.key and b.key.startswith(("star-", "hide-"))]
     assert "ana · seed 2" in shown and "ana · seed 0" not in shown  # the projector view: starred only
+
+
+def test_a_dashboard_restart_loses_nothing_pending_results_still_arrive(app_env, settings, store, workers):
+    from tests.conftest import wait_for
+
+    app = joined_app(name="ana")
+    app.switch_page("views/decoding.py").run()
+    app.button[0].click().run()
+    submission = app.session_state.current_submission
+    del app  # the dashboard goes away with the student's session; the submission is in Redis
+    st.cache_resource.clear()
+    workers.start()
+    wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the worker")
+    again = joined_app(name="ana")  # a new dashboard process: the student joins again
+    again.switch_page("views/decoding.py").run()
+    assert again.session_state.current_submission == submission
+    outputs = store.submission_outputs(submission)
+    assert all(o["text"].strip() in texts(again) for o in outputs)

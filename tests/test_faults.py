@@ -37,3 +37,36 @@ def test_submissions_wait_for_a_worker_and_complete_when_one_starts(settings, st
     assert store.submission(request["id"])["status"] == "queued"
     workers.start("--burst")
     wait_for(lambda: store.submission(request["id"])["status"] == "done", timeout=120, message="completion")
+
+
+def test_redis_stopped_and_restarted_mid_batch_loses_nothing(settings, store, connection, workers, redis_server):
+    import pytest
+    import redis as redis_lib
+    from shared.moderation import instructor_token, set_star
+
+    url, server = redis_server
+    if server is None:
+        pytest.skip("needs the embedded Redis the tests start (REDIS_URL points at a server we must not stop)")
+    done = notebook_request(settings, student="first", max_new_tokens=5)
+    submit(store, settings, done)
+    workers.start()
+    wait_for(lambda: store.submission(done["id"])["status"] == "done", timeout=120, message="the first submission")
+    starred = store.submission_outputs(done["id"])[0]["id"]
+    set_star(store, settings, instructor_token(settings, settings.instructor_password), TEST_CLASS, starred, True)
+    requests = [notebook_request(settings, student=f"s{i}", seed=i, max_new_tokens=300) for i in range(3)]
+    for request in requests:
+        submit(store, settings, request)
+    wait_for(lambda: all(store.submission(r["id"])["status"] == "running" for r in requests), timeout=60,
+             message="the batch to start")
+    server.stop()
+    with pytest.raises(redis_lib.exceptions.ConnectionError):
+        connection.ping()
+    import time
+    time.sleep(3)  # the worker keeps generating; its heartbeats and writes wait
+    server.start()
+    for request in requests:
+        wait_for(lambda: store.submission(request["id"])["status"] == "done", timeout=180,
+                 message=f"{request['student']} to complete after the restart")
+    assert workers.processes[0].poll() is None  # the same worker, still alive
+    assert store.redis.zscore(store.class_key(TEST_CLASS, "starred"), starred) is not None
+    assert store.class_output_count(TEST_CLASS) == 12 and store.pending_count(TEST_CLASS) == 0

@@ -49,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     connection = connect(settings.redis_url)
     queue = Queue(settings.queue_name(loaded.name), connection=connection)
     worker = BatchWorker([queue], connection=connection, loaded=loaded, settings=settings, name=args.name)
-    worker.work(burst=args.burst, logging_level="INFO")
-    return 0
+    while True:
+        worker.work(burst=args.burst, logging_level="INFO")
+        if args.burst or worker._stop_requested:
+            return 0
+        # RQ's loop gives up on an error between jobs (Redis gone away); the model stays loaded, so wait
+        # for Redis and resume under the same name (its stale registration, if any, is ours to drop).
+        logging.warning("worker loop ended unexpectedly; resuming as soon as Redis answers")
+        time.sleep(1)
+        connect(settings.redis_url, wait_seconds=24 * 3600).delete(worker.key)
 
 
 if __name__ == "__main__":

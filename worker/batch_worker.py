@@ -80,8 +80,11 @@ class BatchWorker(SimpleWorker):
         return self.settings.heartbeat_seconds + self.settings.heartbeat_grace
 
     def heartbeat(self, timeout=None, pipeline=None):
-        super().heartbeat(timeout, pipeline)
-        announce(self.store, self, ttl=self.worker_ttl + 5, pipeline=pipeline)
+        try:
+            super().heartbeat(timeout, pipeline)
+            announce(self.store, self, ttl=self.worker_ttl + 5, pipeline=pipeline)
+        except redis.exceptions.ConnectionError:
+            log.warning("Redis unreachable: heartbeat skipped, retrying at the next one")
 
     def execute_job(self, job: Job, queue: Queue):
         """Run `job` and every job that can join it, until all of them are finished."""
@@ -89,7 +92,10 @@ class BatchWorker(SimpleWorker):
         self._admit(job, queue)
         while self.inflight:
             if not self._stop_requested:
-                self._fill()
+                try:
+                    self._fill()
+                except redis.exceptions.ConnectionError:
+                    log.warning("Redis unreachable: no new admissions until it is back")
             try:
                 finished = self.engine.step()
             except Exception as error:  # noqa: BLE001 - the batch is lost, its jobs are not
@@ -98,7 +104,7 @@ class BatchWorker(SimpleWorker):
             for result in finished:
                 self._collect(result)
             self._housekeeping()
-        self.set_state(WorkerStatus.IDLE)
+        _retry_redis(lambda: self.set_state(WorkerStatus.IDLE))
 
     # --- admission ------------------------------------------------------------------------------
     def _fill(self) -> None:

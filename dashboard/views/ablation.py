@@ -4,7 +4,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import get_settings, get_store, lang, model_picker, redis_ok, require_student, tr
+from dashboard.common import (get_settings, get_store, lang, model_picker, redis_ok, redis_tolerant,
+                              require_student, tr)
+from dashboard.lab_widgets import past_submissions
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
 from shared.problems import Problem
@@ -106,6 +108,7 @@ def cell_text(cell: dict) -> str:
 
 
 @st.fragment(run_every=1.0)
+@redis_tolerant
 def ablation_status(submission_id: str) -> None:
     view = progress(store, settings, submission_id)
     if view is None:
@@ -121,5 +124,8 @@ def ablation_status(submission_id: str) -> None:
         matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
 
 
+history = past_submissions(store, code, name, "ablation")
+if history and "ablation_submission" not in st.session_state:
+    st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
 if st.session_state.get("ablation_submission"):
     ablation_status(st.session_state.ablation_submission)

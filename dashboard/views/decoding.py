@@ -5,8 +5,9 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import get_settings, get_store, lang, model_picker, redis_ok, require_student, tr
-from dashboard.lab_widgets import explorer, metrics_line, theory_notes, token_view
+from dashboard.common import (get_settings, get_store, lang, model_picker, redis_ok, redis_tolerant,
+                              require_student, tr)
+from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
 from shared.problems import Problem
@@ -80,6 +81,7 @@ def show_output(output: dict) -> None:
 
 
 @st.fragment(run_every=1.0)
+@redis_tolerant
 def submission_status(submission_id: str) -> None:
     """Polled every second: queue position and wait, tokens done, then the outputs side by side."""
     view = progress(store, settings, submission_id)
@@ -109,6 +111,14 @@ def submission_status(submission_id: str) -> None:
                     show_output(output)
 
 
+history = past_submissions(store, code, name, "decoding")
+if history and "current_submission" not in st.session_state:
+    st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
+if len(history) > 1:
+    left, right = st.columns([3, 1])
+    picked = left.selectbox(tr("decoding.history"), list(history), key="history")
+    if right.button(tr("decoding.show"), key="show-history"):
+        st.session_state.current_submission = history[picked]
 if st.session_state.get("current_submission"):
     submission_status(st.session_state.current_submission)
 

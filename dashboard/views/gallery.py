@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import get_settings, get_store, instructor, redis_ok, student, tr
+from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.widgets import output_card
 from shared.classes import list_classes
 from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_prompts, class_stats, class_students,
@@ -82,6 +82,7 @@ def moderation_controls(output: dict, note: dict) -> None:
 
 
 @st.fragment(run_every=3.0)
+@redis_tolerant
 def outputs_page(current: GalleryQuery) -> None:
     """Polled every three seconds: new results appear without reloading."""
     st.caption(tr("gallery.pending", count=store.pending_count(code)))
