@@ -40,6 +40,12 @@ TEXT: dict[str, dict[str, str]] = {
                                        "caracteres o expresión regular incorrecta).",
                                  "en": "The custom check is not valid (empty, over 200 characters, or a broken "
                                        "regular expression)."},
+    "problem.not_text": {"es": "El prompt no es texto válido (UTF-8).", "en": "The prompt is not valid text (UTF-8)."},
+    "problem.too_many_active": {"es": "Ya tienes {limit} envíos en cola o en marcha: espera a que termine alguno.",
+                                "en": "You already have {limit} submissions queued or running: wait for one to "
+                                      "finish."},
+    "problem.too_many_per_minute": {"es": "Máximo {limit} envíos por minuto: espera un momento y vuelve a probar.",
+                                    "en": "At most {limit} submissions a minute: wait a moment and try again."},
     "problem.bad_name": {"es": "El nombre debe tener entre 1 y {limit} caracteres visibles.",
                          "en": "The name must have between 1 and {limit} visible characters."},
     "problem.bad_class_code": {"es": "El código de clase no existe o está cerrado. Pídeselo a tu profesor/a.",

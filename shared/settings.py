@@ -52,6 +52,11 @@ class Settings:
     max_prompt_chars: int = 6000
     # Most configurations in one submission.
     max_configs: int = 16
+    # Per student: submissions queued or running at once, and submissions per minute.
+    max_active_per_student: int = 3
+    max_per_minute_per_student: int = 10
+    # Threads torch may use in a worker (0 = torch's default); one per worker when several share a CPU.
+    torch_threads: int = 0
     # Signs students' class membership in their sessions; empty = a random one kept in Redis.
     secret: str = field(default="", repr=False)
     # A class opened when the dashboard starts, so a first run works without the instructor; "" = none.
@@ -76,6 +81,9 @@ class Settings:
             max_prompt_chars=_int("DECODELAB_MAX_PROMPT_CHARS", cls.max_prompt_chars),
             demo_class=os.environ.get("DECODELAB_DEMO_CLASS", cls.demo_class).strip(),
             secret=os.environ.get("DECODELAB_SECRET", ""),
+            max_active_per_student=_int("DECODELAB_MAX_ACTIVE_PER_STUDENT", cls.max_active_per_student),
+            max_per_minute_per_student=_int("DECODELAB_MAX_PER_MINUTE", cls.max_per_minute_per_student),
+            torch_threads=_int("DECODELAB_TORCH_THREADS", cls.torch_threads),
         )
 
     def queue_name(self, model: str | None = None) -> str:

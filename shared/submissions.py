@@ -36,7 +36,11 @@ ALLOWED_CONTROL = {"\n", "\t"}
 def clean_prompt(prompt, max_chars: int) -> str:
     """The prompt as the model will see it; raises with every problem found."""
     if not isinstance(prompt, str):
-        raise Problem.Invalid([Problem("empty_prompt")])
+        raise Problem.Invalid([Problem("not_text")])
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, decoded with errors kept
+        raise Problem.Invalid([Problem("not_text")]) from None
     text = prompt.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise Problem.Invalid([Problem("empty_prompt")])
@@ -150,9 +154,11 @@ def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:
 
 
 def submit(store: Store, settings: Settings, request: dict) -> Job:
-    """Record the submission and enqueue its RQ job atomically. Refuses a closed or unknown class."""
+    """Record the submission and enqueue its RQ job atomically. Refuses a closed or unknown class, and a
+    student over their limits (so one student cannot fill the queue ahead of the class)."""
     if not is_open(store, request["class_code"]):
         raise Problem.Invalid([Problem("bad_class_code")])
+    check_limits(store, settings, request["class_code"], request["student"])
     queue = queue_for(store.redis, settings, request["model"])
     with store.redis.pipeline() as pipe:
         # RQ opens the transaction (MULTI) itself, so its commands go first; ours join the same EXEC.
@@ -164,6 +170,20 @@ def submit(store: Store, settings: Settings, request: dict) -> Job:
         store.add_submission(pipe, request)
         pipe.execute()
     return job
+
+
+def check_limits(store: Store, settings: Settings, code: str, student: str) -> None:
+    recent = store.student_submissions(code, student, limit=settings.max_active_per_student + 20)
+    with store.redis.pipeline(transaction=False) as pipe:
+        for submission_id in recent:
+            pipe.hget(store.submission_key(submission_id), "status")
+        statuses = [s.decode() if s else "" for s in pipe.execute()]
+    active = sum(status in ("queued", "running") for status in statuses)
+    if active >= settings.max_active_per_student:
+        raise Problem.Invalid([Problem("too_many_active", limit=settings.max_active_per_student)])
+    last_minute = store.redis.zcount(store.student_key(code, student), time.time() - 60, "+inf")
+    if last_minute >= settings.max_per_minute_per_student:
+        raise Problem.Invalid([Problem("too_many_per_minute", limit=settings.max_per_minute_per_student)])
 
 
 def progress(store: Store, settings: Settings, submission_id: str) -> dict | None:

@@ -96,3 +96,31 @@ def test_queued_submission_gets_a_wait_estimate_from_measured_throughput(setting
     announce(store, "w3", {"model": "another-model", "tokens_per_s": 1e6}, ttl=30)
     assert progress(store, settings, first["id"])["wait_seconds"] == pytest.approx(240 / 240)
     assert progress(store, settings, second["id"])["wait_seconds"] == pytest.approx(480 / 240)
+
+
+def test_per_student_limits_refuse_with_a_clear_message_and_spare_the_others(settings, store, connection):
+    for _ in range(settings.max_active_per_student):
+        attempt(settings, store)
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store)
+    assert refused.value.problems[0].code == "too_many_active"
+    assert "espera" in refused.value.messages("es")[0] and "wait" in refused.value.messages("en")[0]
+    other = build_request(settings, class_code=TEST_CLASS, student="bob", prompt=NOTEBOOK_PROMPT,
+                          configs=PRESET_CONFIGS, seed=1, model=settings.model)
+    submit(store, settings, other)  # another student is not held back
+    assert Queue(settings.queue_name(), connection=connection).count == settings.max_active_per_student + 1
+    for submission_id in store.student_submissions(TEST_CLASS, "ana"):
+        store.redis.hset(store.submission_key(submission_id), "status", "done")
+    from dataclasses import replace
+    strict = replace(settings, max_per_minute_per_student=3)
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(strict, store)
+    assert refused.value.problems[0].code == "too_many_per_minute"
+
+
+@pytest.mark.parametrize("prompt", [b"In a distant future", "bad \udcff surrogate", None, 42])
+def test_non_text_prompts_are_refused(settings, store, connection, prompt):
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store, prompt=prompt)
+    assert refused.value.problems[0].code == "not_text"
+    nothing_enqueued(store, settings, connection)
