@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = BatchWorker([queue], connection=connection, loaded=loaded, settings=settings, name=args.name)
     while True:
         worker.work(burst=args.burst, logging_level="INFO")
-        if args.burst or worker._stop_requested:
+        if args.burst or worker._shutdown_requested_date is not None:  # Ctrl-C / SIGTERM: a real stop
             return 0
         # RQ's loop gives up on an error between jobs (Redis gone away); the model stays loaded, so wait
         # for Redis and resume under the same name (its stale registration, if any, is ours to drop).
