@@ -1,0 +1,49 @@
+"""docker-compose.yml: validated by Debian's docker-compose (offline `config`) where installed, and its
+promises (password, persistence, health-gated start, GPU reservation, profiles) checked in the YAML."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+ENV = {**os.environ, "REDIS_PASSWORD": "r3dis-secret", "DECODELAB_INSTRUCTOR_PASSWORD": "profe"}
+
+
+def compose_config(env, *profiles):
+    args = ["docker-compose", "-f", str(ROOT / "docker-compose.yml")]
+    for profile in profiles:
+        args += ["--profile", profile]
+    return subprocess.run(args + ["config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_compose_file_validates_and_refuses_to_run_without_passwords():
+    for profiles in ((), ("gpu",), ("cpu",)):
+        done = compose_config(ENV, *profiles)
+        assert done.returncode == 0, done.stderr
+    rendered = yaml.safe_load(compose_config(ENV, "gpu").stdout)
+    assert "r3dis-secret" in rendered["services"]["worker"]["environment"]["REDIS_URL"]
+    missing = compose_config({k: v for k, v in ENV.items() if k != "REDIS_PASSWORD"})
+    assert missing.returncode != 0 and "REDIS_PASSWORD" in missing.stderr
+
+
+def test_compose_promises():
+    spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = spec["services"]
+    redis = services["redis"]
+    assert "--appendonly" in redis["command"] and "--requirepass" in redis["command"]
+    assert "healthcheck" in redis and "redis-data:/data" in redis["volumes"]
+    for name in ("dashboard", "worker", "worker-cpu"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    gpu = services["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["capabilities"] == ["gpu"] and services["worker"]["profiles"] == ["gpu"]
+    assert services["worker-cpu"]["environment"]["DECODELAB_DEVICE"] == "cpu"
+    dashboard_image = (ROOT / "docker" / "dashboard.Dockerfile").read_text()
+    assert "requirements-dashboard.txt" in dashboard_image and "worker/" not in dashboard_image
+    packages = [line.split("==")[0] for line in (ROOT / "requirements-dashboard.txt").read_text().splitlines()
+                if line and not line.startswith("#")]
+    assert "torch" not in packages and "transformers" not in packages and "streamlit" in packages
