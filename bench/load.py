@@ -21,14 +21,12 @@ import threading
 import time
 from pathlib import Path
 
-import redis
-
 from shared.classes import join_class, open_class
 from shared.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.embedded_redis import EmbeddedRedis
 from shared.problems import Problem
 from shared.settings import Settings
-from shared.store import Store
+from shared.store import Store, redis_client
 from shared.submissions import build_request, submit
 from shared.workers import served_models
 
@@ -59,12 +57,15 @@ def student_loop(index, store, settings, args, deadline, tally, budget):
     name = f"student{index:03d}"
     join_class(store, CLASS, name)
     configs = [{**p.to_dict(), "max_new_tokens": args.max_new_tokens} for p in PRESETS.values()]
+    configs[0] = {**configs[0], "repetition_penalty": 1.0 + (index % 50) / 100}  # greedy ignores seeds
+    sent = 0
     while time.monotonic() < deadline:
         with tally.lock:
             if tally.accepted >= budget:
                 return
-        request = build_request(settings, class_code=CLASS, student=name, prompt=NOTEBOOK_PROMPT,
-                                configs=configs, seed=index, model=settings.model)
+        sent += 1  # a new seed (and prompt) each time: every submission is real work, never a cache hit
+        request = build_request(settings, class_code=CLASS, student=name, prompt=f"{NOTEBOOK_PROMPT} ({sent})",
+                                configs=configs, seed=index * 100_000 + sent, model=settings.model)
         try:
             submit(store, settings, request)
         except Problem.Invalid:
@@ -85,7 +86,7 @@ def run_once(args, worker_count: int, url: str) -> dict:
     prefix = f"load{os.getpid()}w{worker_count}"
     settings = Settings(redis_url=url, model="random-tiny", key_prefix=prefix, max_batch=args.max_batch,
                         max_per_minute_per_student=60)
-    store = Store(redis.Redis.from_url(url), prefix)
+    store = Store(redis_client(url), prefix)
     open_class(store, CLASS)
     env = {**os.environ, "REDIS_URL": url, "DECODELAB_MODEL": "random-tiny", "DECODELAB_PREFIX": prefix,
            "DECODELAB_MAX_BATCH": str(args.max_batch), "DECODELAB_TORCH_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -125,7 +126,10 @@ def run_once(args, worker_count: int, url: str) -> dict:
         for worker in workers:
             worker.terminate()
         for worker in workers:
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 def pct(values, q):

@@ -15,7 +15,7 @@ from shared.classes import open_class
 from shared.i18n import LANGUAGES, t
 from shared.moderation import instructor_token, is_instructor, is_member, membership_token
 from shared.settings import Settings
-from shared.store import Store
+from shared.store import Store, redis_client
 from shared.workers import served_models
 
 
@@ -27,8 +27,7 @@ def get_settings() -> Settings:
 @st.cache_resource
 def get_store() -> Store:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.redis_url, health_check_interval=10, socket_timeout=5,
-                                  socket_connect_timeout=3, retry_on_timeout=True)
+    client = redis_client(settings.redis_url)
     store = Store(client, settings.key_prefix)
     if settings.demo_class:
         try:

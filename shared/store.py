@@ -27,11 +27,21 @@ from __future__ import annotations
 import json
 import time
 
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 
 from shared.gallery import index_output
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
+
+
+def redis_client(url: str) -> Redis:
+    """The one client of a process (many Streamlit sessions share it): a blocking pool, reconnects."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=20,
+                                           health_check_interval=10, socket_timeout=10, socket_connect_timeout=3)
+    return Redis(connection_pool=pool)
 
 
 class Store:

@@ -70,3 +70,23 @@ def test_redis_stopped_and_restarted_mid_batch_loses_nothing(settings, store, co
     assert workers.processes[0].poll() is None  # the same worker, still alive
     assert store.redis.zscore(store.class_key(TEST_CLASS, "starred"), starred) is not None
     assert store.class_output_count(TEST_CLASS) == 12 and store.pending_count(TEST_CLASS) == 0
+
+
+def test_two_models_served_at_once_each_queue_goes_to_its_own_workers(settings, store, workers):
+    from dataclasses import replace
+
+    from shared.workers import served_models
+
+    tiny = workers.start()
+    distil = workers.start(DECODELAB_MODEL="random-distilgpt2")
+    wait_for(lambda: set(served_models(store)) == {"random-tiny", "random-distilgpt2"}, timeout=120,
+             message="both workers to announce their model")
+    big = replace(settings, model="random-distilgpt2")
+    requests = {"random-tiny": notebook_request(settings, student="a", max_new_tokens=4),
+                "random-distilgpt2": notebook_request(big, student="b", max_new_tokens=4)}
+    for request in requests.values():
+        submit(store, settings, request)
+    for model, request in requests.items():
+        wait_for(lambda: store.submission(request["id"])["status"] == "done", timeout=120, message=model)
+        assert {o["model"] for o in store.submission_outputs(request["id"])} == {model}
+    assert tiny.poll() is None and distil.poll() is None
