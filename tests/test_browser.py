@@ -91,6 +91,7 @@ def test_student_runs_presets_and_instructor_sees_them_in_the_gallery(dashboard_
     teacher.get_by_text(f"Galería de la clase {TEST_CLASS}").wait_for(timeout=30_000)
     first_words = outputs[0]["text"].strip()[:25]
     teacher.get_by_text(first_words).first.wait_for(timeout=30_000)
+    teacher.get_by_role("button", name="★ Destacar").nth(2).wait_for(timeout=30_000)  # one per output
     assert teacher.get_by_role("button", name="★ Destacar").count() == 3
     teacher.wait_for_timeout(1500)
     teacher.screenshot(path=str(ARTIFACTS / "gallery-instructor.png"), full_page=True)
