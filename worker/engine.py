@@ -224,11 +224,11 @@ class Engine:
         keys = torch.from_numpy(row_keys(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
         logits = logits.float()
         choice = choose_tokens(logits, history, params, keys, top=self.record_top)
-        model_logprobs = logits.log_softmax(dim=-1)
-        columns = [choice.tokens[:, None].float(), model_logprobs.gather(1, choice.tokens[:, None])]
+        log_total = logits.logsumexp(dim=-1, keepdim=True)  # log p = logit - log_total, no [rows, vocab] copy
+        columns = [choice.tokens[:, None].float(), logits.gather(1, choice.tokens[:, None]) - log_total]
         if self.record_top:
-            top_logprobs, top_ids = torch.topk(model_logprobs, self.record_top, dim=-1)
-            columns += [top_ids.float(), top_logprobs.exp(), choice.top_ids.float(), choice.top_probs,
+            top_logits, top_ids = torch.topk(logits, self.record_top, dim=-1)
+            columns += [top_ids.float(), (top_logits - log_total).exp(), choice.top_ids.float(), choice.top_probs,
                         choice.chosen_probs[:, None]]
         detail = torch.cat(columns, dim=1).cpu()
         return choice.tokens, torch.cat([history, choice.tokens[:, None]], dim=1), detail
