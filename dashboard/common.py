@@ -12,7 +12,7 @@ import redis
 import streamlit as st
 
 from shared.classes import open_class
-from shared.i18n import LANGUAGES, t
+from shared.i18n import t
 from shared.moderation import instructor_token, is_instructor, is_member, membership_token
 from shared.settings import Settings
 from shared.store import Store, redis_client

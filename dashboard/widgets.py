@@ -6,7 +6,8 @@ import time
 
 import streamlit as st
 
-from dashboard.common import tr
+from dashboard.common import lang, tr
+from shared.problems import Problem
 
 
 def output_card(output: dict, show_student: bool = False) -> None:
@@ -24,8 +25,20 @@ def output_card(output: dict, show_student: bool = False) -> None:
             st.text("⚠ " + tr("app.random_weights"))
 
 
-def outputs_side_by_side(outputs: list[dict]) -> None:
-    for start in range(0, len(outputs), 3):
-        for column, output in zip(st.columns(3), outputs[start:start + 3]):
-            with column:
-                output_card(output)
+def progress_banner(view: dict) -> bool:
+    """Queue position and estimated wait, tokens done, or the failure's reason; True once done."""
+    if view["status"] == "queued":
+        where = {"position": view["position"] or "?", "depth": view["depth"] or "?"}
+        if view.get("wait_seconds") is not None:
+            st.info(tr("decoding.queued_wait", seconds=max(1, round(view["wait_seconds"])), **where))
+        else:
+            st.info(tr("decoding.queued", **where))
+        if view["attempts"]:
+            st.warning(tr("decoding.retrying", attempt=view["attempts"] + 1))
+    elif view["status"] == "running":
+        st.progress(min(1.0, view["done"] / max(1, view["total"])),
+                    text=tr("decoding.running", done=view["done"], total=view["total"]))
+    elif view["status"] == "failed":
+        error = view["error"] or {"code": "worker_error", "params": {"detail": "?"}}
+        st.error(tr("decoding.failed", reason=Problem.from_dict(error).message(lang())))
+    return view["status"] == "done"

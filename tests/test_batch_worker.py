@@ -8,7 +8,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from shared.decoding import PRESETS, NOTEBOOK_PROMPT
 from shared.submissions import build_request, submit
-from tests.conftest import TEST_CLASS, wait_for
+from tests.conftest import TEST_CLASS
 
 
 def notebook_request(settings, student="ana", prompt=NOTEBOOK_PROMPT, seed=42, max_new_tokens=None):

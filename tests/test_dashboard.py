@@ -93,7 +93,7 @@ def test_whole_path_dashboard_to_worker_to_gallery(app_env, settings, store, con
 
 
 def test_model_output_is_shown_as_plain_text_never_markdown(app_env, settings, store):
-    import json, time
+    import time
     output = {"id": "x:0", "submission_id": "x", "index": 0, "class_code": TEST_CLASS, "student": "<b>eve</b>",
               "lab": "decoding", "prompt": "p", "text": "**bold** <script>alert(1)</script>", "token_ids": [],
               "config": {}, "effective_config": {}, "group_key": "g", "label": "greedy · rep 1.1 · 80 tok",
@@ -202,7 +202,7 @@ def test_ablation_page_shows_variants_runs_them_and_draws_the_matrix(app_env, se
 
 
 def test_students_cannot_reach_another_class_or_instructor_powers_by_editing_their_session(app_env, store, settings):
-    from tests.test_gallery import make_output, store_outputs
+    from tests.test_gallery import make_output
 
     open_class(store, "otra-clase")
     secret_output = {**make_output(1, text="only for the other class"), "class_code": "otra-clase"}

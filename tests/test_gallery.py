@@ -1,6 +1,5 @@
 """shared/gallery.py and shared/moderation.py against a real Redis: indexes, filters, rights, export."""
 
-import json
 import time
 
 import pytest

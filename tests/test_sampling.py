@@ -1,7 +1,6 @@
 """worker/sampling.py: per-row processors equal transformers' own, and sampling draws the right law."""
 
 import numpy as np
-import pytest
 import torch
 from transformers.generation.logits_process import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                                                     TopKLogitsWarper, TopPLogitsWarper)

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.common import (get_settings, get_store, lang, model_picker, redis_ok, redis_tolerant,
                               require_student, tr)
 from dashboard.lab_widgets import past_submissions
+from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
 from shared.problems import Problem
@@ -111,16 +112,7 @@ def cell_text(cell: dict) -> str:
 @redis_tolerant
 def ablation_status(submission_id: str) -> None:
     view = progress(store, settings, submission_id)
-    if view is None:
-        return
-    if view["status"] == "queued":
-        st.info(tr("decoding.queued", position=view["position"] or "?", depth=view["depth"] or "?"))
-    elif view["status"] == "running":
-        st.progress(min(1.0, view["done"] / max(1, view["total"])),
-                    text=tr("decoding.running", done=view["done"], total=view["total"]))
-    elif view["status"] == "failed":
-        st.error(tr("decoding.failed", reason=Problem.from_dict(view["error"]).message(lang())))
-    else:
+    if view is not None and progress_banner(view):
         matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
 
 

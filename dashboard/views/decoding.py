@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.common import (get_settings, get_store, lang, model_picker, redis_ok, redis_tolerant,
                               require_student, tr)
 from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
-from dashboard.widgets import output_card
+from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
 from shared.problems import Problem
 from shared.submissions import build_request, progress, submit
@@ -85,23 +85,7 @@ def show_output(output: dict) -> None:
 def submission_status(submission_id: str) -> None:
     """Polled every second: queue position and wait, tokens done, then the outputs side by side."""
     view = progress(store, settings, submission_id)
-    if view is None:
-        return
-    if view["status"] == "queued":
-        where = {"position": view["position"] or "?", "depth": view["depth"] or "?"}
-        if view.get("wait_seconds") is not None:
-            st.info(tr("decoding.queued_wait", seconds=max(1, round(view["wait_seconds"])), **where))
-        else:
-            st.info(tr("decoding.queued", **where))
-        if view["attempts"]:
-            st.warning(tr("decoding.retrying", attempt=view["attempts"] + 1))
-    elif view["status"] == "running":
-        st.progress(min(1.0, view["done"] / max(1, view["total"])),
-                    text=tr("decoding.running", done=view["done"], total=view["total"]))
-    elif view["status"] == "failed":
-        error = view["error"] or {"code": "worker_error", "params": {"detail": "?"}}
-        st.error(tr("decoding.failed", reason=Problem.from_dict(error).message(lang())))
-    else:
+    if view is not None and progress_banner(view):
         st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
         st.subheader(tr("decoding.results"))
         outputs = store.submission_outputs(submission_id)
