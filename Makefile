@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test bench load worker dashboard clean
+.PHONY: run test bench bench-gallery load worker dashboard clean
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(DEPS)
 ## Class-burst benchmark: notebook way vs engine vs end to end (see README, Benchmarks).
 bench: $(DEPS)
 	PYTHONPATH=. $(PY) -m bench.class_burst $(ARGS)
+
+## Gallery speed with a big class (10,000 outputs by default).
+bench-gallery: $(DEPS)
+	PYTHONPATH=. $(PY) -m bench.gallery $(ARGS)
 
 ## Load test: simulated students against a running stack with random-tiny (loopback only, bounded).
 load: $(DEPS)

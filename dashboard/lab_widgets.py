@@ -123,5 +123,5 @@ def explorer_view(store, settings, request_id: str) -> None:
         color=alt.Color("fate:N", title=""), tooltip=["token", "model", "after", "fate"])
     ticks = alt.Chart(frame).mark_tick(color="black", thickness=2).encode(
         x=alt.X("token:N", sort=None), y=alt.Y("model:Q", title=tr("col.p_model")))
-    st.altair_chart(bars + ticks, use_container_width=True)
+    st.altair_chart(bars + ticks, width="stretch")
 

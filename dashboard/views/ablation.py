@@ -88,7 +88,7 @@ def matrix_view(request: dict, outputs: list[dict]) -> None:
     st.altair_chart(alt.Chart(heat).mark_rect().encode(
         x=alt.X("check:N", title=tr("col.check")), y=alt.Y("variant:N", sort=order, title=tr("col.variant")),
         color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
-        tooltip=["variant", "check", "rate"]), use_container_width=True)
+        tooltip=["variant", "check", "rate"]), width="stretch")
     chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
     for output in [o for o in outputs if o["variant"] == chosen]:
         with st.container(border=True):

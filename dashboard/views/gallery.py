@@ -109,9 +109,11 @@ def outputs_page(current: GalleryQuery) -> None:
 with outputs_tab:
     outputs_page(current)
 
+stats = class_stats(store, code, include_hidden)  # read once for the groups and the charts
+
 with groups_tab:
     differ = st.checkbox(tr("gallery.differ"), disabled=not prompt)
-    summaries = group_summaries(store, code, class_stats(store, code, include_hidden), lab)
+    summaries = group_summaries(store, code, stats, lab)
     if differ and prompt:
         keep = groups_differing_from_greedy(store, code, prompt, include_hidden)
         summaries = [s for s in summaries if s["key"] in keep]
@@ -123,25 +125,25 @@ with groups_tab:
                  hide_index=True)
 
 with charts_tab:
-    data = chart_rows(class_stats(store, code, include_hidden))
+    data = chart_rows(stats)
     st.subheader(tr("chart.temperature"))
     if data["temperature"]:
         frame = pd.DataFrame(data["temperature"]).melt("temperature", ["distinct_2", "loop_rate"], "metric")
         st.altair_chart(alt.Chart(frame).mark_line(point=True).encode(
-            x="temperature:Q", y="value:Q", color="metric:N"), use_container_width=True)
+            x="temperature:Q", y="value:Q", color="metric:N"), width="stretch")
     else:
         st.info(tr("chart.empty"))
     st.subheader(tr("chart.penalty"))
     if data["penalty"]:
         st.altair_chart(alt.Chart(pd.DataFrame(data["penalty"])).mark_line(point=True).encode(
-            x="repetition_penalty:Q", y="tokens:Q"), use_container_width=True)
+            x="repetition_penalty:Q", y="tokens:Q"), width="stretch")
     else:
         st.info(tr("chart.empty"))
     st.subheader(tr("chart.checks"))
     if data["checks"]:
         st.altair_chart(alt.Chart(pd.DataFrame(data["checks"])).mark_rect().encode(
             x="check:N", y="variant:N", color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["variant", "check", "rate", "outputs"]), use_container_width=True)
+            tooltip=["variant", "check", "rate", "outputs"]), width="stretch")
     else:
         st.info(tr("chart.empty"))
 
