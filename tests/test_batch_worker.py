@@ -131,3 +131,18 @@ def test_ablation_run_through_the_queue_gives_a_full_effect_matrix(settings, sto
     groups = store.gallery_groups(TEST_CLASS)
     assert len(groups) == 4 and all(g["count"] == 3 for g in groups)
     assert {g["label"].split(" · ")[0] for g in groups} == set(variants)
+
+
+def test_a_malformed_request_in_the_queue_fails_alone_and_the_worker_goes_on(settings, store, connection, workers):
+    import json
+
+    good = notebook_request(settings, student="good", max_new_tokens=4)
+    bad = notebook_request(settings, student="bad", max_new_tokens=4)
+    for request in (bad, good):
+        submit(store, settings, request)
+    forged = {**bad, "items": [{"prompt": "hi", "config": "not a dict", "seed": 1}]}  # straight into Redis
+    connection.hset(store.submission_key(bad["id"]), "request", json.dumps(forged))
+    assert workers.start("--burst").wait(timeout=120) == 0, workers.log()
+    assert store.submission(bad["id"])["status"] == "failed"
+    assert store.submission(bad["id"])["error"]["params"]["detail"] == "malformed request"
+    assert store.submission(good["id"])["status"] == "done"

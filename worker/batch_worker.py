@@ -138,6 +138,9 @@ class BatchWorker(SimpleWorker):
         except Problem.Invalid as invalid:
             self._fail(job, queue, execution, request, invalid.problems[0])
             return
+        except (KeyError, TypeError, ValueError, AttributeError):  # a malformed record: refuse, never crash
+            self._fail(job, queue, execution, request, Problem("worker_error", detail="malformed request"))
+            return
         attempt = self.store.mark_running(job.id, self.name)
         flight = self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
         keys = [cache_key(self.loaded.name, item["prompt"], config, int(item["seed"]))
