@@ -18,6 +18,10 @@ so that a page reads only what it shows:
     {p}:explore:{id}                  hash   a next-token distribution: logits (float32 bytes), prompt ids
     {p}:worker:{name}                 hash   a live worker's model, device, throughput (expires)
     {p}:workers                       set    names of workers that announced themselves
+    {p}:class:{code}:starred|hidden|comments   the instructor's marks (shared/moderation.py)
+    {p}:secret                        string signs students' class membership (shared/moderation.py)
+
+The gallery's filter and sort indexes are listed in shared/gallery.py.
 
 Output ids are deterministic, so a submission stored twice (a retried job) never duplicates itself.
 """
@@ -172,25 +176,6 @@ class Store:
             return []
         raw = self.redis.mget([self.output_key(i) for i in output_ids])
         return [json.loads(r) for r in raw if r is not None]
-
-    def gallery_groups(self, code: str) -> list[dict]:
-        """Groups of the class, newest activity first: key, label, count, newest time."""
-        labels = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.class_key(code, "groups")).items()}
-        with self.redis.pipeline(transaction=False) as pipe:
-            for group in labels:
-                pipe.zcard(self.class_key(code, "group", group))
-                pipe.zrevrange(self.class_key(code, "group", group), 0, 0, withscores=True)
-            replies = pipe.execute()
-        groups = []
-        for index, (group, label) in enumerate(labels.items()):
-            count, newest = replies[2 * index], replies[2 * index + 1]
-            groups.append({"key": group, "label": label, "count": count,
-                           "newest": newest[0][1] if newest else 0.0})
-        return sorted(groups, key=lambda g: g["newest"], reverse=True)
-
-    def group_outputs(self, code: str, group: str, offset: int = 0, limit: int = 20) -> list[dict]:
-        ids = self.redis.zrevrange(self.class_key(code, "group", group), offset, offset + limit - 1)
-        return self.outputs([i.decode() for i in ids])
 
     def class_output_count(self, code: str) -> int:
         return self.redis.zcard(self.class_key(code, "outputs"))

@@ -128,7 +128,9 @@ def test_ablation_run_through_the_queue_gives_a_full_effect_matrix(settings, sto
     assert sum(row["topic_words"]["samples"] for row in matrix) == 12
     seeds = {(o["variant"], o["seed"]) for o in outputs}
     assert {s for _, s in seeds} == {100, 101, 102}  # the same seeds for every variant
-    groups = store.gallery_groups(TEST_CLASS)
+    from shared.gallery import class_stats, group_summaries
+
+    groups = group_summaries(store, TEST_CLASS, class_stats(store, TEST_CLASS))
     assert len(groups) == 4 and all(g["count"] == 3 for g in groups)
     assert {g["label"].split(" · ")[0] for g in groups} == set(variants)
 
