@@ -77,7 +77,10 @@ def test_student_runs_presets_and_instructor_sees_them_in_the_gallery(dashboard_
     student.get_by_text("Listo en").wait_for(timeout=120_000)
     student.get_by_text("sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 · 80 tok · random-tiny").first.wait_for()
     student.wait_for_timeout(1500)  # let every widget finish drawing before the picture
-    student.screenshot(path=str(ARTIFACTS / "decoding-page.png"), full_page=True)
+    student.get_by_text("Ejecutar").scroll_into_view_if_needed()  # the run button, then the results
+    student.mouse.wheel(0, 700)
+    student.wait_for_timeout(500)
+    student.screenshot(path=str(ARTIFACTS / "decoding-page.png"))
     outputs = store.outputs([i.decode() for i in store.redis.zrange(store.class_key(TEST_CLASS, "outputs"), 0, -1)])
     assert len(outputs) == 3 and {o["student"] for o in outputs} == {"Lucía"}
 

@@ -146,7 +146,7 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     assert [o["effective_config"]["temperature"] for o in outputs] == [0.1, 0.7, 1.5]
     shown = texts(app)
     assert any(t.startswith("perplexity ") and "distinct-2" in t for t in shown)
-    assert any("Effective config" in t and "'top_k': 50" in t for t in shown)
+    assert any("Effective config: strategy=sampling" in t and "top_k=50" in t for t in shown)
     token_tables = [d.value for d in app.dataframe if list(d.value.columns) == ["token", "p model", "p sampled"]]
     assert len(token_tables) == 3  # each token shaded by its probability
     tokens = token_tables[0]

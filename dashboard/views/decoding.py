@@ -70,7 +70,8 @@ if st.button(tr("decoding.run"), type="primary"):
 
 def show_output(output: dict) -> None:
     output_card(output)
-    st.text(tr("decoding.config_full", config=output["effective_config"], seed=output["seed"], model=output["model"]))
+    config = ", ".join(f"{key}={value}" for key, value in output["effective_config"].items())
+    st.text(tr("decoding.config_full", config=config, seed=output["seed"], model=output["model"]))
     metrics_line(output)
     if output.get("cached_from"):
         st.text("♻ " + tr("decoding.cached"))
