@@ -99,3 +99,12 @@ def test_student_runs_presets_and_instructor_sees_them_in_the_gallery(dashboard_
     teacher.wait_for_timeout(1500)
     teacher.screenshot(path=str(ARTIFACTS / "gallery-instructor.png"), full_page=True)
     assert os.path.getsize(ARTIFACTS / "gallery-instructor.png") > 10_000
+
+    teacher.get_by_role("button", name="★ Destacar").first.click()  # star one for the projector
+    teacher.get_by_role("button", name="☆ Quitar destacado").wait_for(timeout=30_000)
+    teacher.get_by_role("tab", name="Proyector").click()
+    projected = teacher.locator(".st-key-spotlight [data-testid='stText']").nth(1)
+    projected.wait_for(timeout=30_000)
+    size = projected.evaluate("e => parseFloat(getComputedStyle(e.querySelector('*') || e).fontSize)")
+    assert size >= 24, f"projector text is {size}px"
+    teacher.screenshot(path=str(ARTIFACTS / "spotlight.png"))

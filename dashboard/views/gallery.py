@@ -164,8 +164,8 @@ with compare_tab:
         st.text(word_diff(first["text"], second["text"]))
 
 with spotlight_tab:
-    st.html("<style>.spotlight pre, .spotlight div[data-testid='stText'] {font-size: 1.6rem; line-height: 1.4;}"
-            "</style>")  # static CSS only: model text itself stays in st.text
+    st.html("<style>.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * "
+            "{font-size: 1.6rem !important; line-height: 1.4;}</style>")  # static CSS: model text stays in st.text
     starred = spotlight(store, code)
     if not starred:
         st.info(tr("spotlight.empty"))
