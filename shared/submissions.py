@@ -158,7 +158,14 @@ def submit(store: Store, settings: Settings, request: dict) -> Job:
     student over their limits (so one student cannot fill the queue ahead of the class)."""
     if not is_open(store, request["class_code"]):
         raise Problem.Invalid([Problem("bad_class_code")])
-    check_limits(store, settings, request["class_code"], request["student"])
+    # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.
+    with store.redis.lock(store.key("submitting", request["class_code"], request["student"]), timeout=10,
+                          blocking_timeout=10):
+        check_limits(store, settings, request["class_code"], request["student"])
+        return _enqueue(store, settings, request)
+
+
+def _enqueue(store: Store, settings: Settings, request: dict) -> Job:
     queue = queue_for(store.redis, settings, request["model"])
     with store.redis.pipeline() as pipe:
         # RQ opens the transaction (MULTI) itself, so its commands go first; ours join the same EXEC.

@@ -124,3 +124,25 @@ def test_non_text_prompts_are_refused(settings, store, connection, prompt):
         attempt(settings, store, prompt=prompt)
     assert refused.value.problems[0].code == "not_text"
     nothing_enqueued(store, settings, connection)
+
+
+def test_two_tabs_submitting_at_once_cannot_pass_the_limit_together(settings, store, connection):
+    import threading
+
+    outcomes = []
+
+    def one_tab():
+        try:
+            attempt(settings, store)
+            outcomes.append("accepted")
+        except Problem.Invalid as refused:
+            outcomes.append(refused.problems[0].code)
+
+    tabs = [threading.Thread(target=one_tab) for _ in range(8)]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join(timeout=30)
+    assert outcomes.count("accepted") == settings.max_active_per_student
+    assert outcomes.count("too_many_active") == 8 - settings.max_active_per_student
+    assert Queue(settings.queue_name(), connection=connection).count == settings.max_active_per_student
