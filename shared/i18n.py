@@ -46,6 +46,8 @@ TEXT: dict[str, dict[str, str]] = {
                                       "finish."},
     "problem.too_many_per_minute": {"es": "Máximo {limit} envíos por minuto: espera un momento y vuelve a probar.",
                                     "en": "At most {limit} submissions a minute: wait a moment and try again."},
+    "problem.timed_out": {"es": "El envío superó el tiempo máximo ({seconds} s) y se canceló.",
+                          "en": "The submission took longer than the limit ({seconds} s) and was cancelled."},
     "problem.bad_name": {"es": "El nombre debe tener entre 1 y {limit} caracteres visibles.",
                          "en": "The name must have between 1 and {limit} visible characters."},
     "problem.bad_class_code": {"es": "El código de clase no existe o está cerrado. Pídeselo a tu profesor/a.",

@@ -148,3 +148,18 @@ def test_a_malformed_request_in_the_queue_fails_alone_and_the_worker_goes_on(set
     assert store.submission(bad["id"])["status"] == "failed"
     assert store.submission(bad["id"])["error"]["params"]["detail"] == "malformed request"
     assert store.submission(good["id"])["status"] == "done"
+
+
+def test_a_submission_over_its_job_timeout_fails_alone(settings, store, connection, workers):
+    from dataclasses import replace
+
+    short = replace(settings, job_timeout=1)
+    slow = notebook_request(settings, student="slow", max_new_tokens=900)
+    submit(store, short, slow)  # enqueued with a 1-second RQ job timeout
+    quick = notebook_request(settings, student="quick", max_new_tokens=4)
+    submit(store, settings, quick)
+    assert workers.start("--burst").wait(timeout=180) == 0, workers.log()
+    record = store.submission(slow["id"])
+    assert record["status"] == "failed" and record["error"]["code"] == "timed_out"
+    assert Job.fetch(slow["id"], connection=connection).get_status() == "failed"
+    assert store.submission(quick["id"])["status"] == "done"

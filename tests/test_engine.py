@@ -164,3 +164,18 @@ def test_recorded_probabilities_equal_a_reference_forward_pass(tiny):
             assert step["p"] == pytest.approx(float(probs[result.token_ids[position]]), abs=1e-4)
             expected = [(i, p) for i, p in zip(*[t.tolist() for t in probs.topk(5)[::-1]]) if p > 0]
             assert [i for i, _ in step["sampled"]] == [i for i, _ in expected][:len(step["sampled"])]
+
+
+def test_cancel_drops_one_owners_rows_and_the_rest_finish_the_same(tiny):
+    config = DecodingConfig(temperature=0.8, max_new_tokens=20).effective()
+    requests = [GenerationRequest((owner, i), ids(tiny, PROMPTS[i]), config, seed=i)
+                for owner in ("a", "b") for i in range(3)]
+    expected = {r.key: r.token_ids for r in engine(tiny).run(requests)}
+    runner = engine(tiny, max_batch=4)
+    for request in requests:
+        runner.submit(request)
+    done = {r.key: r.token_ids for r in runner.step()}
+    assert runner.cancel("a") == 3
+    while runner.busy:
+        done.update({r.key: r.token_ids for r in runner.step()})
+    assert set(done) == {("b", 0), ("b", 1), ("b", 2)} and all(done[k] == expected[k] for k in done)

@@ -227,12 +227,24 @@ class BatchWorker(SimpleWorker):
             rate = (self.engine.generated_tokens - self._tokens_at_beat) / elapsed
             self.tokens_per_second = rate if not self.tokens_per_second else 0.5 * rate + 0.5 * self.tokens_per_second
         self._last_beat, self._tokens_at_beat = moment, self.engine.generated_tokens
+        self._enforce_timeouts()
         try:
             self._beat_all()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()
         except redis.exceptions.ConnectionError:
             log.warning("Redis unreachable; generation goes on, heartbeats resume when it is back")
+
+    def _enforce_timeouts(self) -> None:
+        """RQ's job timeout, inside the batch: a submission running longer fails (no retry) and frees
+        its rows; the others go on."""
+        for flight in list(self.inflight.values()):
+            timeout = flight.job.timeout or self.settings.job_timeout
+            if timeout > 0 and (now() - flight.job.started_at).total_seconds() > timeout:
+                self.engine.cancel(flight.job.id)
+                del self.inflight[flight.job.id]
+                _retry_redis(lambda: self._fail(flight.job, flight.queue, flight.execution, flight.request,
+                                                Problem("timed_out", seconds=timeout)))
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)

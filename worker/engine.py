@@ -117,6 +117,16 @@ class Engine:
     def free_rows(self) -> int:
         return self.max_batch - len(self.rows) - len(self.waiting)
 
+    def cancel(self, owner) -> int:
+        """Drop every waiting or running request whose key starts with `owner`; returns how many."""
+        mine = lambda request: isinstance(request.key, tuple) and request.key[0] == owner  # noqa: E731
+        before = len(self.waiting) + len(self.rows)
+        self.waiting = [r for r in self.waiting if not mine(r)]
+        keep = [i for i, row in enumerate(self.rows) if not mine(row.request)]
+        if len(keep) < len(self.rows):
+            self._keep_rows(keep)
+        return before - len(self.waiting) - len(self.rows)
+
     def progress(self) -> dict:
         """Tokens generated so far by each running request, by key."""
         return {row.request.key: len(row.tokens) for row in self.rows}
