@@ -137,3 +137,15 @@ def worker_status(store: Store, model: str) -> None:
     st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
     if any(w.get("random_weights") == "1" for w in live):
         st.caption("⚠️ " + tr("app.random_weights"))
+
+
+def lab_page(title_key: str, intro_key: str) -> tuple[str, str, Store, Settings, str]:
+    """The top of a lab page: title, the joined student (or stop), Redis reachable (or stop), intro,
+    and the model to submit to. Returns (class code, name, store, settings, model)."""
+    st.header(tr(title_key))
+    code, name = require_student()
+    store, settings = get_store(), get_settings()
+    if not redis_ok(store):
+        st.stop()
+    st.caption(tr(intro_key))
+    return code, name, store, settings, model_picker(store)

@@ -4,8 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (get_settings, get_store, lang, model_picker, redis_ok, redis_tolerant,
-                              require_student, tr)
+from dashboard.common import lab_page, lang, redis_tolerant, tr
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
@@ -13,13 +12,7 @@ from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CO
 from shared.problems import Problem
 from shared.submissions import build_request, progress, submit
 
-st.header(tr("ablation.header"))
-code, name = require_student()
-store, settings = get_store(), get_settings()
-if not redis_ok(store):
-    st.stop()
-st.caption(tr("ablation.intro"))
-model = model_picker(store)
+code, name, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
 topic = st.text_input(tr("ablation.topic"), value=NOTEBOOK_TOPIC, max_chars=300)
 left, right = st.columns(2)

@@ -5,8 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (get_settings, get_store, lang, model_picker, redis_ok, redis_tolerant,
-                              require_student, tr)
+from dashboard.common import lab_page, lang, redis_tolerant, tr
 from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
@@ -16,13 +15,7 @@ from shared.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 
-st.header(tr("decoding.header"))
-code, name = require_student()
-store, settings = get_store(), get_settings()
-if not redis_ok(store):
-    st.stop()
-st.caption(tr("decoding.intro"))
-model = model_picker(store)
+code, name, store, settings, model = lab_page("decoding.header", "decoding.intro")
 theory_notes()
 
 prompt = st.text_area(tr("decoding.prompt"), value=NOTEBOOK_PROMPT, height=100, key="prompt")
