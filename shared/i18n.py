@@ -237,6 +237,7 @@ TEXT: dict[str, dict[str, str]] = {
     "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},
     "gallery.group": {"es": "{label} · {count} salida(s)", "en": "{label} · {count} output(s)"},
     "gallery.by": {"es": "{student} · {when}", "en": "{student} · {when}"},
+    "common.with_seed": {"es": "{who} · semilla {seed}", "en": "{who} · seed {seed}"},
     "gallery.pending": {"es": "{count} envío(s) pendientes en la cola", "en": "{count} submission(s) pending"},
     "gallery.tab.outputs": {"es": "Salidas", "en": "Outputs"},
     "gallery.tab.groups": {"es": "Grupos", "en": "Groups"},

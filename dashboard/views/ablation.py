@@ -85,7 +85,7 @@ def matrix_view(request: dict, outputs: list[dict]) -> None:
     chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
     for output in [o for o in outputs if o["variant"] == chosen]:
         with st.container(border=True):
-            st.text(f"{output['label']} · seed {output['seed']}")
+            st.text(tr("common.with_seed", who=output["label"], seed=output["seed"]))
             st.text(output["text"] or "∅")
             for check_id, result in output["checks"].items():
                 st.text(tr("check.result", mark="✅" if result["passed"] else "❌", name=tr(f"check.{check_id}"),

@@ -173,5 +173,5 @@ with spotlight_tab:
         for output in starred:
             st.text(output["label"])
             st.text(output["text"])
-            st.text(f"{output['student']} · seed {output['seed']}")
+            st.text(tr("common.with_seed", who=output["student"], seed=output["seed"]))
             st.divider()
