@@ -110,19 +110,19 @@ class Store:
         """Store every output and index it in the class gallery, atomically with the status change.
         `details`: token view data by output id; `cache_keys`: output id -> cache key it answers."""
         sid, code = request["id"], request["class_code"]
+        hidden = self.redis.smismember(self.class_key(code, "hidden"), [o["id"] for o in outputs]) if outputs else []
         with self.redis.pipeline() as pipe:
             for output_id, detail in (details or {}).items():
                 pipe.set(self.key("tok", output_id), json.dumps(detail))
             for output_id, cache_key in (cache_keys or {}).items():
                 pipe.set(self.key("cache", cache_key), output_id, nx=True)
-            for output in outputs:
+            for output, is_hidden in zip(outputs, hidden):
                 pipe.set(self.output_key(output["id"]), json.dumps(output))
                 score = output["finished_at"]
                 pipe.zadd(self.class_key(code, "outputs"), {output["id"]: score})
                 pipe.hset(self.class_key(code, "groups"), output["group_key"], output["label"])
                 pipe.zadd(self.class_key(code, "group", output["group_key"]), {output["id"]: score})
-                index_output(pipe, self, output, visible=not self.redis.sismember(
-                    self.class_key(code, "hidden"), output["id"]))
+                index_output(pipe, self, output, visible=not is_hidden)
             pipe.hset(self.submission_key(sid), mapping={
                 "status": DONE, "finished_at": time.time(), "progress_done": request["total_tokens"],
                 "outputs": json.dumps([o["id"] for o in outputs])})

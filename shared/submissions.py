@@ -82,19 +82,14 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
             seeds.append(validate_seed(raw["seed"] if raw.get("seed") is not None else seed))
         except Problem.Invalid as invalid:
             problems += [p for p in invalid.problems if p not in problems]
-    validations = [lambda: validate_seed(seed)] + [
-        lambda text=text: clean_prompt(text, settings.max_prompt_chars) for text in variants.values()]
-    for validation in validations:
-        try:
-            validation()
-        except Problem.Invalid as invalid:
-            problems += [p for p in invalid.problems if p not in problems]
+    _collect(problems, validate_seed, seed)
+    texts = {name: _collect(problems, clean_prompt, text, settings.max_prompt_chars)
+             for name, text in variants.items()}
     if len(variants) * len(parsed) > MAX_GENERATIONS:
         problems.append(Problem("too_many_generations", limit=MAX_GENERATIONS))
     problems += [Problem(p) for p in (check_problem(spec) for spec in checks or []) if p]
     if problems:
         raise Problem.Invalid(problems)
-    texts = {name: clean_prompt(text, settings.max_prompt_chars) for name, text in variants.items()}
     for text in texts.values():
         check_context(count_gpt2_tokens(text), parsed)
     items = [{"variant": name, "prompt": text, "config": c.to_dict(), "seed": s, "label": c.label(),
@@ -105,6 +100,15 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
         "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
         "checks": checks or [], "topic": topic[:300],
     }
+
+
+def _collect(problems: list[Problem], check, *args):
+    """`check(*args)`, or None with its problems added to `problems` (each reported once)."""
+    try:
+        return check(*args)
+    except Problem.Invalid as invalid:
+        problems += [p for p in invalid.problems if p not in problems]
+        return None
 
 
 def check_problem(spec: dict) -> str | None:

@@ -6,8 +6,24 @@ from transformers.generation.logits_process import (RepetitionPenaltyLogitsProce
                                                     TopKLogitsWarper, TopPLogitsWarper)
 
 from shared.decoding import DecodingConfig
-from worker.sampling import (RowParams, apply_repetition_penalty, apply_warpers, choose_tokens, gumbel_noise,
-                             hash32, row_keys)
+from worker.sampling import RowParams, apply_repetition_penalty, choose_tokens, gumbel_noise, hash32, row_keys
+
+
+def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
+    """Reference: temperature, top-k, top-p over the whole vocabulary, per row (-inf = removed).
+    Checked against transformers below; the engine's candidate path is checked against it."""
+    scores = scores / params.temperature[:, None]
+    vocab = scores.shape[-1]
+    k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
+    kth_largest = torch.topk(scores, int(k.max()), dim=-1).values.gather(1, (k - 1)[:, None])
+    scores = scores.masked_fill(scores < kth_largest, -float("inf"))
+    sorted_scores, sorted_index = torch.sort(scores, descending=False)
+    cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+    remove_sorted = cumulative <= (1 - params.top_p[:, None])
+    remove_sorted[:, -1] = False  # keep at least one token
+    remove = remove_sorted.scatter(1, sorted_index, remove_sorted)
+    return scores.masked_fill(remove, -float("inf"))
+
 
 CONFIGS = [
     DecodingConfig(temperature=0.3, top_p=0.9), DecodingConfig(temperature=1.5, top_k=7, top_p=0.5),

@@ -248,15 +248,16 @@ class BatchWorker(SimpleWorker):
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)
-        progress = self.engine.progress()
+        running: dict[str, int] = {}
+        for (job_id, _), count in self.engine.progress().items():
+            running[job_id] = running.get(job_id, 0) + count
         done_tokens: dict[str, int] = {}
         with self.connection.pipeline() as pipe:
             self.heartbeat(self.worker_ttl + 60, pipeline=pipe)
             for job_id, flight in self.inflight.items():
                 flight.execution.heartbeat(flight.job.started_job_registry, ttl, pipeline=pipe)
                 flight.job.heartbeat(now(), ttl, pipeline=pipe, xx=True)
-                done_tokens[job_id] = sum(len(r.token_ids) for r in flight.results.values()) + sum(
-                    count for (key, _), count in progress.items() if key == job_id)
+                done_tokens[job_id] = sum(len(r.token_ids) for r in flight.results.values()) + running.get(job_id, 0)
             pipe.execute()
         self.store.set_progress(done_tokens)
 

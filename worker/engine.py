@@ -41,7 +41,7 @@ def rows_that_fit(model: torch.nn.Module, free_bytes: int, context: int = 1024) 
     config = model.config
     element = next(model.parameters()).element_size()
     kv_cache = 2 * config.n_layer * config.n_embd * context * element
-    sampling = 8 * config.vocab_size * 4  # fp32 logits and their processed copies, the seen mask
+    sampling = 8 * config.vocab_size * 4  # fp32 logits and their processed copies while choosing
     return max(1, int(free_bytes * MEMORY_HEADROOM) // (kv_cache + sampling))
 
 

@@ -93,21 +93,6 @@ def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalt
     return scores.scatter(1, history, picked)
 
 
-def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
-    """Temperature, then top-k, then top-p; removed tokens get -inf. Rows are independent."""
-    scores = scores / params.temperature[:, None]
-    vocab = scores.shape[-1]
-    k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
-    kth_largest = torch.topk(scores, int(k.max()), dim=-1).values.gather(1, (k - 1)[:, None])
-    scores = scores.masked_fill(scores < kth_largest, -float("inf"))
-    sorted_scores, sorted_index = torch.sort(scores, descending=False)
-    cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
-    remove_sorted = cumulative <= (1 - params.top_p[:, None])
-    remove_sorted[:, -1] = False  # keep at least one token
-    remove = remove_sorted.scatter(1, sorted_index, remove_sorted)
-    return scores.masked_fill(remove, -float("inf"))
-
-
 @dataclass
 class Choice:
     """The tokens chosen for a batch, with what the token view shows when asked for (`top` > 0)."""
@@ -125,8 +110,8 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     Sampling works on each row's candidates in descending score order (`torch.topk`): only the
     top_k largest can survive top-k, so when every sampling row has a top_k the rest of the
     vocabulary is never sorted. Top-p is computed exactly as `TopPLogitsWarper` does (ascending
-    cumulative softmax), which gives the same kept set as the full-vocabulary warpers
-    (`apply_warpers`, tested). The Gumbel noise is keyed by token id, not by position, so neither
+    cumulative softmax), which gives the same kept set as transformers' warpers over the whole
+    vocabulary (tests/test_sampling.py). The Gumbel noise is keyed by token id, not position, so neither
     the other rows nor the candidates' order can change a row's token.
 
     With `top`, also returns each row's `top` most likely tokens in the distribution it sampled from
