@@ -7,15 +7,18 @@ transformers, so the dashboard's image stays small.
 from __future__ import annotations
 
 import functools
+import secrets
 
 import redis
 import streamlit as st
 
-from shared.classes import open_class
+from shared.classes import open_class_once
 from shared.i18n import t
-from shared.moderation import instructor_token, is_instructor, is_member, membership_token
-from shared.settings import Settings
+from shared.moderation import LoginAttempt, is_instructor, is_member, log_in_instructor, membership_token
+from shared.problems import Problem
+from shared.settings import Settings, redact_url
 from shared.store import Store, redis_client
+from shared.submissions import new_request_id, submit
 from shared.workers import served_models
 
 
@@ -31,7 +34,7 @@ def get_store() -> Store:
     store = Store(client, settings.key_prefix)
     if settings.demo_class:
         try:
-            open_class(store, settings.demo_class)
+            open_class_once(store, settings.demo_class)  # once: a closed demo class stays closed
         except redis.exceptions.ConnectionError:
             pass  # Redis still starting; the page says so and the next run retries
     return store
@@ -81,12 +84,17 @@ def require_student() -> tuple[str, str]:
     return joined
 
 
-def log_in(password: str) -> bool:
-    """Constant-time compare; the session keeps a token derived from the password, not a flag."""
-    token = instructor_token(get_settings(), password)
-    if token:
-        st.session_state.instructor_token = token
-    return token is not None
+def log_in(password: str) -> LoginAttempt:
+    """Constant-time compare, throttled per session and client address (shared/moderation.py); the
+    session keeps a token derived from the password, not a flag."""
+    if "login_session" not in st.session_state:
+        st.session_state.login_session = secrets.token_hex(16)
+    address = st.context.ip_address  # of the WebSocket connection; None on localhost
+    attempt = log_in_instructor(get_store(), get_settings(), password, st.session_state.login_session,
+                                address if isinstance(address, str) else "local")
+    if attempt.token:
+        st.session_state.instructor_token = attempt.token
+    return attempt
 
 
 def instructor() -> str | None:
@@ -102,8 +110,47 @@ def redis_tolerant(render):
         try:
             return render(*args, **kwargs)
         except redis.exceptions.ConnectionError:
-            st.warning(tr("app.redis_down", url=get_settings().redis_url.split("@")[-1]))
+            st.warning(tr("app.redis_down", url=redact_url(get_settings().redis_url)))
     return guarded
+
+
+def submit_press(store: Store, settings: Settings, state_key: str, build) -> bool:
+    """One press of a Run button: `build(request_id)` makes the request, which is then submitted and
+    followed under `st.session_state[state_key]`. Returns True when a submission is followed.
+
+    Idempotent across an error: if Redis fails mid-submit, the press's id is kept as unconfirmed, and the
+    next run of the page (or the next press) first looks whether it landed after all and follows it;
+    otherwise the retry reuses the same id, so a submission is never stored twice.
+    """
+    pending = st.session_state.get("unconfirmed")
+    request_id = pending["id"] if pending and pending["key"] == state_key else new_request_id()
+    try:
+        if follow_unconfirmed(store):
+            return True
+        submit(store, settings, build(request_id))
+    except Problem.Invalid as invalid:
+        st.session_state.pop("unconfirmed", None)
+        for message in invalid.messages(lang()):
+            st.error(message)
+        return False
+    except redis.exceptions.RedisError:
+        st.session_state.unconfirmed = {"id": request_id, "key": state_key}
+        st.error(tr("app.submit_unsure"))
+        return False
+    st.session_state[state_key] = request_id
+    st.session_state.pop("unconfirmed", None)
+    return True
+
+
+def follow_unconfirmed(store: Store) -> bool:
+    """After a submit that raised: if it was stored after all, follow it (True); else keep waiting.
+    Pages call it after their Run button, so a press in the same run is answered by this, not a copy."""
+    pending = st.session_state.get("unconfirmed")
+    if not pending or not store.redis.exists(store.submission_key(pending["id"])):
+        return False
+    st.session_state[pending["key"]] = pending["id"]
+    st.session_state.pop("unconfirmed", None)
+    return True
 
 
 def redis_ok(store: Store) -> bool:
@@ -111,7 +158,7 @@ def redis_ok(store: Store) -> bool:
         store.redis.ping()
         return True
     except redis.exceptions.ConnectionError:
-        st.error(tr("app.redis_down", url=get_settings().redis_url.split("@")[-1]))
+        st.error(tr("app.redis_down", url=redact_url(get_settings().redis_url)))
         return False
 
 

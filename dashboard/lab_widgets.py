@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lang, redis_tolerant, tr
+from dashboard.common import follow_unconfirmed, lang, redis_tolerant, submit_press, tr
 from shared.explorer import reshape, top_table
 from shared.problems import Problem
-from shared.submissions import build_explore_request, progress, submit
+from shared.submissions import build_explore_request, progress
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
@@ -82,13 +82,9 @@ def explorer(store, settings, code: str, name: str, model: str, prompt: str) -> 
     st.subheader(tr("explorer.header"))
     st.caption(tr("explorer.intro"))
     if st.button(tr("explorer.compute"), key="explore"):
-        try:
-            request = build_explore_request(settings, class_code=code, student=name, prompt=prompt, model=model)
-            submit(store, settings, request)
-            st.session_state.explore_id = request["id"]
-        except Problem.Invalid as invalid:
-            for message in invalid.messages(lang()):
-                st.error(message)
+        submit_press(store, settings, "explore_id", lambda request_id: build_explore_request(
+            settings, class_code=code, student=name, prompt=prompt, model=model, request_id=request_id))
+    follow_unconfirmed(store)
     if st.session_state.get("explore_id"):
         explorer_view(store, settings, st.session_state.explore_id)
 

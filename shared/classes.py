@@ -12,6 +12,9 @@ from shared.store import Store
 
 CLASS_CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{3,24}$")
 MAX_NAME_CHARS = 40
+# Bidirectional embedding/override/isolate controls (and marks): shown to others, they reorder text and
+# can make a name or a prompt read as something else (Trojan Source, CVE-2021-42574).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def normalize_code(code: str) -> str:
@@ -23,7 +26,8 @@ def valid_class_code(code: str) -> bool:
 
 
 def clean_display_name(name: str) -> str:
-    """A display name without control characters or surrounding space; raises when unusable."""
+    """A display name without control characters (bidirectional ones included: category Cf) or
+    surrounding space; raises when unusable."""
     text = unicodedata.normalize("NFC", str(name or ""))
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
     if not text or len(text) > MAX_NAME_CHARS:
@@ -40,6 +44,15 @@ def open_class(store: Store, code: str) -> str:
     created = existing["created_at"] if existing else time.time()
     store.redis.hset(store.key("classes"), code, json.dumps({"created_at": created, "open": True}))
     return code
+
+
+def open_class_once(store: Store, code: str) -> bool:
+    """Open a class only if it was never opened (the demo class at start-up): a class the instructor
+    closed stays closed across restarts. True when it was created now."""
+    code = normalize_code(code)
+    if not valid_class_code(code):
+        raise Problem.Invalid([Problem("bad_class_code")])
+    return bool(store.redis.hsetnx(store.key("classes"), code, json.dumps({"created_at": time.time(), "open": True})))
 
 
 def close_class(store: Store, code: str) -> None:

@@ -147,10 +147,18 @@ class Store:
         return raw[b"logits"], json.loads(raw[b"prompt_ids"]), json.loads(raw[b"texts"])
 
     def fail_submission(self, request: dict, problem: dict) -> None:
+        self.fail_record(request["id"], request.get("class_code"), problem)
+
+    def fail_record(self, submission_id: str, class_code, problem: dict) -> None:
+        """End a submission as failed with `problem`, also when its record is too damaged to read: without
+        a usable class code it leaves every class's pending set."""
+        codes = [class_code] if isinstance(class_code, str) and class_code else \
+            [c.decode() for c in self.redis.hkeys(self.key("classes"))]
         with self.redis.pipeline() as pipe:
-            pipe.hset(self.submission_key(request["id"]), mapping={
+            pipe.hset(self.submission_key(submission_id), mapping={
                 "status": FAILED, "finished_at": time.time(), "error": json.dumps(problem)})
-            pipe.srem(self.class_key(request["class_code"], "pending"), request["id"])
+            for code in codes:
+                pipe.srem(self.class_key(code, "pending"), submission_id)
             pipe.execute()
 
     def token_details(self, output_id: str) -> dict | None:

@@ -262,3 +262,30 @@ def test_a_dashboard_restart_loses_nothing_pending_results_still_arrive(app_env,
     assert again.session_state.current_submission == submission
     outputs = store.submission_outputs(submission)
     assert all(o["text"].strip() in texts(again) for o in outputs)
+
+
+def test_the_demo_class_is_opened_once_and_stays_closed_after_a_restart(app_env, store, monkeypatch):
+    from shared.classes import close_class, is_open
+
+    monkeypatch.setenv("DECODELAB_DEMO_CLASS", "demo")
+    new_app()
+    assert is_open(store, "demo")
+    close_class(store, "demo")
+    st.cache_resource.clear()  # a dashboard restart
+    joined = joined_app(code="demo")
+    assert not is_open(store, "demo") and "class_code" not in joined.session_state
+
+
+def test_a_press_that_landed_despite_an_error_is_followed_not_duplicated(app_env, settings, store):
+    from shared.decoding import PRESETS
+    from shared.submissions import build_request, submit
+
+    app = joined_app()
+    app.switch_page("views/decoding.py").run()
+    landed = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="hello", seed=1,
+                           configs=[PRESETS["greedy"].to_dict()], model=settings.model)
+    submit(store, settings, landed)  # stored, but the page saw an error (Redis gone at the reply)
+    app.session_state.unconfirmed = {"id": landed["id"], "key": "current_submission"}
+    app.button[0].click().run()  # the student presses Run again
+    assert app.session_state.current_submission == landed["id"]
+    assert store.student_submissions(TEST_CLASS, "ana") == [landed["id"]]

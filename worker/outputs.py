@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from shared.checks import run_checks
 from shared.decoding import DecodingConfig
 from shared.metrics import output_metrics
 from worker.engine import GenerationResult
@@ -48,13 +47,6 @@ def group_of(request: dict, item: dict, model: str) -> dict:
         return {"group_key": f"{model}|ablation|{item['variant']}|{item['group_key']}",
                 "label": f"{item['variant']} · {item['label']} · {model}"}
     return {"group_key": f"{model}|{item['group_key']}", "label": f"{item['label']} · {model}"}
-
-
-def attach_checks(request: dict, outputs: list[dict]) -> None:
-    """Run the request's instruction checks on every output (cached copies included)."""
-    for output in outputs:
-        output["checks"] = run_checks(request.get("checks") or [], output["text"], output["prompt"],
-                                      request.get("topic", ""))
 
 
 def cached_copy(original: dict, request: dict, index: int) -> dict:

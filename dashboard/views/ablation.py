@@ -4,13 +4,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lab_page, lang, redis_tolerant, tr
+from dashboard.common import follow_unconfirmed, lab_page, lang, redis_tolerant, submit_press, tr
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
-from shared.problems import Problem
-from shared.submissions import build_request, progress, submit
+from shared.submissions import build_request, progress
 
 code, name, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
@@ -55,16 +54,11 @@ if st.button(tr("decoding.run"), type="primary"):
     config = {**NOTEBOOK_ABLATION_CONFIG, "temperature": temperature, "top_p": top_p,
               "max_new_tokens": max_new_tokens}
     own_check = {"kind": custom_kind, "pattern": pattern} if custom_kind != "none" else None
-    try:
-        request = build_request(settings, class_code=code, student=name, prompt="", seed=seed, model=model,
-                                configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))],
-                                lab="ablation", variants=found, checks=check_specs(parts, custom=own_check),
-                                topic=parts.topic)
-        submit(store, settings, request)
-        st.session_state.ablation_submission = request["id"]
-    except Problem.Invalid as invalid:
-        for message in invalid.messages(lang()):
-            st.error(message)
+    submit_press(store, settings, "ablation_submission", lambda request_id: build_request(
+        settings, class_code=code, student=name, prompt="", seed=seed, model=model,
+        configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))], lab="ablation",
+        variants=found, checks=check_specs(parts, custom=own_check), topic=parts.topic, request_id=request_id))
+follow_unconfirmed(store)
 
 
 def matrix_view(request: dict, outputs: list[dict]) -> None:

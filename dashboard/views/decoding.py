@@ -5,12 +5,11 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lab_page, lang, redis_tolerant, tr
+from dashboard.common import follow_unconfirmed, lab_page, redis_tolerant, submit_press, tr
 from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
-from shared.problems import Problem
-from shared.submissions import build_request, progress, submit
+from shared.submissions import build_request, progress
 from shared.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
@@ -47,18 +46,14 @@ def row_to_config(row: dict) -> dict:
 
 
 def run(configs: list[dict], text: str, run_seed) -> None:
-    try:
-        request = build_request(settings, class_code=code, student=name, prompt=text, configs=configs,
-                                seed=run_seed, model=model)
-        submit(store, settings, request)
-        st.session_state.current_submission = request["id"]
-    except Problem.Invalid as invalid:
-        for message in invalid.messages(lang()):
-            st.error(message)
+    submit_press(store, settings, "current_submission", lambda request_id: build_request(
+        settings, class_code=code, student=name, prompt=text, configs=configs, seed=run_seed, model=model,
+        request_id=request_id))
 
 
 if st.button(tr("decoding.run"), type="primary"):
     run([row_to_config(row) for row in edited.to_dict("records")], prompt, seed)
+follow_unconfirmed(store)
 
 
 def show_output(output: dict) -> None:

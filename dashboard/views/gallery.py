@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.widgets import output_card
 from shared.classes import list_classes
-from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_prompts, class_stats, class_students,
+from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_groups, class_prompts, class_stats, class_students,
                             group_summaries, groups_differing_from_greedy, query, word_diff)
 from shared.moderation import annotations, set_comment, set_hidden, set_star, spotlight
 
@@ -44,12 +44,12 @@ def choose(label: str, options: dict[str, str], key: str) -> str:
     return "" if picked == labels[0] else options[picked]
 
 
-groups = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.class_key(code, "groups")).items()}
+groups = class_groups(store, code, include_hidden)
 columns = st.columns(4)
 with columns[0]:
     lab = choose(tr("gallery.lab"), {"decoding": "decoding", "ablation": "ablation"}, "f-lab")
 with columns[1]:
-    prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code).items()}, "f-prompt")
+    prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code, include_hidden).items()}, "f-prompt")
 with columns[2]:
     group = choose(tr("gallery.config"), {label: key for key, label in groups.items()}, "f-group")
 with columns[3]:

@@ -24,9 +24,13 @@ if not token:
     with st.form("login"):
         password = st.text_input(tr("instructor.password"), type="password")
         if st.form_submit_button(tr("instructor.login")):
-            if log_in(password):
+            attempt = log_in(password)
+            if attempt.token:
                 st.rerun()
-            st.error(tr("instructor.wrong_password"))
+            if attempt.wait_seconds:
+                st.error(tr("instructor.login_wait", seconds=attempt.wait_seconds))
+            else:
+                st.error(tr("instructor.wrong_password"))
     st.stop()
 
 st.success(tr("instructor.logged_in"))
