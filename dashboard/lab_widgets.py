@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard.common import follow_unconfirmed, lang, redis_tolerant, submit_press, tr
 from shared.explorer import reshape, top_table
 from shared.problems import Problem
+from shared.store import ACTIVE
 from shared.submissions import build_explore_request, progress
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
@@ -94,7 +95,7 @@ def explorer(store, settings, code: str, name: str, model: str, prompt: str) -> 
 def explorer_view(store, settings, request_id: str) -> None:
     """Polls until the distribution is there, then redraws the bars as the sliders move."""
     view = progress(store, settings, request_id)
-    if view is None or view["status"] in ("queued", "running"):
+    if view is None or view["status"] in ACTIVE:
         st.info(tr("explorer.waiting"))
         return
     if view["status"] == "failed":

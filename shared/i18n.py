@@ -86,6 +86,8 @@ TEXT: dict[str, dict[str, str]] = {
     "app.language": {"es": "Idioma", "en": "Language"},
     "app.random_weights": {"es": "pesos aleatorios: el texto es ruido",
                            "en": "random weights: the text is noise"},
+    "decoding.checking": {"es": "{total} tokens generados; comprobando las instrucciones…",
+                          "en": "{total} tokens generated; checking the instructions…"},
     "app.submit_unsure": {
         "es": "No se pudo confirmar el envío (Redis no respondió). Vuelve a pulsar: si ya se guardó, se "
               "mostrará ese mismo envío, sin duplicarlo.",

@@ -35,7 +35,8 @@ from redis import BlockingConnectionPool, Redis
 
 from shared.gallery import index_output
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+QUEUED, RUNNING, CHECKING, DONE, FAILED = "queued", "running", "checking", "done", "failed"
+ACTIVE = (QUEUED, RUNNING, CHECKING)  # not finished: shown as pending, counted against the student's limit
 
 
 POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
@@ -98,6 +99,10 @@ class Store:
                 "status": RUNNING, "started_at": time.time(), "worker": worker, "progress_done": 0})
             pipe.hincrby(self.submission_key(submission_id), "attempts", 1)
             return int(pipe.execute()[1])
+
+    def mark_checking(self, submission_id: str) -> None:
+        """Every generation is done; the instruction checks still run (off the generation loop)."""
+        self.redis.hset(self.submission_key(submission_id), "status", CHECKING)
 
     def set_progress(self, progress: dict[str, int]) -> None:
         with self.redis.pipeline(transaction=False) as pipe:

@@ -26,7 +26,7 @@ from shared.classes import BIDI_CONTROLS, is_open
 from shared.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
 from shared.problems import Problem
 from shared.settings import Settings
-from shared.store import FAILED, QUEUED, RUNNING, Store
+from shared.store import ACTIVE, QUEUED, Store
 from shared.tokens import count_gpt2_tokens
 from shared.workers import served_models
 
@@ -245,7 +245,7 @@ def end_if_unfinished(store: Store, submission_id: str, problem: Problem) -> boo
         record = store.submission(submission_id)
     except ValueError:
         return False
-    if record is None or record["status"] not in (QUEUED, RUNNING):
+    if record is None or record["status"] not in ACTIVE:
         return False
     store.fail_submission(record["request"], problem.to_dict())
     return True
@@ -273,7 +273,7 @@ def check_limits(store: Store, settings: Settings, code: str, student: str) -> N
         for submission_id in recent:
             pipe.hget(store.submission_key(submission_id), "status")
         statuses = [s.decode() if s else "" for s in pipe.execute()]
-    active = sum(status in ("queued", "running") for status in statuses)
+    active = sum(status in ACTIVE for status in statuses)
     if active >= settings.max_active_per_student:
         raise Problem.Invalid([Problem("too_many_active", limit=settings.max_active_per_student)])
     last_minute = store.redis.zcount(store.student_key(code, student), time.time() - 60, "+inf")

@@ -234,6 +234,8 @@ class BatchWorker(SimpleWorker):
         flight.checking = True
         if self.checks.add(flight.id, flight.request, outputs, payload=(flight, details, cache_keys)):
             self._store(flight, details, cache_keys, outputs)
+        else:
+            _retry_redis(lambda: self.store.mark_checking(flight.id))
 
     def _store(self, flight: InFlight, details: dict, cache_keys: dict, outputs: list[dict]) -> None:
         if self.inflight.get(flight.id) is not flight:
