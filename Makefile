@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test bench bench-gallery load worker dashboard clean
+.PHONY: run test bench bench-gallery load chaos worker dashboard clean
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ dashboard: $(DEPS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## Chaos run: a burst of submissions while workers and Redis are SIGKILLed; ends with `chaos: lost=0 duplicated=0`.
+chaos: $(DEPS)
+	PYTHONPATH=. $(PY) -m bench.chaos $(ARGS)
