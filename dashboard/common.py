@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 
 import redis
 import streamlit as st
@@ -17,8 +18,8 @@ from shared.i18n import t
 from shared.moderation import LoginAttempt, is_instructor, is_member, log_in_instructor, membership_token
 from shared.problems import Problem
 from shared.settings import Settings, redact_url
-from shared.store import Store, redis_client
-from shared.submissions import new_request_id, submit
+from shared.store import ACTIVE, Store, redis_client
+from shared.submissions import new_request_id, progress, submit
 from shared.workers import served_models
 
 
@@ -173,17 +174,56 @@ def model_picker(store: Store) -> str:
     return model
 
 
-@st.fragment(run_every=5.0)
-@redis_tolerant
+# How often a page polls what it waits for: every second at first, then less often (seconds waited,
+# seconds between polls). A page with nothing pending does not poll at all.
+POLL_BACKOFF = ((20.0, 1.0), (120.0, 2.0), (float("inf"), 5.0))
+WORKERS_POLL_SECONDS = {False: 5.0, True: 60.0}  # no worker ready yet / some ready: just a sanity check
+
+
+def poll_interval(waited_seconds: float) -> float:
+    return next(interval for limit, interval in POLL_BACKOFF if waited_seconds < limit)
+
+
 def worker_status(store: Store, model: str) -> None:
-    """Polled: says when no worker serves `model`, and when one comes up."""
+    """Says whether a worker serves `model`; polls often only while none does, to say when one comes up."""
+    live = bool(served_models(store).get(model))
+    st.fragment(run_every=WORKERS_POLL_SECONDS[live])(_worker_status)(store, model, live)
+
+
+@redis_tolerant
+def _worker_status(store: Store, model: str, was_live: bool) -> None:
     live = served_models(store).get(model, [])
+    if bool(live) != was_live:
+        st.rerun()  # a worker came or went: the page polls at the other pace
     if not live:
         st.warning(tr("workers.none", model=model))
         return
     st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
     if any(w.get("random_weights") == "1" for w in live):
         st.caption("⚠️ " + tr("app.random_weights"))
+
+
+def follow(store: Store, settings: Settings, submission_id: str, banner) -> dict | None:
+    """A submission's progress, polled only while it is pending; returns its view once finished.
+
+    While queued, running or being checked, a small fragment polls (with backoff) and draws `banner`;
+    when it sees the end it reruns the page once, and from then on the caller renders the results
+    once, statically: a page showing finished results costs nothing while the student reads.
+    """
+    view = progress(store, settings, submission_id)
+    if view is None or view["status"] not in ACTIVE:
+        return view
+    interval = poll_interval(time.time() - view["created_at"])
+    st.fragment(run_every=interval)(_pending)(store, settings, submission_id, interval, banner)
+    return None
+
+
+@redis_tolerant
+def _pending(store: Store, settings: Settings, submission_id: str, interval: float, banner) -> None:
+    view = progress(store, settings, submission_id)
+    if view is None or view["status"] not in ACTIVE or poll_interval(time.time() - view["created_at"]) != interval:
+        st.rerun()  # finished (render it once, unpolled) or time to poll less often
+    banner(view)
 
 
 def lab_page(title_key: str, intro_key: str) -> tuple[str, str, Store, Settings, str]:

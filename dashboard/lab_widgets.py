@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import follow_unconfirmed, lang, redis_tolerant, submit_press, tr
+from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
 from shared.explorer import reshape, top_table
 from shared.problems import Problem
-from shared.store import ACTIVE
-from shared.submissions import build_explore_request, progress
+from shared.submissions import build_explore_request
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
@@ -90,17 +89,20 @@ def explorer(store, settings, code: str, name: str, model: str, prompt: str) -> 
         explorer_view(store, settings, st.session_state.explore_id)
 
 
-@st.fragment(run_every=1.0)
-@redis_tolerant
 def explorer_view(store, settings, request_id: str) -> None:
-    """Polls until the distribution is there, then redraws the bars as the sliders move."""
-    view = progress(store, settings, request_id)
-    if view is None or view["status"] in ACTIVE:
-        st.info(tr("explorer.waiting"))
+    """Polls (with backoff) until the distribution is there; then the bars, redrawn as the sliders move."""
+    view = follow(store, settings, request_id, lambda _: st.info(tr("explorer.waiting")))
+    if view is None:
         return
     if view["status"] == "failed":
         st.error(tr("decoding.failed", reason=Problem.from_dict(view["error"]).message(lang())))
         return
+    explorer_bars(store, request_id)
+
+
+@st.fragment  # the sliders rerun only the bars, not the page
+@redis_tolerant
+def explorer_bars(store, request_id: str) -> None:
     raw, prompt_ids, texts = store.exploration(request_id)
     logits = np.frombuffer(raw, dtype=np.float32)
     left, right = st.columns(2)

@@ -88,6 +88,7 @@ TEXT: dict[str, dict[str, str]] = {
                            "en": "random weights: the text is noise"},
     "decoding.checking": {"es": "{total} tokens generados; comprobando las instrucciones…",
                           "en": "{total} tokens generated; checking the instructions…"},
+    "gallery.refresh": {"es": "{count} resultado(s) nuevo(s): mostrar", "en": "{count} new result(s): show"},
     "app.submit_unsure": {
         "es": "No se pudo confirmar el envío (Redis no respondió). Vuelve a pulsar: si ya se guardó, se "
               "mostrará ese mismo envío, sin duplicarlo.",

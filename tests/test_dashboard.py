@@ -147,7 +147,12 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     shown = texts(app)
     assert any(t.startswith("perplexity ") and "distinct-2" in t for t in shown)
     assert any("Effective config: strategy=sampling" in t and "top_k=50" in t for t in shown)
-    token_tables = [d.value for d in app.dataframe if list(d.value.columns) == ["token", "p model", "p sampled"]]
+    is_token_table = lambda d: list(d.value.columns) == ["token", "p model", "p sampled"]  # noqa: E731
+    assert not [d for d in app.dataframe if is_token_table(d)]  # built only when opened
+    for toggle in app.toggle:
+        toggle.set_value(True)
+    app.run()
+    token_tables = [d.value for d in app.dataframe if is_token_table(d)]
     assert len(token_tables) == 3  # each token shaded by its probability
     tokens = token_tables[0]
     assert len(tokens) == outputs[0]["new_tokens"]

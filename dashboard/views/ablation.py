@@ -4,12 +4,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import follow_unconfirmed, lab_page, lang, redis_tolerant, submit_press, tr
+from dashboard.common import follow, follow_unconfirmed, lab_page, lang, redis_tolerant, submit_press, tr
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
-from shared.submissions import build_request, progress
+from shared.submissions import build_request
 
 code, name, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
@@ -95,10 +95,9 @@ def cell_text(cell: dict) -> str:
     return text
 
 
-@st.fragment(run_every=1.0)
-@redis_tolerant
-def ablation_status(submission_id: str) -> None:
-    view = progress(store, settings, submission_id)
+def ablation_results(submission_id: str) -> None:
+    """Progress while pending (polled); then the effect matrix and samples, drawn once."""
+    view = follow(store, settings, submission_id, progress_banner)
     if view is not None and progress_banner(view):
         matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
 
@@ -107,4 +106,4 @@ history = past_submissions(store, code, name, "ablation")
 if history and "ablation_submission" not in st.session_state:
     st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
 if st.session_state.get("ablation_submission"):
-    ablation_status(st.session_state.ablation_submission)
+    redis_tolerant(ablation_results)(st.session_state.ablation_submission)

@@ -5,11 +5,11 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import follow_unconfirmed, lab_page, redis_tolerant, submit_press, tr
+from dashboard.common import follow, follow_unconfirmed, lab_page, redis_tolerant, submit_press, tr
 from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
-from shared.submissions import build_request, progress
+from shared.submissions import build_request
 from shared.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
@@ -65,23 +65,23 @@ def show_output(output: dict) -> None:
         st.text("♻ " + tr("decoding.cached"))
     if st.button(tr("decoding.run_again"), key=f"again-{output['id']}"):
         run([{**output["config"], "seed": output["seed"]}], output["prompt"], output["seed"])
-    with st.expander(tr("tokens.header")):
+        st.rerun()  # show the new submission (it may already be answered from the cache)
+    if st.toggle(tr("tokens.header"), key=f"tokens-{output['id']}"):  # built only when opened
         token_view(store, output)
 
 
-@st.fragment(run_every=1.0)
-@redis_tolerant
-def submission_status(submission_id: str) -> None:
-    """Polled every second: queue position and wait, tokens done, then the outputs side by side."""
-    view = progress(store, settings, submission_id)
-    if view is not None and progress_banner(view):
-        st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
-        st.subheader(tr("decoding.results"))
-        outputs = store.submission_outputs(submission_id)
-        for start in range(0, len(outputs), 3):
-            for column, output in zip(st.columns(3), outputs[start:start + 3]):
-                with column:
-                    show_output(output)
+def show_results(submission_id: str) -> None:
+    """Queue position and progress while pending (polled); then the outputs side by side, drawn once."""
+    view = follow(store, settings, submission_id, progress_banner)
+    if view is None or not progress_banner(view):
+        return
+    st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
+    st.subheader(tr("decoding.results"))
+    outputs = store.submission_outputs(submission_id)
+    for start in range(0, len(outputs), 3):
+        for column, output in zip(st.columns(3), outputs[start:start + 3]):
+            with column:
+                show_output(output)
 
 
 history = past_submissions(store, code, name, "decoding")
@@ -93,7 +93,7 @@ if len(history) > 1:
     if right.button(tr("decoding.show"), key="show-history"):
         st.session_state.current_submission = history[picked]
 if st.session_state.get("current_submission"):
-    submission_status(st.session_state.current_submission)
+    redis_tolerant(show_results)(st.session_state.current_submission)
 
 st.divider()
 explorer(store, settings, code, name, model, prompt)
