@@ -9,13 +9,18 @@ from __future__ import annotations
 import functools
 import secrets
 import time
+from dataclasses import replace
 
 import redis
 import streamlit as st
 
 from shared.classes import open_class_once
 from shared.i18n import t
-from shared.moderation import LoginAttempt, is_instructor, is_member, log_in_instructor, membership_token
+from shared.classes import Student, student_of
+from shared.moderation import (LoginAttempt, instructor_token, is_instructor, is_member, log_in_instructor,
+                               membership_token, server_secret)
+from shared.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS, Session, browser_id, issue,
+                             verify)
 from shared.problems import Problem
 from shared.settings import Settings, redact_url
 from shared.store import ACTIVE, Store, redis_client
@@ -59,30 +64,97 @@ def language_picker() -> None:
                               horizontal=True, key="language_choice")
     if labels[choice] != current:
         st.session_state.lang = labels[choice]
+        save_session()
         st.rerun()
 
 
-def student() -> tuple[str, str] | None:
-    """(class code, name) of the student in this browser session, if joined and still signed."""
-    code, name = st.session_state.get("class_code"), st.session_state.get("student")
-    if not (code and name):
+def student() -> Student | None:
+    """The student signed in in this browser session, if joined and still signed."""
+    code, student_id = st.session_state.get("class_code"), st.session_state.get("student")
+    if not (code and student_id):
         return None
-    if not is_member(get_store(), get_settings(), code, name, st.session_state.get("membership")):
+    if not is_member(get_store(), get_settings(), code, student_id, st.session_state.get("membership")):
         return None
-    return code, name
+    return Student(code, student_id, st.session_state.get("student_label") or student_id)
 
 
-def remember_student(code: str, name: str) -> None:
-    st.session_state.class_code, st.session_state.student = code, name
-    st.session_state.membership = membership_token(get_store(), get_settings(), code, name)
+def remember_student(joined: Student) -> None:
+    st.session_state.class_code, st.session_state.student = joined.code, joined.id
+    st.session_state.student_label = joined.label
+    st.session_state.membership = membership_token(get_store(), get_settings(), joined.code, joined.id)
+    save_session()
 
 
-def require_student() -> tuple[str, str]:
+def forget_student() -> None:
+    for key in ("class_code", "student", "student_label", "membership", "current_submission",
+                "ablation_submission", "explore_id", "unconfirmed"):
+        st.session_state.pop(key, None)
+    save_session()
+
+
+def require_student() -> Student:
     joined = student()
     if joined is None:
         st.info(tr("join.need"))
         st.stop()
     return joined
+
+
+# --- the session in the URL (shared/sessions.py says why the URL) ---------------------------------
+SESSION_PARAM = "session"
+
+
+@st.cache_resource
+def get_secret() -> bytes:
+    return server_secret(get_store(), get_settings())
+
+
+def _instructor_signature() -> str:
+    settings = get_settings()
+    return instructor_token(settings, settings.instructor_password) or "" if settings.instructor_password else ""
+
+
+def browser() -> str:
+    return browser_id(st.context.cookies)
+
+
+def restore_session() -> None:
+    """At the top of every run: a valid URL session token signs this browser session back in."""
+    token = st.query_params.get(SESSION_PARAM)
+    if token and st.session_state.get("session_seen") != token:
+        st.session_state.session_seen = token
+        try:
+            session = verify(get_secret(), token, browser(), _instructor_signature())
+        except redis.exceptions.RedisError:
+            return
+        if session is None:
+            return
+        if session.lang:
+            st.session_state.lang = session.lang
+        if session.instructor and _instructor_signature():
+            st.session_state.instructor_token = _instructor_signature()
+        known = session.code and student_of(get_store(), session.code, session.student)
+        if known and student() is None:
+            remember_student(known)
+    save_session()
+
+
+def save_session() -> None:
+    """Keep the URL's session token in step with who is signed in (navigation drops query parameters)."""
+    joined, is_teacher = student(), instructor() is not None
+    if not joined and not is_teacher:
+        if SESSION_PARAM in st.query_params:
+            del st.query_params[SESSION_PARAM]
+        return
+    wanted = Session(joined.code if joined else "", joined.id if joined else "", joined.label if joined else "",
+                     is_teacher, lang(), 0.0, browser())
+    lifetime = INSTRUCTOR_SESSION_SECONDS if is_teacher else STUDENT_SESSION_SECONDS
+    current = verify(get_secret(), st.query_params.get(SESSION_PARAM), browser(), _instructor_signature())
+    if current and replace(current, expires=0.0) == wanted and current.expires - time.time() > lifetime / 2:
+        return
+    token = issue(get_secret(), replace(wanted, expires=time.time() + lifetime), _instructor_signature())
+    st.query_params[SESSION_PARAM] = token
+    st.session_state.session_seen = token
 
 
 def log_in(password: str) -> LoginAttempt:
@@ -95,7 +167,13 @@ def log_in(password: str) -> LoginAttempt:
                                 address if isinstance(address, str) else "local")
     if attempt.token:
         st.session_state.instructor_token = attempt.token
+        save_session()
     return attempt
+
+
+def log_out() -> None:
+    st.session_state.pop("instructor_token", None)
+    save_session()
 
 
 def instructor() -> str | None:
@@ -226,13 +304,13 @@ def _pending(store: Store, settings: Settings, submission_id: str, interval: flo
     banner(view)
 
 
-def lab_page(title_key: str, intro_key: str) -> tuple[str, str, Store, Settings, str]:
+def lab_page(title_key: str, intro_key: str) -> tuple[Student, Store, Settings, str]:
     """The top of a lab page: title, the joined student (or stop), Redis reachable (or stop), intro,
-    and the model to submit to. Returns (class code, name, store, settings, model)."""
+    and the model to submit to. Returns (student, store, settings, model)."""
     st.header(tr(title_key))
-    code, name = require_student()
+    joined = require_student()
     store, settings = get_store(), get_settings()
     if not redis_ok(store):
         st.stop()
     st.caption(tr(intro_key))
-    return code, name, store, settings, model_picker(store)
+    return joined, store, settings, model_picker(store)

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
+from shared.classes import Student
 from shared.explorer import reshape, top_table
 from shared.problems import Problem
 from shared.submissions import build_explore_request
@@ -21,10 +22,10 @@ PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token vie
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
 
 
-def past_submissions(store, code: str, name: str, lab: str, limit: int = 10) -> dict[str, str]:
+def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str, str]:
     """The student's latest submissions to `lab`, newest first: readable label -> submission id."""
     found = {}
-    for submission_id in store.student_submissions(code, name, limit=3 * limit):
+    for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
         record = store.submission(submission_id)
         if record and record["request"]["lab"] == lab and len(found) < limit:
             when = time.strftime("%H:%M:%S", time.localtime(float(record["created_at"])))
@@ -78,12 +79,13 @@ def theory_notes() -> None:
             st.text(tr(f"theory.{knob}"))
 
 
-def explorer(store, settings, code: str, name: str, model: str, prompt: str) -> None:
+def explorer(store, settings, me: Student, model: str, prompt: str) -> None:
     st.subheader(tr("explorer.header"))
     st.caption(tr("explorer.intro"))
     if st.button(tr("explorer.compute"), key="explore"):
         submit_press(store, settings, "explore_id", lambda request_id: build_explore_request(
-            settings, class_code=code, student=name, prompt=prompt, model=model, request_id=request_id))
+            settings, class_code=me.code, student=me.label, student_id=me.id, prompt=prompt, model=model,
+            request_id=request_id))
     follow_unconfirmed(store)
     if st.session_state.get("explore_id"):
         explorer_view(store, settings, st.session_state.explore_id)

@@ -52,7 +52,7 @@ def index_output(pipe, store: Store, output: dict, visible: bool = True) -> None
     if visible:
         pipe.zadd(key("visible"), {output_id: score})
     pipe.zadd(key("lab", output["lab"]), {output_id: score})
-    pipe.zadd(key("student", output["student"]), {output_id: score})
+    pipe.zadd(key("student", output.get("student_id") or output["student"]), {output_id: score})
     digest = prompt_hash(output["prompt"])
     pipe.zadd(key("prompt", digest), {output_id: score})
     pipe.hset(key("prompts"), digest, output["prompt"][:300])
@@ -173,8 +173,10 @@ def _with_visible(store: Store, code: str, entries: dict[str, str], index: str, 
     return {key: label for (key, label), count in zip(entries.items(), counts) if count}
 
 
-def class_students(store: Store, code: str) -> list[str]:
-    return sorted(n.decode() for n in store.redis.hkeys(store.class_key(code, "students")))
+def class_students(store: Store, code: str) -> dict[str, str]:
+    """Label -> student id, for the gallery's "by student" filter (two Marías are "María", "María · 2")."""
+    rows = [json.loads(v) | {"id": k.decode()} for k, v in store.redis.hgetall(store.class_key(code, "students")).items()]
+    return {row["label"]: row["id"] for row in sorted(rows, key=lambda r: r["joined_at"])}
 
 
 def as_dict(q: GalleryQuery) -> dict:

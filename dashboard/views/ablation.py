@@ -11,7 +11,7 @@ from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CO
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
 from shared.submissions import build_request
 
-code, name, store, settings, model = lab_page("ablation.header", "ablation.intro")
+me, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
 topic = st.text_input(tr("ablation.topic"), value=NOTEBOOK_TOPIC, max_chars=300)
 left, right = st.columns(2)
@@ -55,7 +55,7 @@ if st.button(tr("decoding.run"), type="primary"):
               "max_new_tokens": max_new_tokens}
     own_check = {"kind": custom_kind, "pattern": pattern} if custom_kind != "none" else None
     submit_press(store, settings, "ablation_submission", lambda request_id: build_request(
-        settings, class_code=code, student=name, prompt="", seed=seed, model=model,
+        settings, class_code=me.code, student=me.label, student_id=me.id, prompt="", seed=seed, model=model,
         configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))], lab="ablation",
         variants=found, checks=check_specs(parts, custom=own_check), topic=parts.topic, request_id=request_id))
 follow_unconfirmed(store)
@@ -102,7 +102,7 @@ def ablation_results(submission_id: str) -> None:
         matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
 
 
-history = past_submissions(store, code, name, "ablation")
+history = past_submissions(store, me, "ablation")
 if history and "ablation_submission" not in st.session_state:
     st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
 if st.session_state.get("ablation_submission"):

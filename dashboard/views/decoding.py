@@ -14,7 +14,7 @@ from shared.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 
-code, name, store, settings, model = lab_page("decoding.header", "decoding.intro")
+me, store, settings, model = lab_page("decoding.header", "decoding.intro")
 theory_notes()
 
 prompt = st.text_area(tr("decoding.prompt"), value=NOTEBOOK_PROMPT, height=100, key="prompt")
@@ -47,7 +47,7 @@ def row_to_config(row: dict) -> dict:
 
 def run(configs: list[dict], text: str, run_seed) -> None:
     submit_press(store, settings, "current_submission", lambda request_id: build_request(
-        settings, class_code=code, student=name, prompt=text, configs=configs, seed=run_seed, model=model,
+        settings, class_code=me.code, student=me.label, student_id=me.id, prompt=text, configs=configs, seed=run_seed, model=model,
         request_id=request_id))
 
 
@@ -84,7 +84,7 @@ def show_results(submission_id: str) -> None:
                 show_output(output)
 
 
-history = past_submissions(store, code, name, "decoding")
+history = past_submissions(store, me, "decoding")
 if history and "current_submission" not in st.session_state:
     st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
 if len(history) > 1:
@@ -96,4 +96,4 @@ if st.session_state.get("current_submission"):
     redis_tolerant(show_results)(st.session_state.current_submission)
 
 st.divider()
-explorer(store, settings, code, name, model, prompt)
+explorer(store, settings, me, model, prompt)

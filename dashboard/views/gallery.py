@@ -25,7 +25,7 @@ token, joined = instructor(), student()
 if not redis_ok(store):
     st.stop()
 if joined:
-    code = joined[0]
+    code = joined.code
 elif token:
     codes = [c["code"] for c in list_classes(store)]
     code = st.selectbox(tr("instructor.class"), codes) if codes else ""
@@ -53,7 +53,7 @@ with columns[1]:
 with columns[2]:
     group = choose(tr("gallery.config"), {label: key for key, label in groups.items()}, "f-group")
 with columns[3]:
-    who = choose(tr("gallery.student"), {n: n for n in class_students(store, code)}, "f-student")
+    who = choose(tr("gallery.student"), class_students(store, code), "f-student")
 columns = st.columns([2, 2, 1, 1])
 search = columns[0].text_input(tr("gallery.search"), max_chars=100, key="f-search")
 sort_labels = {tr(f"sort.{s}"): s for s in SORTS}
