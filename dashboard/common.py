@@ -25,12 +25,20 @@ from shared.problems import Problem
 from shared.settings import Settings, redact_url
 from shared.store import ACTIVE, Store, redis_client
 from shared.submissions import new_request_id, progress, submit
+from shared.tokens import count_gpt2_tokens
 from shared.workers import served_models
 
 
 @st.cache_resource
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+@st.cache_resource
+def warm_up() -> None:
+    """Load what the first press of Run would otherwise wait for (the GPT-2 tokenizer that counts a
+    prompt's tokens: ~0.7 s), once per process, when the first visitor opens a page."""
+    count_gpt2_tokens("warm up")
 
 
 @st.cache_resource

@@ -71,6 +71,8 @@ def test_student_runs_presets_and_instructor_sees_them_in_the_gallery(dashboard_
     student.get_by_label("Código de clase").fill(TEST_CLASS)
     student.get_by_role("button", name="Entrar").click()
     student.get_by_text(f"Estás en la clase {TEST_CLASS} como Lucía.").wait_for(timeout=30_000)
+    student.reload()  # F5: a new Streamlit session, still signed in through the URL's session token
+    student.get_by_text(f"Estás en la clase {TEST_CLASS} como Lucía.").wait_for(timeout=30_000)
     student.get_by_role("link", name="Decodificación").click()
     student.get_by_text("1 worker(s) listos · random-tiny · cpu").wait_for(timeout=60_000)
     student.get_by_role("button", name="Ejecutar").click()
