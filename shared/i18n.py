@@ -291,6 +291,18 @@ TEXT: dict[str, dict[str, str]] = {
     "checkdetail.matched": {"es": "coincide «{found}»", "en": "matched «{found}»"},
     "checkdetail.broken": {"es": "la comprobación no pudo ejecutarse ({error})",
                            "en": "the check could not run ({error})"},
+    # --- an effective config and a field, as the class reads them (shared/decoding.py, shared/problems.py) ---
+    "config.greedy": {"es": "greedy", "en": "greedy"},
+    "config.sampling": {"es": "sampling", "en": "sampling"},
+    "config.no_top_k": {"es": "sin top-k", "en": "no top-k"},
+    "config.tokens": {"es": "{count} tok", "en": "{count} tok"},
+    "field.temperature": {"es": "«temperatura»", "en": "temperature"},
+    "field.top_k": {"es": "top_k", "en": "top_k"},
+    "field.top_p": {"es": "top_p", "en": "top_p"},
+    "field.repetition_penalty": {"es": "repetition_penalty", "en": "repetition_penalty"},
+    "field.max_new_tokens": {"es": "max_new_tokens", "en": "max_new_tokens"},
+    "field.seed": {"es": "«semilla»", "en": "seed"},
+    "problem.in_row": {"es": "Fila {row}: {message}", "en": "Row {row}: {message}"},
     # --- gallery ---
     "gallery.header": {"es": "Galería de la clase {code}", "en": "Class gallery {code}"},
     "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},
