@@ -303,6 +303,21 @@ TEXT: dict[str, dict[str, str]] = {
     "field.max_new_tokens": {"es": "max_new_tokens", "en": "max_new_tokens"},
     "field.seed": {"es": "«semilla»", "en": "seed"},
     "problem.in_row": {"es": "Fila {row}: {message}", "en": "Row {row}: {message}"},
+    # --- result cards (dashboard/widgets.py output_card) ---
+    "common.seed": {"es": "semilla {seed}", "en": "seed {seed}"},
+    "card.meta": {"es": "{tokens} tokens nuevos · terminó por {reason}", "en": "{tokens} new tokens · stopped by {reason}"},
+    "card.show_all": {"es": "Mostrar todo ({chars} caracteres)", "en": "Show all ({chars} characters)"},
+    # --- gallery: charts, compare (dashboard/views/gallery.py) ---
+    "chart.value": {"es": "valor (0–1)", "en": "value (0–1)"},
+    "chart.one_value": {"es": "Solo hay un valor de repetition_penalty por ahora: el gráfico compara cuando la clase "
+                              "pruebe más (barrido «repetition_penalty 1.0 → 1.5»).",
+                        "en": "Only one repetition_penalty value so far: the chart compares once the class tries more "
+                              "(the 'repetition_penalty 1.0 → 1.5' sweep)."},
+    "gallery.compare_reach": {"es": "Elige entre las {count} salidas que dejan los filtros (escribe para buscar).",
+                              "en": "Pick among the {count} outputs the filters keep (type to search)."},
+    "gallery.diff_header": {"es": "Diferencias por palabra", "en": "Word-level differences"},
+    "gallery.diff_legend": {"es": "Tachado en rojo: solo en A · subrayado en verde: solo en B",
+                            "en": "Struck through in red: only in A · underlined in green: only in B"},
     # --- gallery ---
     "gallery.header": {"es": "Galería de la clase {code}", "en": "Class gallery {code}"},
     "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},

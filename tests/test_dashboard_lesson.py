@@ -1,0 +1,120 @@
+"""Issue #13 in Streamlit's AppTest: the gallery, the cards and the instructor console as a class uses
+them on a projector (real Redis; outputs stored through the store as a worker stores them)."""
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from tests.test_dashboard import app_env, joined_app, new_app, texts  # noqa: F401 - app_env is a fixture
+from tests.test_gallery import make_output, store_outputs
+
+
+def chart_specs(app) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+
+
+def chart_rows(chart) -> list[dict]:
+    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pylist()
+
+
+def gallery(lang="en", name="bob"):
+    app = joined_app(name=name, lang=lang)
+    return app.switch_page("views/gallery.py").run()
+
+
+def both_labs(store):
+    store_outputs(store, [make_output(0), make_output(1, temperature=0.7),
+                          make_output(2, lab="ablation", variant="full", checks={"three_bullets": True})])
+
+
+def test_gallery_charts_follow_the_lab_filter(app_env, store):
+    both_labs(store)
+    app = gallery()
+    titles = [s.value for s in app.subheader]
+    assert "Instruction pass rate by variant" in titles and "Length (median tokens) against repetition_penalty" in titles
+    app.selectbox(key="f-lab").select("decoding").run()
+    titles = [s.value for s in app.subheader]
+    assert "Instruction pass rate by variant" not in titles  # no ablation heatmap under Lab = decoding
+    app.selectbox(key="f-lab").select("ablation").run()
+    assert "distinct-2 and loop rate against temperature" not in [s.value for s in app.subheader]
+
+
+def test_gallery_charts_and_groups_follow_the_student_filter(app_env, store):
+    store_outputs(store, [make_output(0, student="ana", temperature=0.3), make_output(1, student="bob", temperature=1.5)])
+    app = gallery()
+    app.selectbox(key="f-student").select("bob").run()
+    temperature = [c for c in app.get("vega_lite_chart") if "temperature" in c.proto.spec][0]
+    assert {row["temperature"] for row in chart_rows(temperature)} == {"1.5"}
+
+
+def test_the_repetition_chart_reads_1_1_and_says_when_it_has_one_value(app_env, store):
+    both_labs(store)
+    app = gallery()
+    spec = [s for s in chart_specs(app) if s["encoding"]["x"]["field"] == "repetition_penalty"][0]
+    assert spec["encoding"]["x"]["type"] == "ordinal" and spec["encoding"]["x"]["sort"] == ["1.1"]
+    penalty = [c for c in app.get("vega_lite_chart") if "repetition_penalty" in c.proto.spec][0]
+    assert [row["repetition_penalty"] for row in chart_rows(penalty)] == ["1.1"]  # never "1.100000"
+    assert any("Only one repetition_penalty value" in c.value for c in app.caption)
+
+
+def test_chart_headers_are_words_not_code_keys(app_env, store):
+    both_labs(store)
+    app = gallery(lang="es")
+    temperature = [c for c in app.get("vega_lite_chart") if "temperatura" in c.proto.spec][0]
+    assert {row["metric"] for row in chart_rows(temperature)} == {"distinct-2", "tasa de bucles"}
+    spec = json.dumps(chart_specs(app))
+    assert '"title": "temperatura"' in spec and "loop_rate" not in json.dumps(chart_rows(temperature))
+
+
+def test_groups_table_shows_a_dash_for_an_empty_cell(app_env, store):
+    both_labs(store)
+    app = gallery(lang="es")
+    groups = [d.value for d in app.dataframe if "configuración" in d.value.columns][0]
+    assert "—" in list(groups["3 viñetas al final"])  # decoding groups have no check: a dash, not None
+    assert not groups.isna().any().any()
+
+
+def test_the_compare_pickers_reach_outputs_beyond_the_current_page(app_env, store):
+    store_outputs(store, [make_output(i) for i in range(25)])  # 20 a page: s0..s4 are on page 2
+    app = gallery()
+    options = app.selectbox(key="cmp-b").options
+    assert len(options) == 25 and any(o.endswith("#s0:0") for o in options)
+    app.selectbox(key="cmp-b").select([o for o in options if o.endswith("#s0:0")][0]).run()
+    assert "output number 0" in texts(app)
+
+
+def test_the_diff_is_coloured_and_model_markup_stays_text(app_env, store):
+    store_outputs(store, [make_output(0, text="the cat <script>alert(1)</script> sat"),
+                          make_output(1, text="the dog <b>sat</b>")])
+    app = gallery()
+    body = [h.proto.body for h in app.get("html") if "line-through" in h.proto.body][0]
+    assert "<script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<b>" not in body and "&lt;b&gt;" in body
+    assert "line-through" in body and "underline" in body  # removed and added, told apart without colour too
+
+
+def test_long_outputs_are_collapsed_with_show_all(app_env, store):
+    long_text = "\n".join(f"line {i} of a long output" for i in range(40))
+    store_outputs(store, [make_output(0, text=long_text)])
+    app = gallery()
+    shown = texts(app)
+    collapsed = [t for t in shown if t.startswith("line 0 of") and t.endswith("…")]
+    assert collapsed and collapsed[0].count("\n") == 5  # six lines, then "…"
+    show_all = [e for e in app.expander if e.label.startswith("Show all")]
+    assert show_all and [t.value for t in show_all[0].text] == [long_text] and shown.count(long_text) == 1
+
+
+def test_cards_show_seed_and_plain_config_and_the_instructors_marks_inside(app_env, store, settings):
+    from shared.moderation import instructor_token, set_comment, set_star
+
+    store_outputs(store, [make_output(3, strategy="greedy")])
+    token = instructor_token(settings, settings.instructor_password)
+    set_star(store, settings, token, "clase-test", "s3:0", True)
+    set_comment(store, settings, token, "clase-test", "s3:0", "Mirad el bucle")
+    app = gallery(lang="es")
+    card = [block for block in app.get("flex_container") if "output number 3" in [t.value for t in block.text]][0]
+    inside = [t.value for t in card.text]
+    assert inside[0] == "greedy · rep 1.1 · 80 tok · m"  # no temperature or top-k: greedy ignores them
+    assert inside[1].startswith("semilla 3 · ana · ")
+    assert "★ destacada por el profesor/a" in inside and "💬 Mirad el bucle" in inside
