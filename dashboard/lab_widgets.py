@@ -43,7 +43,8 @@ def metrics_line(output: dict) -> None:
 
 
 def token_view(store, output: dict) -> None:
-    """Each generated token shaded by its probability; pick one to see its top-5 before/after."""
+    """Each generated token shaded by its probability; pick one to see its top-5 before/after. Sized for a
+    one-third-width card: narrow columns, the two top-5 tables one under the other."""
     details = store.token_details(output.get("details_id") or output["id"])
     if not details or not details["steps"]:
         return
@@ -53,19 +54,25 @@ def token_view(store, output: dict) -> None:
         tr("col.token"): [visible(s["text"]) for s in steps],
         tr("col.p_model"): [float(np.exp(s["logprob"])) for s in steps],
         tr("col.p_sampled"): [s["p"] for s in steps],
-    })
-    probability = {name: PROBABILITY(name, min_value=0.0, max_value=1.0, format="%.3f")
-                   for name in (tr("col.p_model"), tr("col.p_sampled"))}
-    st.dataframe(table, column_config=probability, height=240)
+    }, index=pd.RangeIndex(1, len(steps) + 1, name=tr("tokens.number")))  # counts from 1, as the picker
+    st.dataframe(table, column_config=probability_columns(tr("col.p_model"), tr("col.p_sampled")), height=240,
+                 width="stretch")
     position = st.number_input(tr("tokens.pick"), min_value=1, max_value=len(steps), value=1,
                                key=f"pick-{output['id']}") - 1
     step = steps[position]
-    before, after = st.columns(2)
-    for column, title, rows in ((before, "tokens.before", step["model"]), (after, "tokens.after", step["sampled"])):
-        column.text(tr(title))
+    for title, rows in (("tokens.before", step["model"]), ("tokens.after", step["sampled"])):
+        st.text(tr(title))
         frame = pd.DataFrame([[visible(t), p] for t, p in rows], columns=[tr("col.token"), tr("col.p")])
-        column.dataframe(frame, column_config={tr("col.p"): PROBABILITY(tr("col.p"), min_value=0.0, max_value=1.0,
-                                                                       format="%.3f")}, hide_index=True)
+        st.dataframe(frame, column_config=probability_columns(tr("col.p")), hide_index=True, width="stretch")
+
+
+PROBABILITY_FORMAT = "%.3g"  # three significant digits: 0.000123 stays 0.000123, never 0.000
+
+
+def probability_columns(*names: str) -> dict:
+    """Shaded bars 0..1 whose numbers keep their significant digits; narrow, so the token column fits."""
+    return {name: PROBABILITY(name, min_value=0.0, max_value=1.0, format=PROBABILITY_FORMAT, width="small")
+            for name in names}
 
 
 def visible(piece: str) -> str:

@@ -318,6 +318,8 @@ TEXT: dict[str, dict[str, str]] = {
     "gallery.diff_header": {"es": "Diferencias por palabra", "en": "Word-level differences"},
     "gallery.diff_legend": {"es": "Tachado en rojo: solo en A · subrayado en verde: solo en B",
                             "en": "Struck through in red: only in A · underlined in green: only in B"},
+    # --- token view and explorer (dashboard/lab_widgets.py) ---
+    "tokens.number": {"es": "n.º", "en": "#"},
     # --- gallery ---
     "gallery.header": {"es": "Galería de la clase {code}", "en": "Class gallery {code}"},
     "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},

@@ -3,6 +3,7 @@ them on a projector (real Redis; outputs stored through the store as a worker st
 
 import json
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -118,3 +119,36 @@ def test_cards_show_seed_and_plain_config_and_the_instructors_marks_inside(app_e
     assert inside[0] == "greedy · rep 1.1 · 80 tok · m"  # no temperature or top-k: greedy ignores them
     assert inside[1].startswith("semilla 3 · ana · ")
     assert "★ destacada por el profesor/a" in inside and "💬 Mirad el bucle" in inside
+
+
+def token_page():
+    """The token view alone, on an output whose details the test stored."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path.cwd()))
+    from dashboard.common import get_store
+    from dashboard.lab_widgets import token_view
+
+    token_view(get_store(), {"id": "t:0"})
+
+
+def test_the_token_view_keeps_small_probabilities_readable_and_counts_from_1(app_env, store):
+    from streamlit.testing.v1 import AppTest
+
+    small, tiny = 0.000123, 2.5e-7
+    steps = [{"text": " the", "logprob": -0.1, "p": 0.9, "model": [[" the", 0.9], [" a", small]],
+              "sampled": [[" the", 0.95]]},
+             {"text": " cat", "logprob": float(np.log(small)), "p": tiny, "model": [[" dog", 0.5]], "sampled": []}]
+    store.redis.set(store.key("tok", "t:0"), json.dumps({"steps": steps}))
+    app = AppTest.from_function(token_page, default_timeout=60)
+    app.session_state.lang = "en"
+    app.run()
+    tokens = app.dataframe[0]
+    assert list(tokens.value.index) == [1, 2]  # as the "Token #" picker counts
+    columns = json.loads(tokens.proto.columns)
+    for name in ("p model", "p sampled"):
+        fmt = columns[name]["type_config"]["format"]
+        assert fmt == "%.3g" and ("%.3f" % small) == "0.000" != ("%.3g" % small)
+    assert not app.columns  # before / after one under the other: they fit a one-third-width card
+    assert [list(d.value.columns) for d in app.dataframe[1:]] == [["token", "p"], ["token", "p"]]
