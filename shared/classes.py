@@ -56,6 +56,7 @@ def open_class_once(store: Store, code: str) -> bool:
 
 
 def close_class(store: Store, code: str) -> None:
+    """Students can no longer join or submit; everything the class made stays (reopen with open_class)."""
     info = class_info(store, code)
     if info:
         info["open"] = False
@@ -78,10 +79,11 @@ def list_classes(store: Store) -> list[dict]:
 
 
 def join_class(store: Store, code: str, name: str) -> tuple[str, str]:
-    """Join an open class; returns (code, cleaned name). Refuses unknown or closed codes."""
+    """Join an open class; returns (code, cleaned name). Refuses unknown codes, and says so when the
+    class exists but the instructor closed it ("class_closed"), so a student does not doubt the code."""
     code = normalize_code(code)
     info = class_info(store, code) if valid_class_code(code) else None
-    problems = [] if info and info.get("open") else [Problem("bad_class_code")]
+    problems = [] if info and info.get("open") else [Problem("class_closed" if info else "bad_class_code")]
     try:
         name = clean_display_name(name)
     except Problem.Invalid as invalid:

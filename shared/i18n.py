@@ -320,6 +320,33 @@ TEXT: dict[str, dict[str, str]] = {
                             "en": "Struck through in red: only in A · underlined in green: only in B"},
     # --- token view and explorer (dashboard/lab_widgets.py) ---
     "tokens.number": {"es": "n.º", "en": "#"},
+    # --- instructor console (dashboard/views/instructor.py) ---
+    "col.student": {"es": "estudiante", "en": "student"},
+    "col.joined_at": {"es": "entró a las", "en": "joined at"},
+    "col.submissions": {"es": "envíos", "en": "submissions"},
+    "col.error": {"es": "motivo", "en": "reason"},
+    "col.worker.name": {"es": "worker", "en": "worker"},
+    "col.worker.host": {"es": "máquina", "en": "host"},
+    "col.worker.model": {"es": "modelo", "en": "model"},
+    "col.worker.device": {"es": "dispositivo", "en": "device"},
+    "col.worker.in_flight": {"es": "envíos en curso", "en": "submissions in flight"},
+    "col.worker.tokens_per_s": {"es": "tokens/s", "en": "tokens/s"},
+    "col.worker.max_batch": {"es": "lote máximo", "en": "max batch"},
+    "col.worker.seen_s": {"es": "último aviso (s)", "en": "last heard (s ago)"},
+    "instructor.live": {"es": "En directo: se actualiza cada {seconds} s · {time}",
+                        "en": "Live: refreshes every {seconds} s · {time}"},
+    "instructor.reopen": {"es": "Reabrir la clase {code}", "en": "Reopen class {code}"},
+    "instructor.close_confirm": {
+        "es": "¿Cerrar la clase {code}? Sus estudiantes ya no podrán entrar ni enviar; sus resultados se conservan "
+              "y puedes reabrirla cuando quieras.",
+        "en": "Close class {code}? Its students can no longer join or submit; their results are kept and you can "
+              "reopen it at any time."},
+    "instructor.close_yes": {"es": "Sí, cerrar {code}", "en": "Yes, close {code}"},
+    "instructor.close_no": {"es": "Cancelar", "en": "Cancel"},
+    "problem.class_closed": {"es": "La clase existe, pero tu profesor/a la ha cerrado: ya no admite entradas ni "
+                                   "envíos. Pídele que la reabra.",
+                             "en": "The class exists, but your instructor has closed it: it no longer takes new "
+                                   "students or submissions. Ask them to reopen it."},
     # --- gallery ---
     "gallery.header": {"es": "Galería de la clase {code}", "en": "Class gallery {code}"},
     "gallery.empty": {"es": "Aún no hay resultados en esta clase.", "en": "No results in this class yet."},

@@ -152,3 +152,79 @@ def test_the_token_view_keeps_small_probabilities_readable_and_counts_from_1(app
         assert fmt == "%.3g" and ("%.3f" % small) == "0.000" != ("%.3g" % small)
     assert not app.columns  # before / after one under the other: they fit a one-third-width card
     assert [list(d.value.columns) for d in app.dataframe[1:]] == [["token", "p"], ["token", "p"]]
+
+
+def console(settings, lang="en"):
+    app = new_app(lang)
+    app.switch_page("views/instructor.py").run()
+    app.text_input[0].input(settings.instructor_password)
+    app.button[0].click().run()
+    return app
+
+
+def test_console_shows_join_times_as_hours_and_headers_as_words(app_env, store, settings):
+    import re
+
+    from shared.classes import join_class
+
+    join_class(store, "clase-test", "ana")
+    app = console(settings, "es")
+    students = [d.value for d in app.dataframe if "estudiante" in d.value.columns][0]
+    assert list(students.columns) == ["estudiante", "entró a las", "envíos"]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", students["entró a las"][0])  # not epoch seconds
+
+
+def test_console_workers_read_consistently_with_translated_headers(app_env, store, settings):
+    from shared.workers import announce
+
+    fields = {"name": "w1", "host": "h", "model": settings.model, "device": "cpu", "dtype": "float32",
+              "tokens_per_s": 119.0, "in_flight": 0, "max_batch": 8}
+    announce(store, "w1", fields, ttl=60)  # idle now, its moving average still from the last batch
+    app = console(settings)
+    workers = [d.value for d in app.dataframe if "tokens/s" in d.value.columns][0]
+    assert "in_flight" not in workers.columns and "tokens_per_s" not in workers.columns
+    assert workers["submissions in flight"][0] == 0 and workers["tokens/s"][0] == 0
+    announce(store, "w1", {**fields, "in_flight": 3}, ttl=60)
+    app.run()
+    workers = [d.value for d in app.dataframe if "tokens/s" in d.value.columns][0]
+    assert workers["submissions in flight"][0] == 3 and workers["tokens/s"][0] == 119.0
+
+
+def test_console_counts_what_waits_and_says_it_is_live(app_env, store, settings):
+    from shared.decoding import PRESETS
+    from shared.submissions import build_request, submit
+
+    app = console(settings)
+    assert any(f"{settings.model} · Queue: 0 waiting · 0 running" in t for t in texts(app))
+    submit(store, settings, build_request(settings, class_code="clase-test", student="ana", prompt="hi", seed=1,
+                                          configs=[PRESETS["greedy"].to_dict()], model=settings.model))
+    app.run()
+    assert any(f"{settings.model} · Queue: 1 waiting" in t for t in texts(app))
+    assert any(c.value.startswith("Live: refreshes every 2 s") for c in app.caption)  # busy: the fast pace
+
+
+def test_closing_a_class_asks_first_and_a_closed_class_reopens(app_env, store, settings):
+    from shared.classes import is_open
+
+    app = console(settings)
+    [b for b in app.button if b.key == "close-clase-test"][0].click().run()
+    assert is_open(store, "clase-test")  # not yet: the console asks
+    assert any("Close class clase-test?" in w.value for w in app.warning)
+    [b for b in app.button if b.key == "close-no-clase-test"][0].click().run()
+    assert is_open(store, "clase-test") and not [b for b in app.button if b.key == "close-yes-clase-test"]
+    [b for b in app.button if b.key == "close-clase-test"][0].click().run()
+    [b for b in app.button if b.key == "close-yes-clase-test"][0].click().run()
+    assert not is_open(store, "clase-test")
+    [b for b in app.button if b.key == "reopen-clase-test"][0].click().run()
+    assert is_open(store, "clase-test")
+
+
+def test_a_student_of_a_closed_class_is_told_it_was_closed(app_env, store):
+    from shared.classes import close_class
+
+    close_class(store, "clase-test")
+    app = joined_app(name="ana", lang="en")
+    assert "class_code" not in app.session_state
+    assert any("your instructor has closed it" in e.value for e in app.error)
+    app = joined_app(name="ana", code="no-such-class", lang="en")
+    assert any("does not exist" in e.value for e in app.error)
