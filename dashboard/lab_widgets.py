@@ -113,19 +113,36 @@ def explorer_view(store, settings, request_id: str) -> None:
     left, right = st.columns(2)
     temperature = left.slider(tr("col.temperature"), 0.05, 3.0, 1.0, 0.05, help=tr("theory.temperature"))
     top_k = left.slider("top_k", 0, 200, 50, help=tr("theory.top_k"))
+    left.caption(tr("explorer.top_k_zero"))
     top_p = right.slider(tr("col.top_p"), 0.05, 1.0, 1.0, 0.05, help=tr("theory.top_p"))
     penalty = right.slider(tr("col.repetition_penalty"), 1.0, 2.0, 1.1, 0.05, help=tr("theory.repetition_penalty"))
     shaped = reshape(logits, prompt_ids, temperature=temperature, top_k=top_k, top_p=top_p,
                      repetition_penalty_value=penalty)
     st.text(tr("explorer.stats", kept=int(shaped.kept.sum()), mass=round(100 * shaped.mass_kept, 1),
                entropy_model=round(shaped.entropy_model, 2), entropy=round(shaped.entropy, 2)))
-    rows = top_table(shaped, lambda i: visible(texts.get(str(i), f"<{i}>")), count=EXPLORER_BARS)
-    frame = pd.DataFrame(rows)
-    frame["fate"] = np.where(frame["kept"], tr("explorer.kept"), tr("explorer.removed"))
-    bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("token:N", sort=None, title=tr("col.token")), y=alt.Y("after:Q", title=tr("col.p_sampled")),
-        color=alt.Color("fate:N", title=""), tooltip=["token", "model", "after", "fate"])
-    ticks = alt.Chart(frame).mark_tick(color="black", thickness=2).encode(
-        x=alt.X("token:N", sort=None), y=alt.Y("model:Q", title=tr("col.p_model")))
-    st.altair_chart(bars + ticks, width="stretch")
+    explorer_chart(top_table(shaped, lambda i: visible(texts.get(str(i), f"<{i}>")), count=EXPLORER_BARS))
 
+
+KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR = "#1f77b4", "#c4c4c4", "#000000"
+
+
+def explorer_chart(rows: list[dict]) -> None:
+    """Bars: the probability each token would be sampled with; a token top-k/top-p removed keeps a grey
+    bar at what it had before the cut (so the cut is seen, as in Transformer Explainer). Black ticks: the
+    model's own probability. One legend names all three."""
+    kept, removed, model = tr("explorer.kept"), tr("explorer.removed"), tr("explorer.model_tick")
+    bars = pd.DataFrame([{"token": r["token"], "rank": n, "series": kept if r["kept"] else removed,
+                          "p": r["after"] if r["kept"] else r["before_cut"]} for n, r in enumerate(rows)])
+    ticks = pd.DataFrame([{"token": r["token"], "rank": n, "series": model, "p": r["model"]}
+                          for n, r in enumerate(rows)])
+    colour = alt.Color("series:N", title="", scale=alt.Scale(domain=[kept, removed, model],
+                                                            range=[KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR]),
+                       legend=alt.Legend(orient="top"))
+    x = alt.X("token:N", sort=alt.EncodingSortField("rank"), title=tr("col.token"))
+    tooltip = [alt.Tooltip("token:N", title=tr("col.token")), alt.Tooltip("series:N", title=""),
+               alt.Tooltip("p:Q", title=tr("col.p"), format=".3g")]
+    chart = (alt.Chart(bars).mark_bar().encode(x=x, y=alt.Y("p:Q", title=tr("col.p")), color=colour,
+                                                tooltip=tooltip)
+             + alt.Chart(ticks).mark_tick(thickness=2).encode(x=x, y="p:Q", color=colour, tooltip=tooltip))
+    st.altair_chart(chart, width="stretch")
+    st.caption(tr("explorer.legend"))

@@ -320,6 +320,15 @@ TEXT: dict[str, dict[str, str]] = {
                             "en": "Struck through in red: only in A · underlined in green: only in B"},
     # --- token view and explorer (dashboard/lab_widgets.py) ---
     "tokens.number": {"es": "n.º", "en": "#"},
+    "explorer.top_k_zero": {"es": "top_k = 0: sin recorte (todos los tokens).", "en": "top_k = 0: no cut (every token)."},
+    "explorer.model_tick": {"es": "probabilidad del modelo (sin ajustes)", "en": "model's probability (unchanged)"},
+    "explorer.legend": {
+        "es": "Barras azules: probabilidad con la que se muestrearía cada token con estos controles. Barras grises: "
+              "tokens que top-k o top-p eliminan, con la probabilidad que tenían antes del corte. Marcas negras: lo "
+              "que el modelo daba a cada token, sin penalización ni temperatura.",
+        "en": "Blue bars: the probability each token would be sampled with under these controls. Grey bars: tokens "
+              "top-k or top-p remove, at the probability they had before the cut. Black ticks: what the model gave "
+              "each token, with no penalty or temperature."},
     # --- instructor console (dashboard/views/instructor.py) ---
     "col.student": {"es": "estudiante", "en": "student"},
     "col.joined_at": {"es": "entró a las", "en": "joined at"},

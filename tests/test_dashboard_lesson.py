@@ -228,3 +228,33 @@ def test_a_student_of_a_closed_class_is_told_it_was_closed(app_env, store):
     assert any("your instructor has closed it" in e.value for e in app.error)
     app = joined_app(name="ana", code="no-such-class", lang="en")
     assert any("does not exist" in e.value for e in app.error)
+
+
+def explorer_page():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path.cwd()))
+    import numpy as np
+
+    from dashboard.lab_widgets import explorer_chart
+    from shared.explorer import reshape, top_table
+
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32))
+    explorer_chart(top_table(reshape(logits, [], top_k=2), lambda i: f"t{i}", count=4))
+
+
+def test_the_explorer_greys_removed_tokens_and_names_the_model_ticks(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(explorer_page, default_timeout=60)
+    app.session_state.lang = "en"
+    app.run()
+    chart = app.get("vega_lite_chart")[0]
+    spec = json.loads(chart.proto.spec)
+    colour = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert colour["domain"] == ["kept", "removed", "model's probability (unchanged)"]  # one legend for all three
+    bars = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pylist()
+    removed = [b for b in bars if b["series"] == "removed"]
+    assert [b["token"] for b in removed] == ["t2", "t3"] and all(b["p"] > 0.04 for b in removed)  # visible, grey
+    assert any("Black ticks" in c.value for c in app.caption)
