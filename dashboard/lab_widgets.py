@@ -50,29 +50,36 @@ def token_view(store, output: dict) -> None:
         return
     st.caption(tr("tokens.caption"))
     steps = details["steps"]
+    p_model, p_sampled = tr("col.p_model"), tr("col.p_sampled")
     table = pd.DataFrame({
         tr("col.token"): [visible(s["text"]) for s in steps],
-        tr("col.p_model"): [float(np.exp(s["logprob"])) for s in steps],
-        tr("col.p_sampled"): [s["p"] for s in steps],
+        p_model: [float(np.exp(s["logprob"])) for s in steps],
+        p_sampled: [s["p"] for s in steps],
     }, index=pd.RangeIndex(1, len(steps) + 1, name=tr("tokens.number")))  # counts from 1, as the picker
-    st.dataframe(table, column_config=probability_columns(tr("col.p_model"), tr("col.p_sampled")), height=240,
-                 width="stretch")
+    columns = {name: st.column_config.NumberColumn(name, format=PROBABILITY_FORMAT, width=PROBABILITY_PX)
+               for name in (p_model, p_sampled)}
+    columns[tr("col.token")] = st.column_config.TextColumn(tr("col.token"), width=TOKEN_PX)
+    st.dataframe(table.style.map(heat, subset=[p_model, p_sampled]), column_config=columns, height=240)
     position = st.number_input(tr("tokens.pick"), min_value=1, max_value=len(steps), value=1,
                                key=f"pick-{output['id']}") - 1
     step = steps[position]
     for title, rows in (("tokens.before", step["model"]), ("tokens.after", step["sampled"])):
         st.text(tr(title))
         frame = pd.DataFrame([[visible(t), p] for t, p in rows], columns=[tr("col.token"), tr("col.p")])
-        st.dataframe(frame, column_config=probability_columns(tr("col.p")), hide_index=True, width="stretch")
+        st.dataframe(frame, hide_index=True, width="stretch", column_config={
+            tr("col.p"): PROBABILITY(tr("col.p"), min_value=0.0, max_value=1.0, format=PROBABILITY_FORMAT)})
 
 
-PROBABILITY_FORMAT = "%.3g"  # three significant digits: 0.000123 stays 0.000123, never 0.000
+PROBABILITY_FORMAT = "%.2g"  # two significant digits: 0.000038 stays 0.000038, never 0.000
+# Four columns (n.º, token, p model, p sampled) within a one-third-width card of a 1400-px screen.
+TOKEN_PX, PROBABILITY_PX = 80, 66
 
 
-def probability_columns(*names: str) -> dict:
-    """Shaded bars 0..1 whose numbers keep their significant digits; narrow, so the token column fits."""
-    return {name: PROBABILITY(name, min_value=0.0, max_value=1.0, format=PROBABILITY_FORMAT, width="small")
-            for name in names}
+def heat(p) -> str:
+    """The cell's shade: darker for a likelier token (the token view's "heat")."""
+    if p is None or p != p:  # no probability recorded (NaN)
+        return ""
+    return f"background-color: rgba(31, 119, 180, {0.05 + 0.55 * float(p):.2f})"
 
 
 def visible(piece: str) -> str:

@@ -149,7 +149,9 @@ def test_the_token_view_keeps_small_probabilities_readable_and_counts_from_1(app
     columns = json.loads(tokens.proto.columns)
     for name in ("p model", "p sampled"):
         fmt = columns[name]["type_config"]["format"]
-        assert fmt == "%.3g" and ("%.3f" % small) == "0.000" != ("%.3g" % small)
+        assert fmt == "%.2g" and ("%.3f" % small) == "0.000" != ("%.2g" % small)
+    widths = [columns[name]["width"] for name in ("token", "p model", "p sampled")]
+    assert sum(widths) + 45 <= 265  # with the index: the expander of a one-third card at 1400 px is ~270 px
     assert not app.columns  # before / after one under the other: they fit a one-third-width card
     assert [list(d.value.columns) for d in app.dataframe[1:]] == [["token", "p"], ["token", "p"]]
 
