@@ -56,8 +56,8 @@ def token_view(store, output: dict) -> None:
         p_model: [float(np.exp(s["logprob"])) for s in steps],
         p_sampled: [s["p"] for s in steps],
     }, index=pd.RangeIndex(1, len(steps) + 1, name=tr("tokens.number")))  # counts from 1, as the picker
-    columns = {name: st.column_config.NumberColumn(name, format=PROBABILITY_FORMAT, width=PROBABILITY_PX)
-               for name in (p_model, p_sampled)}
+    columns = {name: st.column_config.NumberColumn(name, format=PROBABILITY_FORMAT, width=width)
+               for name, width in ((p_model, P_MODEL_PX), (p_sampled, P_SAMPLED_PX))}
     columns[tr("col.token")] = st.column_config.TextColumn(tr("col.token"), width=TOKEN_PX)
     st.dataframe(table.style.map(heat, subset=[p_model, p_sampled]), column_config=columns, height=240)
     position = st.number_input(tr("tokens.pick"), min_value=1, max_value=len(steps), value=1,
@@ -72,7 +72,7 @@ def token_view(store, output: dict) -> None:
 
 PROBABILITY_FORMAT = "%.2g"  # two significant digits: 0.000038 stays 0.000038, never 0.000
 # Four columns (n.º, token, p model, p sampled) within a one-third-width card of a 1400-px screen.
-TOKEN_PX, PROBABILITY_PX = 80, 66
+TOKEN_PX, P_MODEL_PX, P_SAMPLED_PX = 70, 64, 72
 
 
 def heat(p) -> str:
@@ -144,7 +144,7 @@ def explorer_chart(rows: list[dict]) -> None:
                           for n, r in enumerate(rows)])
     colour = alt.Color("series:N", title="", scale=alt.Scale(domain=[kept, removed, model],
                                                             range=[KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR]),
-                       legend=alt.Legend(orient="top"))
+                       legend=alt.Legend(orient="top", labelLimit=0, labelFontSize=13))
     x = alt.X("token:N", sort=alt.EncodingSortField("rank"), title=tr("col.token"))
     tooltip = [alt.Tooltip("token:N", title=tr("col.token")), alt.Tooltip("series:N", title=""),
                alt.Tooltip("p:Q", title=tr("col.p"), format=".3g")]
