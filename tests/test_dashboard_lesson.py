@@ -52,7 +52,7 @@ def test_gallery_charts_and_groups_follow_the_student_filter(app_env, store):
 def test_the_repetition_chart_reads_1_1_and_says_when_it_has_one_value(app_env, store):
     both_labs(store)
     app = gallery()
-    spec = [s for s in chart_specs(app) if s["encoding"]["x"]["field"] == "repetition_penalty"][0]
+    spec = [s for s in chart_specs(app) if s.get("encoding", {}).get("x", {}).get("field") == "repetition_penalty"][0]
     assert spec["encoding"]["x"]["type"] == "ordinal" and spec["encoding"]["x"]["sort"] == ["1.1"]
     penalty = [c for c in app.get("vega_lite_chart") if "repetition_penalty" in c.proto.spec][0]
     assert [row["repetition_penalty"] for row in chart_rows(penalty)] == ["1.1"]  # never "1.100000"

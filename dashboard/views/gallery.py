@@ -159,14 +159,20 @@ def penalty_chart(rows: list[dict]) -> None:
 
 
 def checks_chart(rows: list[dict]) -> None:
-    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")))
-    st.altair_chart(projected(alt.Chart(frame).mark_rect().encode(
-        x=alt.X("check:N", title=tr("col.check"), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("variant:N", title=tr("col.variant")),
+    """Variants x checks, each cell coloured by its pass rate and labelled with it in per cent."""
+    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")),
+                                      label=lambda f: f["rate"].map(lambda r: f"{round(100 * r)}%"))
+    base = alt.Chart(frame).encode(
+        x=alt.X("check:N", title=tr("col.check"), axis=alt.Axis(labelAngle=0, labelLimit=0)),
+        y=alt.Y("variant:N", title=tr("col.variant"), axis=alt.Axis(labelLimit=0)))
+    cells = base.mark_rect().encode(
         color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
         tooltip=[alt.Tooltip("variant:N", title=tr("col.variant")), alt.Tooltip("check:N", title=tr("col.check")),
                  alt.Tooltip("rate:Q", title=tr("col.rate"), format=".0%"),
-                 alt.Tooltip("outputs:Q", title=tr("col.count"))])), width="stretch")
+                 alt.Tooltip("outputs:Q", title=tr("col.count"))])
+    labels = base.mark_text(fontSize=16).encode(
+        text="label:N", color=alt.condition("datum.rate > 0.5", alt.value("white"), alt.value("black")))
+    st.altair_chart(projected((cells + labels).properties(height=alt.Step(48))), width="stretch")
 
 
 def chart_section(title_key: str, rows: list[dict], draw) -> None:
