@@ -305,7 +305,8 @@ TEXT: dict[str, dict[str, str]] = {
     "problem.in_row": {"es": "Fila {row}: {message}", "en": "Row {row}: {message}"},
     # --- result cards (dashboard/widgets.py output_card) ---
     "common.seed": {"es": "semilla {seed}", "en": "seed {seed}"},
-    "card.meta": {"es": "{tokens} tokens nuevos · terminó por {reason}", "en": "{tokens} new tokens · stopped by {reason}"},
+    "card.meta": {"es": "{tokens} tokens nuevos · terminó por {reason}",
+                  "en": "{tokens} new tokens · stopped by {reason}"},
     "card.show_all": {"es": "Mostrar todo ({chars} caracteres)", "en": "Show all ({chars} characters)"},
     # --- gallery: charts, compare (dashboard/views/gallery.py) ---
     "chart.value": {"es": "valor (0–1)", "en": "value (0–1)"},
@@ -320,7 +321,8 @@ TEXT: dict[str, dict[str, str]] = {
                             "en": "Struck through in red: only in A · underlined in green: only in B"},
     # --- token view and explorer (dashboard/lab_widgets.py) ---
     "tokens.number": {"es": "n.º", "en": "#"},
-    "explorer.top_k_zero": {"es": "top_k = 0: sin recorte (todos los tokens).", "en": "top_k = 0: no cut (every token)."},
+    "explorer.top_k_zero": {"es": "top_k = 0: sin recorte (todos los tokens).",
+                            "en": "top_k = 0: no cut (every token)."},
     "explorer.model_tick": {"es": "probabilidad del modelo (sin ajustes)", "en": "model's probability (unchanged)"},
     "explorer.legend": {
         "es": "Barras azules: probabilidad con la que se muestrearía cada token con estos controles. Barras grises: "

@@ -33,7 +33,8 @@ def test_gallery_charts_follow_the_lab_filter(app_env, store):
     both_labs(store)
     app = gallery()
     titles = [s.value for s in app.subheader]
-    assert "Instruction pass rate by variant" in titles and "Length (median tokens) against repetition_penalty" in titles
+    assert "Instruction pass rate by variant" in titles
+    assert "Length (median tokens) against repetition_penalty" in titles
     app.selectbox(key="f-lab").select("decoding").run()
     titles = [s.value for s in app.subheader]
     assert "Instruction pass rate by variant" not in titles  # no ablation heatmap under Lab = decoding
@@ -42,7 +43,8 @@ def test_gallery_charts_follow_the_lab_filter(app_env, store):
 
 
 def test_gallery_charts_and_groups_follow_the_student_filter(app_env, store):
-    store_outputs(store, [make_output(0, student="ana", temperature=0.3), make_output(1, student="bob", temperature=1.5)])
+    store_outputs(store, [make_output(0, student="ana", temperature=0.3),
+                          make_output(1, student="bob", temperature=1.5)])
     app = gallery()
     app.selectbox(key="f-student").select("bob").run()
     temperature = [c for c in app.get("vega_lite_chart") if "temperature" in c.proto.spec][0]
