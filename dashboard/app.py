@@ -7,9 +7,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `shared` and 
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import language_picker, student, tr  # noqa: E402
+from dashboard.common import language_picker, restore_session, student, tr  # noqa: E402
 
 st.set_page_config(page_title="Decoding Lab", page_icon="🔤", layout="wide")
+restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/sessions.py)
 language_picker()
 views = Path(__file__).parent / "views"
 pages = [

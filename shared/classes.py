@@ -6,6 +6,7 @@ import json
 import re
 import time
 import unicodedata
+from dataclasses import dataclass
 
 from shared.problems import Problem
 from shared.store import Store
@@ -78,9 +79,31 @@ def list_classes(store: Store) -> list[dict]:
     return sorted(rows, key=lambda r: r["created_at"], reverse=True)
 
 
-def join_class(store: Store, code: str, name: str) -> tuple[str, str]:
-    """Join an open class; returns (code, cleaned name). Refuses unknown codes, and says so when the
-    class exists but the instructor closed it ("class_closed"), so a student does not doubt the code."""
+# A new student is created by every join. These bound how many one browser (or a script) can create,
+# so that joining under new names does not multiply one person's submission limits.
+JOINS_PER_BROWSER_PER_HOUR = 3
+JOINS_PER_CLASS_PER_MINUTE = 600  # a class of 300 joining in its first minute
+MAX_STUDENTS_PER_CLASS = 2000
+
+
+@dataclass(frozen=True)
+class Student:
+    """A person in a class: `id` is who they are (results, limits, the gallery's "by student"); `label`
+    is what others see: the display name, numbered when the name is taken ("María · 2")."""
+
+    code: str
+    id: str
+    label: str
+
+    @property
+    def number(self) -> int:
+        return int(self.id[1:])
+
+
+def join_class(store: Store, code: str, name: str, browser: str | None = None) -> Student:
+    """Join an open class as a new student. Refuses unknown codes, unusable names, and joins over the
+    browser's or the class's allowance; a class the instructor closed is said to be closed
+    ("class_closed"), so a student does not doubt the code."""
     code = normalize_code(code)
     info = class_info(store, code) if valid_class_code(code) else None
     problems = [] if info and info.get("open") else [Problem("class_closed" if info else "bad_class_code")]
@@ -90,8 +113,36 @@ def join_class(store: Store, code: str, name: str) -> tuple[str, str]:
         problems += invalid.problems
     if problems:
         raise Problem.Invalid(problems)
-    store.redis.hsetnx(store.class_key(code, "students"), name, time.time())
-    return code, name
+    _count_join(store, code, browser)
+    number = store.redis.incr(store.class_key(code, "student_seq"))
+    same_name = store.redis.hincrby(store.class_key(code, "names"), name.casefold(), 1)
+    student = Student(code, f"s{number}", name if same_name == 1 else f"{name} · {same_name}")
+    store.redis.hset(store.class_key(code, "students"), student.id,
+                     json.dumps({"name": name, "label": student.label, "joined_at": time.time()}))
+    return student
+
+
+def _count_join(store: Store, code: str, browser: str | None) -> None:
+    minute = store.class_key(code, "joins", str(int(time.time() // 60)))
+    scopes = [(minute, 120, JOINS_PER_CLASS_PER_MINUTE)]  # (key, seconds it lives, limit)
+    if browser:
+        scopes.append((store.class_key(code, "joins", "browser", browser), 3600, JOINS_PER_BROWSER_PER_HOUR))
+    with store.redis.pipeline() as pipe:
+        for key, ttl, _ in scopes:
+            pipe.incr(key)
+            pipe.expire(key, ttl, nx=True)
+        pipe.hlen(store.class_key(code, "students"))
+        replies = pipe.execute()
+    counts = replies[0:-1:2]
+    if any(count > limit for count, (_, _, limit) in zip(counts, scopes)) or replies[-1] >= MAX_STUDENTS_PER_CLASS:
+        raise Problem.Invalid([Problem("too_many_joins")])
+
+
+def student_of(store: Store, code: str, student_id: str) -> Student | None:
+    raw = store.redis.hget(store.class_key(normalize_code(code), "students"), student_id)
+    if raw is None:
+        return None
+    return Student(normalize_code(code), student_id, json.loads(raw)["label"])
 
 
 def is_open(store: Store, code: str) -> bool:

@@ -52,7 +52,7 @@ def index_output(pipe, store: Store, output: dict, visible: bool = True) -> None
     if visible:
         pipe.zadd(key("visible"), {output_id: score})
     pipe.zadd(key("lab", output["lab"]), {output_id: score})
-    pipe.zadd(key("student", output["student"]), {output_id: score})
+    pipe.zadd(key("student", output.get("student_id") or output["student"]), {output_id: score})
     digest = prompt_hash(output["prompt"])
     pipe.zadd(key("prompt", digest), {output_id: score})
     pipe.hset(key("prompts"), digest, output["prompt"][:300])
@@ -173,8 +173,10 @@ def _with_visible(store: Store, code: str, entries: dict[str, str], index: str, 
     return {key: label for (key, label), count in zip(entries.items(), counts) if count}
 
 
-def class_students(store: Store, code: str) -> list[str]:
-    return sorted(n.decode() for n in store.redis.hkeys(store.class_key(code, "students")))
+def class_students(store: Store, code: str) -> dict[str, str]:
+    """Label -> student id, for the gallery's "by student" filter (two Marías are "María", "María · 2")."""
+    rows = [json.loads(v) | {"id": k.decode()} for k, v in store.redis.hgetall(store.class_key(code, "students")).items()]
+    return {row["label"]: row["id"] for row in sorted(rows, key=lambda r: r["joined_at"])}
 
 
 def as_dict(q: GalleryQuery) -> dict:
@@ -216,9 +218,11 @@ def stats_matching(store: Store, code: str, stats: dict[str, dict], q: GalleryQu
     starred), so the groups and the charts describe what the filters show. The text search is left out:
     it reads outputs, and charts of a few matches teach nothing."""
     keep = {k: v for k, v in stats.items()
-            if (not q.lab or v["lab"] == q.lab) and (not q.group or v["group"] == q.group)
-            and (not q.student or v["student"] == q.student)}
-    for index in ([("prompt", q.prompt)] if q.prompt else []) + ([("starred",)] if q.starred_only else []):
+            if (not q.lab or v["lab"] == q.lab) and (not q.group or v["group"] == q.group)}
+    indexes = [("prompt", q.prompt)] if q.prompt else []
+    indexes += [("student", q.student)] if q.student else []  # by student id, as the gallery's query
+    indexes += [("starred",)] if q.starred_only else []
+    for index in indexes:
         members = {i.decode() for i in store.redis.zrange(store.class_key(code, *index), 0, -1)}
         keep = {k: v for k, v in keep.items() if k in members}
     return keep

@@ -79,6 +79,15 @@ TEXT: dict[str, dict[str, str]] = {
               "afectar a los demás ({detail}).",
         "en": "This submission made the generation engine fail even when run alone, so it was cancelled "
               "without affecting anyone else ({detail})."},
+    "problem.class_closed": {"es": "Esta clase está cerrada. Pídele a tu profesor/a que la vuelva a abrir.",
+                             "en": "This class is closed. Ask your instructor to reopen it."},
+    "problem.too_many_joins": {
+        "es": "Demasiadas entradas nuevas desde este navegador o en esta clase. Si ya entraste, usa tu código de "
+              "reingreso; si no, espera unos minutos.",
+        "en": "Too many new joins from this browser or in this class. If you joined before, use your rejoin "
+              "code; otherwise wait a few minutes."},
+    "problem.bad_rejoin_code": {"es": "Ese código de reingreso no es válido para esta clase.",
+                                "en": "That rejoin code is not valid for this class."},
     "problem.busy": {"es": "El servidor está ocupado con otro envío tuyo: vuelve a pulsar en un momento.",
                      "en": "The server is busy with another submission of yours: press again in a moment."},
     # --- common ---
@@ -88,6 +97,16 @@ TEXT: dict[str, dict[str, str]] = {
                            "en": "random weights: the text is noise"},
     "decoding.checking": {"es": "{total} tokens generados; comprobando las instrucciones…",
                           "en": "{total} tokens generated; checking the instructions…"},
+    "gallery.refresh": {"es": "{count} resultado(s) nuevo(s): mostrar", "en": "{count} new result(s): show"},
+    "join.rejoin_code": {
+        "es": "Tu código de reingreso es {rejoin}. Guárdalo: con él vuelves a entrar como tú desde otro navegador "
+              "o dispositivo (recargar esta página no hace falta: sigues dentro).",
+        "en": "Your rejoin code is {rejoin}. Keep it: with it you get back in as yourself from another browser or "
+              "device (reloading this page needs nothing: you stay in)."},
+    "join.rejoin_header": {"es": "¿Ya habías entrado? Vuelve con tu código de reingreso",
+                           "en": "Joined before? Get back in with your rejoin code"},
+    "join.rejoin_input": {"es": "Código de reingreso (p. ej. 17-K3QZ7M2A)", "en": "Rejoin code (e.g. 17-K3QZ7M2A)"},
+    "join.rejoin_submit": {"es": "Volver a entrar", "en": "Get back in"},
     "app.submit_unsure": {
         "es": "No se pudo confirmar el envío (Redis no respondió). Vuelve a pulsar: si ya se guardó, se "
               "mostrará ese mismo envío, sin duplicarlo.",

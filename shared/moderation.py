@@ -2,7 +2,7 @@
 
 Nothing here trusts a flag in the browser session. The instructor holds a token derived from the
 password (HMAC); every instructor action checks it, in constant time, before touching Redis. A
-student holds a membership token for (class, name), signed with the server's secret, so editing the
+student holds a membership token for (class, student id), signed with the server's secret, so editing the
 session state to another class code shows nothing of that class.
 """
 
@@ -160,13 +160,13 @@ def spotlight(store: Store, code: str, limit: int = 20) -> list[dict]:
 
 
 def students_overview(store: Store, code: str) -> list[dict]:
-    joined = store.redis.hgetall(store.class_key(code, "students"))
+    joined = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.class_key(code, "students")).items()}
     with store.redis.pipeline(transaction=False) as pipe:
-        for name in joined:
-            pipe.zcard(store.student_key(code, name.decode()))
+        for student_id in joined:
+            pipe.zcard(store.student_key(code, student_id))
         counts = pipe.execute()
-    return sorted(({"student": n.decode(), "joined_at": float(t), "submissions": c}
-                   for (n, t), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
+    return sorted(({"student": row["label"], "id": student_id, "joined_at": row["joined_at"], "submissions": c}
+                   for (student_id, row), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
 
 
 EXPORT_FIELDS = ["id", "student", "lab", "variant", "model", "random_weights", "prompt", "text", "strategy",

@@ -5,12 +5,15 @@ its own `rq:*` keys. Records are JSON strings or hashes; the gallery is a set of
 so that a page reads only what it shows:
 
     {p}:classes                       hash   class code -> JSON {created_at, open}
-    {p}:class:{code}:students         hash   display name -> joined at (unix seconds)
+    {p}:class:{code}:students         hash   student id (s1, s2...) -> JSON {name, label, joined_at}
+    {p}:class:{code}:student_seq      string last student number given in the class
+    {p}:class:{code}:names            hash   casefolded name -> how many students took it (labels "Ana · 2")
+    {p}:class:{code}:joins:{minute}   string joins in that minute; ...:joins:browser:{hash} joins per browser
     {p}:class:{code}:outputs          zset   output id, scored by finish time (newest = highest)
     {p}:class:{code}:groups           hash   group key -> readable label
     {p}:class:{code}:group:{key}      zset   output ids of one effective configuration
     {p}:class:{code}:pending          set    submission ids queued or running
-    {p}:student:{code}:{name}         zset   the student's submission ids by creation time
+    {p}:student:{code}:{student id}   zset   the student's submission ids by creation time
     {p}:sub:{id}                      hash   request (JSON), status, error, progress, timestamps
     {p}:out:{id}                      string JSON of one output (id = "{submission id}:{index}")
     {p}:tok:{id}                      string JSON of an output's tokens, their probabilities, alternatives
@@ -67,8 +70,8 @@ class Store:
     def class_key(self, code: str, *parts: str) -> str:
         return self.key("class", code, *parts)
 
-    def student_key(self, code: str, name: str) -> str:
-        return self.key("student", code, name)
+    def student_key(self, code: str, student_id: str) -> str:
+        return self.key("student", code, student_id)
 
     # --- submissions --------------------------------------------------------------------------
     def add_submission(self, pipeline, request: dict) -> None:
@@ -78,7 +81,8 @@ class Store:
             "request": json.dumps(request), "status": QUEUED, "created_at": request["created_at"],
             "progress_done": 0, "progress_total": request["total_tokens"], "attempts": 0,
         })
-        pipeline.zadd(self.student_key(code, request["student"]), {sid: request["created_at"]})
+        pipeline.zadd(self.student_key(code, request.get("student_id") or request["student"]),
+                      {sid: request["created_at"]})
         pipeline.sadd(self.class_key(code, "pending"), sid)
 
     def submission(self, submission_id: str) -> dict | None:
@@ -179,8 +183,8 @@ class Store:
         raw = self.redis.hget(self.submission_key(submission_id), "outputs")
         return self.outputs(json.loads(raw)) if raw else []
 
-    def student_submissions(self, code: str, name: str, limit: int = 20) -> list[str]:
-        ids = self.redis.zrevrange(self.student_key(code, name), 0, limit - 1)
+    def student_submissions(self, code: str, student_id: str, limit: int = 20) -> list[str]:
+        ids = self.redis.zrevrange(self.student_key(code, student_id), 0, limit - 1)
         return [i.decode() for i in ids]
 
     # --- outputs and the gallery --------------------------------------------------------------

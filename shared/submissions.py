@@ -70,12 +70,14 @@ def check_context(prompt_tokens: int, configs: list[DecodingConfig], context: in
 
 def build_request(settings: Settings, *, class_code: str, student: str, prompt: str, configs: list[dict],
                   seed, model: str, lab: str = "decoding", variants: dict[str, str] | None = None,
-                  checks: list[dict] | None = None, topic: str = "", request_id: str | None = None) -> dict:
+                  checks: list[dict] | None = None, topic: str = "", request_id: str | None = None,
+                  student_id: str | None = None) -> dict:
     """Validate everything a student sent and return the request record; raises `Problem.Invalid`.
 
     One generation per (variant, config): the decoding lab sends one prompt and several configs; the
     ablation lab sends named prompt variants (`variants`, name -> text) with one config.
     `request_id`: the id of this press of Run, reused when the page retries it (see `submit`).
+    `student`: the label others see; `student_id`: who it is (limits, results), the label if not given.
     """
     variants = variants if variants is not None else {"": prompt}
     problems: list[Problem] = []
@@ -106,7 +108,8 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
     items = [{"variant": _clean_label(name), "prompt": text, "config": c.to_dict(), "seed": s, "label": c.label(),
               "group_key": c.group_key()} for name, text in texts.items() for c, s in zip(parsed, seeds)]
     return {
-        "id": request_id or new_request_id(), "class_code": class_code, "student": student, "lab": lab, "model": model,
+        "id": request_id or new_request_id(), "class_code": class_code, "student": student,
+        "student_id": student_id or student, "lab": lab, "model": model,
         "prompt": next(iter(texts.values())), "items": items, "created_at": time.time(),
         "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
         "checks": checks or [], "topic": topic[:300],
@@ -141,11 +144,12 @@ def check_problem(spec: dict) -> str | None:
 
 
 def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str,
-                          request_id: str | None = None) -> dict:
+                          request_id: str | None = None, student_id: str | None = None) -> dict:
     """Ask a worker for the next-token distribution after `prompt` (the explorer's bars)."""
     text = clean_prompt(prompt, settings.max_prompt_chars)
     check_context(count_gpt2_tokens(text), [DecodingConfig(max_new_tokens=1)])
-    return {"id": request_id or new_request_id(), "class_code": class_code, "student": student, "lab": EXPLORE, "model": model,
+    return {"id": request_id or new_request_id(), "class_code": class_code, "student": student,
+            "student_id": student_id or student, "lab": EXPLORE, "model": model,
             "prompt": text, "items": [], "created_at": time.time(), "total_tokens": 0}
 
 
@@ -193,17 +197,22 @@ def submit(store: Store, settings: Settings, request: dict) -> Job:
     if store.redis.exists(store.submission_key(request["id"])):
         return Job.fetch(request["id"], connection=store.redis)
     # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.
-    lock = store.redis.lock(store.key("submitting", request["class_code"], request["student"]),
+    lock = store.redis.lock(store.key("submitting", request["class_code"], student_id_of(request)),
                             timeout=SUBMIT_LOCK_SECONDS, blocking_timeout=SUBMIT_LOCK_SECONDS)
     if not lock.acquire():
         raise Problem.Invalid([Problem("busy")])
     try:
         if store.redis.exists(store.submission_key(request["id"])):
             return Job.fetch(request["id"], connection=store.redis)
-        check_limits(store, settings, request["class_code"], request["student"])
+        check_limits(store, settings, request["class_code"], student_id_of(request))
         return _enqueue(store, settings, request)
     finally:
         _release(lock)
+
+
+def student_id_of(record: dict) -> str:
+    """Who a request or output belongs to (records from before student ids carry only the label)."""
+    return record.get("student_id") or record["student"]
 
 
 def _release(lock) -> None:

@@ -43,9 +43,12 @@ def test_gallery_charts_follow_the_lab_filter(app_env, store):
 
 
 def test_gallery_charts_and_groups_follow_the_student_filter(app_env, store):
-    store_outputs(store, [make_output(0, student="ana", temperature=0.3),
-                          make_output(1, student="bob", temperature=1.5)])
-    app = gallery()
+    from shared.classes import join_class
+
+    ana, bob = join_class(store, "clase-test", "ana"), join_class(store, "clase-test", "bob")
+    store_outputs(store, [{**make_output(0, student="ana", temperature=0.3), "student_id": ana.id},
+                          {**make_output(1, student="bob", temperature=1.5), "student_id": bob.id}])
+    app = gallery(name="eve")
     app.selectbox(key="f-student").select("bob").run()
     temperature = [c for c in app.get("vega_lite_chart") if "temperature" in c.proto.spec][0]
     assert {row["temperature"] for row in chart_rows(temperature)} == {"1.5"}

@@ -115,10 +115,10 @@ def test_students_overview_counts_submissions(store, settings):
     from tests.test_batch_worker import notebook_request
     from shared.submissions import submit
 
-    join_class(store, TEST_CLASS, "ana")
+    ana = join_class(store, TEST_CLASS, "ana")
     join_class(store, TEST_CLASS, "bob")
-    submit(store, settings, notebook_request(settings, student="ana"))
-    submit(store, settings, notebook_request(settings, student="ana"))
+    for seed in (1, 2):
+        submit(store, settings, {**notebook_request(settings, student="ana", seed=seed), "student_id": ana.id})
     assert [(r["student"], r["submissions"]) for r in students_overview(store, TEST_CLASS)] == [("ana", 2), ("bob", 0)]
 
 

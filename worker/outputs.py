@@ -24,7 +24,8 @@ def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: L
         outputs.append({
             "id": output_id,
             "submission_id": request["id"], "index": index,
-            "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
+            "class_code": request["class_code"], "student": request["student"],
+            "student_id": request.get("student_id") or request["student"], "lab": request["lab"],
             "prompt": item["prompt"], "variant": item.get("variant", ""),
             "text": text,
             "token_ids": result.token_ids,
@@ -53,7 +54,8 @@ def cached_copy(original: dict, request: dict, index: int) -> dict:
     """An output answered from the cache: the original's text and figures, this submission's identity."""
     item, now = request["items"][index], time.time()
     return {**original, "id": f"{request['id']}:{index}", "submission_id": request["id"], "index": index,
-            "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
+            "class_code": request["class_code"], "student": request["student"],
+            "student_id": request.get("student_id") or request["student"], "lab": request["lab"],
             "variant": item.get("variant", ""), **group_of(request, item, original["model"]),
             "created_at": request["created_at"], "started_at": now,
             "finished_at": now, "generation_seconds": 0.0, "cached_from": original["id"],

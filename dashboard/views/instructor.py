@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 from rq import Queue
 
-from dashboard.common import get_settings, get_store, instructor, lang, log_in, redis_ok, redis_tolerant, tr
+from dashboard.common import (get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant,
+                              tr)
 from dashboard.widgets import readable_table
 from shared.classes import close_class, list_classes, open_class
 from shared.moderation import (export_csv, export_json, export_rows, failed_submissions, requeue_failed,
@@ -43,7 +44,7 @@ if not token:
 
 st.success(tr("instructor.logged_in"))
 if st.button(tr("instructor.logout")):
-    st.session_state.pop("instructor_token", None)
+    log_out()
     st.rerun()
 with st.form("new_class", clear_on_submit=True):
     new_code = st.text_input(tr("instructor.new_class"), max_chars=24)
