@@ -35,10 +35,10 @@ def test_gallery_charts_follow_the_lab_filter(app_env, store):
     titles = [s.value for s in app.subheader]
     assert "Instruction pass rate by variant" in titles
     assert "Length (median tokens) against repetition_penalty" in titles
-    app.selectbox(key="f-lab").select("decoding").run()
+    app.selectbox(key="f-lab").select("Decoding").run()
     titles = [s.value for s in app.subheader]
     assert "Instruction pass rate by variant" not in titles  # no ablation heatmap under Lab = decoding
-    app.selectbox(key="f-lab").select("ablation").run()
+    app.selectbox(key="f-lab").select("Prompt ablation").run()
     assert "distinct-2 and loop rate against temperature" not in [s.value for s in app.subheader]
 
 

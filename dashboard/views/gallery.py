@@ -49,7 +49,7 @@ def choose(label: str, options: dict[str, str], key: str) -> str:
 groups = class_groups(store, code, include_hidden)
 columns = st.columns(4)
 with columns[0]:
-    lab = choose(tr("gallery.lab"), {"decoding": "decoding", "ablation": "ablation"}, "f-lab")
+    lab = choose(tr("gallery.lab"), {tr("nav.decoding"): "decoding", tr("nav.ablation"): "ablation"}, "f-lab")
 with columns[1]:
     prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code, include_hidden).items()}, "f-prompt")
 with columns[2]:
