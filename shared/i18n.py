@@ -336,6 +336,8 @@ TEXT: dict[str, dict[str, str]] = {
     "gallery.compare_reach": {"es": "Elige entre las {count} salidas que dejan los filtros (escribe para buscar).",
                               "en": "Pick among the {count} outputs the filters keep (type to search)."},
     "gallery.diff_header": {"es": "Diferencias por palabra", "en": "Word-level differences"},
+    "gallery.need_two_kept": {"es": "Hacen falta al menos dos salidas que cumplan los filtros.",
+                              "en": "At least two outputs matching the filters are needed."},
     "gallery.diff_legend": {"es": "Tachado en rojo: solo en A · subrayado en verde: solo en B",
                             "en": "Struck through in red: only in A · underlined in green: only in B"},
     # --- token view and explorer (dashboard/lab_widgets.py) ---

@@ -265,3 +265,14 @@ def test_the_explorer_greys_removed_tokens_and_names_the_model_ticks(app_env):
     removed = [b for b in bars if b["series"] == "removed"]
     assert [b["token"] for b in removed] == ["t2", "t3"] and all(b["p"] > 0.04 for b in removed)  # visible, grey
     assert any("Black ticks" in c.value for c in app.caption)
+
+
+def test_the_projector_view_shows_the_instructors_comment(app_env, store, settings):
+    from shared.moderation import instructor_token, set_comment, set_star
+
+    store_outputs(store, [make_output(0), make_output(1)])
+    token = instructor_token(settings, settings.instructor_password)
+    set_star(store, settings, token, "clase-test", "s1:0", True)
+    set_comment(store, settings, token, "clase-test", "s1:0", "Fijaos en la repetición")
+    app = gallery(lang="es")
+    assert texts(app).count("💬 Fijaos en la repetición") == 2  # in its card and on the projector

@@ -221,7 +221,7 @@ with compare_tab:
     choices, _ = query(store, code, replace(current, offset=0, limit=COMPARE_CHOICES),
                        include_hidden)
     if len(choices) < 2:
-        st.info(tr("gallery.need_two"))
+        st.info(tr("gallery.need_two_kept"))
     else:
         st.caption(tr("gallery.compare_reach", count=len(choices)))
         names = {f"{o['student']} · {o['label']} · {tr('common.seed', seed=o['seed'])} · {o['text'][:30]} · "
@@ -243,9 +243,12 @@ with spotlight_tab:
     starred = spotlight(store, code)
     if not starred:
         st.info(tr("spotlight.empty"))
+    notes = annotations(store, code, [o["id"] for o in starred])
     with st.container(key="spotlight"):
         for output in starred:
             st.text(output["label"])
             st.text(output["text"])
             st.text(tr("common.with_seed", who=output["student"], seed=output["seed"]))
+            if notes[output["id"]]["comment"]:  # what the instructor wants the class to look at
+                st.text(tr("gallery.comment_mark", comment=notes[output["id"]]["comment"]))
             st.divider()
