@@ -56,10 +56,13 @@ def token_view(store, output: dict) -> None:
         p_model: [float(np.exp(s["logprob"])) for s in steps],
         p_sampled: [s["p"] for s in steps],
     }, index=pd.RangeIndex(1, len(steps) + 1, name=tr("tokens.number")))  # counts from 1, as the picker
+    if table[p_sampled].isna().all():  # not recorded (an output from before the token view): no empty column
+        table = table.drop(columns=[p_sampled])
     columns = {name: st.column_config.NumberColumn(name, format=PROBABILITY_FORMAT, width=width)
                for name, width in ((p_model, P_MODEL_PX), (p_sampled, P_SAMPLED_PX))}
     columns[tr("col.token")] = st.column_config.TextColumn(tr("col.token"), width=TOKEN_PX)
-    st.dataframe(table.style.map(heat, subset=[p_model, p_sampled]), column_config=columns, height=240)
+    st.dataframe(table.style.map(heat, subset=[c for c in (p_model, p_sampled) if c in table]),
+                 column_config=columns, height=240)
     position = st.number_input(tr("tokens.pick"), min_value=1, max_value=len(steps), value=1,
                                key=f"pick-{output['id']}") - 1
     step = steps[position]
