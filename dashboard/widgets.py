@@ -21,9 +21,10 @@ COLLAPSED_CHARS = 480   # ... or its first characters, when the model wrote few 
 
 
 def output_card(output: dict, show_student: bool = False, note: dict | None = None, metrics: bool = False,
-                collapse: bool = False):
+                collapse: bool = False, own: bool = False):
     """One generated text in a bordered card: config and seed on top, the text, its facts, the
-    instructor's marks (`note`, from shared/moderation.annotations). Never rendered as Markdown or HTML.
+    instructor's marks (`note`, from shared/moderation.annotations; `own`: shown to its author, so a
+    hidden one says the instructor hid it from the class). Never rendered as Markdown or HTML.
     Returns the card, so a page can add its own controls inside it (`with card: ...`)."""
     card = st.container(border=True)
     with card:
@@ -40,7 +41,7 @@ def output_card(output: dict, show_student: bool = False, note: dict | None = No
         if output.get("random_weights"):
             st.text("⚠ " + tr("app.random_weights"))
         if note:
-            note_marks(note)
+            note_marks(note, own)
     return card
 
 
@@ -65,12 +66,12 @@ def output_text(text: str, key: str, collapse: bool) -> None:
         st.text(text)
 
 
-def note_marks(note: dict) -> None:
+def note_marks(note: dict, own: bool = False) -> None:
     """The instructor's star, hidden flag and comment, inside the card they are about."""
     if note.get("starred"):
         st.text(tr("gallery.starred_mark"))
     if note.get("hidden"):
-        st.text(tr("gallery.hidden_mark"))
+        st.text(tr("card.hidden_own") if own else tr("gallery.hidden_mark"))
     if note.get("comment"):
         st.text(tr("gallery.comment_mark", comment=note["comment"]))
 

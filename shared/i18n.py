@@ -327,6 +327,8 @@ TEXT: dict[str, dict[str, str]] = {
     "card.meta": {"es": "{tokens} tokens nuevos · terminó por {reason}",
                   "en": "{tokens} new tokens · stopped by {reason}"},
     "card.show_all": {"es": "Mostrar todo ({chars} caracteres)", "en": "Show all ({chars} characters)"},
+    "card.hidden_own": {"es": "Tu profesor/a ocultó este resultado a la clase (tú lo sigues viendo).",
+                        "en": "Your instructor hid this result from the class (you still see it)."},
     # --- gallery: charts, compare (dashboard/views/gallery.py) ---
     "chart.value": {"es": "valor (0–1)", "en": "value (0–1)"},
     "chart.one_value": {"es": "Solo hay un valor de repetition_penalty por ahora: el gráfico compara cuando la clase "

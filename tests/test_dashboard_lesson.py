@@ -276,3 +276,25 @@ def test_the_projector_view_shows_the_instructors_comment(app_env, store, settin
     set_comment(store, settings, token, "clase-test", "s1:0", "Fijaos en la repetición")
     app = gallery(lang="es")
     assert texts(app).count("💬 Fijaos en la repetición") == 2  # in its card and on the projector
+
+
+def own_card_page():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path.cwd()))
+    from dashboard.widgets import output_card
+    from tests.test_gallery import make_output
+
+    output_card(make_output(5), note={"starred": False, "hidden": True, "comment": "Demasiado largo"}, own=True)
+
+
+def test_a_students_own_card_says_the_instructor_hid_it_and_shows_the_comment(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(own_card_page, default_timeout=60)
+    app.session_state.lang = "es"
+    app.run()
+    shown = texts(app)
+    assert "Tu profesor/a ocultó este resultado a la clase (tú lo sigues viendo)." in shown
+    assert "💬 Demasiado largo" in shown and "oculta a los estudiantes" not in shown
