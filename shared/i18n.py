@@ -106,6 +106,7 @@ TEXT: dict[str, dict[str, str]] = {
     "join.rejoin_header": {"es": "¿Ya habías entrado? Vuelve con tu código de reingreso",
                            "en": "Joined before? Get back in with your rejoin code"},
     "join.rejoin_input": {"es": "Código de reingreso (p. ej. 17-K3QZ7M2A)", "en": "Rejoin code (e.g. 17-K3QZ7M2A)"},
+    "join.rejoin_class": {"es": "Código de la clase a la que vuelves", "en": "Code of the class you return to"},
     "join.rejoin_submit": {"es": "Volver a entrar", "en": "Get back in"},
     "app.submit_unsure": {
         "es": "No se pudo confirmar el envío (Redis no respondió). Vuelve a pulsar: si ya se guardó, se "

@@ -35,7 +35,7 @@ if submitted:
 
 with st.expander(tr("join.rejoin_header")):
     with st.form("rejoin"):
-        again_code = st.text_input(tr("join.class_code"), max_chars=24, key="rejoin-class")
+        again_code = st.text_input(tr("join.rejoin_class"), max_chars=24, key="rejoin-class")
         again = st.text_input(tr("join.rejoin_input"), max_chars=40, key="rejoin-code")
         back = st.form_submit_button(tr("join.rejoin_submit"))
     if back:
