@@ -43,29 +43,46 @@ def metrics_line(output: dict) -> None:
 
 
 def token_view(store, output: dict) -> None:
-    """Each generated token shaded by its probability; pick one to see its top-5 before/after."""
+    """Each generated token shaded by its probability; pick one to see its top-5 before/after. Sized for a
+    one-third-width card: narrow columns, the two top-5 tables one under the other."""
     details = store.token_details(output.get("details_id") or output["id"])
     if not details or not details["steps"]:
         return
     st.caption(tr("tokens.caption"))
     steps = details["steps"]
+    p_model, p_sampled = tr("col.p_model"), tr("col.p_sampled")
     table = pd.DataFrame({
         tr("col.token"): [visible(s["text"]) for s in steps],
-        tr("col.p_model"): [float(np.exp(s["logprob"])) for s in steps],
-        tr("col.p_sampled"): [s["p"] for s in steps],
-    })
-    probability = {name: PROBABILITY(name, min_value=0.0, max_value=1.0, format="%.3f")
-                   for name in (tr("col.p_model"), tr("col.p_sampled"))}
-    st.dataframe(table, column_config=probability, height=240)
+        p_model: [float(np.exp(s["logprob"])) for s in steps],
+        p_sampled: [s["p"] for s in steps],
+    }, index=pd.RangeIndex(1, len(steps) + 1, name=tr("tokens.number")))  # counts from 1, as the picker
+    if table[p_sampled].isna().all():  # not recorded (an output from before the token view): no empty column
+        table = table.drop(columns=[p_sampled])
+    columns = {name: st.column_config.NumberColumn(name, format=PROBABILITY_FORMAT, width=width)
+               for name, width in ((p_model, P_MODEL_PX), (p_sampled, P_SAMPLED_PX))}
+    columns[tr("col.token")] = st.column_config.TextColumn(tr("col.token"), width=TOKEN_PX)
+    st.dataframe(table.style.map(heat, subset=[c for c in (p_model, p_sampled) if c in table]),
+                 column_config=columns, height=240)
     position = st.number_input(tr("tokens.pick"), min_value=1, max_value=len(steps), value=1,
                                key=f"pick-{output['id']}") - 1
     step = steps[position]
-    before, after = st.columns(2)
-    for column, title, rows in ((before, "tokens.before", step["model"]), (after, "tokens.after", step["sampled"])):
-        column.text(tr(title))
+    for title, rows in (("tokens.before", step["model"]), ("tokens.after", step["sampled"])):
+        st.text(tr(title))
         frame = pd.DataFrame([[visible(t), p] for t, p in rows], columns=[tr("col.token"), tr("col.p")])
-        column.dataframe(frame, column_config={tr("col.p"): PROBABILITY(tr("col.p"), min_value=0.0, max_value=1.0,
-                                                                       format="%.3f")}, hide_index=True)
+        st.dataframe(frame, hide_index=True, width="stretch", column_config={
+            tr("col.p"): PROBABILITY(tr("col.p"), min_value=0.0, max_value=1.0, format=PROBABILITY_FORMAT)})
+
+
+PROBABILITY_FORMAT = "%.2g"  # two significant digits: 0.000038 stays 0.000038, never 0.000
+# Four columns (n.º, token, p model, p sampled) within a one-third-width card of a 1400-px screen.
+TOKEN_PX, P_MODEL_PX, P_SAMPLED_PX = 70, 64, 72
+
+
+def heat(p) -> str:
+    """The cell's shade: darker for a likelier token (the token view's "heat")."""
+    if p is None or p != p:  # no probability recorded (NaN)
+        return ""
+    return f"background-color: rgba(31, 119, 180, {0.05 + 0.55 * float(p):.2f})"
 
 
 def visible(piece: str) -> str:
@@ -110,19 +127,36 @@ def explorer_bars(store, request_id: str) -> None:
     left, right = st.columns(2)
     temperature = left.slider(tr("col.temperature"), 0.05, 3.0, 1.0, 0.05, help=tr("theory.temperature"))
     top_k = left.slider("top_k", 0, 200, 50, help=tr("theory.top_k"))
+    left.caption(tr("explorer.top_k_zero"))
     top_p = right.slider(tr("col.top_p"), 0.05, 1.0, 1.0, 0.05, help=tr("theory.top_p"))
     penalty = right.slider(tr("col.repetition_penalty"), 1.0, 2.0, 1.1, 0.05, help=tr("theory.repetition_penalty"))
     shaped = reshape(logits, prompt_ids, temperature=temperature, top_k=top_k, top_p=top_p,
                      repetition_penalty_value=penalty)
     st.text(tr("explorer.stats", kept=int(shaped.kept.sum()), mass=round(100 * shaped.mass_kept, 1),
                entropy_model=round(shaped.entropy_model, 2), entropy=round(shaped.entropy, 2)))
-    rows = top_table(shaped, lambda i: visible(texts.get(str(i), f"<{i}>")), count=EXPLORER_BARS)
-    frame = pd.DataFrame(rows)
-    frame["fate"] = np.where(frame["kept"], tr("explorer.kept"), tr("explorer.removed"))
-    bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("token:N", sort=None, title=tr("col.token")), y=alt.Y("after:Q", title=tr("col.p_sampled")),
-        color=alt.Color("fate:N", title=""), tooltip=["token", "model", "after", "fate"])
-    ticks = alt.Chart(frame).mark_tick(color="black", thickness=2).encode(
-        x=alt.X("token:N", sort=None), y=alt.Y("model:Q", title=tr("col.p_model")))
-    st.altair_chart(bars + ticks, width="stretch")
+    explorer_chart(top_table(shaped, lambda i: visible(texts.get(str(i), f"<{i}>")), count=EXPLORER_BARS))
 
+
+KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR = "#1f77b4", "#c4c4c4", "#000000"
+
+
+def explorer_chart(rows: list[dict]) -> None:
+    """Bars: the probability each token would be sampled with; a token top-k/top-p removed keeps a grey
+    bar at what it had before the cut (so the cut is seen, as in Transformer Explainer). Black ticks: the
+    model's own probability. One legend names all three."""
+    kept, removed, model = tr("explorer.kept"), tr("explorer.removed"), tr("explorer.model_tick")
+    bars = pd.DataFrame([{"token": r["token"], "rank": n, "series": kept if r["kept"] else removed,
+                          "p": r["after"] if r["kept"] else r["before_cut"]} for n, r in enumerate(rows)])
+    ticks = pd.DataFrame([{"token": r["token"], "rank": n, "series": model, "p": r["model"]}
+                          for n, r in enumerate(rows)])
+    colour = alt.Color("series:N", title="", scale=alt.Scale(domain=[kept, removed, model],
+                                                            range=[KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR]),
+                       legend=alt.Legend(orient="top", labelLimit=0, labelFontSize=13))
+    x = alt.X("token:N", sort=alt.EncodingSortField("rank"), title=tr("col.token"))
+    tooltip = [alt.Tooltip("token:N", title=tr("col.token")), alt.Tooltip("series:N", title=""),
+               alt.Tooltip("p:Q", title=tr("col.p"), format=".3g")]
+    chart = (alt.Chart(bars).mark_bar().encode(x=x, y=alt.Y("p:Q", title=tr("col.p")), color=colour,
+                                                tooltip=tooltip)
+             + alt.Chart(ticks).mark_tick(thickness=2).encode(x=x, y="p:Q", color=colour, tooltip=tooltip))
+    st.altair_chart(chart, width="stretch")
+    st.caption(tr("explorer.legend"))

@@ -2,27 +2,78 @@
 
 from __future__ import annotations
 
+import html
+import math
 import time
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.common import lang, tr
+from dashboard.lab_widgets import metrics_line
+from shared.decoding import config_summary
+from shared.gallery import diff_pieces
 from shared.problems import Problem
 
 
-def output_card(output: dict, show_student: bool = False) -> None:
-    """One generated text with its effective config; never rendered as Markdown or HTML."""
-    with st.container(border=True):
-        st.text(output["label"])
+COLLAPSED_LINES = 6     # a long output shows its first lines; the rest is one click away ("show all")
+COLLAPSED_CHARS = 480   # ... or its first characters, when the model wrote few line breaks
+
+
+def output_card(output: dict, show_student: bool = False, note: dict | None = None, metrics: bool = False,
+                collapse: bool = False, own: bool = False):
+    """One generated text in a bordered card: config and seed on top, the text, its facts, the
+    instructor's marks (`note`, from shared/moderation.annotations; `own`: shown to its author, so a
+    hidden one says the instructor hid it from the class). Never rendered as Markdown or HTML.
+    Returns the card, so a page can add its own controls inside it (`with card: ...`)."""
+    card = st.container(border=True)
+    with card:
+        st.text(card_header(output))
+        who = [tr("common.seed", seed=output["seed"])]
         if show_student:
-            when = time.strftime("%H:%M:%S", time.localtime(output["finished_at"]))
-            st.text(tr("gallery.by", student=output["student"], when=when))
-        st.text(output["text"] or "∅")
+            who += [output["student"], time.strftime("%H:%M:%S", time.localtime(output["finished_at"]))]
+        st.text(" · ".join(who))
+        output_text(output["text"], output["id"], collapse)
         reason = tr(f"decoding.reason.{output['finish_reason']}")
-        st.text(tr("decoding.meta", tokens=output["new_tokens"], reason=reason, seed=output["seed"],
-                   model=output["model"]))
+        st.text(tr("card.meta", tokens=output["new_tokens"], reason=reason))
+        if metrics:
+            metrics_line(output)
         if output.get("random_weights"):
             st.text("⚠ " + tr("app.random_weights"))
+        if note:
+            note_marks(note, own)
+    return card
+
+
+def card_header(output: dict) -> str:
+    """'variant · config · model': the config as config_summary says it, in the reader's language."""
+    if not output.get("effective_config"):
+        return output["label"]
+    parts = [output["variant"]] if output.get("variant") else []
+    return " · ".join(parts + [config_summary(output["effective_config"], lang()), output["model"]])
+
+
+def output_text(text: str, key: str, collapse: bool) -> None:
+    """The model's text as text; when `collapse`, a long one shows its start and "show all"."""
+    text = text or "∅"
+    lines = text.splitlines()
+    if not collapse or (len(lines) <= COLLAPSED_LINES and len(text) <= COLLAPSED_CHARS):
+        st.text(text)
+        return
+    start = "\n".join(lines[:COLLAPSED_LINES])[:COLLAPSED_CHARS]
+    st.text(start.rstrip() + " …")
+    with st.expander(tr("card.show_all", chars=len(text))):
+        st.text(text)
+
+
+def note_marks(note: dict, own: bool = False) -> None:
+    """The instructor's star, hidden flag and comment, inside the card they are about."""
+    if note.get("starred"):
+        st.text(tr("gallery.starred_mark"))
+    if note.get("hidden"):
+        st.text(tr("card.hidden_own") if own else tr("gallery.hidden_mark"))
+    if note.get("comment"):
+        st.text(tr("gallery.comment_mark", comment=note["comment"]))
 
 
 def progress_banner(view: dict) -> bool:
@@ -44,3 +95,32 @@ def progress_banner(view: dict) -> bool:
         error = view["error"] or {"code": "worker_error", "params": {"detail": "?"}}
         st.error(tr("decoding.failed", reason=Problem.from_dict(error).message(lang())))
     return view["status"] == "done"
+
+
+DIFF_STYLE = {  # projector-readable: large type; colour and a strike / underline, so it survives grey scale
+    "same": "",
+    "removed": "background:#ffd7d5;color:#82071e;text-decoration:line-through;",
+    "added": "background:#ccffd8;color:#055d20;text-decoration:underline;",
+}
+
+
+def diff_html(left: str, right: str) -> str:
+    """The word diff of two outputs, coloured. Model text is escaped piece by piece (html.escape), so
+    an output containing markup is shown as the characters it is, never run as HTML."""
+    spans = [f'<span style="{DIFF_STYLE[kind]}">{html.escape(words)}</span>' if DIFF_STYLE[kind]
+             else html.escape(words) for kind, words in diff_pieces(left or "", right or "")]
+    return ('<div style="font-size:1.35rem;line-height:1.6;white-space:pre-wrap;font-family:sans-serif;">'
+            + " ".join(spans) + "</div>")
+
+
+def readable_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells as "—", not "None" or "nan". A column with a gap becomes text (numbers as "0.25"), since a
+    column mixing numbers and text cannot be shown; full columns keep their numbers."""
+    gaps = [column for column in frame.columns if frame[column].isna().any()]
+    return frame.assign(**{column: frame[column].map(cell_text) for column in gaps})
+
+
+def cell_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -94,10 +94,14 @@ def notebook_variants(topic: str = NOTEBOOK_TOPIC) -> dict[str, str]:
 
 
 def check_specs(parts: PromptParts, jargon: list[str] | None = None, custom: dict | None = None) -> list[dict]:
-    """The checks every output of an ablation run gets: one per instruction that may be tested."""
-    specs = [{"id": "three_bullets"}, {"id": "topic_words"}, {"id": "not_an_echo"}]
-    specs += [{"id": "valid_json"}, {"id": "no_jargon", **({"jargon": jargon} if jargon else {})},
-              {"id": "has_example"}, {"id": "word_limit", "max_words": parts.word_limit}]
+    """The checks every output of an ablation run gets: the topic's two, and one per instruction the full
+    prompt contains (a check of an instruction nobody gave would only fill the matrix with noise)."""
+    specs = [{"id": "topic_words"}, {"id": "not_an_echo"}]
+    if parts.summary:
+        specs.insert(0, {"id": "three_bullets"})
+    optional = {"json": {"id": "valid_json"}, "jargon": {"id": "no_jargon", **({"jargon": jargon} if jargon else {})},
+                "examples": {"id": "has_example"}, "words": {"id": "word_limit", "max_words": parts.word_limit}}
+    specs += [spec for key, spec in optional.items() if key in parts.extras]
     if custom:
         specs.append({"id": "custom", "kind": custom["kind"], "pattern": custom["pattern"]})
     return specs

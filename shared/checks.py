@@ -1,21 +1,26 @@
 """Instruction checks: does an output do what one instruction of the prompt asked? Pure functions.
 
-Each check returns a `CheckResult` (passed, and a short detail saying why). `run_checks` runs the
-checks a request lists on one output; the worker stores the results with the output so the effect
-matrix and the gallery count them without recomputing.
+Each check returns a `CheckResult`: passed, and why, as a translation key with its parameters (plus
+the English text in `detail`, for readers that predate the key). `run_checks` runs the checks a
+request lists on one output; the worker stores the results with the output so the effect matrix and
+the gallery count them without recomputing. `check_detail` says why in the reader's language.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
+from shared.i18n import t
 from shared.metrics import ngrams, words
 from shared.pattern_sandbox import BAD_PATTERN, COMPILED, PatternRun, validate_pattern
 
 BULLET = re.compile(r"^\s*(?:[-*•·●▪‣]|\d+[.)])\s+\S")
-EXAMPLE_MARKERS = ("for example", "for instance", "e.g.", "such as", "por ejemplo", "i.e.")
+EXAMPLE_MARKERS = ("for example", "for instance", "e.g.", "such as", "as an example", "por ejemplo")
+# A number counts as an example only in context: followed by a unit or a noun ("3 hours", "40%", "10 teams")
+# or preceded by a currency sign. A bare digit in noise ("x 7 ) 3") is not an example.
+NUMBER_IN_CONTEXT = re.compile(r"(?<![\w.,])(?:[$€£]\s?\d[\d.,]*|\d[\d.,]*\s?(?:%|[a-záéíóúñ]{3,}\b))", re.I)
 DEFAULT_JARGON = ("api", "pipeline", "repository", "repo", "commit", "merge", "branch", "ci/cd", "framework",
                   "deploy", "deployment", "versioning", "artifact", "workflow", "backend", "latency", "scalability")
 STOPWORDS = frozenset("a an and are as at be by for from how in into is it of on or the their this to using "
@@ -28,10 +33,23 @@ ECHO_SHARE = 0.5  # an output whose 3-grams come mostly from the prompt merely r
 @dataclass(frozen=True)
 class CheckResult:
     passed: bool
-    detail: str = ""
+    key: str = ""                                 # i18n key saying why, e.g. "checkdetail.words"
+    params: dict = field(default_factory=dict)    # its parameters: JSON values only (stored with the output)
+
+    @property
+    def detail(self) -> str:
+        """Why, in English: what stored results carried before the key (and what logs show)."""
+        return t(self.key, "en", **self.params)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"passed": self.passed, "detail": self.detail, "key": self.key, "params": self.params}
+
+
+def check_detail(result: dict, lang: str) -> str:
+    """A stored check result's reason in `lang`; results stored before keys existed keep their English."""
+    if result.get("key"):
+        return t(result["key"], lang, **(result.get("params") or {}))
+    return str(result.get("detail", ""))
 
 
 def three_bullets_at_end(text: str) -> CheckResult:
@@ -42,7 +60,7 @@ def three_bullets_at_end(text: str) -> CheckResult:
         if not BULLET.match(line):
             break
         count += 1
-    return CheckResult(count == 3, f"{count} bullet line(s) at the end")
+    return CheckResult(count == 3, "checkdetail.bullets", {"count": count})
 
 
 def valid_json(text: str) -> CheckResult:
@@ -53,31 +71,43 @@ def valid_json(text: str) -> CheckResult:
         body = fenced.group(1).strip()
     try:
         json.loads(body)
-        return CheckResult(True, "valid JSON")
+        return CheckResult(True, "checkdetail.json_ok")
     except json.JSONDecodeError as error:
         around = body[max(0, error.pos - 15): error.pos + 15].replace("\n", " ")
-        return CheckResult(False, f"{error.msg} at line {error.lineno} column {error.colno}: «{around}»")
+        return CheckResult(False, "checkdetail.json_error", {"msg": error.msg, "line": error.lineno,
+                                                              "column": error.colno, "around": around})
     except RecursionError:  # ~1,000 nested brackets: the parser's own limit, still a clear answer
-        return CheckResult(False, "not valid JSON: nested too deeply")
+        return CheckResult(False, "checkdetail.json_deep")
 
 
 def no_jargon(text: str, jargon: tuple[str, ...] = DEFAULT_JARGON) -> CheckResult:
     found = sorted({term for term in jargon if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text or "", re.I)})
-    return CheckResult(not found, ", ".join(found) if found else "no jargon")
+    if found:
+        return CheckResult(False, "checkdetail.jargon", {"terms": ", ".join(found)})
+    return CheckResult(True, "checkdetail.no_jargon")
 
 
 def has_example(text: str) -> CheckResult:
-    """A concrete-example marker: 'for example', 'e.g.', 'such as'... or a number."""
+    """A concrete-example marker ('for example', 'e.g.', 'such as'...) or a number in context."""
     lowered = (text or "").lower()
     markers = [m for m in EXAMPLE_MARKERS if m in lowered]
-    if re.search(r"\d", lowered):
-        markers.append("a number")
-    return CheckResult(bool(markers), ", ".join(markers) if markers else "no example marker")
+    if markers:
+        return CheckResult(True, "checkdetail.example_marker", {"markers": ", ".join(markers)})
+    number = next((m.group(0) for m in NUMBER_IN_CONTEXT.finditer(text or "") if _counts_something(m.group(0))), None)
+    if number:
+        return CheckResult(True, "checkdetail.example_number", {"found": number})
+    return CheckResult(False, "checkdetail.no_example")
+
+
+def _counts_something(number: str) -> bool:
+    """'3 hours' counts something; '3 the' does not (the word after it is a stopword)."""
+    unit = re.sub(r"[\d.,\s$€£]", "", number).lower()
+    return unit not in STOPWORDS
 
 
 def word_limit(text: str, max_words: int) -> CheckResult:
     count = len(words(text))
-    return CheckResult(count <= max_words, f"{count} words (limit {max_words})")
+    return CheckResult(count <= max_words, "checkdetail.words", {"count": count, "limit": max_words})
 
 
 def topic_words(text: str, topic: str) -> CheckResult:
@@ -85,23 +115,30 @@ def topic_words(text: str, topic: str) -> CheckResult:
     keys = sorted({w for w in words(topic) if w not in STOPWORDS and len(w) > 2})
     present = set(words(text))
     hits = [k for k in keys if k in present]
-    return CheckResult(bool(keys) and len(hits) * 2 >= len(keys), f"{len(hits)}/{len(keys)}: {', '.join(hits)}")
+    passed = bool(keys) and len(hits) * 2 >= len(keys)
+    if not keys:
+        return CheckResult(False, "checkdetail.topic_empty")
+    counts = {"found": len(hits), "total": len(keys)}
+    if not hits:  # say which words were looked for, not an empty list
+        return CheckResult(False, "checkdetail.topic_none", {**counts, "words": ", ".join(keys)})
+    return CheckResult(passed, "checkdetail.topic", {**counts, "words": ", ".join(hits)})
 
 
 def not_an_echo(text: str, prompt: str) -> CheckResult:
     """Passes unless the output merely repeats the prompt (most of its 3-grams come from it)."""
     output_grams = ngrams(words(text), 3)
     if not output_grams:
-        return CheckResult(False, "empty output")
+        return CheckResult(False, "checkdetail.empty")
     prompt_grams = set(ngrams(words(prompt), 3))
     share = sum(g in prompt_grams for g in output_grams) / len(output_grams)
-    return CheckResult(share < ECHO_SHARE, f"{round(100 * share)}% of its 3-grams are in the prompt")
+    return CheckResult(share < ECHO_SHARE, "checkdetail.echo", {"share": round(100 * share)})
 
 
 def custom(text: str, kind: str, pattern: str) -> CheckResult:
     """The student's own check: `contains` (case-insensitive) or `regex` (run in a sandboxed child)."""
     if kind == "contains":
-        return CheckResult(pattern.lower() in (text or "").lower(), f"contains «{pattern}»")
+        found = pattern.lower() in (text or "").lower()
+        return CheckResult(found, "checkdetail.contains" if found else "checkdetail.lacks", {"pattern": pattern})
     run = PatternRun(pattern, [text or ""]).wait()
     return regex_result(run, 0)
 
@@ -109,11 +146,13 @@ def custom(text: str, kind: str, pattern: str) -> CheckResult:
 def regex_result(run: PatternRun, index: int) -> CheckResult:
     """The custom regex check of text number `index` of a finished `PatternRun`."""
     if run.status == BAD_PATTERN:
-        return CheckResult(False, "the pattern is not valid")
+        return CheckResult(False, "checkdetail.bad_pattern")
     if run.status != COMPILED or index >= len(run.matches) or run.matches[index] == PatternRun.TIMED_OUT:
-        return CheckResult(False, "the pattern took too long")
+        return CheckResult(False, "checkdetail.slow_pattern")
     found = run.matches[index]
-    return CheckResult(found is not None, f"matched «{found}»" if found is not None else "no match")
+    if found is None:
+        return CheckResult(False, "checkdetail.no_match")
+    return CheckResult(True, "checkdetail.matched", {"found": found})
 
 
 def check_shape_problem(spec) -> str | None:
@@ -183,7 +222,7 @@ def safe_check(spec: dict, text: str, prompt: str, topic: str) -> CheckResult:
     try:
         return run_check(spec, text, prompt, topic)
     except Exception as error:  # noqa: BLE001 - one odd output must not take its submission down
-        return CheckResult(False, f"the check could not run ({type(error).__name__})")
+        return CheckResult(False, "checkdetail.broken", {"error": type(error).__name__})
 
 
 def run_checks(specs: list[dict], text: str, prompt: str, topic: str) -> dict[str, dict]:

@@ -57,6 +57,7 @@ def open_class_once(store: Store, code: str) -> bool:
 
 
 def close_class(store: Store, code: str) -> None:
+    """Students can no longer join or submit; everything the class made stays (reopen with open_class)."""
     info = class_info(store, code)
     if info:
         info["open"] = False
@@ -100,8 +101,9 @@ class Student:
 
 
 def join_class(store: Store, code: str, name: str, browser: str | None = None) -> Student:
-    """Join an open class as a new student. Refuses unknown or closed codes, unusable names, and joins
-    over the browser's or the class's allowance."""
+    """Join an open class as a new student. Refuses unknown codes, unusable names, and joins over the
+    browser's or the class's allowance; a class the instructor closed is said to be closed
+    ("class_closed"), so a student does not doubt the code."""
     code = normalize_code(code)
     info = class_info(store, code) if valid_class_code(code) else None
     problems = [] if info and info.get("open") else [Problem("class_closed" if info else "bad_class_code")]

@@ -85,8 +85,9 @@ class DecodingConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DecodingConfig":
-        """Build and validate a config from untrusted data; raises `Problem.Invalid` listing every fault."""
+    def from_dict(cls, data: dict, row: int | None = None) -> "DecodingConfig":
+        """Build and validate a config from untrusted data; raises `Problem.Invalid` listing every fault.
+        `row`: its row in the student's table (from 1), named in the messages when given."""
         problems: list[Problem] = []
         strategy = data.get("strategy", SAMPLING)
         if strategy not in STRATEGIES:
@@ -99,9 +100,14 @@ class DecodingConfig:
         top_k = None if raw_top_k is None else _integer(raw_top_k, "top_k", TOP_K_RANGE, problems)
         max_new = _integer(data.get("max_new_tokens", 80), "max_new_tokens", MAX_NEW_TOKENS_RANGE, problems)
         if problems:
-            raise Problem.Invalid(problems)
+            raise Problem.Invalid([_in_row(p, row) for p in problems])
         return cls(strategy=strategy, temperature=temperature, top_k=top_k, top_p=top_p,
                    repetition_penalty=rep, max_new_tokens=max_new)
+
+
+def _in_row(problem: Problem, row: int | None) -> Problem:
+    """The problem, naming the table row it comes from (`Problem.message` puts "Row n: " before it)."""
+    return problem if row is None else Problem(problem.code, **problem.params, row=row)
 
 
 def _number(value, name: str, bounds: tuple[float, float], problems: list[Problem]) -> float:
@@ -139,3 +145,23 @@ PRESETS: dict[str, DecodingConfig] = {
     "sampling_t1_k50": DecodingConfig(strategy=SAMPLING, temperature=1.0, top_k=50, max_new_tokens=80),
     "sampling_t03_p09": DecodingConfig(strategy=SAMPLING, temperature=0.3, top_p=0.9, max_new_tokens=80),
 }
+
+
+def config_summary(effective_config: dict, lang: str) -> str:
+    """An effective config as a class reads it, e.g. 'sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 ·
+    80 tok'. Only what ran: greedy ignores temperature, top-k and top-p, so they are not named; top-p 1
+    (no cut) is left out."""
+    from shared.i18n import t
+
+    config = effective_config or {}
+    strategy = config.get("strategy", SAMPLING)
+    parts = [t(f"config.{strategy}", lang)]
+    if strategy == SAMPLING:
+        parts.append(f"T {config.get('temperature', 1.0):g}")
+        if config.get("top_p", 1.0) < 1.0:
+            parts.append(f"top-p {config['top_p']:g}")
+        top_k = config.get("top_k")
+        parts.append(f"top-k {top_k}" if top_k else t("config.no_top_k", lang))
+    parts.append(f"rep {config.get('repetition_penalty', NOTEBOOK_REPETITION_PENALTY):g}")
+    parts.append(t("config.tokens", lang, count=config.get("max_new_tokens", 80)))
+    return " · ".join(parts)

@@ -16,6 +16,7 @@ class Reshaped:
     model_probs: np.ndarray   # softmax of the raw logits: what the model believes
     probs: np.ndarray         # the distribution a sampler would draw from after every processor
     kept: np.ndarray          # bool: tokens that survive top-k and top-p
+    before_cuts: np.ndarray   # after penalty and temperature, before top-k/top-p: what a removed token had
     mass_kept: float          # probability (after penalty and temperature) of the kept tokens
     entropy_model: float      # bits
     entropy: float            # bits, of `probs`
@@ -71,12 +72,14 @@ def reshape(logits: np.ndarray, history: list[int], *, temperature: float = 1.0,
     kept = np.isfinite(scores)
     probs = softmax(scores)
     model_probs = softmax(logits)
-    return Reshaped(model_probs=model_probs, probs=probs, kept=kept, mass_kept=float(before_cuts[kept].sum()),
-                    entropy_model=entropy_bits(model_probs), entropy=entropy_bits(probs))
+    return Reshaped(model_probs=model_probs, probs=probs, kept=kept, before_cuts=before_cuts,
+                    mass_kept=float(before_cuts[kept].sum()), entropy_model=entropy_bits(model_probs),
+                    entropy=entropy_bits(probs))
 
 
 def top_table(reshaped: Reshaped, token_text, count: int = 30) -> list[dict]:
     """The `count` tokens the model finds most likely, with their fate under the current settings."""
     order = np.argsort(-reshaped.model_probs, kind="stable")[:count]
     return [{"token": token_text(int(i)), "id": int(i), "model": float(reshaped.model_probs[i]),
-             "after": float(reshaped.probs[i]), "kept": bool(reshaped.kept[i])} for i in order]
+             "after": float(reshaped.probs[i]), "kept": bool(reshaped.kept[i]),
+             "before_cut": float(reshaped.before_cuts[i])} for i in order]

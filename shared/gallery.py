@@ -190,20 +190,42 @@ def groups_differing_from_greedy(store: Store, code: str, prompt: str, include_h
     return {o["group_key"] for o in outputs if o["text"] not in greedy} if greedy else set()
 
 
-def word_diff(left: str, right: str) -> str:
-    """Word-level diff as plain text: [-removed-] {+added+}, unchanged words as they are."""
+def diff_pieces(left: str, right: str) -> list[tuple[str, str]]:
+    """Word-level diff as (kind, words) pieces in reading order; kind is "same", "removed" (only in
+    `left`) or "added" (only in `right`)."""
     import difflib
 
     a, b = left.split(), right.split()
     pieces = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
-            pieces.append(" ".join(a[i1:i2]))
+            pieces.append(("same", " ".join(a[i1:i2])))
         if op in ("delete", "replace"):
-            pieces.append("[-" + " ".join(a[i1:i2]) + "-]")
+            pieces.append(("removed", " ".join(a[i1:i2])))
         if op in ("insert", "replace"):
-            pieces.append("{+" + " ".join(b[j1:j2]) + "+}")
-    return " ".join(pieces)
+            pieces.append(("added", " ".join(b[j1:j2])))
+    return pieces
+
+
+def word_diff(left: str, right: str) -> str:
+    """Word-level diff as plain text: [-removed-] {+added+}, unchanged words as they are."""
+    marks = {"same": "{}", "removed": "[-{}-]", "added": "{{+{}+}}"}
+    return " ".join(marks[kind].format(words) for kind, words in diff_pieces(left, right))
+
+
+def stats_matching(store: Store, code: str, stats: dict[str, dict], q: GalleryQuery) -> dict[str, dict]:
+    """The outputs of `stats` that the gallery's filters keep (lab, prompt, configuration, student,
+    starred), so the groups and the charts describe what the filters show. The text search is left out:
+    it reads outputs, and charts of a few matches teach nothing."""
+    keep = {k: v for k, v in stats.items()
+            if (not q.lab or v["lab"] == q.lab) and (not q.group or v["group"] == q.group)}
+    indexes = [("prompt", q.prompt)] if q.prompt else []
+    indexes += [("student", q.student)] if q.student else []  # by student id, as the gallery's query
+    indexes += [("starred",)] if q.starred_only else []
+    for index in indexes:
+        members = {i.decode() for i in store.redis.zrange(store.class_key(code, *index), 0, -1)}
+        keep = {k: v for k, v in keep.items() if k in members}
+    return keep
 
 
 def chart_rows(stats: dict[str, dict]) -> dict[str, list[dict]]:

@@ -19,8 +19,13 @@ class Problem:
         object.__setattr__(self, "params", params)
 
     def message(self, lang: str) -> str:
-        from shared.i18n import t
-        return t(f"problem.{self.code}", lang, **self.params)
+        """In `lang`, the field named as the page labels it ("temperatura"), and its row when known."""
+        from shared.i18n import TEXT, t
+        params = dict(self.params)
+        if f"field.{params.get('field')}" in TEXT:
+            params["field"] = t(f"field.{params['field']}", lang)
+        text = t(f"problem.{self.code}", lang, **params)
+        return t("problem.in_row", lang, row=params["row"], message=text) if "row" in params else text
 
     def to_dict(self) -> dict:
         return {"code": self.code, "params": self.params}

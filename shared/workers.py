@@ -30,7 +30,38 @@ def live_workers(store: Store) -> list[dict]:
             dead.append(name)
     if dead:
         store.redis.srem(store.key("workers"), *dead)
-    return sorted(workers, key=lambda w: w.get("name", ""))
+    return sorted((consistent(w) for w in workers), key=lambda w: w.get("name", ""))
+
+
+def consistent(worker: dict) -> dict:
+    """A worker's entry as of one moment: its throughput is a moving average over its last busy
+    heartbeats, so an idle worker would still announce it; with nothing in flight it generates 0."""
+    if worker.get("in_flight") == "0":
+        return {**worker, "tokens_per_s": "0"}
+    return worker
+
+
+def console_rows(workers: list[dict], now: float | None = None) -> list[dict]:
+    """What the instructor's console shows of each worker: numbers as numbers, and how long ago it spoke."""
+    moment = time.time() if now is None else now
+    return [{"name": w.get("name", "?"), "host": w.get("host", "?"), "model": w.get("model", "?"),
+             "device": f"{w.get('device', '?')} · {w.get('dtype', '?')}", "in_flight": _int(w.get("in_flight")),
+             "tokens_per_s": _float(w.get("tokens_per_s")), "max_batch": _int(w.get("max_batch")),
+             "seen_s": round(max(0.0, moment - (_float(w.get("seen_at")) or moment)))} for w in workers]
+
+
+def _int(value) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def served_models(store: Store) -> dict[str, list[dict]]:

@@ -92,3 +92,50 @@ def test_check_specs_are_checked_for_shape_without_compiling():
     for bad in ({"id": "no_jargon", "jargon": "api"}, {"id": "no_jargon", "jargon": [1, 2]}, {"id": "nope"},
                 {"id": "custom", "kind": "regex", "pattern": 7}, "not a dict", {"id": "word_limit", "max_words": True}):
         assert check_shape_problem(bad) == "bad_custom_check", bad
+
+
+def test_a_bare_digit_in_noise_is_not_a_concrete_example():
+    for noise in ("x 7 ) ; 3 the 9", "ends 2022.", "a1b2 c3 4 of"):
+        assert not has_example(noise).passed, noise
+    for example in ("It saved 3 hours a week.", "Teams grew 40% faster.", "It costs $5 a month.",
+                    "Git stores 10 versions of each model."):
+        assert has_example(example).passed, example
+    assert has_example("Such as a rollback.").detail == "example marker: such as"
+
+
+def test_topic_detail_names_the_words_looked_for_when_none_is_found():
+    missing = topic_words("Version control is nice.", TOPIC)
+    assert not missing.passed and not missing.detail.rstrip().endswith(":")
+    assert missing.detail == "0/4: none of advantages, generative, git, projects"
+    assert topic_words("Git helps.", TOPIC).detail == "1/4: git"
+
+
+def test_check_details_are_said_in_the_readers_language():
+    from shared.checks import check_detail
+
+    stored = word_limit("one two three four", 3).to_dict()
+    assert set(stored) == {"passed", "detail", "key", "params"}
+    assert stored["detail"] == "4 words (limit 3)"  # English stays in "detail" for older readers
+    assert check_detail(stored, "es") == "4 palabras (límite 3)"
+    assert check_detail(stored, "en") == "4 words (limit 3)"
+    assert check_detail({"passed": True, "detail": "stored before keys"}, "es") == "stored before keys"
+    es = check_detail(valid_json('{"a": 1').to_dict(), "es")
+    assert es.startswith("JSON no válido en la línea 1")
+
+
+def test_the_custom_check_says_something_different_when_it_fails():
+    passed, failed = custom("Git keeps HISTORY", "contains", "history"), custom("nothing", "contains", "history")
+    assert passed.passed and not failed.passed and passed.detail != failed.detail
+    assert failed.detail == "does not contain «history»"
+
+
+def test_only_the_instructions_the_prompt_contains_are_checked():
+    from shared.ablation import PromptParts, check_specs
+
+    notebook = [s["id"] for s in check_specs(PromptParts())]
+    assert notebook == ["three_bullets", "topic_words", "not_an_echo"]
+    bare = [s["id"] for s in check_specs(PromptParts(summary=None, tone=None))]
+    assert bare == ["topic_words", "not_an_echo"]
+    extras = check_specs(PromptParts(extras=["json", "words"], word_limit=30))
+    assert [s["id"] for s in extras] == ["three_bullets", "topic_words", "not_an_echo", "valid_json", "word_limit"]
+    assert extras[-1]["max_words"] == 30

@@ -19,6 +19,19 @@ from worker.batch_worker import BatchWorker
 from worker.model import ModelLoadError, load_model
 
 
+class RoutineAtDebug(logging.Filter):
+    """RQ logs "cleaning registries" at INFO on every maintenance pass (every `maintenance_seconds`): routine
+    for an operator, so it becomes DEBUG, shown only when the rq.worker logger is set to DEBUG."""
+
+    ROUTINE = ("cleaning registries",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not any(text in str(record.msg) for text in self.ROUTINE):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 def connect(url: str, wait_seconds: float = 60.0) -> redis.Redis:
     """A Redis client, once the server answers (it may still be starting)."""
     client = redis.Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
@@ -39,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="worker name shown in `rq info` (default: host.pid)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    logging.getLogger("rq.worker").addFilter(RoutineAtDebug())  # RQ's own logger (rq/worker/base.py)
     settings = Settings.from_env()
     if settings.torch_threads:
         import torch
@@ -53,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     connection = connect(settings.redis_url)
     queue = Queue(settings.queue_name(loaded.name), connection=connection)
     worker = BatchWorker([queue], connection=connection, loaded=loaded, settings=settings, name=args.name)
+    logging.info("worker %s ready: model %s on %s (%s), batches of up to %d rows, queue %s, Redis %s",
+                 worker.name, loaded.name, loaded.device, loaded.dtype, worker.max_batch, queue.name,
+                 redact_url(settings.redis_url))
     while True:
         worker.work(burst=args.burst, logging_level="INFO")
         if args.burst or worker._shutdown_requested_date is not None:  # Ctrl-C / SIGTERM: a real stop

@@ -5,19 +5,21 @@ only for a valid instructor token, and every action checks that token again (sha
 """
 
 import math
+from dataclasses import replace
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
-from dashboard.widgets import output_card
+from dashboard.widgets import diff_html, output_card, readable_table
 from shared.classes import list_classes
 from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_groups, class_prompts, class_stats, class_students,
-                            group_summaries, groups_differing_from_greedy, query, word_diff)
+                            group_summaries, groups_differing_from_greedy, query, stats_matching)
 from shared.moderation import annotations, set_comment, set_hidden, set_star, spotlight
 
 PAGE_SIZE = 20
+COMPARE_CHOICES = 300  # outputs the compare pickers offer: every one the filters keep, up to this many
 ALL = "∗"
 
 store, settings = get_store(), get_settings()
@@ -47,7 +49,7 @@ def choose(label: str, options: dict[str, str], key: str) -> str:
 groups = class_groups(store, code, include_hidden)
 columns = st.columns(4)
 with columns[0]:
-    lab = choose(tr("gallery.lab"), {"decoding": "decoding", "ablation": "ablation"}, "f-lab")
+    lab = choose(tr("gallery.lab"), {tr("nav.decoding"): "decoding", tr("nav.ablation"): "ablation"}, "f-lab")
 with columns[1]:
     prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code, include_hidden).items()}, "f-prompt")
 with columns[2]:
@@ -68,15 +70,20 @@ outputs_tab, groups_tab, charts_tab, compare_tab, spotlight_tab = st.tabs(
 
 
 def moderation_controls(output: dict, note: dict) -> None:
-    left, right = st.columns(2)
-    if left.button(tr("gallery.unstar") if note["starred"] else tr("gallery.star"), key=f"star-{output['id']}"):
+    """One row inside the card: star, hide, and the comment with its save button."""
+    star, hide, comment_box, save = st.columns([2, 2, 5, 2], vertical_alignment="bottom")
+    if star.button(tr("gallery.unstar") if note["starred"] else tr("gallery.star"), key=f"star-{output['id']}",
+                   width="stretch"):
         set_star(store, settings, token, code, output["id"], not note["starred"])
         st.rerun()
-    if right.button(tr("gallery.unhide") if note["hidden"] else tr("gallery.hide"), key=f"hide-{output['id']}"):
+    if hide.button(tr("gallery.unhide") if note["hidden"] else tr("gallery.hide"), key=f"hide-{output['id']}",
+                   width="stretch"):
         set_hidden(store, settings, token, code, output["id"], not note["hidden"])
         st.rerun()
-    comment = st.text_input(tr("gallery.comment"), value=note["comment"], max_chars=300, key=f"c-{output['id']}")
-    if st.button(tr("gallery.save_comment"), key=f"save-{output['id']}"):
+    comment = comment_box.text_input(tr("gallery.comment"), value=note["comment"], max_chars=300,
+                                     key=f"c-{output['id']}", label_visibility="collapsed",
+                                     placeholder=tr("gallery.comment"))
+    if save.button(tr("gallery.save_comment"), key=f"save-{output['id']}", width="stretch"):
         set_comment(store, settings, token, code, output["id"], comment)
         st.rerun()
 
@@ -118,16 +125,10 @@ def outputs_page(current: GalleryQuery) -> None:
         return
     notes = annotations(store, code, [o["id"] for o in outputs])
     for output in outputs:
-        note = notes[output["id"]]
-        output_card(output, show_student=True)
-        if note["starred"]:
-            st.text(tr("gallery.starred_mark"))
-        if note["hidden"]:
-            st.text(tr("gallery.hidden_mark"))
-        if note["comment"]:
-            st.text(tr("gallery.comment_mark", comment=note["comment"]))
+        card = output_card(output, show_student=True, note=notes[output["id"]], collapse=True)
         if token:
-            moderation_controls(output, note)
+            with card:
+                moderation_controls(output, notes[output["id"]])
 
 
 with outputs_tab:
@@ -135,7 +136,7 @@ with outputs_tab:
     st.fragment(run_every=GALLERY_POLL_SECONDS[busy])(gallery_watch)(class_version(store, code), busy)
     outputs_page(current)
 
-stats = class_stats(store, code, include_hidden)  # read once for the groups and the charts
+stats = stats_matching(store, code, class_stats(store, code, include_hidden), current)  # groups and charts follow
 
 with groups_tab:
     differ = st.checkbox(tr("gallery.differ"), disabled=not prompt)
@@ -144,41 +145,87 @@ with groups_tab:
         keep = groups_differing_from_greedy(store, code, prompt, include_hidden)
         summaries = [s for s in summaries if s["key"] in keep]
     check_names = sorted({name for s in summaries for name in s["checks"]})
-    st.dataframe(pd.DataFrame([{tr("col.label"): s["label"], tr("col.count"): s["count"],
-                                tr("col.median_tokens"): s["median_tokens"], tr("col.distinct_2"): s["distinct_2"],
-                                tr("col.loop_rate"): s["loop_rate"],
-                                **{tr(f"check.{n}"): s["checks"].get(n) for n in check_names}} for s in summaries]),
-                 hide_index=True)
+    st.dataframe(readable_table(pd.DataFrame([{
+        tr("col.label"): s["label"], tr("col.count"): s["count"], tr("col.median_tokens"): s["median_tokens"],
+        tr("col.distinct_2"): s["distinct_2"], tr("col.loop_rate"): s["loop_rate"],
+        **{tr(f"check.{n}"): s["checks"].get(n) for n in check_names}} for s in summaries])), hide_index=True)
+
+def projected(chart: alt.Chart) -> alt.Chart:
+    """Type a projector can show at the back of a classroom (Vega's default is 10-11 px)."""
+    return chart.configure_axis(labelFontSize=15, titleFontSize=16).configure_legend(labelFontSize=15)
+
+
+def numeric_axis(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The x values as short labels ("1.1", never "1.100000"), ordered by value: one point or five,
+    the axis reads the same."""
+    return frame.assign(**{column: frame[column].map(lambda v: f"{v:g}")})
+
+
+def temperature_chart(rows: list[dict]) -> None:
+    frame = numeric_axis(pd.DataFrame(rows), "temperature").melt(
+        "temperature", ["distinct_2", "loop_rate"], "metric")
+    frame["metric"] = frame["metric"].map(lambda m: tr(f"col.{m}"))
+    order = [f"{r['temperature']:g}" for r in rows]
+    st.altair_chart(projected(alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=90)).encode(
+        x=alt.X("temperature:O", sort=order, title=tr("col.temperature"), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("value:Q", title=tr("chart.value"), scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("metric:N", title=""), tooltip=[alt.Tooltip("value:Q", format=".2f")])), width="stretch")
+
+
+def penalty_chart(rows: list[dict]) -> None:
+    frame = numeric_axis(pd.DataFrame(rows), "repetition_penalty")
+    order = list(frame["repetition_penalty"])
+    st.altair_chart(projected(alt.Chart(frame).mark_bar(size=40).encode(
+        x=alt.X("repetition_penalty:O", sort=order, title=tr("col.repetition_penalty"), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("tokens:Q", title=tr("col.median_tokens")),
+        tooltip=[alt.Tooltip("tokens:Q", title=tr("col.median_tokens")),
+                 alt.Tooltip("outputs:Q", title=tr("col.count"))])), width="stretch")
+    if len(rows) == 1:
+        st.caption(tr("chart.one_value"))
+
+
+def checks_chart(rows: list[dict]) -> None:
+    """Variants x checks, each cell coloured by its pass rate and labelled with it in per cent."""
+    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")),
+                                      label=lambda f: f["rate"].map(lambda r: f"{round(100 * r)}%"))
+    base = alt.Chart(frame).encode(
+        x=alt.X("check:N", title=tr("col.check"), axis=alt.Axis(labelAngle=0, labelLimit=0)),
+        y=alt.Y("variant:N", title=tr("col.variant"), axis=alt.Axis(labelLimit=0)))
+    cells = base.mark_rect().encode(
+        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
+        tooltip=[alt.Tooltip("variant:N", title=tr("col.variant")), alt.Tooltip("check:N", title=tr("col.check")),
+                 alt.Tooltip("rate:Q", title=tr("col.rate"), format=".0%"),
+                 alt.Tooltip("outputs:Q", title=tr("col.count"))])
+    labels = base.mark_text(fontSize=16).encode(
+        text="label:N", color=alt.condition("datum.rate > 0.5", alt.value("white"), alt.value("black")))
+    st.altair_chart(projected((cells + labels).properties(height=alt.Step(48))), width="stretch")
+
+
+def chart_section(title_key: str, rows: list[dict], draw) -> None:
+    st.subheader(tr(title_key))
+    if rows:
+        draw(rows)
+    else:
+        st.info(tr("chart.empty"))
+
 
 with charts_tab:
     data = chart_rows(stats)
-    st.subheader(tr("chart.temperature"))
-    if data["temperature"]:
-        frame = pd.DataFrame(data["temperature"]).melt("temperature", ["distinct_2", "loop_rate"], "metric")
-        st.altair_chart(alt.Chart(frame).mark_line(point=True).encode(
-            x="temperature:Q", y="value:Q", color="metric:N"), width="stretch")
-    else:
-        st.info(tr("chart.empty"))
-    st.subheader(tr("chart.penalty"))
-    if data["penalty"]:
-        st.altair_chart(alt.Chart(pd.DataFrame(data["penalty"])).mark_line(point=True).encode(
-            x="repetition_penalty:Q", y="tokens:Q"), width="stretch")
-    else:
-        st.info(tr("chart.empty"))
-    st.subheader(tr("chart.checks"))
-    if data["checks"]:
-        st.altair_chart(alt.Chart(pd.DataFrame(data["checks"])).mark_rect().encode(
-            x="check:N", y="variant:N", color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["variant", "check", "rate", "outputs"]), width="stretch")
-    else:
-        st.info(tr("chart.empty"))
+    if lab != "ablation":  # each lab's charts only where the filters keep that lab
+        chart_section("chart.temperature", data["temperature"], temperature_chart)
+        chart_section("chart.penalty", data["penalty"], penalty_chart)
+    if lab != "decoding":
+        chart_section("chart.checks", data["checks"], checks_chart)
 
 with compare_tab:
-    outputs, _ = query(store, code, current, include_hidden)
-    if len(outputs) < 2:
-        st.info(tr("gallery.need_two"))
+    choices, _ = query(store, code, replace(current, offset=0, limit=COMPARE_CHOICES),
+                       include_hidden)
+    if len(choices) < 2:
+        st.info(tr("gallery.need_two_kept"))
     else:
-        names = {f"{o['student']} · {o['label']} · {o['text'][:30]}": o for o in outputs}
+        st.caption(tr("gallery.compare_reach", count=len(choices)))
+        names = {f"{o['student']} · {o['label']} · {tr('common.seed', seed=o['seed'])} · {o['text'][:30]} · "
+                 f"#{o['id']}": o for o in choices}
         left, right = st.columns(2)
         first = names[left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")]
         second = names[right.selectbox(tr("gallery.right"), list(names), index=1, key="cmp-b")]
@@ -186,8 +233,9 @@ with compare_tab:
             output_card(first, show_student=True)
         with right:
             output_card(second, show_student=True)
-        st.text(tr("gallery.diff"))
-        st.text(word_diff(first["text"], second["text"]))
+        st.subheader(tr("gallery.diff_header"))
+        st.caption(tr("gallery.diff_legend"))
+        st.html(diff_html(first["text"], second["text"]))
 
 with spotlight_tab:
     st.html("<style>.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * "
@@ -195,9 +243,12 @@ with spotlight_tab:
     starred = spotlight(store, code)
     if not starred:
         st.info(tr("spotlight.empty"))
+    notes = annotations(store, code, [o["id"] for o in starred])
     with st.container(key="spotlight"):
         for output in starred:
             st.text(output["label"])
             st.text(output["text"])
             st.text(tr("common.with_seed", who=output["student"], seed=output["seed"]))
+            if notes[output["id"]]["comment"]:  # what the instructor wants the class to look at
+                st.text(tr("gallery.comment_mark", comment=notes[output["id"]]["comment"]))
             st.divider()

@@ -1,15 +1,24 @@
-"""Instructor console: classes, who joined, queue and workers, failed submissions, exports."""
+"""Instructor console: classes, who joined, queue and workers (live), failed submissions, exports."""
+
+import time
 
 import pandas as pd
 import streamlit as st
 from rq import Queue
 
-from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, tr
+from dashboard.common import (get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant,
+                              tr)
+from dashboard.widgets import readable_table
 from shared.classes import close_class, list_classes, open_class
 from shared.moderation import (export_csv, export_json, export_rows, failed_submissions, requeue_failed,
                                students_overview)
 from shared.problems import Problem
-from shared.workers import live_workers, served_models
+from shared.workers import console_rows, live_workers, served_models
+
+# The queue and workers section redraws itself: quickly while anything is queued or running, slowly when
+# the class is idle (a few Redis reads), so the numbers on the projector are never a stale snapshot.
+CONSOLE_POLL_SECONDS = {True: 2.0, False: 15.0}
+WORKER_COLUMNS = ("name", "host", "model", "device", "in_flight", "tokens_per_s", "max_batch", "seen_s")
 
 st.header(tr("instructor.header"))
 store, settings = get_store(), get_settings()
@@ -45,13 +54,50 @@ with st.form("new_class", clear_on_submit=True):
         except Problem.Invalid:
             st.error(tr("instructor.bad_code"))
 
-st.subheader(tr("instructor.classes"))
-for row in list_classes(store):
+
+def joined_at(seconds: float) -> str:
+    """A join time as people read it: the hour today, the date and hour otherwise."""
+    moment = time.localtime(seconds)
+    same_day = time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d")
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", moment)
+
+
+def students_table(code: str) -> pd.DataFrame:
+    return pd.DataFrame([{tr("col.student"): row["student"], tr("col.joined_at"): joined_at(row["joined_at"]),
+                          tr("col.submissions"): row["submissions"]} for row in students_overview(store, code)],
+                        columns=[tr("col.student"), tr("col.joined_at"), tr("col.submissions")])
+
+
+def open_or_close(row: dict, column) -> None:
+    """Closing asks first (students of the class can no longer join or submit); reopening does not."""
+    code = row["code"]
+    if not row["open"]:
+        if column.button(tr("instructor.reopen", code=code), key=f"reopen-{code}"):
+            open_class(store, code)
+            st.rerun()
+        return
+    if st.session_state.get("confirm_close") != code:
+        if column.button(tr("instructor.close", code=code), key=f"close-{code}"):
+            st.session_state.confirm_close = code
+            st.rerun()
+        return
+    st.warning(tr("instructor.close_confirm", code=code))
+    yes, no = st.columns(2)
+    if yes.button(tr("instructor.close_yes", code=code), key=f"close-yes-{code}", type="primary"):
+        close_class(store, code)
+        st.session_state.pop("confirm_close", None)
+        st.rerun()
+    if no.button(tr("instructor.close_no"), key=f"close-no-{code}"):
+        st.session_state.pop("confirm_close", None)
+        st.rerun()
+
+
+def class_section(row: dict) -> None:
     state = tr("instructor.open") if row["open"] else tr("instructor.closed")
     with st.expander(tr("instructor.class_row", code=row["code"], students=row["students"], outputs=row["outputs"],
-                        state=state)):
+                        state=state), expanded=st.session_state.get("confirm_close") == row["code"]):
         st.text(tr("instructor.students", code=row["code"]))
-        st.dataframe(pd.DataFrame(students_overview(store, row["code"])), hide_index=True)
+        st.dataframe(students_table(row["code"]), hide_index=True)
         rows = export_rows(store, settings, token, row["code"])
         left, middle, right = st.columns(3)
         left.download_button(tr("instructor.export_csv", code=row["code"]), export_csv(rows),
@@ -59,26 +105,54 @@ for row in list_classes(store):
         middle.download_button(tr("instructor.export_json", code=row["code"]), export_json(rows),
                                file_name=f"decodelab-{row['code']}.json", mime="application/json",
                                key=f"json-{row['code']}")
-        if row["open"] and right.button(tr("instructor.close", code=row["code"]), key=f"close-{row['code']}"):
-            close_class(store, row["code"])
-            st.rerun()
+        open_or_close(row, right)
 
-st.subheader(tr("instructor.workers"))
-workers = live_workers(store)
-if workers:
-    st.dataframe(pd.DataFrame(workers)[["name", "host", "model", "device", "dtype", "tokens_per_s", "in_flight",
-                                        "max_batch"]], hide_index=True)
-else:
-    st.info(tr("instructor.no_workers"))
-for model in sorted(set(served_models(store)) | {settings.model}):
+
+st.subheader(tr("instructor.classes"))
+for class_row in list_classes(store):
+    class_section(class_row)
+
+
+def workers_table(workers: list[dict]) -> None:
+    frame = pd.DataFrame(console_rows(workers), columns=list(WORKER_COLUMNS))
+    st.dataframe(readable_table(frame.rename(columns={c: tr(f"col.worker.{c}") for c in WORKER_COLUMNS})),
+                 hide_index=True)
+
+
+def queue_section(model: str) -> bool:
+    """One model's queue line and failed submissions; True when something is queued or running."""
     queue = Queue(settings.queue_name(model), connection=store.redis)
-    st.text(f"{model} · " + tr("instructor.queue", queued=queue.count, running=queue.started_job_registry.count,
+    queued, running = queue.count, queue.started_job_registry.count
+    st.text(f"{model} · " + tr("instructor.queue", queued=queued, running=running,
                                failed=queue.failed_job_registry.count))
     failed = failed_submissions(store, settings, model)
     if failed:
         st.text(tr("instructor.failed"))
-        st.dataframe(pd.DataFrame([{"student": f["request"]["student"], "lab": f["request"]["lab"],
-                                    "error": Problem.from_dict(f["error"]).message(lang())
+        st.dataframe(pd.DataFrame([{tr("col.student"): f["request"]["student"], tr("gallery.lab"): f["request"]["lab"],
+                                    tr("col.error"): Problem.from_dict(f["error"]).message(lang())
                                     if f["error"] else "?"} for f in failed]), hide_index=True)
         if st.button(tr("instructor.requeue", model=model), key=f"requeue-{model}"):
             st.success(tr("instructor.requeued", count=requeue_failed(store, settings, token, model)))
+    return bool(queued or running)
+
+
+@redis_tolerant
+def live_status(busy: bool) -> None:
+    """Workers and queues as of now; when the class turns busy or idle, the page reruns to poll at
+    the other pace."""
+    st.caption(tr("instructor.live", seconds=int(CONSOLE_POLL_SECONDS[busy]), time=time.strftime("%H:%M:%S")))
+    workers = live_workers(store)
+    if workers:
+        workers_table(workers)
+    else:
+        st.info(tr("instructor.no_workers"))
+    models = sorted(set(served_models(store)) | {settings.model})
+    now_busy = any([queue_section(model) for model in models]) or any(w.get("in_flight") != "0" for w in workers)
+    if now_busy != busy:
+        st.session_state.console_busy = now_busy
+        st.rerun()
+
+
+st.subheader(tr("instructor.workers"))
+busy_now = st.session_state.get("console_busy", False)
+st.fragment(run_every=CONSOLE_POLL_SECONDS[busy_now])(live_status)(busy_now)
