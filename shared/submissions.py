@@ -22,7 +22,7 @@ from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
 
 from shared.checks import check_shape_problem, validate_custom
-from shared.classes import BIDI_CONTROLS, is_open
+from shared.classes import BIDI_CONTROLS, class_info, is_open
 from shared.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
 from shared.problems import Problem
 from shared.settings import Settings
@@ -89,9 +89,10 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
         problems.append(Problem("too_many_configs", limit=settings.max_configs))
     parsed: list[DecodingConfig] = []
     seeds: list[int] = []
-    for raw in configs[: settings.max_configs]:
+    for row, raw in enumerate(configs[: settings.max_configs], start=1):
         try:
-            parsed.append(DecodingConfig.from_dict(raw))
+            named_row = row if lab == "decoding" and len(configs) > 1 else None  # the ablation's rows are seeds
+            parsed.append(DecodingConfig.from_dict(raw, row=named_row))
             seeds.append(validate_seed(raw["seed"] if raw.get("seed") is not None else seed))
         except Problem.Invalid as invalid:
             problems += [p for p in invalid.problems if p not in problems]
@@ -193,7 +194,8 @@ def submit(store: Store, settings: Settings, request: dict) -> Job:
     turn the submission into an error: the per-student lock expires by itself if releasing it fails.
     """
     if not is_open(store, request["class_code"]):
-        raise Problem.Invalid([Problem("bad_class_code")])
+        known = class_info(store, request["class_code"]) is not None
+        raise Problem.Invalid([Problem("class_closed" if known else "bad_class_code")])
     if store.redis.exists(store.submission_key(request["id"])):
         return Job.fetch(request["id"], connection=store.redis)
     # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.

@@ -68,7 +68,7 @@ def test_student_runs_presets_and_instructor_sees_them_in_the_gallery(dashboard_
     student = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
     student.goto(dashboard_url)
     student.get_by_label("Tu nombre").fill("Lucía")
-    student.get_by_label("Código de clase").fill(TEST_CLASS)
+    student.get_by_label("Código de clase", exact=True).fill(TEST_CLASS)
     student.get_by_role("button", name="Entrar").click()
     student.get_by_text(f"Estás en la clase {TEST_CLASS} como Lucía.").wait_for(timeout=30_000)
     student.reload()  # F5: a new Streamlit session, still signed in through the URL's session token

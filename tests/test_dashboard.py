@@ -146,7 +146,8 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     assert [o["effective_config"]["temperature"] for o in outputs] == [0.1, 0.7, 1.5]
     shown = texts(app)
     assert any(t.startswith("perplexity ") and "distinct-2" in t for t in shown)
-    assert any("Effective config: strategy=sampling" in t and "top_k=50" in t for t in shown)
+    assert "sampling · T 0.1 · top-k 50 · rep 1.1 · 80 tok · random-tiny" in shown  # effective, plainly
+    assert not any("strategy=" in t for t in shown)  # no Python-style dump
     is_token_table = lambda d: list(d.value.columns) == ["token", "p model", "p sampled"]  # noqa: E731
     assert not [d for d in app.dataframe if is_token_table(d)]  # built only when opened
     for toggle in app.toggle:

@@ -57,6 +57,9 @@ def test_no_configs_bad_seed_and_closed_class_are_refused(settings, store, conne
     close_class(store, TEST_CLASS)
     with pytest.raises(Problem.Invalid) as refused:
         attempt(settings, store)
+    assert refused.value.problems[0].code == "class_closed"  # said as it is, not "does not exist"
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store, code="no-such-class")
     assert refused.value.problems[0].code == "bad_class_code"
     nothing_enqueued(store, settings, connection)
 

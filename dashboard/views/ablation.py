@@ -9,6 +9,7 @@ from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
+from shared.checks import check_detail
 from shared.submissions import build_request
 
 me, store, settings, model = lab_page("ablation.header", "ablation.intro")
@@ -83,7 +84,7 @@ def matrix_view(request: dict, outputs: list[dict]) -> None:
             st.text(output["text"] or "∅")
             for check_id, result in output["checks"].items():
                 st.text(tr("check.result", mark="✅" if result["passed"] else "❌", name=tr(f"check.{check_id}"),
-                           detail=result["detail"]))
+                           detail=check_detail(result, lang())))
 
 
 def cell_text(cell: dict) -> str:

@@ -6,9 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import follow, follow_unconfirmed, lab_page, redis_tolerant, submit_press, tr
-from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
+from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
+from shared.moderation import annotations
 from shared.submissions import build_request
 from shared.sweeps import SWEEP_NAMES, sweep
 
@@ -56,11 +57,8 @@ if st.button(tr("decoding.run"), type="primary"):
 follow_unconfirmed(store)
 
 
-def show_output(output: dict) -> None:
-    output_card(output)
-    config = ", ".join(f"{key}={value}" for key, value in output["effective_config"].items())
-    st.text(tr("decoding.config_full", config=config, seed=output["seed"], model=output["model"]))
-    metrics_line(output)
+def show_output(output: dict, note: dict) -> None:
+    output_card(output, note=note, metrics=True, collapse=True, own=True)
     if output.get("cached_from"):
         st.text("♻ " + tr("decoding.cached"))
     if st.button(tr("decoding.run_again"), key=f"again-{output['id']}"):
@@ -78,10 +76,11 @@ def show_results(submission_id: str) -> None:
     st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
     st.subheader(tr("decoding.results"))
     outputs = store.submission_outputs(submission_id)
+    notes = annotations(store, me.code, [o["id"] for o in outputs])  # the instructor's marks on my results
     for start in range(0, len(outputs), 3):
         for column, output in zip(st.columns(3), outputs[start:start + 3]):
             with column:
-                show_output(output)
+                show_output(output, notes[output["id"]])
 
 
 history = past_submissions(store, me, "decoding")
