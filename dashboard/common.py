@@ -7,6 +7,7 @@ transformers, so the dashboard's image stays small.
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 import time
 from dataclasses import replace
@@ -24,7 +25,7 @@ from shared.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS
 from shared.problems import Problem
 from shared.settings import Settings, redact_url
 from shared.store import ACTIVE, Store, redis_client
-from shared.submissions import new_request_id, progress, submit
+from shared.submissions import cancel, new_request_id, progress, submit
 from shared.tokens import count_gpt2_tokens
 from shared.workers import served_models
 
@@ -98,6 +99,35 @@ def forget_student() -> None:
                 "ablation_submission", "explore_id", "unconfirmed"):
         st.session_state.pop(key, None)
     save_session()
+
+
+def remember(key: str, default) -> None:
+    """Give the widget `key` its last value when the student comes back to the page (Streamlit forgets
+    a widget's state once its page is left), or `default` the first time. Call it just before the
+    widget, which then takes no `value=`."""
+    kept = f"kept:{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, default)
+    st.session_state[kept] = st.session_state[key]
+
+
+def kept_rows(key: str, fresh: list[dict]) -> list[dict]:
+    """The base rows of a data editor `key`: while it lives, the rows it was created with (its edits
+    apply to them); when the student comes back, the rows as they last edited them."""
+    base = f"kept-base:{key}"
+    if key not in st.session_state or base not in st.session_state:
+        st.session_state[base] = st.session_state.get(f"kept-rows:{key}", fresh)
+    return st.session_state[base]
+
+
+def keep_rows(key: str, rows: list[dict]) -> None:
+    st.session_state[f"kept-rows:{key}"] = rows
+
+
+def default_seed(me: Student) -> int:
+    """Each student's own starting seed (shown, editable): a class's presets then differ from student
+    to student instead of filling the gallery with copies of seed 42."""
+    return int(hashlib.sha256(f"{me.code}|{me.id}".encode()).hexdigest()[:8], 16) % 100_000
 
 
 def require_student() -> Student:
@@ -289,27 +319,32 @@ def _worker_status(store: Store, model: str, was_live: bool) -> None:
         st.caption("⚠️ " + tr("app.random_weights"))
 
 
-def follow(store: Store, settings: Settings, submission_id: str, banner) -> dict | None:
+def follow(store: Store, settings: Settings, submission_id: str, banner, owner: Student | None = None) -> dict | None:
     """A submission's progress, polled only while it is pending; returns its view once finished.
 
     While queued, running or being checked, a small fragment polls (with backoff) and draws `banner`;
     when it sees the end it reruns the page once, and from then on the caller renders the results
     once, statically: a page showing finished results costs nothing while the student reads.
+    `owner`: the student who may cancel it (a button under the banner).
     """
     view = progress(store, settings, submission_id)
     if view is None or view["status"] not in ACTIVE:
         return view
     interval = poll_interval(time.time() - view["created_at"])
-    st.fragment(run_every=interval)(_pending)(store, settings, submission_id, interval, banner)
+    st.fragment(run_every=interval)(_pending)(store, settings, submission_id, interval, banner, owner)
     return None
 
 
 @redis_tolerant
-def _pending(store: Store, settings: Settings, submission_id: str, interval: float, banner) -> None:
+def _pending(store: Store, settings: Settings, submission_id: str, interval: float, banner,
+             owner: Student | None) -> None:
     view = progress(store, settings, submission_id)
     if view is None or view["status"] not in ACTIVE or poll_interval(time.time() - view["created_at"]) != interval:
         st.rerun()  # finished (render it once, unpolled) or time to poll less often
     banner(view)
+    if owner and st.button(tr("decoding.cancel"), key=f"cancel-{submission_id}"):
+        cancel(store, submission_id, owner.id)
+        st.rerun()
 
 
 def lab_page(title_key: str, intro_key: str) -> tuple[Student, Store, Settings, str]:

@@ -23,14 +23,26 @@ EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
 
 
 def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str, str]:
-    """The student's latest submissions to `lab`, newest first: readable label -> submission id."""
+    """The student's latest submissions to `lab`, newest first: readable label -> submission id. A label
+    tells sweeps apart (what varied, how many outputs) and says the status in the student's language."""
     found = {}
     for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
         record = store.submission(submission_id)
         if record and record["request"]["lab"] == lab and len(found) < limit:
             when = time.strftime("%H:%M:%S", time.localtime(float(record["created_at"])))
-            found[f"{when} · {record['request']['prompt'][:40]} · {record['status']}"] = submission_id
+            found[" · ".join([when, submission_summary(record["request"]), tr(f"status.{record['status']}")])] = \
+                submission_id
     return found
+
+
+def submission_summary(request: dict) -> str:
+    """What a submission ran, in a few words: '3 × greedy / T 0.7 / T 1.5 · seed 42'."""
+    items = request["items"]
+    configs = list(dict.fromkeys(item["label"] for item in items))
+    seeds = sorted({item["seed"] for item in items})
+    shown = " / ".join(configs[:3]) + (" …" if len(configs) > 3 else "")
+    seed_text = tr("common.seed", seed=seeds[0]) if len(seeds) == 1 else tr("history.seeds", count=len(seeds))
+    return f"{len(items)} × {shown} · {seed_text}"
 
 
 def metrics_line(output: dict) -> None:

@@ -108,6 +108,14 @@ TEXT: dict[str, dict[str, str]] = {
     "join.rejoin_input": {"es": "Código de reingreso (p. ej. 17-K3QZ7M2A)", "en": "Rejoin code (e.g. 17-K3QZ7M2A)"},
     "join.rejoin_class": {"es": "Código de la clase a la que vuelves", "en": "Code of the class you return to"},
     "join.rejoin_submit": {"es": "Volver a entrar", "en": "Get back in"},
+    "status.queued": {"es": "en cola", "en": "queued"},
+    "status.running": {"es": "generando", "en": "running"},
+    "status.checking": {"es": "comprobando", "en": "checking"},
+    "status.done": {"es": "listo", "en": "done"},
+    "status.failed": {"es": "falló", "en": "failed"},
+    "history.seeds": {"es": "{count} semillas", "en": "{count} seeds"},
+    "decoding.cancel": {"es": "Cancelar este envío", "en": "Cancel this submission"},
+    "problem.cancelled": {"es": "Cancelaste este envío.", "en": "You cancelled this submission."},
     "app.submit_unsure": {
         "es": "No se pudo confirmar el envío (Redis no respondió). Vuelve a pulsar: si ya se guardó, se "
               "mostrará ese mismo envío, sin duplicarlo.",

@@ -21,6 +21,7 @@ so that a page reads only what it shows:
     {p}:explore:{id}                  hash   a next-token distribution: logits (float32 bytes), prompt ids
     {p}:worker:{name}                 hash   a live worker's model, device, throughput (expires)
     {p}:workers                       set    names of workers that announced themselves
+    {p}:cancel                        set    submission ids their students asked to cancel (until ended)
     {p}:class:{code}:starred|hidden|comments   the instructor's marks (shared/moderation.py)
     {p}:secret                        string signs students' class membership (shared/moderation.py)
 
@@ -103,6 +104,19 @@ class Store:
                 "status": RUNNING, "started_at": time.time(), "worker": worker, "progress_done": 0})
             pipe.hincrby(self.submission_key(submission_id), "attempts", 1)
             return int(pipe.execute()[1])
+
+    def request_cancel(self, submission_id: str) -> None:
+        self.redis.sadd(self.key("cancel"), submission_id)
+
+    def cancel_requested(self, submission_ids: list[str]) -> list[str]:
+        """Which of `submission_ids` their students asked to cancel (one round trip)."""
+        if not submission_ids:
+            return []
+        flags = self.redis.smismember(self.key("cancel"), submission_ids)
+        return [i for i, flag in zip(submission_ids, flags) if flag]
+
+    def forget_cancel(self, submission_id: str) -> None:
+        self.redis.srem(self.key("cancel"), submission_id)
 
     def mark_checking(self, submission_id: str) -> None:
         """Every generation is done; the instruction checks still run (off the generation loop)."""

@@ -212,6 +212,24 @@ def submit(store: Store, settings: Settings, request: dict) -> Job:
         _release(lock)
 
 
+def cancel(store: Store, submission_id: str, student_id: str) -> bool:
+    """The student's own submission, stopped: a queued one leaves the queue now; a running one is ended by
+    its worker at its next heartbeat, its rows freed. False when it is not theirs or already finished."""
+    record = store.submission(submission_id)
+    if record is None or student_id_of(record["request"]) != student_id or record["status"] not in ACTIVE:
+        return False
+    store.request_cancel(submission_id)
+    try:
+        job = Job.fetch(submission_id, connection=store.redis)
+        if job.get_status() == JobStatus.QUEUED:
+            job.cancel()  # out of the queue, into RQ's canceled registry
+            end_if_unfinished(store, submission_id, Problem("cancelled"))
+            store.forget_cancel(submission_id)
+    except NoSuchJobError:
+        end_if_unfinished(store, submission_id, Problem("cancelled"))
+    return True
+
+
 def student_id_of(record: dict) -> str:
     """Who a request or output belongs to (records from before student ids carry only the label)."""
     return record.get("student_id") or record["student"]

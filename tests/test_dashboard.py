@@ -345,3 +345,54 @@ def test_a_forged_or_expired_session_token_gets_nothing(app_env, settings, store
         assert "student" not in app.session_state and "instructor_token" not in app.session_state, token
         app.switch_page("views/decoding.py").run()
         assert any("primero entra" in i.value.lower() for i in app.info)
+
+
+def test_the_form_stays_as_the_student_left_it_under_their_results(app_env, settings, store):
+    app = joined_app(name="Sol", lang="en")
+    app.switch_page("views/decoding.py").run()
+    app.number_input(key="seed").set_value(7).run()
+    app.selectbox(key="sweep").select("Five seeds of one configuration").run()
+    app.switch_page("views/ablation.py").run()
+    app.number_input(key="a-samples").set_value(2).run()
+    app.number_input(key="a-seed").set_value(9).run()
+    app.switch_page("views/gallery.py").run()
+    app.switch_page("views/decoding.py").run()
+    assert app.number_input(key="seed").value == 7 and app.selectbox(key="sweep").value == "Five seeds of one configuration"
+    app.switch_page("views/ablation.py").run()
+    assert app.number_input(key="a-samples").value == 2 and app.number_input(key="a-seed").value == 9
+
+
+def test_each_student_starts_from_their_own_seed(app_env):
+    seeds = set()
+    for name in ("Ana", "Bea", "Carla"):
+        app = joined_app(name=name)
+        app.switch_page("views/decoding.py").run()
+        seeds.add(app.number_input(key="seed").value)
+    assert len(seeds) == 3 and 42 not in seeds
+
+
+def test_earlier_submissions_are_told_apart_and_their_status_is_current_and_translated(app_env, settings, store):
+    app = joined_app(name="Ines")
+    app.switch_page("views/decoding.py").run()
+    app.button[0].click().run()
+    app.selectbox(key="sweep").select("Temperatura 0.1 / 0.7 / 1.5").run()
+    app.button[0].click().run()
+    first, second = store.student_submissions(TEST_CLASS, app.session_state.student)[::-1]
+    store.complete_submission(store.submission(first)["request"], [])  # a worker finished it
+    app.run()
+    labels = app.selectbox(key="history").options
+    assert len(labels) == 2 and labels[0] != labels[1]
+    assert any("T 0.1" in label and "en cola" in label for label in labels)
+    assert any("greedy" in label and "listo" in label for label in labels)
+    assert not any(" done" in label or "queued" in label for label in labels)
+
+
+def test_the_student_can_cancel_a_waiting_submission(app_env, settings, store):
+    app = joined_app(name="Uma", lang="en")
+    app.switch_page("views/decoding.py").run()
+    app.button[0].click().run()
+    submission = app.session_state.current_submission
+    [b for b in app.button if b.label == "Cancel this submission"][0].click().run()
+    record = store.submission(submission)
+    assert record["status"] == "failed" and record["error"]["code"] == "cancelled"
+    assert any("You cancelled this submission" in e.value for e in app.error)

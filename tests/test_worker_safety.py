@@ -179,3 +179,36 @@ def test_a_job_abandoned_with_no_retries_left_ends_its_submission_with_a_reason(
     assert record["error"]["code"] == "worker_lost" and store.pending_count(TEST_CLASS) == 0
     assert "sin" not in record["error"]["code"]
     submit(store, settings, decoding_request(settings, "unlucky", seed=5, max_new_tokens=2))  # limits freed
+
+
+def test_identical_generations_in_flight_run_once_and_everyone_gets_the_text(settings, store, connection):
+    from shared.decoding import PRESETS as presets
+
+    greedy = [{**presets["greedy"].to_dict(), "max_new_tokens": 24}]
+    requests = [build_request(settings, class_code=TEST_CLASS, student=f"s{i}", prompt=NOTEBOOK_PROMPT,
+                              configs=greedy, seed=i, model=settings.model) for i in range(6)]  # greedy: seed ignored
+    for request in requests:
+        submit(store, settings, request)
+    worker, _ = in_process_worker(settings, connection)
+    worker.work(burst=True)
+    texts = {store.submission_outputs(r["id"])[0]["text"] for r in requests}
+    assert len(texts) == 1 and all(store.submission(r["id"])["status"] == "done" for r in requests)
+    assert worker.engine.generated_tokens <= 24  # one generation's tokens, not six
+
+
+def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, connection, workers):
+    from shared.submissions import cancel
+
+    running = decoding_request(settings, "impatient", max_new_tokens=900, prompt="Once")
+    queued = decoding_request(settings, "impatient", seed=2, max_new_tokens=4)
+    submit(store, settings, running)
+    assert not cancel(store, running["id"], "someone-else")  # only their own
+    workers.start()
+    wait_for(lambda: store.submission(running["id"])["status"] == "running", 120, message="running")
+    submit(store, settings, queued)
+    assert cancel(store, queued["id"], "impatient") and cancel(store, running["id"], "impatient")
+    for request in (queued, running):
+        wait_for(lambda: store.submission(request["id"])["status"] == "failed", 30, message="cancelled")
+        assert store.submission(request["id"])["error"]["code"] == "cancelled"
+    assert store.pending_count(TEST_CLASS) == 0 and Queue(settings.queue_name(), connection=connection).count == 0
+    wait_for(lambda: not store.redis.smembers(store.key("cancel")), 30, message="the cancel flags cleared")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 from rq import Queue, SimpleWorker
@@ -91,6 +91,10 @@ class BatchWorker(SimpleWorker):
         self.checks = CheckPool()
         # Crash isolation: groups of submissions to run again on their own (see _engine_failed).
         self.suspects: deque[list[InFlight]] = deque()
+        # Identical generations in flight run once: cache key -> the generation running it, and
+        # generation key -> the generations of other submissions waiting for its result.
+        self.leaders: dict[str, tuple[str, int]] = {}
+        self.followers: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self.isolating: list[InFlight] = []
         self.tokens_per_second = 0.0
         self._last_beat = 0.0
@@ -158,6 +162,9 @@ class BatchWorker(SimpleWorker):
         except (ValueError, KeyError, TypeError, AttributeError):  # edited by hand: not JSON, fields missing
             record = {"request": None}
         request = record["request"] if record else None
+        if self.store.cancel_requested([job.id]):
+            self._fail(job, queue, execution, request if isinstance(request, dict) else None, Problem("cancelled"))
+            return
         if not isinstance(request, dict):
             problem = Problem("worker_error", detail="submission record missing") if record is None \
                 else Problem("malformed_request")
@@ -190,8 +197,8 @@ class BatchWorker(SimpleWorker):
             flight.cache_keys[index] = key
             flight.generations[index] = GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids,
                                                           config=config, seed=int(item["seed"]))
-        for generation in flight.generations.values():
-            self.engine.submit(generation)
+        for index, generation in flight.generations.items():
+            self._generate_or_follow(flight, index, generation)
         if not flight.generations:
             self._complete(flight)  # everything answered from the cache: no generation at all
 
@@ -211,14 +218,49 @@ class BatchWorker(SimpleWorker):
         self._succeed(job, queue, execution, {"explore": request["id"]})
 
     # --- completion -----------------------------------------------------------------------------
+    def _generate_or_follow(self, flight: InFlight, index: int, generation: GenerationRequest) -> None:
+        """Identical generations in flight (same class, model, prompt, effective config and seed: a class
+        pressing Run on the notebook's greedy preset) run once; the others follow the first's result."""
+        key = flight.cache_keys[index]
+        leader = self.leaders.get(key)
+        if leader is not None and leader[0] in self.inflight:
+            self.followers.setdefault(leader, []).append(generation.key)
+            return
+        self.leaders[key] = generation.key
+        self.engine.submit(generation)
+
     def _collect(self, result: GenerationResult) -> None:
+        self.leaders.pop(self._cache_key_of(result.key), None)
+        self._deliver(result)
+        for follower in self.followers.pop(result.key, []):
+            self._deliver(replace(result, key=follower))
+
+    def _deliver(self, result: GenerationResult) -> None:
         job_id, index = result.key
         flight = self.inflight.get(job_id)
-        if flight is None:
-            return  # cancelled or timed out meanwhile
+        if flight is None or index in flight.results:
+            return  # cancelled or timed out meanwhile, or already answered (a rerun during isolation)
         flight.results[index] = result
         if len(flight.results) + len(flight.cached) == len(flight.request["items"]):
             self._complete(flight)
+
+    def _cache_key_of(self, generation_key: tuple[str, int]) -> str | None:
+        flight = self.inflight.get(generation_key[0])
+        return flight.cache_keys.get(generation_key[1]) if flight else None
+
+    def _hand_over(self, flight: InFlight) -> None:
+        """A leaving submission's unfinished generations that others follow: the first follower runs it."""
+        for index, generation in flight.generations.items():
+            waiting = self.followers.pop(generation.key, [])
+            if index in flight.results or not waiting:
+                continue
+            first, rest = waiting[0], waiting[1:]
+            heir = self.inflight.get(first[0])
+            if heir is None:
+                continue
+            self.leaders[flight.cache_keys[index]] = first
+            self.followers[first] = rest
+            self.engine.submit(heir.generations[first[1]])
 
     def _complete(self, flight: InFlight) -> None:
         """Outputs of a generated submission; stored now, or once its custom check is back."""
@@ -255,6 +297,7 @@ class BatchWorker(SimpleWorker):
     def _fail(self, job: Job, queue: Queue, execution: Execution, request: dict | None, problem: Problem) -> None:
         """Finish a job as failed, with no retry; the student's submission shows the reason."""
         self.store.fail_record(job.id, (request or {}).get("class_code"), problem.to_dict())
+        self.store.forget_cancel(job.id)
         job.retries_left = 0
         job.ended_at = now()
         job._status = JobStatus.FAILED
@@ -267,6 +310,7 @@ class BatchWorker(SimpleWorker):
         self.engine.cancel(flight.id)
         self.checks.drop(flight.id)
         self.inflight.pop(flight.id, None)
+        self._hand_over(flight)
         _retry_redis(lambda: self._fail(flight.job, flight.queue, flight.execution, flight.request, problem))
 
     def _show_current_job(self) -> None:
@@ -291,6 +335,8 @@ class BatchWorker(SimpleWorker):
         log.exception("engine failed with %d submission(s) in it; isolating", len(group))
         self.engine = self._new_engine()
         self.isolating = []
+        self.leaders.clear()  # every unfinished generation is run again by its own submission
+        self.followers.clear()
         if len(group) == 1:
             self._end(group[0], Problem("engine_crash", detail=detail))
         elif group:
@@ -320,6 +366,8 @@ class BatchWorker(SimpleWorker):
         self._last_beat, self._tokens_at_beat = moment, self.engine.generated_tokens
         self._enforce_timeouts()
         try:
+            for submission_id in self.store.cancel_requested(list(self.inflight)):
+                self._end(self.inflight[submission_id], Problem("cancelled"))
             self._beat_all()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()

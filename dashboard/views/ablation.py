@@ -4,7 +4,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import follow, follow_unconfirmed, lab_page, lang, redis_tolerant, submit_press, tr
+from dashboard.common import (default_seed, follow, follow_unconfirmed, lab_page, lang, redis_tolerant, remember,
+                              submit_press, tr)
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
@@ -14,32 +15,42 @@ from shared.submissions import build_request
 
 me, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
-topic = st.text_input(tr("ablation.topic"), value=NOTEBOOK_TOPIC, max_chars=300)
+remember("a-topic", NOTEBOOK_TOPIC)  # the form stays as the student left it, under their results
+topic = st.text_input(tr("ablation.topic"), max_chars=300, key="a-topic")
 left, right = st.columns(2)
 with left:
-    use_tone = st.checkbox(f"{tr('ablation.tone')} · {tr('ablation.use')}", value=True)
-    tone = st.text_input(tr("ablation.tone"), value=NOTEBOOK_TONE, max_chars=200, label_visibility="collapsed")
-    use_summary = st.checkbox(f"{tr('ablation.summary')} · {tr('ablation.use')}", value=True)
-    summary = st.text_input(tr("ablation.summary"), value=NOTEBOOK_SUMMARY, max_chars=200,
-                            label_visibility="collapsed")
+    remember("a-use-tone", True)
+    use_tone = st.checkbox(f"{tr('ablation.tone')} · {tr('ablation.use')}", key="a-use-tone")
+    remember("a-tone", NOTEBOOK_TONE)
+    tone = st.text_input(tr("ablation.tone"), max_chars=200, label_visibility="collapsed", key="a-tone")
+    remember("a-use-summary", True)
+    use_summary = st.checkbox(f"{tr('ablation.summary')} · {tr('ablation.use')}", key="a-use-summary")
+    remember("a-summary", NOTEBOOK_SUMMARY)
+    summary = st.text_input(tr("ablation.summary"), max_chars=200, label_visibility="collapsed", key="a-summary")
 with right:
     extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()))
-    word_limit = st.number_input(tr("ablation.word_limit"), min_value=5, max_value=500, value=50, step=5)
+    remember("a-words", 50)
+    word_limit = st.number_input(tr("ablation.word_limit"), min_value=5, max_value=500, step=5, key="a-words")
     structure_labels = {tr(f"structure.{s}"): s for s in STRUCTURES}
     structure = structure_labels[st.radio(tr("ablation.structure"), list(structure_labels), horizontal=True)]
-custom_lines = st.text_area(tr("ablation.custom_variants"), value="", height=70)
+remember("a-custom", "")
+custom_lines = st.text_area(tr("ablation.custom_variants"), height=70, key="a-custom")
 kinds = {tr(f"ablation.custom_kind.{k}"): k for k in ("none", "contains", "regex")}
 check_left, check_right = st.columns([1, 2])
 custom_kind = kinds[check_left.selectbox(tr("ablation.custom_check"), list(kinds))]
-pattern = check_right.text_input(tr("ablation.pattern"), max_chars=200)
+remember("a-pattern", "")
+pattern = check_right.text_input(tr("ablation.pattern"), max_chars=200, key="a-pattern")
 columns = st.columns(5)
-samples = columns[0].number_input(tr("ablation.samples"), min_value=1, max_value=10, value=DEFAULT_SAMPLES)
-seed = columns[1].number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, value=42, help=tr("theory.seed"))
-temperature = columns[2].number_input(tr("col.temperature"), value=NOTEBOOK_ABLATION_CONFIG["temperature"],
-                                      help=tr("theory.temperature"))
-top_p = columns[3].number_input(tr("col.top_p"), value=NOTEBOOK_ABLATION_CONFIG["top_p"], help=tr("theory.top_p"))
-max_new_tokens = columns[4].number_input(tr("col.max_new_tokens"), value=NOTEBOOK_ABLATION_CONFIG["max_new_tokens"],
-                                         step=10)
+for key, default in (("a-samples", DEFAULT_SAMPLES), ("a-seed", default_seed(me)),
+                     ("a-temperature", NOTEBOOK_ABLATION_CONFIG["temperature"]),
+                     ("a-top-p", NOTEBOOK_ABLATION_CONFIG["top_p"]), ("a-tokens", NOTEBOOK_ABLATION_CONFIG["max_new_tokens"])):
+    remember(key, default)
+samples = columns[0].number_input(tr("ablation.samples"), min_value=1, max_value=10, key="a-samples")
+seed = columns[1].number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, help=tr("theory.seed"),
+                               key="a-seed")
+temperature = columns[2].number_input(tr("col.temperature"), help=tr("theory.temperature"), key="a-temperature")
+top_p = columns[3].number_input(tr("col.top_p"), help=tr("theory.top_p"), key="a-top-p")
+max_new_tokens = columns[4].number_input(tr("col.max_new_tokens"), step=10, key="a-tokens")
 
 keys = {text: key for key, text in INSTRUCTIONS.items()}
 parts = PromptParts(topic=topic.strip(), tone=tone.strip() if use_tone else None,
@@ -98,7 +109,7 @@ def cell_text(cell: dict) -> str:
 
 def ablation_results(submission_id: str) -> None:
     """Progress while pending (polled); then the effect matrix and samples, drawn once."""
-    view = follow(store, settings, submission_id, progress_banner)
+    view = follow(store, settings, submission_id, progress_banner, owner=me)
     if view is not None and progress_banner(view):
         matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
 

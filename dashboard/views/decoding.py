@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import follow, follow_unconfirmed, lab_page, redis_tolerant, submit_press, tr
+from dashboard.common import (default_seed, follow, follow_unconfirmed, keep_rows, kept_rows, lab_page, redis_tolerant,
+                              remember, submit_press, tr)
 from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
@@ -18,15 +19,22 @@ COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "m
 me, store, settings, model = lab_page("decoding.header", "decoding.intro")
 theory_notes()
 
-prompt = st.text_area(tr("decoding.prompt"), value=NOTEBOOK_PROMPT, height=100, key="prompt")
-sweep_labels = {tr(f"sweep.{name}"): name for name in SWEEP_NAMES}
+remember("prompt", NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
+prompt = st.text_area(tr("decoding.prompt"), height=100, key="prompt")
+sweep_labels = {tr(f"sweep.{name}"): name for name in SWEEP_NAMES}  # plain options: AppTest drives them
+if st.session_state.get("sweep") not in sweep_labels:  # back on the page, or the language changed
+    kept_sweep = st.session_state.get("kept:sweep_name", SWEEP_NAMES[0])
+    st.session_state["sweep"] = next(label for label, name in sweep_labels.items() if name == kept_sweep)
 chosen_sweep = sweep_labels[st.selectbox(tr("decoding.sweep"), list(sweep_labels), key="sweep")]
-seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, value=42, step=1,
-                       help=tr("theory.seed"))
+st.session_state["kept:sweep_name"] = chosen_sweep
+remember("seed", default_seed(me))
+seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, step=1, help=tr("theory.seed"),
+                       key="seed")
 st.caption(tr("decoding.add_row"))
-rows = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))],
-                    columns=COLUMNS)
-edited = st.data_editor(rows, num_rows="dynamic", key=f"configs-{chosen_sweep}", hide_index=True, column_config={
+editor = f"configs-{chosen_sweep}-{seed}"
+fresh = [{c: row.get(c) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))]
+rows = pd.DataFrame(kept_rows(editor, fresh), columns=COLUMNS)
+edited = st.data_editor(rows, num_rows="dynamic", key=editor, hide_index=True, column_config={
     "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True,
                                                  help=tr("theory.greedy")),
     "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature")),
@@ -37,6 +45,7 @@ edited = st.data_editor(rows, num_rows="dynamic", key=f"configs-{chosen_sweep}",
     "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1),
     "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed")),
 })
+keep_rows(editor, edited.to_dict("records"))
 
 
 def row_to_config(row: dict) -> dict:
@@ -48,8 +57,8 @@ def row_to_config(row: dict) -> dict:
 
 def run(configs: list[dict], text: str, run_seed) -> None:
     submit_press(store, settings, "current_submission", lambda request_id: build_request(
-        settings, class_code=me.code, student=me.label, student_id=me.id, prompt=text, configs=configs, seed=run_seed, model=model,
-        request_id=request_id))
+        settings, class_code=me.code, student=me.label, student_id=me.id, prompt=text, configs=configs,
+        seed=run_seed, model=model, request_id=request_id))
 
 
 if st.button(tr("decoding.run"), type="primary"):
@@ -70,7 +79,7 @@ def show_output(output: dict, note: dict) -> None:
 
 def show_results(submission_id: str) -> None:
     """Queue position and progress while pending (polled); then the outputs side by side, drawn once."""
-    view = follow(store, settings, submission_id, progress_banner)
+    view = follow(store, settings, submission_id, progress_banner, owner=me)
     if view is None or not progress_banner(view):
         return
     st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
