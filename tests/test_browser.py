@@ -63,50 +63,98 @@ def browser():
         browser.close()
 
 
-def test_student_runs_presets_and_instructor_sees_them_in_the_gallery(dashboard_url, browser, store, settings):
+WORDS = {  # what a person reads and clicks, per language
+    "es": {"lang": "Español", "name": "Tu nombre", "code": "Código de clase", "join": "Entrar", "joined": "Estás en la clase",
+           "decoding": "Decodificación", "ablation": "Ablación de prompts", "gallery": "Galería de la clase",
+           "instructor": "Profesor/a", "run": "Ejecutar", "done": "Listo en", "tokens": "Tokens y probabilidades",
+           "again": "Repetir exactamente", "cached": "respuesta de la caché", "samples": "Muestras por variante",
+           "matrix": "Matriz de efectos", "password": "Contraseña", "login": "Entrar",
+           "logged_in": "Sesión de profesor/a iniciada.", "star": "★ Destacar", "unstar": "☆ Quitar destacado",
+           "compare": "Comparar", "spotlight": "Proyector", "ready": "1 worker(s) listos · random-tiny · cpu"},
+    "en": {"lang": "English", "name": "Your name", "code": "Class code", "join": "Join", "joined": "You are in class",
+           "decoding": "Decoding", "ablation": "Prompt ablation", "gallery": "Class gallery",
+           "instructor": "Instructor", "run": "Run", "done": "Done in", "tokens": "Tokens and probabilities",
+           "again": "Run again exactly", "cached": "answered from the cache", "samples": "Samples per variant",
+           "matrix": "Effect matrix", "password": "Password", "login": "Log in",
+           "logged_in": "Logged in as instructor.", "star": "★ Star", "unstar": "☆ Unstar",
+           "compare": "Compare", "spotlight": "Spotlight", "ready": "1 worker(s) ready · random-tiny · cpu"},
+}
+
+
+def shot(page, name: str, full_page: bool = False) -> None:
+    page.wait_for_timeout(1200)  # let every widget finish drawing before the picture
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+    assert os.path.getsize(ARTIFACTS / name) > 10_000
+
+
+def open_in(browser, url: str, lang: str):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(url)
+    if lang != "es":
+        page.get_by_text(WORDS[lang]["lang"], exact=True).click()
+        page.get_by_text(WORDS[lang]["name"]).first.wait_for(timeout=30_000)
+    return page
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, store, settings, lang):
+    """Student: join, reload, presets, token view, run again, ablation. Instructor: gallery, compare,
+    spotlight. Every step in the student's language, with screenshots in artifacts/."""
+    w = WORDS[lang]
     ARTIFACTS.mkdir(exist_ok=True)
-    student = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
-    student.goto(dashboard_url)
-    student.get_by_label("Tu nombre").fill("Lucía")
-    student.get_by_label("Código de clase", exact=True).fill(TEST_CLASS)
-    student.get_by_role("button", name="Entrar").click()
-    student.get_by_text(f"Estás en la clase {TEST_CLASS} como Lucía.").wait_for(timeout=30_000)
-    student.reload()  # F5: a new Streamlit session, still signed in through the URL's session token
-    student.get_by_text(f"Estás en la clase {TEST_CLASS} como Lucía.").wait_for(timeout=30_000)
-    student.get_by_role("link", name="Decodificación").click()
-    student.get_by_text("1 worker(s) listos · random-tiny · cpu").wait_for(timeout=60_000)
-    student.get_by_role("button", name="Ejecutar").click()
-    student.get_by_text("Listo en").wait_for(timeout=120_000)
+    student = open_in(browser, dashboard_url, lang)
+    student.get_by_label(w["name"]).fill("Lucía")
+    student.get_by_label(w["code"], exact=True).fill(TEST_CLASS)
+    student.get_by_role("button", name=w["join"], exact=True).click()
+    student.get_by_text(w["joined"]).wait_for(timeout=30_000)
+    student.reload()  # F5: a new Streamlit session, still signed in (the URL's session token), same language
+    student.get_by_text(w["joined"]).wait_for(timeout=30_000)
+    student.get_by_role("link", name=w["decoding"]).click()
+    student.get_by_text(w["ready"]).wait_for(timeout=60_000)
+    student.get_by_role("button", name=w["run"], exact=True).click()
+    student.get_by_text(w["done"]).wait_for(timeout=120_000)
     student.get_by_text("sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 · 80 tok · random-tiny").first.wait_for()
-    student.wait_for_timeout(1500)  # let every widget finish drawing before the picture
-    student.get_by_text("Ejecutar").scroll_into_view_if_needed()  # the run button, then the results
-    student.mouse.wheel(0, 700)
-    student.wait_for_timeout(500)
-    student.screenshot(path=str(ARTIFACTS / "decoding-page.png"))
+    student.get_by_text(w["done"]).scroll_into_view_if_needed()
+    shot(student, f"decoding-{lang}.png")
     outputs = store.outputs([i.decode() for i in store.redis.zrange(store.class_key(TEST_CLASS, "outputs"), 0, -1)])
     assert len(outputs) == 3 and {o["student"] for o in outputs} == {"Lucía"}
 
-    teacher = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
-    teacher.goto(dashboard_url)
-    teacher.get_by_role("link", name="Profesor/a").click()
-    teacher.get_by_label("Contraseña").fill(settings.instructor_password)
-    teacher.get_by_role("button", name="Entrar").click()
-    teacher.get_by_text("Sesión de profesor/a iniciada.").wait_for(timeout=30_000)
-    teacher.get_by_role("link", name="Galería de la clase").click()
-    teacher.get_by_text(f"Galería de la clase {TEST_CLASS}").wait_for(timeout=30_000)
+    student.get_by_text(w["tokens"]).first.click()  # the token view, built only now
+    tables = student.locator("[data-testid='stDataFrame']")
+    tables.nth(1).wait_for(timeout=30_000)  # the first is the config table; then the tokens of output 1
+    tables.nth(1).scroll_into_view_if_needed()
+    shot(student, f"tokens-{lang}.png")
+    student.get_by_role("button", name=w["again"]).nth(1).click()  # the new submission shows at once
+    student.get_by_text(w["cached"]).wait_for(timeout=60_000)
+
+    student.get_by_role("link", name=w["ablation"]).click()
+    student.get_by_label(w["samples"]).fill("1")
+    student.get_by_label("max_new_tokens").fill("40")
+    student.get_by_role("button", name=w["run"], exact=True).click()
+    student.get_by_text(w["matrix"]).wait_for(timeout=180_000)
+    student.get_by_text(w["matrix"]).scroll_into_view_if_needed()
+    shot(student, f"ablation-{lang}.png")
+
+    teacher = open_in(browser, dashboard_url, lang)
+    teacher.get_by_role("link", name=w["instructor"]).click()
+    teacher.get_by_label(w["password"], exact=True).fill(settings.instructor_password)
+    teacher.get_by_role("button", name=w["login"], exact=True).click()
+    teacher.get_by_text(w["logged_in"]).wait_for(timeout=30_000)
+    teacher.get_by_role("link", name=w["gallery"]).click()
+    teacher.get_by_role("button", name=w["star"]).nth(2).wait_for(timeout=30_000)  # one per output
     first_words = outputs[0]["text"].strip()[:25]
     teacher.get_by_text(first_words).first.wait_for(timeout=30_000)
-    teacher.get_by_role("button", name="★ Destacar").nth(2).wait_for(timeout=30_000)  # one per output
-    assert teacher.get_by_role("button", name="★ Destacar").count() == 3
-    teacher.wait_for_timeout(1500)
-    teacher.screenshot(path=str(ARTIFACTS / "gallery-instructor.png"), full_page=True)
-    assert os.path.getsize(ARTIFACTS / "gallery-instructor.png") > 10_000
-
-    teacher.get_by_role("button", name="★ Destacar").first.click()  # star one for the projector
-    teacher.get_by_role("button", name="☆ Quitar destacado").wait_for(timeout=30_000)
-    teacher.get_by_role("tab", name="Proyector").click()
+    shot(teacher, f"gallery-{lang}.png")
+    teacher.get_by_role("button", name=w["star"]).first.click()  # star one for the projector
+    teacher.get_by_role("button", name=w["unstar"]).first.wait_for(timeout=30_000)
+    teacher.get_by_role("tab", name=w["compare"]).click()
+    diff = teacher.locator("span[style*='line-through']").first
+    diff.wait_for(timeout=30_000)  # the coloured word diff
+    diff.scroll_into_view_if_needed()
+    shot(teacher, f"compare-{lang}.png")
+    teacher.get_by_role("tab", name=w["spotlight"]).click()
     projected = teacher.locator(".st-key-spotlight [data-testid='stText']").nth(1)
     projected.wait_for(timeout=30_000)
     size = projected.evaluate("e => parseFloat(getComputedStyle(e.querySelector('*') || e).fontSize)")
     assert size >= 24, f"projector text is {size}px"
-    teacher.screenshot(path=str(ARTIFACTS / "spotlight.png"))
+    shot(teacher, f"spotlight-{lang}.png")

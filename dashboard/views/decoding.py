@@ -16,6 +16,12 @@ from shared.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 
+
+def blank_if_none(value):
+    """An empty cell, not the word "None", where a row leaves a setting to its default."""
+    return float("nan") if value is None else value
+
+
 me, store, settings, model = lab_page("decoding.header", "decoding.intro")
 theory_notes()
 
@@ -32,7 +38,7 @@ seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, st
                        key="seed")
 st.caption(tr("decoding.add_row"))
 editor = f"configs-{chosen_sweep}-{seed}"
-fresh = [{c: row.get(c) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))]
+fresh = [{c: blank_if_none(row.get(c)) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))]
 rows = pd.DataFrame(kept_rows(editor, fresh), columns=COLUMNS)
 edited = st.data_editor(rows, num_rows="dynamic", key=editor, hide_index=True, column_config={
     "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True,
