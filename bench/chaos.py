@@ -52,8 +52,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--per-student", type=int, default=4, help="submissions each student sends")
-    parser.add_argument("--max-new-tokens", type=int, default=12)
-    parser.add_argument("--kill-every", type=float, default=6.0, help="seconds between worker SIGKILLs")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--kill-every", type=float, default=8.0, help="seconds between worker SIGKILLs")
     parser.add_argument("--redis-kills", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args(argv)
@@ -117,6 +117,7 @@ def student(index: int, store: Store, settings: Settings, args, sent: list, tall
                 submit(store, settings, request)
                 with lock:
                     sent.append(request["id"])
+                wait_for_result(store, request["id"])  # a student reads their result before the next press
                 break
             except (redis.exceptions.RedisError, OSError):
                 with lock:
@@ -131,9 +132,21 @@ def student(index: int, store: Store, settings: Settings, args, sent: list, tall
             time.sleep(0.3)
 
 
+def wait_for_result(store: Store, submission_id: str, limit: float = DRAIN_SECONDS) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if store.redis.hget(store.submission_key(submission_id), "status") in (b"done", b"failed"):
+                return
+        except redis.exceptions.RedisError:
+            pass
+        time.sleep(0.3)
+
+
 def chaos(stack: Stack, args, stop: threading.Event) -> None:
+    """Kills until `stop`: a worker every `kill_every` seconds; Redis at 2 s and then every 1.5 periods."""
     rng = random.Random(args.seed)
-    redis_at = sorted(rng.uniform(3, 3 + args.kill_every * 3) for _ in range(args.redis_kills))
+    redis_at = [2.0 + i * 1.5 * args.kill_every for i in range(args.redis_kills)]
     started = time.monotonic()
     next_worker_kill = started + args.kill_every
     while not stop.is_set():
@@ -217,6 +230,7 @@ def main(argv=None) -> int:
                 thread.start()
             for thread in threads:
                 thread.join(timeout=SUBMIT_GIVE_UP_SECONDS * args.per_student)
+            records = settle(store, sent)
             stop.set()
             chaos_thread.join(timeout=30)
             records = settle(store, sent)

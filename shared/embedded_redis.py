@@ -42,7 +42,7 @@ class EmbeddedRedis:
         config = self.data_dir / "valkey.conf"
         config.write_text("\n".join([
             f"bind {self.host}", f"port {self.port}", f'dir "{self.data_dir}"', "protected-mode yes",
-            "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no",
+            "appendonly yes", "appendfsync always", 'save ""', "daemonize no",
             f'logfile "{self.data_dir / "valkey.log"}"',
         ]) + "\n")
         return config
