@@ -137,6 +137,8 @@ def worker_status(store: Store, model: str) -> None:
     st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
     if any(w.get("random_weights") == "1" for w in live):
         st.caption("⚠️ " + tr("app.random_weights"))
+    if any(w.get("demo_model") == "1" for w in live):
+        st.caption("ℹ️ " + tr("app.demo_model"))
 
 
 def lab_page(title_key: str, intro_key: str) -> tuple[str, str, Store, Settings, str]:

@@ -23,6 +23,8 @@ def output_card(output: dict, show_student: bool = False) -> None:
                    model=output["model"]))
         if output.get("random_weights"):
             st.text("⚠ " + tr("app.random_weights"))
+        if output.get("demo_model"):
+            st.text("ℹ " + tr("app.demo_model"))
 
 
 def progress_banner(view: dict) -> bool:

@@ -62,6 +62,8 @@ TEXT: dict[str, dict[str, str]] = {
     "app.language": {"es": "Idioma", "en": "Language"},
     "app.random_weights": {"es": "pesos aleatorios: el texto es ruido",
                            "en": "random weights: the text is noise"},
+    "app.demo_model": {"es": "modelo pequeño de demostración entrenado sin conexión, no distilgpt2",
+                       "en": "small demo model trained offline, not distilgpt2"},
     "app.redis_down": {"es": "No se puede conectar con Redis ({url}). Reintentando…",
                        "en": "Cannot reach Redis ({url}). Retrying…"},
     "nav.join": {"es": "Entrar", "en": "Join"},
