@@ -65,7 +65,7 @@ def choose_model(env: dict) -> None:
     if (DEMO_MODEL_DIR / "config.json").exists():
         env["DECODELAB_MODEL"] = "demo"
         print(f"[run] {DEFAULT_MODEL} cannot be loaded here (no model hub, no local copy): using the small demo "
-              f"model trained offline ({DEMO_MODEL_DIR.relative_to(ROOT)}), labelled as such on the pages", flush=True)
+              f"model trained offline ({DEMO_MODEL_DIR}), labelled as such on the pages", flush=True)
     else:
         print(f"[run] {DEFAULT_MODEL} cannot be loaded here (no model hub, no local copy) and the demo model is not "
               f"built: run `make demo-model` (about 7 minutes on 2 CPU cores, offline), then `make run` again; or "

@@ -83,7 +83,7 @@ def training_model(plan: TrainingPlan, vocab_size: int) -> GPT2LMHeadModel:
     config = GPT2Config(n_layer=plan.n_layer, n_head=plan.n_head, n_embd=plan.n_embd,
                         n_positions=plan.n_positions, vocab_size=vocab_size, tie_word_embeddings=True,
                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout: minutes of data underfit
-                        bos_token_id=0, eos_token_id=0, pad_token_id=0)
+                        bos_token_id=None, eos_token_id=None, pad_token_id=None)
     torch.manual_seed(plan.seed)
     model = GPT2LMHeadModel(config)
     ln_f = model.transformer.ln_f
