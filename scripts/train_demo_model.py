@@ -111,7 +111,8 @@ def loss_curve(history: dict, path: Path) -> None:
     axes.plot([t / 1000 for t, _ in history["held_out"]], [v for _, v in history["held_out"]], "o-",
               label="held-out chapters")
     axes.set(xlabel="thousands of training tokens", ylabel="cross-entropy (nats)", title="demo model: loss")
-    axes.grid(alpha=0.3), axes.legend()
+    axes.grid(alpha=0.3)
+    axes.legend()
     figure.tight_layout()
     figure.savefig(path)
     print(f"[train] loss curve saved to {path}")

@@ -4,6 +4,7 @@ what it saves loads like any local model, and the engine equals `generate` on it
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from tests.conftest import ROOT, TEST_CLASS, settings_env
 from tests.test_dashboard import app_env, joined_app, texts  # noqa: F401 - app_env is a fixture
 from tests.test_engine import MIXED, PROMPTS, engine, generate_reference, ids
 from worker.demo_training import (UNSEEN_TOKEN_LOGIT, TrainingPlan, export, perplexity, save, tokenize_documents,
-                                  train)
+                                  train, use_bf16)
 from worker.engine import GenerationRequest
 from worker.model import DEMO_MODEL, ModelLoadError, load_model
 
@@ -68,6 +69,12 @@ def test_demo_name_loads_the_saved_directory_labelled_as_the_demo_model(demo, tr
     assert demo.tokenizer("In a distant future").input_ids == [818, 257, 12899, 2003]  # real GPT-2 BPE
     assert demo.describe()["demo_model"] is True
     assert load_model(str(trained["dir"]), device="cpu").demo_model  # by its path, too
+
+
+def test_bf16_follows_the_cpu_probe_which_torch_still_has():
+    assert callable(torch.cpu._is_amx_tile_supported)  # private: worker/demo_training.py `use_bf16` reads it
+    assert use_bf16(TINY) == bool(torch.cpu._is_amx_tile_supported())
+    assert use_bf16(replace(TINY, bf16=False)) is False
 
 
 def test_missing_demo_model_says_how_to_build_it(tmp_path):

@@ -142,6 +142,8 @@ def held_out_loss(model, streams, corpus: Corpus, plan: TrainingPlan, bf16: bool
 def use_bf16(plan: TrainingPlan) -> bool:
     if plan.bf16 is not None:
         return plan.bf16
+    # torch's own probe is private (no public one in 2.13); without it, plain float32 (slower, still right).
+    # Pinned by tests/test_demo_model.py.
     return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
@@ -173,7 +175,8 @@ def train(corpus: Corpus, plan: TrainingPlan, print_fn=print) -> tuple[GPT2LMHea
         opt.step()
         step, value = step + 1, loss.item()
         smoothed = value if smoothed is None else 0.9 * smoothed + 0.1 * value
-        history["steps"].append(step), history["tokens"].append(step * tokens_per_step)
+        history["steps"].append(step)
+        history["tokens"].append(step * tokens_per_step)
         history["loss"].append(value)
         now = time.monotonic()
         if now - last_eval >= plan.eval_every_seconds:
