@@ -133,7 +133,8 @@ def _from_pretrained(name: str):
         raise ModelLoadError(
             f"cannot load model '{name}' ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
             f"Point DECODELAB_MODEL at a local copy (a directory saved with save_pretrained), e.g. "
-            f"DECODELAB_MODEL=/models/distilgpt2, or use DECODELAB_MODEL=random-tiny for an offline demo."
+            f"DECODELAB_MODEL=/models/distilgpt2, or DECODELAB_MODEL=demo after `make demo-model` (a small model "
+            f"trained offline), or DECODELAB_MODEL=random-tiny (random weights: noise)."
         ) from error
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
