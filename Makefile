@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test bench bench-gallery load worker dashboard clean demo-model demo-check demo-text
+.PHONY: run test bench bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,3 +59,11 @@ dashboard: $(DEPS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## Chaos run: a burst of submissions while workers and Redis are SIGKILLed; ends with `chaos: lost=0 duplicated=0`.
+chaos: $(DEPS)
+	PYTHONPATH=. $(PY) -m bench.chaos $(ARGS)
+
+## Dashboard load test: simulated students in Chromium sessions against one Streamlit server (loopback, bounded).
+load-dashboard: $(DEPS)
+	PYTHONPATH=. $(PY) -m bench.load_dashboard $(ARGS)

@@ -68,11 +68,11 @@ def render_gallery(url: str, prefix: str, store: Store) -> float:
 
     os.environ.update({"REDIS_URL": url, "DECODELAB_PREFIX": prefix, "DECODELAB_DEMO_CLASS": ""})
     st.cache_resource.clear()
-    join_class(store, CLASS, "student001")
+    me = join_class(store, CLASS, "student001")
     settings = Settings.from_env()
     app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
-    app.session_state.class_code, app.session_state.student = CLASS, "student001"
-    app.session_state.membership = membership_token(store, settings, CLASS, "student001")
+    app.session_state.class_code, app.session_state.student = CLASS, me.id
+    app.session_state.membership = membership_token(store, settings, CLASS, me.id)
     app.run()
     app.switch_page("views/gallery.py")
 

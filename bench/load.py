@@ -55,7 +55,7 @@ class Tally:
 
 def student_loop(index, store, settings, args, deadline, tally, budget):
     name = f"student{index:03d}"
-    join_class(store, CLASS, name)
+    me = join_class(store, CLASS, name)
     configs = [{**p.to_dict(), "max_new_tokens": args.max_new_tokens} for p in PRESETS.values()]
     configs[0] = {**configs[0], "repetition_penalty": 1.0 + (index % 50) / 100}  # greedy ignores seeds
     sent = 0
@@ -64,7 +64,8 @@ def student_loop(index, store, settings, args, deadline, tally, budget):
             if tally.accepted >= budget:
                 return
         sent += 1  # a new seed (and prompt) each time: every submission is real work, never a cache hit
-        request = build_request(settings, class_code=CLASS, student=name, prompt=f"{NOTEBOOK_PROMPT} ({sent})",
+        request = build_request(settings, class_code=CLASS, student=me.label, student_id=me.id,
+                                prompt=f"{NOTEBOOK_PROMPT} ({sent})",
                                 configs=configs, seed=index * 100_000 + sent, model=settings.model)
         try:
             submit(store, settings, request)

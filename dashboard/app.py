@@ -7,10 +7,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `shared` and 
 
 import streamlit as st  # noqa: E402
 
-from dashboard.common import language_picker, student, tr  # noqa: E402
+from dashboard.common import SESSION_PARAM, language_picker, restore_session, student, tr  # noqa: E402
 
 st.set_page_config(page_title="Decoding Lab", page_icon="🔤", layout="wide")
-language_picker()
+restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/sessions.py)
 views = Path(__file__).parent / "views"
 pages = [
     st.Page(views / "join.py", title=tr("nav.join"), icon="🚪", default=student() is None),
@@ -19,4 +19,12 @@ pages = [
     st.Page(views / "gallery.py", title=tr("nav.gallery"), icon="🖼️"),
     st.Page(views / "instructor.py", title=tr("nav.instructor"), icon="🧑‍🏫"),
 ]
-st.navigation(pages).run()
+current = st.navigation(pages, position="hidden")
+# Our own links carry the session token: Streamlit's navigation drops query parameters, and after a
+# dashboard dies the first thing a student does may be a click to another page on a new server.
+session = {SESSION_PARAM: st.query_params[SESSION_PARAM]} if SESSION_PARAM in st.query_params else None
+for page in pages:
+    st.sidebar.page_link(page, query_params=session)
+st.sidebar.divider()
+language_picker()
+current.run()

@@ -7,15 +7,24 @@ transformers, so the dashboard's image stays small.
 from __future__ import annotations
 
 import functools
+import secrets
+import time
+from dataclasses import replace
 
 import redis
 import streamlit as st
 
-from shared.classes import open_class
+from shared.classes import open_class_once
 from shared.i18n import t
-from shared.moderation import instructor_token, is_instructor, is_member, membership_token
-from shared.settings import Settings
-from shared.store import Store, redis_client
+from shared.classes import Student, student_of
+from shared.moderation import (LoginAttempt, instructor_token, is_instructor, is_member, log_in_instructor,
+                               membership_token, server_secret)
+from shared.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS, Session, browser_id, issue,
+                             verify)
+from shared.problems import Problem
+from shared.settings import Settings, redact_url
+from shared.store import ACTIVE, Store, redis_client
+from shared.submissions import new_request_id, progress, submit
 from shared.workers import served_models
 
 
@@ -31,7 +40,7 @@ def get_store() -> Store:
     store = Store(client, settings.key_prefix)
     if settings.demo_class:
         try:
-            open_class(store, settings.demo_class)
+            open_class_once(store, settings.demo_class)  # once: a closed demo class stays closed
         except redis.exceptions.ConnectionError:
             pass  # Redis still starting; the page says so and the next run retries
     return store
@@ -55,25 +64,35 @@ def language_picker() -> None:
                               horizontal=True, key="language_choice")
     if labels[choice] != current:
         st.session_state.lang = labels[choice]
+        save_session()
         st.rerun()
 
 
-def student() -> tuple[str, str] | None:
-    """(class code, name) of the student in this browser session, if joined and still signed."""
-    code, name = st.session_state.get("class_code"), st.session_state.get("student")
-    if not (code and name):
+def student() -> Student | None:
+    """The student signed in in this browser session, if joined and still signed."""
+    code, student_id = st.session_state.get("class_code"), st.session_state.get("student")
+    if not (code and student_id):
         return None
-    if not is_member(get_store(), get_settings(), code, name, st.session_state.get("membership")):
+    if not is_member(get_store(), get_settings(), code, student_id, st.session_state.get("membership")):
         return None
-    return code, name
+    return Student(code, student_id, st.session_state.get("student_label") or student_id)
 
 
-def remember_student(code: str, name: str) -> None:
-    st.session_state.class_code, st.session_state.student = code, name
-    st.session_state.membership = membership_token(get_store(), get_settings(), code, name)
+def remember_student(joined: Student) -> None:
+    st.session_state.class_code, st.session_state.student = joined.code, joined.id
+    st.session_state.student_label = joined.label
+    st.session_state.membership = membership_token(get_store(), get_settings(), joined.code, joined.id)
+    save_session()
 
 
-def require_student() -> tuple[str, str]:
+def forget_student() -> None:
+    for key in ("class_code", "student", "student_label", "membership", "current_submission",
+                "ablation_submission", "explore_id", "unconfirmed"):
+        st.session_state.pop(key, None)
+    save_session()
+
+
+def require_student() -> Student:
     joined = student()
     if joined is None:
         st.info(tr("join.need"))
@@ -81,12 +100,80 @@ def require_student() -> tuple[str, str]:
     return joined
 
 
-def log_in(password: str) -> bool:
-    """Constant-time compare; the session keeps a token derived from the password, not a flag."""
-    token = instructor_token(get_settings(), password)
-    if token:
-        st.session_state.instructor_token = token
-    return token is not None
+# --- the session in the URL (shared/sessions.py says why the URL) ---------------------------------
+SESSION_PARAM = "session"
+
+
+@st.cache_resource
+def get_secret() -> bytes:
+    return server_secret(get_store(), get_settings())
+
+
+def _instructor_signature() -> str:
+    settings = get_settings()
+    return instructor_token(settings, settings.instructor_password) or "" if settings.instructor_password else ""
+
+
+def browser() -> str:
+    return browser_id(st.context.cookies)
+
+
+def restore_session() -> None:
+    """At the top of every run: a valid URL session token signs this browser session back in."""
+    token = st.query_params.get(SESSION_PARAM)
+    if token and st.session_state.get("session_seen") != token:
+        st.session_state.session_seen = token
+        try:
+            session = verify(get_secret(), token, browser(), _instructor_signature())
+        except redis.exceptions.RedisError:
+            return
+        if session is None:
+            return
+        if session.lang:
+            st.session_state.lang = session.lang
+        if session.instructor and _instructor_signature():
+            st.session_state.instructor_token = _instructor_signature()
+        known = session.code and student_of(get_store(), session.code, session.student)
+        if known and student() is None:
+            remember_student(known)
+    save_session()
+
+
+def save_session() -> None:
+    """Keep the URL's session token in step with who is signed in (navigation drops query parameters)."""
+    joined, is_teacher = student(), instructor() is not None
+    if not joined and not is_teacher:
+        if SESSION_PARAM in st.query_params:
+            del st.query_params[SESSION_PARAM]
+        return
+    wanted = Session(joined.code if joined else "", joined.id if joined else "", joined.label if joined else "",
+                     is_teacher, lang(), 0.0, browser())
+    lifetime = INSTRUCTOR_SESSION_SECONDS if is_teacher else STUDENT_SESSION_SECONDS
+    current = verify(get_secret(), st.query_params.get(SESSION_PARAM), browser(), _instructor_signature())
+    if current and replace(current, expires=0.0) == wanted and current.expires - time.time() > lifetime / 2:
+        return
+    token = issue(get_secret(), replace(wanted, expires=time.time() + lifetime), _instructor_signature())
+    st.query_params[SESSION_PARAM] = token
+    st.session_state.session_seen = token
+
+
+def log_in(password: str) -> LoginAttempt:
+    """Constant-time compare, throttled per session and client address (shared/moderation.py); the
+    session keeps a token derived from the password, not a flag."""
+    if "login_session" not in st.session_state:
+        st.session_state.login_session = secrets.token_hex(16)
+    address = st.context.ip_address  # of the WebSocket connection; None on localhost
+    attempt = log_in_instructor(get_store(), get_settings(), password, st.session_state.login_session,
+                                address if isinstance(address, str) else "local")
+    if attempt.token:
+        st.session_state.instructor_token = attempt.token
+        save_session()
+    return attempt
+
+
+def log_out() -> None:
+    st.session_state.pop("instructor_token", None)
+    save_session()
 
 
 def instructor() -> str | None:
@@ -102,8 +189,47 @@ def redis_tolerant(render):
         try:
             return render(*args, **kwargs)
         except redis.exceptions.ConnectionError:
-            st.warning(tr("app.redis_down", url=get_settings().redis_url.split("@")[-1]))
+            st.warning(tr("app.redis_down", url=redact_url(get_settings().redis_url)))
     return guarded
+
+
+def submit_press(store: Store, settings: Settings, state_key: str, build) -> bool:
+    """One press of a Run button: `build(request_id)` makes the request, which is then submitted and
+    followed under `st.session_state[state_key]`. Returns True when a submission is followed.
+
+    Idempotent across an error: if Redis fails mid-submit, the press's id is kept as unconfirmed, and the
+    next run of the page (or the next press) first looks whether it landed after all and follows it;
+    otherwise the retry reuses the same id, so a submission is never stored twice.
+    """
+    pending = st.session_state.get("unconfirmed")
+    request_id = pending["id"] if pending and pending["key"] == state_key else new_request_id()
+    try:
+        if follow_unconfirmed(store):
+            return True
+        submit(store, settings, build(request_id))
+    except Problem.Invalid as invalid:
+        st.session_state.pop("unconfirmed", None)
+        for message in invalid.messages(lang()):
+            st.error(message)
+        return False
+    except redis.exceptions.RedisError:
+        st.session_state.unconfirmed = {"id": request_id, "key": state_key}
+        st.error(tr("app.submit_unsure"))
+        return False
+    st.session_state[state_key] = request_id
+    st.session_state.pop("unconfirmed", None)
+    return True
+
+
+def follow_unconfirmed(store: Store) -> bool:
+    """After a submit that raised: if it was stored after all, follow it (True); else keep waiting.
+    Pages call it after their Run button, so a press in the same run is answered by this, not a copy."""
+    pending = st.session_state.get("unconfirmed")
+    if not pending or not store.redis.exists(store.submission_key(pending["id"])):
+        return False
+    st.session_state[pending["key"]] = pending["id"]
+    st.session_state.pop("unconfirmed", None)
+    return True
 
 
 def redis_ok(store: Store) -> bool:
@@ -111,7 +237,7 @@ def redis_ok(store: Store) -> bool:
         store.redis.ping()
         return True
     except redis.exceptions.ConnectionError:
-        st.error(tr("app.redis_down", url=get_settings().redis_url.split("@")[-1]))
+        st.error(tr("app.redis_down", url=redact_url(get_settings().redis_url)))
         return False
 
 
@@ -126,11 +252,27 @@ def model_picker(store: Store) -> str:
     return model
 
 
-@st.fragment(run_every=5.0)
-@redis_tolerant
+# How often a page polls what it waits for: every second at first, then less often (seconds waited,
+# seconds between polls). A page with nothing pending does not poll at all.
+POLL_BACKOFF = ((20.0, 1.0), (120.0, 2.0), (float("inf"), 5.0))
+WORKERS_POLL_SECONDS = {False: 5.0, True: 60.0}  # no worker ready yet / some ready: just a sanity check
+
+
+def poll_interval(waited_seconds: float) -> float:
+    return next(interval for limit, interval in POLL_BACKOFF if waited_seconds < limit)
+
+
 def worker_status(store: Store, model: str) -> None:
-    """Polled: says when no worker serves `model`, and when one comes up."""
+    """Says whether a worker serves `model`; polls often only while none does, to say when one comes up."""
+    live = bool(served_models(store).get(model))
+    st.fragment(run_every=WORKERS_POLL_SECONDS[live])(_worker_status)(store, model, live)
+
+
+@redis_tolerant
+def _worker_status(store: Store, model: str, was_live: bool) -> None:
     live = served_models(store).get(model, [])
+    if bool(live) != was_live:
+        st.rerun()  # a worker came or went: the page polls at the other pace
     if not live:
         st.warning(tr("workers.none", model=model))
         return
@@ -141,13 +283,36 @@ def worker_status(store: Store, model: str) -> None:
         st.caption("ℹ️ " + tr("app.demo_model"))
 
 
-def lab_page(title_key: str, intro_key: str) -> tuple[str, str, Store, Settings, str]:
+def follow(store: Store, settings: Settings, submission_id: str, banner) -> dict | None:
+    """A submission's progress, polled only while it is pending; returns its view once finished.
+
+    While queued, running or being checked, a small fragment polls (with backoff) and draws `banner`;
+    when it sees the end it reruns the page once, and from then on the caller renders the results
+    once, statically: a page showing finished results costs nothing while the student reads.
+    """
+    view = progress(store, settings, submission_id)
+    if view is None or view["status"] not in ACTIVE:
+        return view
+    interval = poll_interval(time.time() - view["created_at"])
+    st.fragment(run_every=interval)(_pending)(store, settings, submission_id, interval, banner)
+    return None
+
+
+@redis_tolerant
+def _pending(store: Store, settings: Settings, submission_id: str, interval: float, banner) -> None:
+    view = progress(store, settings, submission_id)
+    if view is None or view["status"] not in ACTIVE or poll_interval(time.time() - view["created_at"]) != interval:
+        st.rerun()  # finished (render it once, unpolled) or time to poll less often
+    banner(view)
+
+
+def lab_page(title_key: str, intro_key: str) -> tuple[Student, Store, Settings, str]:
     """The top of a lab page: title, the joined student (or stop), Redis reachable (or stop), intro,
-    and the model to submit to. Returns (class code, name, store, settings, model)."""
+    and the model to submit to. Returns (student, store, settings, model)."""
     st.header(tr(title_key))
-    code, name = require_student()
+    joined = require_student()
     store, settings = get_store(), get_settings()
     if not redis_ok(store):
         st.stop()
     st.caption(tr(intro_key))
-    return code, name, store, settings, model_picker(store)
+    return joined, store, settings, model_picker(store)

@@ -12,19 +12,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lang, redis_tolerant, tr
+from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
+from shared.classes import Student
 from shared.explorer import reshape, top_table
 from shared.problems import Problem
-from shared.submissions import build_explore_request, progress, submit
+from shared.submissions import build_explore_request
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
 
 
-def past_submissions(store, code: str, name: str, lab: str, limit: int = 10) -> dict[str, str]:
+def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str, str]:
     """The student's latest submissions to `lab`, newest first: readable label -> submission id."""
     found = {}
-    for submission_id in store.student_submissions(code, name, limit=3 * limit):
+    for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
         record = store.submission(submission_id)
         if record and record["request"]["lab"] == lab and len(found) < limit:
             when = time.strftime("%H:%M:%S", time.localtime(float(record["created_at"])))
@@ -78,32 +79,32 @@ def theory_notes() -> None:
             st.text(tr(f"theory.{knob}"))
 
 
-def explorer(store, settings, code: str, name: str, model: str, prompt: str) -> None:
+def explorer(store, settings, me: Student, model: str, prompt: str) -> None:
     st.subheader(tr("explorer.header"))
     st.caption(tr("explorer.intro"))
     if st.button(tr("explorer.compute"), key="explore"):
-        try:
-            request = build_explore_request(settings, class_code=code, student=name, prompt=prompt, model=model)
-            submit(store, settings, request)
-            st.session_state.explore_id = request["id"]
-        except Problem.Invalid as invalid:
-            for message in invalid.messages(lang()):
-                st.error(message)
+        submit_press(store, settings, "explore_id", lambda request_id: build_explore_request(
+            settings, class_code=me.code, student=me.label, student_id=me.id, prompt=prompt, model=model,
+            request_id=request_id))
+    follow_unconfirmed(store)
     if st.session_state.get("explore_id"):
         explorer_view(store, settings, st.session_state.explore_id)
 
 
-@st.fragment(run_every=1.0)
-@redis_tolerant
 def explorer_view(store, settings, request_id: str) -> None:
-    """Polls until the distribution is there, then redraws the bars as the sliders move."""
-    view = progress(store, settings, request_id)
-    if view is None or view["status"] in ("queued", "running"):
-        st.info(tr("explorer.waiting"))
+    """Polls (with backoff) until the distribution is there; then the bars, redrawn as the sliders move."""
+    view = follow(store, settings, request_id, lambda _: st.info(tr("explorer.waiting")))
+    if view is None:
         return
     if view["status"] == "failed":
         st.error(tr("decoding.failed", reason=Problem.from_dict(view["error"]).message(lang())))
         return
+    explorer_bars(store, request_id)
+
+
+@st.fragment  # the sliders rerun only the bars, not the page
+@redis_tolerant
+def explorer_bars(store, request_id: str) -> None:
     raw, prompt_ids, texts = store.exploration(request_id)
     logits = np.frombuffer(raw, dtype=np.float32)
     left, right = st.columns(2)

@@ -40,6 +40,8 @@ def progress_banner(view: dict) -> bool:
     elif view["status"] == "running":
         st.progress(min(1.0, view["done"] / max(1, view["total"])),
                     text=tr("decoding.running", done=view["done"], total=view["total"]))
+    elif view["status"] == "checking":
+        st.progress(1.0, text=tr("decoding.checking", total=view["total"]))
     elif view["status"] == "failed":
         error = view["error"] or {"code": "worker_error", "params": {"detail": "?"}}
         st.error(tr("decoding.failed", reason=Problem.from_dict(error).message(lang())))

@@ -11,9 +11,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-import regex  # like `re`, plus a timeout: a student's pattern must not stall a worker
-
 from shared.metrics import ngrams, words
+from shared.pattern_sandbox import BAD_PATTERN, COMPILED, PatternRun, validate_pattern
 
 BULLET = re.compile(r"^\s*(?:[-*•·●▪‣]|\d+[.)])\s+\S")
 EXAMPLE_MARKERS = ("for example", "for instance", "e.g.", "such as", "por ejemplo", "i.e.")
@@ -21,7 +20,8 @@ DEFAULT_JARGON = ("api", "pipeline", "repository", "repo", "commit", "merge", "b
                   "deploy", "deployment", "versioning", "artifact", "workflow", "backend", "latency", "scalability")
 STOPWORDS = frozenset("a an and are as at be by for from how in into is it of on or the their this to using "
                       "what with your".split())
-CUSTOM_TIMEOUT_SECONDS = 0.2
+MAX_PATTERN_CHARS = 200
+MAX_JARGON_TERMS = 50
 ECHO_SHARE = 0.5  # an output whose 3-grams come mostly from the prompt merely repeats it
 
 
@@ -57,6 +57,8 @@ def valid_json(text: str) -> CheckResult:
     except json.JSONDecodeError as error:
         around = body[max(0, error.pos - 15): error.pos + 15].replace("\n", " ")
         return CheckResult(False, f"{error.msg} at line {error.lineno} column {error.colno}: «{around}»")
+    except RecursionError:  # ~1,000 nested brackets: the parser's own limit, still a clear answer
+        return CheckResult(False, "not valid JSON: nested too deeply")
 
 
 def no_jargon(text: str, jargon: tuple[str, ...] = DEFAULT_JARGON) -> CheckResult:
@@ -97,26 +99,49 @@ def not_an_echo(text: str, prompt: str) -> CheckResult:
 
 
 def custom(text: str, kind: str, pattern: str) -> CheckResult:
-    """The student's own check: `contains` (case-insensitive) or `regex` (with a timeout)."""
+    """The student's own check: `contains` (case-insensitive) or `regex` (run in a sandboxed child)."""
     if kind == "contains":
         return CheckResult(pattern.lower() in (text or "").lower(), f"contains «{pattern}»")
-    try:
-        found = regex.search(pattern, text or "", timeout=CUSTOM_TIMEOUT_SECONDS)
-    except TimeoutError:
+    run = PatternRun(pattern, [text or ""]).wait()
+    return regex_result(run, 0)
+
+
+def regex_result(run: PatternRun, index: int) -> CheckResult:
+    """The custom regex check of text number `index` of a finished `PatternRun`."""
+    if run.status == BAD_PATTERN:
+        return CheckResult(False, "the pattern is not valid")
+    if run.status != COMPILED or index >= len(run.matches) or run.matches[index] == PatternRun.TIMED_OUT:
         return CheckResult(False, "the pattern took too long")
-    return CheckResult(found is not None, f"matched «{found.group(0)[:40]}»" if found else "no match")
+    found = run.matches[index]
+    return CheckResult(found is not None, f"matched «{found}»" if found is not None else "no match")
+
+
+def check_shape_problem(spec) -> str | None:
+    """None when a check spec from a request is well formed (cheap: compiles nothing), else the problem."""
+    if not isinstance(spec, dict) or spec.get("id") not in CHECKS:
+        return "bad_custom_check"
+    if spec["id"] == "custom":
+        kind, pattern = spec.get("kind"), spec.get("pattern")
+        if kind not in ("contains", "regex") or not isinstance(pattern, str) or not pattern \
+                or len(pattern) > MAX_PATTERN_CHARS:
+            return "bad_custom_check"
+    if spec["id"] == "word_limit" and not (type(spec.get("max_words")) is int and 1 <= spec["max_words"] <= 1000):
+        return "bad_custom_check"
+    jargon = spec.get("jargon")
+    if jargon is not None and not (isinstance(jargon, list) and len(jargon) <= MAX_JARGON_TERMS
+                                   and all(isinstance(term, str) and 0 < len(term) <= 60 for term in jargon)):
+        return "bad_custom_check"
+    return None
 
 
 def validate_custom(kind: str, pattern: str) -> str | None:
-    """None when a student's custom check is usable, else the reason."""
-    if kind not in ("contains", "regex") or not pattern or len(pattern) > 200:
-        return "bad_custom_check"
-    if kind == "regex":
-        try:
-            regex.compile(pattern)
-        except regex.error:
-            return "bad_custom_check"
-    return None
+    """None when a student's custom check is usable, else the reason. A regex is compiled in a sandboxed
+    child (shared/pattern_sandbox.py), never in this process."""
+    shape = check_shape_problem({"id": "custom", "kind": kind, "pattern": pattern})
+    if shape or kind != "regex":
+        return shape
+    status = validate_pattern(pattern)
+    return None if status == COMPILED else ("bad_custom_check" if status == BAD_PATTERN else "custom_check_too_costly")
 
 
 # check id -> the instruction it tests (a key of the ablation's instruction library, or a part).
@@ -153,5 +178,13 @@ def run_check(spec: dict, text: str, prompt: str, topic: str) -> CheckResult:
     raise ValueError(f"unknown check {name!r}")
 
 
+def safe_check(spec: dict, text: str, prompt: str, topic: str) -> CheckResult:
+    """`run_check` that never raises: a check that breaks on some input says so and fails."""
+    try:
+        return run_check(spec, text, prompt, topic)
+    except Exception as error:  # noqa: BLE001 - one odd output must not take its submission down
+        return CheckResult(False, f"the check could not run ({type(error).__name__})")
+
+
 def run_checks(specs: list[dict], text: str, prompt: str, topic: str) -> dict[str, dict]:
-    return {spec["id"]: run_check(spec, text, prompt, topic).to_dict() for spec in specs}
+    return {spec["id"]: safe_check(spec, text, prompt, topic).to_dict() for spec in specs}

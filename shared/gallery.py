@@ -52,7 +52,7 @@ def index_output(pipe, store: Store, output: dict, visible: bool = True) -> None
     if visible:
         pipe.zadd(key("visible"), {output_id: score})
     pipe.zadd(key("lab", output["lab"]), {output_id: score})
-    pipe.zadd(key("student", output["student"]), {output_id: score})
+    pipe.zadd(key("student", output.get("student_id") or output["student"]), {output_id: score})
     digest = prompt_hash(output["prompt"])
     pipe.zadd(key("prompt", digest), {output_id: score})
     pipe.hset(key("prompts"), digest, output["prompt"][:300])
@@ -148,12 +148,35 @@ def group_summaries(store: Store, code: str, stats: dict[str, dict], lab: str = 
     return sorted(summaries, key=lambda s: s["count"], reverse=True)
 
 
-def class_prompts(store: Store, code: str) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in store.redis.hgetall(store.class_key(code, "prompts")).items()}
+def class_prompts(store: Store, code: str, include_hidden: bool = False) -> dict[str, str]:
+    """Prompt hash -> prompt text, for the prompt filter; students see only prompts of visible outputs."""
+    prompts = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.class_key(code, "prompts")).items()}
+    return _with_visible(store, code, prompts, "prompt", include_hidden)
 
 
-def class_students(store: Store, code: str) -> list[str]:
-    return sorted(n.decode() for n in store.redis.hkeys(store.class_key(code, "students")))
+def class_groups(store: Store, code: str, include_hidden: bool = False) -> dict[str, str]:
+    """Group key -> readable label (it names the variant), for the configuration filter; students see
+    only groups with a visible output."""
+    groups = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.class_key(code, "groups")).items()}
+    return _with_visible(store, code, groups, "group", include_hidden)
+
+
+def _with_visible(store: Store, code: str, entries: dict[str, str], index: str, include_hidden: bool) -> dict:
+    """`entries` (index key -> label) whose index holds at least one output a student may see."""
+    if include_hidden or not entries:
+        return entries
+    visible = store.class_key(code, "visible")
+    with store.redis.pipeline(transaction=False) as pipe:
+        for key in entries:
+            pipe.zintercard(2, [visible, store.class_key(code, index, key)], limit=1)
+        counts = pipe.execute()
+    return {key: label for (key, label), count in zip(entries.items(), counts) if count}
+
+
+def class_students(store: Store, code: str) -> dict[str, str]:
+    """Label -> student id, for the gallery's "by student" filter (two Marías are "María", "María · 2")."""
+    rows = [json.loads(v) | {"id": k.decode()} for k, v in store.redis.hgetall(store.class_key(code, "students")).items()]
+    return {row["label"]: row["id"] for row in sorted(rows, key=lambda r: r["joined_at"])}
 
 
 def as_dict(q: GalleryQuery) -> dict:

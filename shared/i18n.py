@@ -57,6 +57,39 @@ TEXT: dict[str, dict[str, str]] = {
                                   "en": "Model '{model}' is not available on this server."},
     "problem.worker_error": {"es": "El worker no pudo generar el texto: {detail}",
                              "en": "The worker could not generate the text: {detail}"},
+    "problem.bidi_characters": {
+        "es": "El prompt contiene caracteres de control de dirección (bidi) que pueden disfrazar el texto ante "
+              "los demás. Quítalos y vuelve a probar.",
+        "en": "The prompt contains bidirectional control characters that can disguise text shown to others. "
+              "Remove them and try again."},
+    "problem.custom_check_too_costly": {
+        "es": "La expresión regular de tu comprobación es demasiado costosa (memoria o tiempo). Simplifícala: "
+              "menos repeticiones anidadas.",
+        "en": "Your check's regular expression is too costly (memory or time). Simplify it: fewer nested "
+              "repetitions."},
+    "problem.malformed_request": {"es": "El envío está dañado y no se puede ejecutar. Vuelve a enviarlo.",
+                                  "en": "The submission is damaged and cannot be run. Submit it again."},
+    "problem.worker_lost": {
+        "es": "El worker que ejecutaba tu envío se detuvo varias veces y se agotaron los reintentos. Vuelve a "
+              "enviarlo; si se repite, avisa a tu profesor/a.",
+        "en": "The worker running your submission stopped several times and no retries are left. Submit it "
+              "again; if it happens again, tell your instructor."},
+    "problem.engine_crash": {
+        "es": "Este envío hizo fallar el motor de generación incluso ejecutado solo, así que se canceló sin "
+              "afectar a los demás ({detail}).",
+        "en": "This submission made the generation engine fail even when run alone, so it was cancelled "
+              "without affecting anyone else ({detail})."},
+    "problem.class_closed": {"es": "Esta clase está cerrada. Pídele a tu profesor/a que la vuelva a abrir.",
+                             "en": "This class is closed. Ask your instructor to reopen it."},
+    "problem.too_many_joins": {
+        "es": "Demasiadas entradas nuevas desde este navegador o en esta clase. Si ya entraste, usa tu código de "
+              "reingreso; si no, espera unos minutos.",
+        "en": "Too many new joins from this browser or in this class. If you joined before, use your rejoin "
+              "code; otherwise wait a few minutes."},
+    "problem.bad_rejoin_code": {"es": "Ese código de reingreso no es válido para esta clase.",
+                                "en": "That rejoin code is not valid for this class."},
+    "problem.busy": {"es": "El servidor está ocupado con otro envío tuyo: vuelve a pulsar en un momento.",
+                     "en": "The server is busy with another submission of yours: press again in a moment."},
     # --- common ---
     "app.title": {"es": "Decoding Lab", "en": "Decoding Lab"},
     "app.language": {"es": "Idioma", "en": "Language"},
@@ -64,6 +97,24 @@ TEXT: dict[str, dict[str, str]] = {
                            "en": "random weights: the text is noise"},
     "app.demo_model": {"es": "modelo pequeño de demostración entrenado sin conexión, no distilgpt2",
                        "en": "small demo model trained offline, not distilgpt2"},
+    "decoding.checking": {"es": "{total} tokens generados; comprobando las instrucciones…",
+                          "en": "{total} tokens generated; checking the instructions…"},
+    "gallery.refresh": {"es": "{count} resultado(s) nuevo(s): mostrar", "en": "{count} new result(s): show"},
+    "join.rejoin_code": {
+        "es": "Tu código de reingreso es {rejoin}. Guárdalo: con él vuelves a entrar como tú desde otro navegador "
+              "o dispositivo (recargar esta página no hace falta: sigues dentro).",
+        "en": "Your rejoin code is {rejoin}. Keep it: with it you get back in as yourself from another browser or "
+              "device (reloading this page needs nothing: you stay in)."},
+    "join.rejoin_header": {"es": "¿Ya habías entrado? Vuelve con tu código de reingreso",
+                           "en": "Joined before? Get back in with your rejoin code"},
+    "join.rejoin_input": {"es": "Código de reingreso (p. ej. 17-K3QZ7M2A)", "en": "Rejoin code (e.g. 17-K3QZ7M2A)"},
+    "join.rejoin_class": {"es": "Código de la clase a la que vuelves", "en": "Code of the class you return to"},
+    "join.rejoin_submit": {"es": "Volver a entrar", "en": "Get back in"},
+    "app.submit_unsure": {
+        "es": "No se pudo confirmar el envío (Redis no respondió). Vuelve a pulsar: si ya se guardó, se "
+              "mostrará ese mismo envío, sin duplicarlo.",
+        "en": "Your submission could not be confirmed (Redis did not answer). Press again: if it was stored, "
+              "that same submission is shown, never a duplicate."},
     "app.redis_down": {"es": "No se puede conectar con Redis ({url}). Reintentando…",
                        "en": "Cannot reach Redis ({url}). Retrying…"},
     "nav.join": {"es": "Entrar", "en": "Join"},
@@ -313,6 +364,9 @@ TEXT: dict[str, dict[str, str]] = {
     "instructor.password": {"es": "Contraseña", "en": "Password"},
     "instructor.login": {"es": "Entrar", "en": "Log in"},
     "instructor.wrong_password": {"es": "Contraseña incorrecta.", "en": "Wrong password."},
+    "instructor.login_wait": {
+        "es": "Demasiados intentos fallidos. Espera {seconds} s antes de volver a probar.",
+        "en": "Too many failed attempts. Wait {seconds} s before trying again."},
     "instructor.logged_in": {"es": "Sesión de profesor/a iniciada.", "en": "Logged in as instructor."},
     "instructor.new_class": {"es": "Código de la nueva clase", "en": "New class code"},
     "instructor.create": {"es": "Crear clase", "en": "Create class"},

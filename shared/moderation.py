@@ -2,7 +2,7 @@
 
 Nothing here trusts a flag in the browser session. The instructor holds a token derived from the
 password (HMAC); every instructor action checks it, in constant time, before touching Redis. A
-student holds a membership token for (class, name), signed with the server's secret, so editing the
+student holds a membership token for (class, student id), signed with the server's secret, so editing the
 session state to another class code shows nothing of that class.
 """
 
@@ -13,8 +13,10 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import secrets
 import time
+from dataclasses import dataclass
 
 from rq import Queue
 from rq.registry import FailedJobRegistry
@@ -23,6 +25,15 @@ from shared.settings import Settings
 from shared.store import QUEUED, Store
 
 MAX_COMMENT_CHARS = 300
+# Instructor login throttling, per browser session and per client address (a school's NAT puts a whole
+# class behind one address, so its allowance is larger). After `free` wrong passwords each further one
+# makes the next attempt wait 2, 4, 8... seconds, up to `LOGIN_MAX_WAIT_SECONDS`; counts are forgotten
+# after an hour without failures, and reset by a correct password.
+LOGIN_FREE_FAILURES = {"session": 5, "address": 20}
+LOGIN_MAX_WAIT_SECONDS = 15 * 60
+LOGIN_MEMORY_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 
 class NotAllowed(PermissionError):
@@ -39,6 +50,35 @@ def instructor_token(settings: Settings, password: str) -> str | None:
 
 def _instructor_token(password: str) -> str:
     return hmac.new(password.encode(), b"decodelab instructor", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    token: str | None = None     # the instructor token when the password was right and not throttled
+    wait_seconds: int = 0        # > 0: refused without looking at the password; try again after this
+
+
+def log_in_instructor(store: Store, settings: Settings, password: str, session: str, address: str) -> LoginAttempt:
+    """Check the password unless this session or address must wait after repeated failures."""
+    scopes = {"session": session, "address": address or "local"}
+    keys = {kind: store.key("login", kind, hashlib.sha256(value.encode()).hexdigest()[:24])
+            for kind, value in scopes.items()}
+    now_ = time.time()
+    waits = [float(store.redis.hget(key, "until") or 0) - now_ for key in keys.values()]
+    if max(waits) > 0:
+        return LoginAttempt(wait_seconds=int(max(waits)) + 1)
+    token = instructor_token(settings, password)
+    if token:
+        store.redis.delete(*keys.values())
+        return LoginAttempt(token=token)
+    for kind, key in keys.items():
+        failures = store.redis.hincrby(key, "failures", 1)
+        store.redis.expire(key, LOGIN_MEMORY_SECONDS)
+        over = failures - LOGIN_FREE_FAILURES[kind]
+        if over > 0:
+            store.redis.hset(key, "until", now_ + min(2 ** over, LOGIN_MAX_WAIT_SECONDS))
+    log.warning("instructor login failed from %s (session %s…)", scopes["address"], session[:8])
+    return LoginAttempt()
 
 
 def is_instructor(settings: Settings, token: str | None) -> bool:
@@ -120,13 +160,13 @@ def spotlight(store: Store, code: str, limit: int = 20) -> list[dict]:
 
 
 def students_overview(store: Store, code: str) -> list[dict]:
-    joined = store.redis.hgetall(store.class_key(code, "students"))
+    joined = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.class_key(code, "students")).items()}
     with store.redis.pipeline(transaction=False) as pipe:
-        for name in joined:
-            pipe.zcard(store.student_key(code, name.decode()))
+        for student_id in joined:
+            pipe.zcard(store.student_key(code, student_id))
         counts = pipe.execute()
-    return sorted(({"student": n.decode(), "joined_at": float(t), "submissions": c}
-                   for (n, t), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
+    return sorted(({"student": row["label"], "id": student_id, "joined_at": row["joined_at"], "submissions": c}
+                   for (student_id, row), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
 
 
 EXPORT_FIELDS = ["id", "student", "lab", "variant", "model", "random_weights", "prompt", "text", "strategy",
@@ -150,12 +190,25 @@ def export_rows(store: Store, settings: Settings, token: str, code: str) -> list
     return rows
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(value):
+    """A cell a spreadsheet shows as text, never runs (OWASP CSV injection): text that starts like a
+    formula gets a leading apostrophe. Numbers stay numbers."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()})
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return buffer.getvalue()
 
 

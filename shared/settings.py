@@ -6,7 +6,8 @@ Both processes import this module; it imports neither torch nor streamlit.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _int(name: str, default: int) -> int:
@@ -19,7 +20,23 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
-@dataclass(frozen=True)
+def redact_url(url: str) -> str:
+    """A Redis URL safe to print: its password (and user) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+SECRET_FIELDS = ("instructor_password", "secret")
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     # Where Redis lives. `make run` starts an embedded server and sets this for its children.
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -86,6 +103,12 @@ class Settings:
             max_per_minute_per_student=_int("DECODELAB_MAX_PER_MINUTE", cls.max_per_minute_per_student),
             torch_threads=_int("DECODELAB_TORCH_THREADS", cls.torch_threads),
         )
+
+    def __repr__(self) -> str:
+        """Every setting, with the Redis password masked and the secrets left out: safe for any log."""
+        shown = [f"{f.name}={redact_url(self.redis_url) if f.name == 'redis_url' else getattr(self, f.name)!r}"
+                 for f in fields(self) if f.name not in SECRET_FIELDS]
+        return f"Settings({', '.join(shown)})"
 
     def queue_name(self, model: str | None = None) -> str:
         """One RQ queue per model, so workers of different models never take each other's jobs."""

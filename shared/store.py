@@ -5,12 +5,15 @@ its own `rq:*` keys. Records are JSON strings or hashes; the gallery is a set of
 so that a page reads only what it shows:
 
     {p}:classes                       hash   class code -> JSON {created_at, open}
-    {p}:class:{code}:students         hash   display name -> joined at (unix seconds)
+    {p}:class:{code}:students         hash   student id (s1, s2...) -> JSON {name, label, joined_at}
+    {p}:class:{code}:student_seq      string last student number given in the class
+    {p}:class:{code}:names            hash   casefolded name -> how many students took it (labels "Ana · 2")
+    {p}:class:{code}:joins:{minute}   string joins in that minute; ...:joins:browser:{hash} joins per browser
     {p}:class:{code}:outputs          zset   output id, scored by finish time (newest = highest)
     {p}:class:{code}:groups           hash   group key -> readable label
     {p}:class:{code}:group:{key}      zset   output ids of one effective configuration
     {p}:class:{code}:pending          set    submission ids queued or running
-    {p}:student:{code}:{name}         zset   the student's submission ids by creation time
+    {p}:student:{code}:{student id}   zset   the student's submission ids by creation time
     {p}:sub:{id}                      hash   request (JSON), status, error, progress, timestamps
     {p}:out:{id}                      string JSON of one output (id = "{submission id}:{index}")
     {p}:tok:{id}                      string JSON of an output's tokens, their probabilities, alternatives
@@ -35,7 +38,8 @@ from redis import BlockingConnectionPool, Redis
 
 from shared.gallery import index_output
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+QUEUED, RUNNING, CHECKING, DONE, FAILED = "queued", "running", "checking", "done", "failed"
+ACTIVE = (QUEUED, RUNNING, CHECKING)  # not finished: shown as pending, counted against the student's limit
 
 
 POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
@@ -66,8 +70,8 @@ class Store:
     def class_key(self, code: str, *parts: str) -> str:
         return self.key("class", code, *parts)
 
-    def student_key(self, code: str, name: str) -> str:
-        return self.key("student", code, name)
+    def student_key(self, code: str, student_id: str) -> str:
+        return self.key("student", code, student_id)
 
     # --- submissions --------------------------------------------------------------------------
     def add_submission(self, pipeline, request: dict) -> None:
@@ -77,7 +81,8 @@ class Store:
             "request": json.dumps(request), "status": QUEUED, "created_at": request["created_at"],
             "progress_done": 0, "progress_total": request["total_tokens"], "attempts": 0,
         })
-        pipeline.zadd(self.student_key(code, request["student"]), {sid: request["created_at"]})
+        pipeline.zadd(self.student_key(code, request.get("student_id") or request["student"]),
+                      {sid: request["created_at"]})
         pipeline.sadd(self.class_key(code, "pending"), sid)
 
     def submission(self, submission_id: str) -> dict | None:
@@ -98,6 +103,10 @@ class Store:
                 "status": RUNNING, "started_at": time.time(), "worker": worker, "progress_done": 0})
             pipe.hincrby(self.submission_key(submission_id), "attempts", 1)
             return int(pipe.execute()[1])
+
+    def mark_checking(self, submission_id: str) -> None:
+        """Every generation is done; the instruction checks still run (off the generation loop)."""
+        self.redis.hset(self.submission_key(submission_id), "status", CHECKING)
 
     def set_progress(self, progress: dict[str, int]) -> None:
         with self.redis.pipeline(transaction=False) as pipe:
@@ -147,10 +156,18 @@ class Store:
         return raw[b"logits"], json.loads(raw[b"prompt_ids"]), json.loads(raw[b"texts"])
 
     def fail_submission(self, request: dict, problem: dict) -> None:
+        self.fail_record(request["id"], request.get("class_code"), problem)
+
+    def fail_record(self, submission_id: str, class_code, problem: dict) -> None:
+        """End a submission as failed with `problem`, also when its record is too damaged to read: without
+        a usable class code it leaves every class's pending set."""
+        codes = [class_code] if isinstance(class_code, str) and class_code else \
+            [c.decode() for c in self.redis.hkeys(self.key("classes"))]
         with self.redis.pipeline() as pipe:
-            pipe.hset(self.submission_key(request["id"]), mapping={
+            pipe.hset(self.submission_key(submission_id), mapping={
                 "status": FAILED, "finished_at": time.time(), "error": json.dumps(problem)})
-            pipe.srem(self.class_key(request["class_code"], "pending"), request["id"])
+            for code in codes:
+                pipe.srem(self.class_key(code, "pending"), submission_id)
             pipe.execute()
 
     def token_details(self, output_id: str) -> dict | None:
@@ -166,8 +183,8 @@ class Store:
         raw = self.redis.hget(self.submission_key(submission_id), "outputs")
         return self.outputs(json.loads(raw)) if raw else []
 
-    def student_submissions(self, code: str, name: str, limit: int = 20) -> list[str]:
-        ids = self.redis.zrevrange(self.student_key(code, name), 0, limit - 1)
+    def student_submissions(self, code: str, student_id: str, limit: int = 20) -> list[str]:
+        ids = self.redis.zrevrange(self.student_key(code, student_id), 0, limit - 1)
         return [i.decode() for i in ids]
 
     # --- outputs and the gallery --------------------------------------------------------------

@@ -13,16 +13,20 @@ import time
 import unicodedata
 import uuid
 
-from redis import Redis
-from rq import Queue, Retry
-from rq.job import Job
+import logging
 
-from shared.checks import CHECKS, validate_custom
-from shared.classes import is_open
+import redis
+from redis import Redis
+from rq import Callback, Queue, Retry
+from rq.job import Job, JobStatus
+from rq.exceptions import NoSuchJobError
+
+from shared.checks import check_shape_problem, validate_custom
+from shared.classes import BIDI_CONTROLS, is_open
 from shared.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
 from shared.problems import Problem
 from shared.settings import Settings
-from shared.store import Store
+from shared.store import ACTIVE, QUEUED, Store
 from shared.tokens import count_gpt2_tokens
 from shared.workers import served_models
 
@@ -31,6 +35,10 @@ MAX_GENERATIONS = 64  # generations in one submission (variants x samples, or co
 EXPLORE = "explore"  # a next-token distribution for the explorer: one forward pass, no generation
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
 ALLOWED_CONTROL = {"\n", "\t"}
+ON_FAILURE = "shared.submissions.job_failed"  # RQ's failure callback, by name (runs wherever RQ cleans up)
+SUBMIT_LOCK_SECONDS = 10  # the per-student submit lock expires by itself if its release is lost
+
+log = logging.getLogger(__name__)
 
 
 def clean_prompt(prompt, max_chars: int) -> str:
@@ -48,6 +56,8 @@ def clean_prompt(prompt, max_chars: int) -> str:
         raise Problem.Invalid([Problem("prompt_too_long_chars", chars=len(text), limit=max_chars)])
     if any(unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROL for ch in text):
         raise Problem.Invalid([Problem("control_characters")])
+    if any(ch in BIDI_CONTROLS for ch in text):  # they reorder how text is shown to others: a disguise
+        raise Problem.Invalid([Problem("bidi_characters")])
     return text
 
 
@@ -60,11 +70,14 @@ def check_context(prompt_tokens: int, configs: list[DecodingConfig], context: in
 
 def build_request(settings: Settings, *, class_code: str, student: str, prompt: str, configs: list[dict],
                   seed, model: str, lab: str = "decoding", variants: dict[str, str] | None = None,
-                  checks: list[dict] | None = None, topic: str = "") -> dict:
+                  checks: list[dict] | None = None, topic: str = "", request_id: str | None = None,
+                  student_id: str | None = None) -> dict:
     """Validate everything a student sent and return the request record; raises `Problem.Invalid`.
 
     One generation per (variant, config): the decoding lab sends one prompt and several configs; the
     ablation lab sends named prompt variants (`variants`, name -> text) with one config.
+    `request_id`: the id of this press of Run, reused when the page retries it (see `submit`).
+    `student`: the label others see; `student_id`: who it is (limits, results), the label if not given.
     """
     variants = variants if variants is not None else {"": prompt}
     problems: list[Problem] = []
@@ -92,10 +105,11 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
         raise Problem.Invalid(problems)
     for text in texts.values():
         check_context(count_gpt2_tokens(text), parsed)
-    items = [{"variant": name, "prompt": text, "config": c.to_dict(), "seed": s, "label": c.label(),
+    items = [{"variant": _clean_label(name), "prompt": text, "config": c.to_dict(), "seed": s, "label": c.label(),
               "group_key": c.group_key()} for name, text in texts.items() for c, s in zip(parsed, seeds)]
     return {
-        "id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": lab, "model": model,
+        "id": request_id or new_request_id(), "class_code": class_code, "student": student,
+        "student_id": student_id or student, "lab": lab, "model": model,
         "prompt": next(iter(texts.values())), "items": items, "created_at": time.time(),
         "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
         "checks": checks or [], "topic": topic[:300],
@@ -111,27 +125,40 @@ def _collect(problems: list[Problem], check, *args):
         return None
 
 
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _clean_label(name: str) -> str:
+    """A variant name as shown to the class: without bidirectional controls that would disguise it."""
+    return "".join(ch for ch in str(name) if ch not in BIDI_CONTROLS)
+
+
 def check_problem(spec: dict) -> str | None:
-    """None when an instruction check from a request is usable, else the problem code."""
-    if spec.get("id") not in CHECKS:
-        return "bad_custom_check"
-    if spec["id"] == "custom":
-        return validate_custom(spec.get("kind"), spec.get("pattern"))
-    if spec["id"] == "word_limit" and not (isinstance(spec.get("max_words"), int) and 1 <= spec["max_words"] <= 1000):
-        return "bad_custom_check"
-    return None
+    """None when an instruction check from a request is usable, else the problem code. A custom regex is
+    compiled in a sandboxed child (the dashboard's check before anything is enqueued)."""
+    shape = check_shape_problem(spec)
+    if shape or spec["id"] != "custom":
+        return shape
+    return validate_custom(spec["kind"], spec["pattern"])
 
 
-def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str) -> dict:
+def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str,
+                          request_id: str | None = None, student_id: str | None = None) -> dict:
     """Ask a worker for the next-token distribution after `prompt` (the explorer's bars)."""
     text = clean_prompt(prompt, settings.max_prompt_chars)
     check_context(count_gpt2_tokens(text), [DecodingConfig(max_new_tokens=1)])
-    return {"id": uuid.uuid4().hex, "class_code": class_code, "student": student, "lab": EXPLORE, "model": model,
+    return {"id": request_id or new_request_id(), "class_code": class_code, "student": student,
+            "student_id": student_id or student, "lab": EXPLORE, "model": model,
             "prompt": text, "items": [], "created_at": time.time(), "total_tokens": 0}
 
 
 def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
-    """The worker's second check of a dequeued request; returns its effective configs, one per item."""
+    """The worker's second check of a dequeued request; returns its effective configs, one per item.
+    Cheap: a custom regex is not compiled here (it runs in the sandbox with the other checks)."""
+    if not isinstance(request.get("id"), str) or not isinstance(request.get("class_code"), str) \
+            or not isinstance(request.get("items"), list) or not isinstance(request.get("checks") or [], list):
+        raise Problem.Invalid([Problem("malformed_request")])
     for item in request["items"]:
         clean_prompt(item.get("prompt"), settings.max_prompt_chars)
     configs = [DecodingConfig.from_dict(item["config"]).effective() for item in request["items"]]
@@ -139,18 +166,18 @@ def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
         validate_seed(item["seed"])
     if not configs or len(configs) > MAX_GENERATIONS:
         raise Problem.Invalid([Problem("too_many_generations", limit=MAX_GENERATIONS)])
-    problems = [Problem(p) for p in (check_problem(spec) for spec in request.get("checks") or []) if p]
+    problems = [Problem(p) for p in (check_shape_problem(spec) for spec in request.get("checks") or []) if p]
     if problems:
         raise Problem.Invalid(problems)
     return configs
 
 
-def cache_key(model: str, prompt: str, config: DecodingConfig, seed: int) -> str:
+def cache_key(class_code: str, model: str, prompt: str, config: DecodingConfig, seed: int) -> str:
     """Identity of a generation's result: model + prompt + effective config + seed (any seed for greedy,
-    which does not sample)."""
+    which does not sample). Scoped to the class: "cached" never tells a student what another class ran."""
     effective = config.effective()
     draw = str(seed) if effective.do_sample else "greedy"
-    return hashlib.sha256(json.dumps([model, prompt, effective.group_key(), draw]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([class_code, model, prompt, effective.group_key(), draw]).encode()).hexdigest()
 
 
 def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:
@@ -159,14 +186,40 @@ def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:
 
 def submit(store: Store, settings: Settings, request: dict) -> Job:
     """Record the submission and enqueue its RQ job atomically. Refuses a closed or unknown class, and a
-    student over their limits (so one student cannot fill the queue ahead of the class)."""
+    student over their limits (so one student cannot fill the queue ahead of the class).
+
+    Idempotent: a request id that is already stored (the page retrying one press of Run after an error)
+    returns that job and enqueues nothing. Once the transaction has committed, nothing after it may
+    turn the submission into an error: the per-student lock expires by itself if releasing it fails.
+    """
     if not is_open(store, request["class_code"]):
         raise Problem.Invalid([Problem("bad_class_code")])
+    if store.redis.exists(store.submission_key(request["id"])):
+        return Job.fetch(request["id"], connection=store.redis)
     # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.
-    with store.redis.lock(store.key("submitting", request["class_code"], request["student"]), timeout=10,
-                          blocking_timeout=10):
-        check_limits(store, settings, request["class_code"], request["student"])
+    lock = store.redis.lock(store.key("submitting", request["class_code"], student_id_of(request)),
+                            timeout=SUBMIT_LOCK_SECONDS, blocking_timeout=SUBMIT_LOCK_SECONDS)
+    if not lock.acquire():
+        raise Problem.Invalid([Problem("busy")])
+    try:
+        if store.redis.exists(store.submission_key(request["id"])):
+            return Job.fetch(request["id"], connection=store.redis)
+        check_limits(store, settings, request["class_code"], student_id_of(request))
         return _enqueue(store, settings, request)
+    finally:
+        _release(lock)
+
+
+def student_id_of(record: dict) -> str:
+    """Who a request or output belongs to (records from before student ids carry only the label)."""
+    return record.get("student_id") or record["student"]
+
+
+def _release(lock) -> None:
+    try:
+        lock.release()
+    except (redis.exceptions.RedisError, OSError) as error:  # stored or not, the lock expires on its own
+        log.warning("submit lock not released (%s); it expires in %d s", type(error).__name__, SUBMIT_LOCK_SECONDS)
 
 
 def _enqueue(store: Store, settings: Settings, request: dict) -> Job:
@@ -176,11 +229,51 @@ def _enqueue(store: Store, settings: Settings, request: dict) -> Job:
         job = queue.enqueue_call(
             JOB_FUNCTION, args=(request["id"],), job_id=request["id"], pipeline=pipe,
             timeout=settings.job_timeout, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
-            retry=Retry(max=settings.job_retries), description=f"{request['lab']} by {request['student']}",
+            retry=Retry(max=settings.job_retries) if settings.job_retries > 0 else None,  # RQ refuses max=0
+            on_failure=Callback(ON_FAILURE), meta={"prefix": store.prefix},
+            description=f"{request['lab']} by {request['student']}",
         )
         store.add_submission(pipe, request)
         pipe.execute()
     return job
+
+
+def job_failed(job: Job, connection: Redis, *exc_info) -> None:
+    """RQ's on_failure callback. RQ calls it from its registry cleanup when a job's worker was lost
+    (abandoned), before deciding on a retry; when no retry is left, the submission ends here with a
+    reason the student sees, instead of staying "running" and counting against their limits forever."""
+    if job.retries_left:
+        return  # RQ puts it back in the queue
+    store = Store(connection, (job.meta or {}).get("prefix", "dl"))
+    end_if_unfinished(store, job.id, Problem("worker_lost"))
+
+
+def end_if_unfinished(store: Store, submission_id: str, problem: Problem) -> bool:
+    """Fail a submission that is still queued or running; True when it did."""
+    try:
+        record = store.submission(submission_id)
+    except ValueError:
+        return False
+    if record is None or record["status"] not in ACTIVE:
+        return False
+    store.fail_submission(record["request"], problem.to_dict())
+    return True
+
+
+def reconcile_pending(store: Store) -> int:
+    """The sweep behind `job_failed`: every pending submission whose RQ job has ended (failed, stopped,
+    cancelled, or gone) without the submission hearing of it is failed with a reason. Returns how many."""
+    ended = 0
+    for code in store.redis.hkeys(store.key("classes")):
+        for raw_id in store.redis.smembers(store.class_key(code.decode(), "pending")):
+            submission_id = raw_id.decode()
+            try:
+                status = Job.fetch(submission_id, connection=store.redis).get_status(refresh=False)
+            except NoSuchJobError:
+                status = None
+            if status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                ended += end_if_unfinished(store, submission_id, Problem("worker_lost"))
+    return ended
 
 
 def check_limits(store: Store, settings: Settings, code: str, student: str) -> None:
@@ -189,7 +282,7 @@ def check_limits(store: Store, settings: Settings, code: str, student: str) -> N
         for submission_id in recent:
             pipe.hget(store.submission_key(submission_id), "status")
         statuses = [s.decode() if s else "" for s in pipe.execute()]
-    active = sum(status in ("queued", "running") for status in statuses)
+    active = sum(status in ACTIVE for status in statuses)
     if active >= settings.max_active_per_student:
         raise Problem.Invalid([Problem("too_many_active", limit=settings.max_active_per_student)])
     last_minute = store.redis.zcount(store.student_key(code, student), time.time() - 60, "+inf")

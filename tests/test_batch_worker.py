@@ -146,7 +146,7 @@ def test_a_malformed_request_in_the_queue_fails_alone_and_the_worker_goes_on(set
     connection.hset(store.submission_key(bad["id"]), "request", json.dumps(forged))
     assert workers.start("--burst").wait(timeout=120) == 0, workers.log()
     assert store.submission(bad["id"])["status"] == "failed"
-    assert store.submission(bad["id"])["error"]["params"]["detail"] == "malformed request"
+    assert store.submission(bad["id"])["error"]["code"] == "malformed_request"
     assert store.submission(good["id"])["status"] == "done"
 
 

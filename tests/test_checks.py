@@ -69,3 +69,26 @@ def test_run_checks_runs_every_listed_check():
                                                                              "pattern": "git"}]
     results = run_checks(specs, "Git.\n- a\n- b\n- c", "prompt", TOPIC)
     assert {k: v["passed"] for k, v in results.items()} == {"three_bullets": True, "word_limit": True, "custom": True}
+
+
+def test_deeply_nested_json_is_a_clear_failure_not_an_exception():
+    for text in ("[" * 995, "[" * 5000 + "]" * 5000, '{"a":' * 3000):
+        result = valid_json(text)
+        assert not result.passed and "not valid JSON" in result.detail
+
+
+def test_a_check_never_raises_whatever_its_spec_or_text():
+    specs = [{"id": "no_jargon", "jargon": 5}, {"id": "valid_json"}, {"id": "word_limit", "max_words": "x"}]
+    results = run_checks(specs, "[" * 5000, "prompt", TOPIC)
+    assert {k: v["passed"] for k, v in results.items()} == {"no_jargon": False, "valid_json": False,
+                                                            "word_limit": False}
+    assert "could not run" in results["no_jargon"]["detail"]
+
+
+def test_check_specs_are_checked_for_shape_without_compiling():
+    from shared.checks import check_shape_problem
+
+    assert check_shape_problem({"id": "no_jargon", "jargon": ["api", "repo"]}) is None
+    for bad in ({"id": "no_jargon", "jargon": "api"}, {"id": "no_jargon", "jargon": [1, 2]}, {"id": "nope"},
+                {"id": "custom", "kind": "regex", "pattern": 7}, "not a dict", {"id": "word_limit", "max_words": True}):
+        assert check_shape_problem(bad) == "bad_custom_check", bad

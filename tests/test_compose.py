@@ -47,3 +47,14 @@ def test_compose_promises():
     packages = [line.split("==")[0] for line in (ROOT / "requirements-dashboard.txt").read_text().splitlines()
                 if line and not line.startswith("#")]
     assert "torch" not in packages and "transformers" not in packages and "streamlit" in packages
+
+
+def test_compose_puts_the_dashboards_behind_a_sticky_websocket_proxy():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    proxy = services["proxy"]
+    assert proxy["ports"] == ["8501:80"] and "./docker/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert "ports" not in services["dashboard"]  # scalable: no fixed host port per dashboard
+    assert proxy["depends_on"]["dashboard"]["condition"] == "service_healthy"
+    conf = (ROOT / "docker" / "nginx.conf").read_text()
+    assert "hash $cookie__streamlit_xsrf consistent" in conf and "proxy_set_header Upgrade" in conf
+    assert "server dashboard:8501" in conf

@@ -47,7 +47,7 @@ def test_join_refuses_an_unknown_class_and_accepts_an_open_one(app_env):
     assert "class_code" not in app.session_state
     assert any("código de clase" in e.value for e in app.error)
     app = joined_app(name="  Ana  ")
-    assert app.session_state.class_code == TEST_CLASS and app.session_state.student == "Ana"
+    assert app.session_state.class_code == TEST_CLASS and app.session_state.student_label == "Ana"
     assert not app.exception
 
 
@@ -147,7 +147,12 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     shown = texts(app)
     assert any(t.startswith("perplexity ") and "distinct-2" in t for t in shown)
     assert any("Effective config: strategy=sampling" in t and "top_k=50" in t for t in shown)
-    token_tables = [d.value for d in app.dataframe if list(d.value.columns) == ["token", "p model", "p sampled"]]
+    is_token_table = lambda d: list(d.value.columns) == ["token", "p model", "p sampled"]  # noqa: E731
+    assert not [d for d in app.dataframe if is_token_table(d)]  # built only when opened
+    for toggle in app.toggle:
+        toggle.set_value(True)
+    app.run()
+    token_tables = [d.value for d in app.dataframe if is_token_table(d)]
     assert len(token_tables) == 3  # each token shaded by its probability
     tokens = token_tables[0]
     assert len(tokens) == outputs[0]["new_tokens"]
@@ -253,12 +258,89 @@ def test_a_dashboard_restart_loses_nothing_pending_results_still_arrive(app_env,
     app.switch_page("views/decoding.py").run()
     app.button[0].click().run()
     submission = app.session_state.current_submission
+    session_token = app.query_params["session"]
     del app  # the dashboard goes away with the student's session; the submission is in Redis
     st.cache_resource.clear()
     workers.start()
     wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the worker")
-    again = joined_app(name="ana")  # a new dashboard process: the student joins again
+    again = new_app()  # a new dashboard process: the student's URL session signs them back in
+    again.query_params["session"] = session_token
+    again.run()
     again.switch_page("views/decoding.py").run()
     assert again.session_state.current_submission == submission
     outputs = store.submission_outputs(submission)
     assert all(o["text"].strip() in texts(again) for o in outputs)
+
+
+def test_the_demo_class_is_opened_once_and_stays_closed_after_a_restart(app_env, store, monkeypatch):
+    from shared.classes import close_class, is_open
+
+    monkeypatch.setenv("DECODELAB_DEMO_CLASS", "demo")
+    new_app()
+    assert is_open(store, "demo")
+    close_class(store, "demo")
+    st.cache_resource.clear()  # a dashboard restart
+    joined = joined_app(code="demo")
+    assert not is_open(store, "demo") and "class_code" not in joined.session_state
+
+
+def test_a_press_that_landed_despite_an_error_is_followed_not_duplicated(app_env, settings, store):
+    from shared.decoding import PRESETS
+    from shared.submissions import build_request, submit
+
+    app = joined_app()
+    app.switch_page("views/decoding.py").run()
+    landed = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="hello", seed=1,
+                           configs=[PRESETS["greedy"].to_dict()], model=settings.model)
+    submit(store, settings, landed)  # stored, but the page saw an error (Redis gone at the reply)
+    app.session_state.unconfirmed = {"id": landed["id"], "key": "current_submission"}
+    app.button[0].click().run()  # the student presses Run again
+    assert app.session_state.current_submission == landed["id"]
+    assert store.student_submissions(TEST_CLASS, "ana") == [landed["id"]]
+
+
+def test_a_second_browser_joining_with_the_same_name_is_another_student(app_env, settings, store):
+    first = joined_app(name="Ana")
+    first.switch_page("views/decoding.py").run()
+    first.button[0].click().run()
+    theirs = first.session_state.current_submission
+    second = joined_app(name="Ana")
+    assert second.session_state.student != first.session_state.student
+    assert second.session_state.student_label == "Ana · 2"
+    second.switch_page("views/decoding.py").run()
+    assert "current_submission" not in second.session_state  # sees nothing of the first Ana's work
+    assert store.student_submissions(TEST_CLASS, first.session_state.student) == [theirs]
+
+
+def test_a_reload_keeps_the_student_the_instructor_and_the_language(app_env, settings, store):
+    app = joined_app(name="Luz", lang="en")
+    app.switch_page("views/instructor.py").run()
+    app.text_input[0].input(settings.instructor_password)
+    app.button[0].click().run()
+    token = app.query_params["session"]
+    reloaded = AppTest.from_file(APP, default_timeout=60)  # a reload: a new session, only the URL kept
+    reloaded.query_params["session"] = token
+    reloaded.run()
+    assert reloaded.session_state.student_label == "Luz" and reloaded.session_state.lang == "en"
+    reloaded.switch_page("views/instructor.py").run()
+    assert len(reloaded.get("download_button")) >= 2  # still the instructor
+
+
+def test_a_forged_or_expired_session_token_gets_nothing(app_env, settings, store):
+    from shared.moderation import server_secret
+    from shared.sessions import Session, issue
+
+    secret = server_secret(store, settings)
+    victim = joined_app(name="Vic")
+    expired = issue(secret, Session(TEST_CLASS, victim.session_state.student, "Vic", False, "en", 1.0, ""))
+    forged = issue(b"guessed-secret", Session(TEST_CLASS, victim.session_state.student, "Vic", True, "en",
+                                                 4e9, ""))
+    body = victim.query_params["session"].split(".")[0]
+    tampered = body[:-3] + "AAA." + victim.query_params["session"].split(".")[1]
+    for token in (expired, forged, tampered, "garbage"):
+        app = AppTest.from_file(APP, default_timeout=60)
+        app.query_params["session"] = token
+        app.run()
+        assert "student" not in app.session_state and "instructor_token" not in app.session_state, token
+        app.switch_page("views/decoding.py").run()
+        assert any("primero entra" in i.value.lower() for i in app.info)

@@ -115,8 +115,25 @@ def test_students_overview_counts_submissions(store, settings):
     from tests.test_batch_worker import notebook_request
     from shared.submissions import submit
 
-    join_class(store, TEST_CLASS, "ana")
+    ana = join_class(store, TEST_CLASS, "ana")
     join_class(store, TEST_CLASS, "bob")
-    submit(store, settings, notebook_request(settings, student="ana"))
-    submit(store, settings, notebook_request(settings, student="ana"))
+    for seed in (1, 2):
+        submit(store, settings, {**notebook_request(settings, student="ana", seed=seed), "student_id": ana.id})
     assert [(r["student"], r["submissions"]) for r in students_overview(store, TEST_CLASS)] == [("ana", 2), ("bob", 0)]
+
+
+def test_hidden_outputs_leave_no_prompt_or_variant_in_the_students_filter_lists(store, settings):
+    from shared.gallery import class_groups, class_prompts
+
+    store_outputs(store, [make_output(0, prompt="a kind prompt", lab="ablation", variant="full"),
+                          make_output(1, prompt="an insulting prompt", lab="ablation", variant="rude-variant")])
+    token = instructor_token(settings, settings.instructor_password)
+    set_hidden(store, settings, token, TEST_CLASS, "s1:0", True)
+    student_prompts = set(class_prompts(store, TEST_CLASS).values())
+    student_groups = " ".join(class_groups(store, TEST_CLASS).values())
+    assert student_prompts == {"a kind prompt"} and "rude-variant" not in student_groups and "full" in student_groups
+    assert set(class_prompts(store, TEST_CLASS, include_hidden=True).values()) == {"a kind prompt",
+                                                                                   "an insulting prompt"}
+    assert "rude-variant" in " ".join(class_groups(store, TEST_CLASS, include_hidden=True).values())
+    set_hidden(store, settings, token, TEST_CLASS, "s1:0", False)
+    assert len(class_prompts(store, TEST_CLASS)) == 2

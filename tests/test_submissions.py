@@ -146,3 +146,79 @@ def test_two_tabs_submitting_at_once_cannot_pass_the_limit_together(settings, st
     assert outcomes.count("accepted") == settings.max_active_per_student
     assert outcomes.count("too_many_active") == 8 - settings.max_active_per_student
     assert Queue(settings.queue_name(), connection=connection).count == settings.max_active_per_student
+
+
+def test_one_press_submitted_twice_is_stored_once(settings, store, connection):
+    job, request = attempt(settings, store)
+    again = submit(store, settings, request)  # the page retrying the same press after an error
+    assert again.id == job.id
+    assert Queue(settings.queue_name(), connection=connection).count == 1
+    assert store.student_submissions(TEST_CLASS, "ana") == [request["id"]]
+
+
+def test_a_lost_lock_release_after_the_commit_is_not_reported_as_a_failure(settings, store, connection):
+    """The submission is committed, then the per-student lock's release fails (here: a Redis user that may
+    not run scripts, as a connection lost at that moment would): the student must not see an error for a
+    submission that is stored, or press again and store it twice."""
+    import redis as redis_module
+    from dataclasses import replace
+    from shared.store import Store
+
+    connection.execute_command("ACL", "SETUSER", "noscripts", "on", ">pw", "~*", "&*", "+@all", "-eval",
+                               "-evalsha", "-script")
+    try:
+        host, port = connection.connection_pool.connection_kwargs["host"], connection.connection_pool.connection_kwargs["port"]
+        db = connection.connection_pool.connection_kwargs.get("db", 0)
+        limited = redis_module.Redis(host=host, port=port, db=db, username="noscripts", password="pw")
+        limited_store = Store(limited, store.prefix)
+        request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt=NOTEBOOK_PROMPT,
+                                configs=PRESET_CONFIGS, seed=1, model=settings.model)
+        job = submit(limited_store, replace(settings), request)
+        assert job.id == request["id"] and store.submission(request["id"])["status"] == "queued"
+        limited.close()
+    finally:
+        connection.execute_command("ACL", "DELUSER", "noscripts")
+
+
+def test_zero_retries_means_no_retries(settings, store, connection):
+    from dataclasses import replace
+
+    job, _ = attempt(replace(settings, job_retries=0), store)
+    assert job.retries_left is None
+    job, _ = attempt(replace(settings, job_retries=2), store, seed=2)
+    assert job.retries_left == 2
+
+
+def test_bidirectional_controls_are_refused_in_prompts_and_removed_from_names(settings, store, connection):
+    with pytest.raises(Problem.Invalid) as refused:
+        attempt(settings, store, prompt="Summarise this \u202egnp.exe\u202c for me")
+    assert refused.value.problems[0].code == "bidi_characters"
+    assert "dirección" in refused.value.messages("es")[0]
+    nothing_enqueued(store, settings, connection)
+    request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[PRESET_CONFIGS[0]],
+                            seed=1, model=settings.model, lab="ablation", variants={"\u2067evil\u2069": "Topic: git"})
+    assert request["items"][0]["variant"] == "evil"
+
+
+def test_the_result_cache_is_scoped_to_a_class():
+    from shared.decoding import DecodingConfig
+    from shared.submissions import cache_key
+
+    config = DecodingConfig.from_dict(PRESET_CONFIGS[1])
+    assert cache_key("clase-a", "m", "p", config, 1) != cache_key("clase-b", "m", "p", config, 1)
+    assert cache_key("clase-a", "m", "p", config, 1) == cache_key("clase-a", "m", "p", config, 1)
+
+
+def test_a_pending_submission_whose_rq_job_ended_is_failed_with_a_reason(settings, store, connection):
+    from rq.job import Job, JobStatus
+    from shared.submissions import reconcile_pending
+
+    _, ended = attempt(settings, store)
+    _, alive = attempt(settings, store, seed=2)
+    Job.fetch(ended["id"], connection=connection).set_status(JobStatus.FAILED)  # as RQ's cleanup leaves it
+    assert reconcile_pending(store) == 1
+    record = store.submission(ended["id"])
+    assert record["status"] == "failed" and record["error"]["code"] == "worker_lost"
+    assert store.submission(alive["id"])["status"] == "queued" and store.pending_count(TEST_CLASS) == 1
+    attempt(settings, store, seed=3)
+    attempt(settings, store, seed=4)  # the ended one no longer counts against the active limit

@@ -14,7 +14,7 @@ import time
 import redis
 from rq import Queue
 
-from shared.settings import Settings
+from shared.settings import Settings, redact_url
 from worker.batch_worker import BatchWorker
 from worker.model import ModelLoadError, load_model
 
@@ -29,7 +29,7 @@ def connect(url: str, wait_seconds: float = 60.0) -> redis.Redis:
             return client
         except redis.exceptions.ConnectionError as error:
             if time.monotonic() > deadline:
-                raise SystemExit(f"worker: cannot reach Redis at {url}: {error}") from error
+                raise SystemExit(f"worker: cannot reach Redis at {redact_url(url)}: {redact_url(str(error))}") from error
             time.sleep(0.5)
 
 

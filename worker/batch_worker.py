@@ -13,6 +13,13 @@ the engine until every admitted job is done. Each submission stays a real RQ job
   are abandoned and the next registry sweep (every `maintenance_seconds`, by any live worker) requeues
   them, because every job is enqueued with `Retry(max=job_retries)`.
 
+- a request the engine cannot run is isolated, not retried with its batch-mates: when a step raises,
+  the submissions that had rows in the engine are run again in halves (the others wait), until the
+  one that fails alone is failed with a reason; everyone else's outputs are unchanged (generation is
+  batch-invariant);
+- instruction checks run off the loop (worker/checking.py): a submission is stored once its checks
+  are back, while the engine keeps stepping for everyone else.
+
 `SimpleWorker` is the base: no fork per job, so the model is loaded once and CUDA keeps working.
 """
 
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import redis
@@ -33,15 +41,18 @@ from shared.problems import Problem
 from shared.settings import Settings
 from shared.store import Store
 from shared.decoding import DecodingConfig
-from shared.submissions import EXPLORE, cache_key, check_context, clean_prompt, validate_request
+from shared.submissions import (EXPLORE, cache_key, check_context, clean_prompt, reconcile_pending,
+                                validate_request)
+from worker.checking import CheckPool
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
 from worker.model import LoadedModel, next_token_logits
-from worker.outputs import attach_checks, build_outputs, cached_copy
+from worker.outputs import build_outputs, cached_copy
 from worker.registry import announce
 
 log = logging.getLogger(__name__)
-REDIS_RETRY_SECONDS = 300
-EXPLORER_TEXTS = 100  # the explorer labels the model's likeliest tokens; their text is stored with the logits  # how long finished results wait in memory for Redis to come back
+REDIS_RETRY_SECONDS = 300  # how long finished results wait in memory for Redis to come back
+EXPLORER_TEXTS = 100  # the explorer labels the model's likeliest tokens; their text is stored with the logits
+IDLE_POLL_SECONDS = 0.01  # loop pace while only instruction checks are pending (no engine rows)
 
 
 @dataclass
@@ -54,6 +65,16 @@ class InFlight:
     results: dict[int, GenerationResult] = field(default_factory=dict)
     cached: dict[int, dict] = field(default_factory=dict)     # index -> original output answering it
     cache_keys: dict[int, str] = field(default_factory=dict)  # index -> cache key, for new results
+    generations: dict[int, GenerationRequest] = field(default_factory=dict)  # index -> what the engine runs
+    checking: bool = False                                    # generated; its checks still run
+
+    @property
+    def id(self) -> str:
+        return self.job.id
+
+    def unfinished(self) -> list[GenerationRequest]:
+        """Generations not yet back from the engine."""
+        return [g for i, g in self.generations.items() if i not in self.results]
 
 
 class BatchWorker(SimpleWorker):
@@ -67,6 +88,10 @@ class BatchWorker(SimpleWorker):
         self.max_batch = batch_size_for(loaded, settings.max_batch)
         self.engine = self._new_engine()
         self.inflight: dict[str, InFlight] = {}
+        self.checks = CheckPool()
+        # Crash isolation: groups of submissions to run again on their own (see _engine_failed).
+        self.suspects: deque[list[InFlight]] = deque()
+        self.isolating: list[InFlight] = []
         self.tokens_per_second = 0.0
         self._last_beat = 0.0
         self._tokens_at_beat = 0
@@ -91,18 +116,24 @@ class BatchWorker(SimpleWorker):
         self.set_state(WorkerStatus.BUSY)
         self._admit(job, queue)
         while self.inflight:
-            if not self._stop_requested:
+            if not self._stop_requested and not (self.suspects or self.isolating):
                 try:
                     self._fill()
                 except redis.exceptions.ConnectionError:
                     log.warning("Redis unreachable: no new admissions until it is back")
-            try:
-                finished = self.engine.step()
-            except Exception as error:  # noqa: BLE001 - the batch is lost, its jobs are not
-                self._requeue_all(error)
-                break
-            for result in finished:
-                self._collect(result)
+            self._isolate_next()
+            if self.engine.busy:
+                try:
+                    finished = self.engine.step()
+                except Exception as error:  # noqa: BLE001 - isolate the request that breaks the engine
+                    self._engine_failed(error)
+                    continue
+                for result in finished:
+                    self._collect(result)
+            else:
+                time.sleep(IDLE_POLL_SECONDS)  # only checks (or Redis writes) are pending
+            for pending in self.checks.finished():
+                self._store(*pending.payload, pending.outputs)
             self._housekeeping()
         _retry_redis(lambda: self.set_state(WorkerStatus.IDLE))
 
@@ -122,11 +153,16 @@ class BatchWorker(SimpleWorker):
         self.execution = execution
         self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
         job.started_at = now()
-        record = self.store.submission(job.id)
-        if record is None:
-            self._fail(job, queue, execution, None, Problem("worker_error", detail="submission record missing"))
+        try:
+            record = self.store.submission(job.id)
+        except (ValueError, KeyError, TypeError, AttributeError):  # edited by hand: not JSON, fields missing
+            record = {"request": None}
+        request = record["request"] if record else None
+        if not isinstance(request, dict):
+            problem = Problem("worker_error", detail="submission record missing") if record is None \
+                else Problem("malformed_request")
+            self._fail(job, queue, execution, request, problem)
             return
-        request = record["request"]
         if request.get("lab") == EXPLORE:
             self._explore(job, queue, execution, request)
             return
@@ -139,11 +175,11 @@ class BatchWorker(SimpleWorker):
             self._fail(job, queue, execution, request, invalid.problems[0])
             return
         except (KeyError, TypeError, ValueError, AttributeError):  # a malformed record: refuse, never crash
-            self._fail(job, queue, execution, request, Problem("worker_error", detail="malformed request"))
+            self._fail(job, queue, execution, request, Problem("malformed_request"))
             return
         attempt = self.store.mark_running(job.id, self.name)
         flight = self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
-        keys = [cache_key(self.loaded.name, item["prompt"], config, int(item["seed"]))
+        keys = [cache_key(request["class_code"], self.loaded.name, item["prompt"], config, int(item["seed"]))
                 for item, config in zip(request["items"], configs)]
         hit_ids = dict(zip(keys, self.store.cached_outputs(keys)))
         originals = {o["id"]: o for o in self.store.outputs([i for i in hit_ids.values() if i])}
@@ -152,9 +188,11 @@ class BatchWorker(SimpleWorker):
                 flight.cached[index] = originals[hit_ids[key]]
                 continue
             flight.cache_keys[index] = key
-            self.engine.submit(GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids, config=config,
-                                                 seed=int(item["seed"])))
-        if not flight.cache_keys:
+            flight.generations[index] = GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids,
+                                                          config=config, seed=int(item["seed"]))
+        for generation in flight.generations.values():
+            self.engine.submit(generation)
+        if not flight.generations:
             self._complete(flight)  # everything answered from the cache: no generation at all
 
     def _explore(self, job: Job, queue: Queue, execution: Execution, request: dict) -> None:
@@ -175,20 +213,36 @@ class BatchWorker(SimpleWorker):
     # --- completion -----------------------------------------------------------------------------
     def _collect(self, result: GenerationResult) -> None:
         job_id, index = result.key
-        flight = self.inflight[job_id]
+        flight = self.inflight.get(job_id)
+        if flight is None:
+            return  # cancelled or timed out meanwhile
         flight.results[index] = result
         if len(flight.results) + len(flight.cached) == len(flight.request["items"]):
             self._complete(flight)
 
     def _complete(self, flight: InFlight) -> None:
-        outputs, details = build_outputs(flight.request, flight.results, self.loaded, self.name)
-        outputs += [cached_copy(original, flight.request, index) for index, original in flight.cached.items()]
-        outputs.sort(key=lambda o: o["index"])
-        attach_checks(flight.request, outputs)
-        cache_keys = {f"{flight.request['id']}:{i}": key for i, key in flight.cache_keys.items()}
+        """Outputs of a generated submission; stored now, or once its custom check is back."""
+        try:
+            outputs, details = build_outputs(flight.request, flight.results, self.loaded, self.name)
+            outputs += [cached_copy(original, flight.request, index) for index, original in flight.cached.items()]
+            outputs.sort(key=lambda o: o["index"])
+            cache_keys = {f"{flight.request['id']}:{i}": key for i, key in flight.cache_keys.items()}
+        except Exception as error:  # noqa: BLE001 - one odd record fails alone, never the loop
+            log.exception("submission %s: outputs could not be built", flight.id)
+            self._end(flight, Problem("worker_error", detail=type(error).__name__))
+            return
+        flight.checking = True
+        if self.checks.add(flight.id, flight.request, outputs, payload=(flight, details, cache_keys)):
+            self._store(flight, details, cache_keys, outputs)
+        else:
+            _retry_redis(lambda: self.store.mark_checking(flight.id))
+
+    def _store(self, flight: InFlight, details: dict, cache_keys: dict, outputs: list[dict]) -> None:
+        if self.inflight.get(flight.id) is not flight:
+            return  # timed out while its checks ran
         _retry_redis(lambda: self.store.complete_submission(flight.request, outputs, details, cache_keys))
+        del self.inflight[flight.id]
         self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o["id"] for o in outputs]})
-        del self.inflight[flight.job.id]
 
     def _succeed(self, job: Job, queue: Queue, execution: Execution, result: dict) -> None:
         job.ended_at = now()
@@ -196,26 +250,63 @@ class BatchWorker(SimpleWorker):
         job._status = JobStatus.FINISHED
         self.execution = execution
         _retry_redis(lambda: self.handle_job_success(job, queue, queue.started_job_registry))
+        self._show_current_job()
 
-    def _fail(self, job: Job, queue: Queue, execution: Execution, request: dict | None, problem: Problem,
-              retry: bool = False) -> None:
-        """Finish a job as failed; without `retry` the student's submission shows the reason."""
-        if request is not None and not (retry and job.retries_left):
-            self.store.fail_submission(request, problem.to_dict())
-        if not retry:
-            job.retries_left = 0
+    def _fail(self, job: Job, queue: Queue, execution: Execution, request: dict | None, problem: Problem) -> None:
+        """Finish a job as failed, with no retry; the student's submission shows the reason."""
+        self.store.fail_record(job.id, (request or {}).get("class_code"), problem.to_dict())
+        job.retries_left = 0
         job.ended_at = now()
         job._status = JobStatus.FAILED
         self.execution = execution
         self.handle_job_failure(job, queue, queue.started_job_registry, exc_string=f"{problem.code}: {problem.params}")
+        self._show_current_job()
 
-    def _requeue_all(self, error: Exception) -> None:
-        log.exception("engine failed; %d submission(s) go back through RQ's retry", len(self.inflight))
+    def _end(self, flight: InFlight, problem: Problem) -> None:
+        """Fail one in-flight submission and free what it holds (engine rows, check child)."""
+        self.engine.cancel(flight.id)
+        self.checks.drop(flight.id)
+        self.inflight.pop(flight.id, None)
+        _retry_redis(lambda: self._fail(flight.job, flight.queue, flight.execution, flight.request, problem))
+
+    def _show_current_job(self) -> None:
+        """RQ shows one current job per worker and clears it when any job ends: while others still run,
+        show the oldest of them and stay busy, so `rq info` and rq-dashboard do not say idle."""
+        if not self.inflight:
+            return
+        oldest = next(iter(self.inflight))
+        with self.connection.pipeline() as pipe:
+            self.set_current_job_id(oldest, pipeline=pipe)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            pipe.execute()
+
+    # --- a request that breaks the engine -------------------------------------------------------
+    def _engine_failed(self, error: Exception) -> None:
+        """The engine raised: the batch is lost, not the submissions. Those that had rows in it are run
+        again in halves, while admissions wait; one that still fails alone is failed with the reason."""
+        detail = f"{type(error).__name__}: {str(error)[:200]}"
+        # Outside isolation every unfinished submission had rows in the engine; during it, only the group.
+        running = self.isolating or list(self.inflight.values())
+        group = [f for f in running if f.id in self.inflight and not f.checking and f.unfinished()]
+        log.exception("engine failed with %d submission(s) in it; isolating", len(group))
         self.engine = self._new_engine()
-        problem = Problem("worker_error", detail=f"{type(error).__name__}: {str(error)[:200]}")
-        for flight in list(self.inflight.values()):
-            self._fail(flight.job, flight.queue, flight.execution, flight.request, problem, retry=True)
-        self.inflight.clear()
+        self.isolating = []
+        if len(group) == 1:
+            self._end(group[0], Problem("engine_crash", detail=detail))
+        elif group:
+            half = len(group) // 2
+            self.suspects.extendleft([group[half:], group[:half]])
+
+    def _isolate_next(self) -> None:
+        """Between isolation groups: when the engine is empty, start the next group of suspects alone."""
+        if self.engine.busy:
+            return
+        self.isolating = []
+        while self.suspects and not self.isolating:
+            self.isolating = [f for f in self.suspects.popleft() if f.id in self.inflight]
+        for flight in self.isolating:
+            for generation in flight.unfinished():
+                self.engine.submit(generation)
 
     # --- every few seconds ----------------------------------------------------------------------
     def _housekeeping(self) -> None:
@@ -241,10 +332,15 @@ class BatchWorker(SimpleWorker):
         for flight in list(self.inflight.values()):
             timeout = flight.job.timeout or self.settings.job_timeout
             if timeout > 0 and (now() - flight.job.started_at).total_seconds() > timeout:
-                self.engine.cancel(flight.job.id)
-                del self.inflight[flight.job.id]
-                _retry_redis(lambda: self._fail(flight.job, flight.queue, flight.execution, flight.request,
-                                                Problem("timed_out", seconds=timeout)))
+                self._end(flight, Problem("timed_out", seconds=timeout))
+
+    def run_maintenance_tasks(self):
+        """RQ's registry sweeps, then ours: a submission whose job RQ ended without telling us (retries
+        spent through abandonment) is failed with a reason instead of staying "running" for good."""
+        super().run_maintenance_tasks()
+        ended = reconcile_pending(self.store)
+        if ended:
+            log.warning("%d submission(s) whose RQ job had ended were marked failed", ended)
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)

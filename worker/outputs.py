@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from shared.checks import run_checks
 from shared.decoding import DecodingConfig
 from shared.metrics import output_metrics
 from worker.engine import GenerationResult
@@ -25,7 +24,8 @@ def build_outputs(request: dict, results: dict[int, GenerationResult], loaded: L
         outputs.append({
             "id": output_id,
             "submission_id": request["id"], "index": index,
-            "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
+            "class_code": request["class_code"], "student": request["student"],
+            "student_id": request.get("student_id") or request["student"], "lab": request["lab"],
             "prompt": item["prompt"], "variant": item.get("variant", ""),
             "text": text,
             "token_ids": result.token_ids,
@@ -50,18 +50,12 @@ def group_of(request: dict, item: dict, model: str) -> dict:
     return {"group_key": f"{model}|{item['group_key']}", "label": f"{item['label']} · {model}"}
 
 
-def attach_checks(request: dict, outputs: list[dict]) -> None:
-    """Run the request's instruction checks on every output (cached copies included)."""
-    for output in outputs:
-        output["checks"] = run_checks(request.get("checks") or [], output["text"], output["prompt"],
-                                      request.get("topic", ""))
-
-
 def cached_copy(original: dict, request: dict, index: int) -> dict:
     """An output answered from the cache: the original's text and figures, this submission's identity."""
     item, now = request["items"][index], time.time()
     return {**original, "id": f"{request['id']}:{index}", "submission_id": request["id"], "index": index,
-            "class_code": request["class_code"], "student": request["student"], "lab": request["lab"],
+            "class_code": request["class_code"], "student": request["student"],
+            "student_id": request.get("student_id") or request["student"], "lab": request["lab"],
             "variant": item.get("variant", ""), **group_of(request, item, original["model"]),
             "created_at": request["created_at"], "started_at": now,
             "finished_at": now, "generation_seconds": 0.0, "cached_from": original["id"],

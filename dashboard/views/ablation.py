@@ -4,15 +4,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lab_page, lang, redis_tolerant, tr
+from dashboard.common import follow, follow_unconfirmed, lab_page, lang, redis_tolerant, submit_press, tr
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
 from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
-from shared.problems import Problem
-from shared.submissions import build_request, progress, submit
+from shared.submissions import build_request
 
-code, name, store, settings, model = lab_page("ablation.header", "ablation.intro")
+me, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
 topic = st.text_input(tr("ablation.topic"), value=NOTEBOOK_TOPIC, max_chars=300)
 left, right = st.columns(2)
@@ -55,16 +54,11 @@ if st.button(tr("decoding.run"), type="primary"):
     config = {**NOTEBOOK_ABLATION_CONFIG, "temperature": temperature, "top_p": top_p,
               "max_new_tokens": max_new_tokens}
     own_check = {"kind": custom_kind, "pattern": pattern} if custom_kind != "none" else None
-    try:
-        request = build_request(settings, class_code=code, student=name, prompt="", seed=seed, model=model,
-                                configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))],
-                                lab="ablation", variants=found, checks=check_specs(parts, custom=own_check),
-                                topic=parts.topic)
-        submit(store, settings, request)
-        st.session_state.ablation_submission = request["id"]
-    except Problem.Invalid as invalid:
-        for message in invalid.messages(lang()):
-            st.error(message)
+    submit_press(store, settings, "ablation_submission", lambda request_id: build_request(
+        settings, class_code=me.code, student=me.label, student_id=me.id, prompt="", seed=seed, model=model,
+        configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))], lab="ablation",
+        variants=found, checks=check_specs(parts, custom=own_check), topic=parts.topic, request_id=request_id))
+follow_unconfirmed(store)
 
 
 def matrix_view(request: dict, outputs: list[dict]) -> None:
@@ -101,16 +95,15 @@ def cell_text(cell: dict) -> str:
     return text
 
 
-@st.fragment(run_every=1.0)
-@redis_tolerant
-def ablation_status(submission_id: str) -> None:
-    view = progress(store, settings, submission_id)
+def ablation_results(submission_id: str) -> None:
+    """Progress while pending (polled); then the effect matrix and samples, drawn once."""
+    view = follow(store, settings, submission_id, progress_banner)
     if view is not None and progress_banner(view):
         matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
 
 
-history = past_submissions(store, code, name, "ablation")
+history = past_submissions(store, me, "ablation")
 if history and "ablation_submission" not in st.session_state:
     st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
 if st.session_state.get("ablation_submission"):
-    ablation_status(st.session_state.ablation_submission)
+    redis_tolerant(ablation_results)(st.session_state.ablation_submission)

@@ -5,17 +5,16 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import lab_page, lang, redis_tolerant, tr
+from dashboard.common import follow, follow_unconfirmed, lab_page, redis_tolerant, submit_press, tr
 from dashboard.lab_widgets import explorer, metrics_line, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
-from shared.problems import Problem
-from shared.submissions import build_request, progress, submit
+from shared.submissions import build_request
 from shared.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 
-code, name, store, settings, model = lab_page("decoding.header", "decoding.intro")
+me, store, settings, model = lab_page("decoding.header", "decoding.intro")
 theory_notes()
 
 prompt = st.text_area(tr("decoding.prompt"), value=NOTEBOOK_PROMPT, height=100, key="prompt")
@@ -47,18 +46,14 @@ def row_to_config(row: dict) -> dict:
 
 
 def run(configs: list[dict], text: str, run_seed) -> None:
-    try:
-        request = build_request(settings, class_code=code, student=name, prompt=text, configs=configs,
-                                seed=run_seed, model=model)
-        submit(store, settings, request)
-        st.session_state.current_submission = request["id"]
-    except Problem.Invalid as invalid:
-        for message in invalid.messages(lang()):
-            st.error(message)
+    submit_press(store, settings, "current_submission", lambda request_id: build_request(
+        settings, class_code=me.code, student=me.label, student_id=me.id, prompt=text, configs=configs, seed=run_seed, model=model,
+        request_id=request_id))
 
 
 if st.button(tr("decoding.run"), type="primary"):
     run([row_to_config(row) for row in edited.to_dict("records")], prompt, seed)
+follow_unconfirmed(store)
 
 
 def show_output(output: dict) -> None:
@@ -70,26 +65,26 @@ def show_output(output: dict) -> None:
         st.text("♻ " + tr("decoding.cached"))
     if st.button(tr("decoding.run_again"), key=f"again-{output['id']}"):
         run([{**output["config"], "seed": output["seed"]}], output["prompt"], output["seed"])
-    with st.expander(tr("tokens.header")):
+        st.rerun()  # show the new submission (it may already be answered from the cache)
+    if st.toggle(tr("tokens.header"), key=f"tokens-{output['id']}"):  # built only when opened
         token_view(store, output)
 
 
-@st.fragment(run_every=1.0)
-@redis_tolerant
-def submission_status(submission_id: str) -> None:
-    """Polled every second: queue position and wait, tokens done, then the outputs side by side."""
-    view = progress(store, settings, submission_id)
-    if view is not None and progress_banner(view):
-        st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
-        st.subheader(tr("decoding.results"))
-        outputs = store.submission_outputs(submission_id)
-        for start in range(0, len(outputs), 3):
-            for column, output in zip(st.columns(3), outputs[start:start + 3]):
-                with column:
-                    show_output(output)
+def show_results(submission_id: str) -> None:
+    """Queue position and progress while pending (polled); then the outputs side by side, drawn once."""
+    view = follow(store, settings, submission_id, progress_banner)
+    if view is None or not progress_banner(view):
+        return
+    st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
+    st.subheader(tr("decoding.results"))
+    outputs = store.submission_outputs(submission_id)
+    for start in range(0, len(outputs), 3):
+        for column, output in zip(st.columns(3), outputs[start:start + 3]):
+            with column:
+                show_output(output)
 
 
-history = past_submissions(store, code, name, "decoding")
+history = past_submissions(store, me, "decoding")
 if history and "current_submission" not in st.session_state:
     st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
 if len(history) > 1:
@@ -98,7 +93,7 @@ if len(history) > 1:
     if right.button(tr("decoding.show"), key="show-history"):
         st.session_state.current_submission = history[picked]
 if st.session_state.get("current_submission"):
-    submission_status(st.session_state.current_submission)
+    redis_tolerant(show_results)(st.session_state.current_submission)
 
 st.divider()
-explorer(store, settings, code, name, model, prompt)
+explorer(store, settings, me, model, prompt)

@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.widgets import output_card
 from shared.classes import list_classes
-from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_prompts, class_stats, class_students,
+from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_groups, class_prompts, class_stats, class_students,
                             group_summaries, groups_differing_from_greedy, query, word_diff)
 from shared.moderation import annotations, set_comment, set_hidden, set_star, spotlight
 
@@ -25,7 +25,7 @@ token, joined = instructor(), student()
 if not redis_ok(store):
     st.stop()
 if joined:
-    code = joined[0]
+    code = joined.code
 elif token:
     codes = [c["code"] for c in list_classes(store)]
     code = st.selectbox(tr("instructor.class"), codes) if codes else ""
@@ -44,16 +44,16 @@ def choose(label: str, options: dict[str, str], key: str) -> str:
     return "" if picked == labels[0] else options[picked]
 
 
-groups = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.class_key(code, "groups")).items()}
+groups = class_groups(store, code, include_hidden)
 columns = st.columns(4)
 with columns[0]:
     lab = choose(tr("gallery.lab"), {"decoding": "decoding", "ablation": "ablation"}, "f-lab")
 with columns[1]:
-    prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code).items()}, "f-prompt")
+    prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code, include_hidden).items()}, "f-prompt")
 with columns[2]:
     group = choose(tr("gallery.config"), {label: key for key, label in groups.items()}, "f-group")
 with columns[3]:
-    who = choose(tr("gallery.student"), {n: n for n in class_students(store, code)}, "f-student")
+    who = choose(tr("gallery.student"), class_students(store, code), "f-student")
 columns = st.columns([2, 2, 1, 1])
 search = columns[0].text_input(tr("gallery.search"), max_chars=100, key="f-search")
 sort_labels = {tr(f"sort.{s}"): s for s in SORTS}
@@ -81,11 +81,35 @@ def moderation_controls(output: dict, note: dict) -> None:
         st.rerun()
 
 
-@st.fragment(run_every=3.0)
+GALLERY_POLL_SECONDS = {True: 3.0, False: 30.0}  # while the class has work pending / when it has none
+
+
+def class_version(store, code: str) -> tuple[int, int, int]:
+    """Cheap fingerprint of what the gallery shows: outputs, hidden ones, stars (three O(1) reads)."""
+    with store.redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(store.class_key(code, "outputs"))
+        pipe.scard(store.class_key(code, "hidden"))
+        pipe.zcard(store.class_key(code, "starred"))
+        return tuple(pipe.execute())
+
+
 @redis_tolerant
-def outputs_page(current: GalleryQuery) -> None:
-    """Polled every three seconds: new results appear without reloading."""
+def gallery_watch(seen: tuple, busy: bool) -> None:
+    """Polls only a fingerprint; the page itself is drawn once. The instructor's (projected) view
+    follows new results by itself; a student gets a button, so a class burst does not redraw 300 pages."""
+    pending = store.pending_count(code) > 0
     st.caption(tr("gallery.pending", count=store.pending_count(code)))
+    now = class_version(store, code)
+    if now != seen and token:
+        st.rerun()
+    if now != seen and st.button(tr("gallery.refresh", count=max(1, now[0] - seen[0])), key="gallery-refresh"):
+        st.rerun()
+    if pending != busy:
+        st.rerun()  # poll at the other pace
+
+
+def outputs_page(current: GalleryQuery) -> None:
+    """One page of outputs, drawn once per page run."""
     outputs, total = query(store, code, current, include_hidden)
     st.caption(tr("gallery.count", total=total, page=current.offset // PAGE_SIZE + 1,
                   pages=max(1, math.ceil(total / PAGE_SIZE))))
@@ -107,6 +131,8 @@ def outputs_page(current: GalleryQuery) -> None:
 
 
 with outputs_tab:
+    busy = store.pending_count(code) > 0
+    st.fragment(run_every=GALLERY_POLL_SECONDS[busy])(gallery_watch)(class_version(store, code), busy)
     outputs_page(current)
 
 stats = class_stats(store, code, include_hidden)  # read once for the groups and the charts

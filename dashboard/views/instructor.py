@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 from rq import Queue
 
-from dashboard.common import get_settings, get_store, instructor, lang, log_in, redis_ok, tr
+from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, tr
 from shared.classes import close_class, list_classes, open_class
 from shared.moderation import (export_csv, export_json, export_rows, failed_submissions, requeue_failed,
                                students_overview)
@@ -24,14 +24,18 @@ if not token:
     with st.form("login"):
         password = st.text_input(tr("instructor.password"), type="password")
         if st.form_submit_button(tr("instructor.login")):
-            if log_in(password):
+            attempt = log_in(password)
+            if attempt.token:
                 st.rerun()
-            st.error(tr("instructor.wrong_password"))
+            if attempt.wait_seconds:
+                st.error(tr("instructor.login_wait", seconds=attempt.wait_seconds))
+            else:
+                st.error(tr("instructor.wrong_password"))
     st.stop()
 
 st.success(tr("instructor.logged_in"))
 if st.button(tr("instructor.logout")):
-    st.session_state.pop("instructor_token", None)
+    log_out()
     st.rerun()
 with st.form("new_class", clear_on_submit=True):
     new_code = st.text_input(tr("instructor.new_class"), max_chars=24)

@@ -1,10 +1,11 @@
-"""Join a class with a display name and the class code the instructor gave."""
+"""Join a class with a display name and the class code the instructor gave, or get back in with a rejoin code."""
 
 import streamlit as st
 
-from dashboard.common import get_store, redis_ok, remember_student, student, tr
-from shared.classes import join_class
+from dashboard.common import browser, forget_student, get_secret, get_store, lang, redis_ok, remember_student, student, tr
+from shared.classes import join_class, normalize_code, student_of
 from shared.problems import Problem
+from shared.sessions import rejoin_code, rejoin_student_id
 
 st.header(tr("join.header"))
 store = get_store()
@@ -13,10 +14,10 @@ if not redis_ok(store):
 
 joined = student()
 if joined:
-    st.success(tr("join.joined", code=joined[0], name=joined[1]))
+    st.success(tr("join.joined", code=joined.code, name=joined.label))
+    st.info(tr("join.rejoin_code", rejoin=rejoin_code(get_secret(), joined.code, joined.id)))
     if st.button(tr("join.leave")):
-        for key in ("class_code", "student", "membership", "current_submission"):
-            st.session_state.pop(key, None)
+        forget_student()
         st.rerun()
     st.stop()
 
@@ -26,8 +27,22 @@ with st.form("join"):
     submitted = st.form_submit_button(tr("join.submit"))
 if submitted:
     try:
-        remember_student(*join_class(store, code, name))
+        remember_student(join_class(store, code, name, browser()))
         st.rerun()
     except Problem.Invalid as invalid:
-        for message in invalid.messages(st.session_state.lang):
+        for message in invalid.messages(lang()):
             st.error(message)
+
+with st.expander(tr("join.rejoin_header")):
+    with st.form("rejoin"):
+        again_code = st.text_input(tr("join.rejoin_class"), max_chars=24, key="rejoin-class")
+        again = st.text_input(tr("join.rejoin_input"), max_chars=40, key="rejoin-code")
+        back = st.form_submit_button(tr("join.rejoin_submit"))
+    if back:
+        code = normalize_code(again_code)
+        student_id = rejoin_student_id(get_secret(), code, again)
+        found = student_of(store, code, student_id) if student_id else None
+        if found:
+            remember_student(found)
+            st.rerun()
+        st.error(Problem("bad_rejoin_code").message(lang()))

@@ -1,0 +1,211 @@
+"""`make load-dashboard`: simulated students in real browser sessions against one real Streamlit server.
+
+Modelled on Streamlit's own load-testing approach (Playwright sessions against one server, reading the
+server's CPU and RSS): loopback only, bounded in count and time. It starts an embedded Redis, one
+`random-tiny` worker and one `streamlit run` (the measured process), then opens `--students` browser
+contexts in one Debian chromium. Each simulated student joins, opens the decoding lab and runs the
+notebook's presets; then everyone idles. Phases, each timed on the server's /proc/<pid>/stat:
+
+1. baseline: the server with no session, `--measure` seconds;
+2. interaction: every student presses Run; per student, the time from the click to the page's first
+   answer (the queue or progress banner: the interaction response, not counting generation) and to the
+   results being visible (generation included);
+3. waiting: with the worker paused (SIGSTOP), every student presses Run again and waits: CPU per
+   waiting session while their pages poll;
+4. idle: every student reads finished results: CPU per idle session.
+
+It reports CPU per idle and per waiting session (% of one core), RSS per session, p50/p95 of both
+latencies, errors, and ends with `dashboard_sessions_per_core: N` (idle sessions one core holds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from shared.classes import open_class
+from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.store import Store, redis_client
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CLASS = "load-dash"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+FIRST_ANSWER = "text=/En cola: posición|Generando…|Listo en/"
+RESULTS = "text=/Listo en/"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="make load-dashboard ARGS=...", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--measure", type=float, default=20.0, help="seconds of each CPU measurement")
+    parser.add_argument("--max-new-tokens", type=int, default=8, help="per preset (generation is not measured)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for any page")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    return parser.parse_args(argv)
+
+
+class Server:
+    """One process, measured from /proc."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+    def rss_mb(self) -> float:
+        return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE_SIZE / 2**20
+
+    def cpu_share(self, seconds: float) -> float:
+        """Share of one core used over the next `seconds`."""
+        start_cpu, start = self.cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        return (self.cpu_seconds() - start_cpu) / (time.monotonic() - start)
+
+
+def start_stack(tmp: Path, args):
+    redis_server = EmbeddedRedis(tmp / "redis").start()
+    prefix = f"ld{os.getpid()}"
+    store = Store(redis_client(redis_server.url), prefix)
+    open_class(store, CLASS)
+    env = {**os.environ, "REDIS_URL": redis_server.url, "DECODELAB_MODEL": "random-tiny", "DECODELAB_PREFIX": prefix,
+           "DECODELAB_TORCH_THREADS": "1", "DECODELAB_DEMO_CLASS": "", "DECODELAB_MAX_ACTIVE_PER_STUDENT": "5",
+           "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env,
+                              stdout=open(tmp / "worker.log", "wb"), stderr=subprocess.STDOUT)
+    port = free_port()
+    dashboard = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+                                  "--server.port", str(port), "--server.headless", "true",
+                                  "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                                 stdout=open(tmp / "streamlit.log", "wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("load-dashboard: streamlit did not start")
+        time.sleep(0.3)
+    return redis_server, worker, dashboard, url
+
+
+def wait_all(pages: list, selector: str, started: list[float], timeout: float) -> tuple[list[float], int]:
+    """Seconds from each page's `started` until `selector` is visible on it; errors for pages that never do."""
+    took: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(took) < len(pages) and time.monotonic() < deadline:
+        for index, page in enumerate(pages):
+            if index not in took and page.locator(selector).count():
+                took[index] = time.monotonic() - started[index]
+        time.sleep(0.02)
+    return [took[i] for i in sorted(took)], len(pages) - len(took)
+
+
+def press_run(pages: list) -> list[float]:
+    started = []
+    for page in pages:
+        started.append(time.monotonic())
+        page.get_by_role("button", name="Ejecutar", exact=True).click(no_wait_after=True)
+    return started
+
+
+def pct(values: list[float], q: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 3)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
+
+
+def main(argv=None) -> int:
+    from playwright.sync_api import sync_playwright
+
+    args = parse_args(argv)
+    figures: dict = {"students": args.students}
+    errors = 0
+    with tempfile.TemporaryDirectory(prefix="decodelab-loaddash-") as tmp_name:
+        tmp = Path(tmp_name)
+        redis_server, worker, dashboard, url = start_stack(tmp, args)
+        server = Server(dashboard)
+        try:
+            time.sleep(3)
+            figures["baseline_cpu_pct"] = round(100 * server.cpu_share(min(5.0, args.measure)), 2)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio"])
+                pages = []
+                for index in range(args.students):
+                    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                    page.set_default_timeout(args.timeout * 1000)
+                    page.goto(url)
+                    page.get_by_label("Tu nombre").fill(f"Alumno {index}")
+                    page.get_by_label("Código de clase", exact=True).fill(CLASS)
+                    page.get_by_role("button", name="Entrar").click()
+                    page.get_by_text("Estás en la clase").wait_for()
+                    page.get_by_role("link", name="Decodificación").click()
+                    page.get_by_role("button", name="Ejecutar", exact=True).wait_for()
+                    pages.append(page)
+                    if index == 0:
+                        rss_before = server.rss_mb()  # the pages' imports are loaded: count sessions only
+                # The presets with few tokens: generation is not what this measures.
+                for page in pages:
+                    page.get_by_text("worker(s) listos").wait_for()
+                started = press_run(pages)
+                first, missing = wait_all(pages, FIRST_ANSWER, started, args.timeout)
+                done, missing_done = wait_all(pages, RESULTS, started, args.timeout)
+                errors += missing + missing_done
+                figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
+                               results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
+                time.sleep(3)
+                figures["idle_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+                figures["rss_mb_per_session"] = round((server.rss_mb() - rss_before) / max(1, args.students - 1), 2)
+                worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
+                try:
+                    for page in pages:  # a new prompt each, so nothing is answered from the cache
+                        page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
+                    started = press_run(pages)
+                    _, missing = wait_all(pages, "text=/En cola: posición/", started, args.timeout)
+                    errors += missing
+                    time.sleep(2)
+                    figures["waiting_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+                finally:
+                    worker.send_signal(signal.SIGCONT)
+                _, missing = wait_all(pages, RESULTS, [time.monotonic()] * len(pages), args.timeout)
+                errors += missing
+                browser.close()
+        finally:
+            for process in (dashboard, worker):
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+            redis_server.stop()
+    baseline = figures["baseline_cpu_pct"]
+    per_idle = max(0.0, figures["idle_cpu_pct_total"] - baseline) / args.students
+    per_waiting = max(0.0, figures["waiting_cpu_pct_total"] - baseline) / args.students
+    figures.update(idle_cpu_pct_per_session=round(per_idle, 3), waiting_cpu_pct_per_session=round(per_waiting, 3),
+                   errors=errors, dashboard_sessions_per_core=int(100 / max(per_idle, 0.01)))
+    print(json.dumps(figures, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(figures, indent=1))
+    print(f"dashboard_sessions_per_core: {figures['dashboard_sessions_per_core']}")
+    return 0 if errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Instruction checks of finished submissions, off the generation loop.
+
+The built-in checks are pure functions over a few kilobytes of model output, with patterns written by
+us (linear time): they run in-process when a submission finishes. A student's custom regular
+expression is untrusted: it runs in a sandboxed child (shared/pattern_sandbox.py) with memory and time
+limits and a wall-clock budget per submission, at most `CHECK_SLOTS` children at a time. The worker
+polls them between engine steps (`finished()` never blocks), so generation never waits on a pattern.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from shared.checks import regex_result, run_checks
+from shared.pattern_sandbox import RUN_BUDGET_SECONDS, PatternRun
+
+CHECK_SLOTS = 2  # sandboxed children at once per worker: each is a short-lived Python process
+
+
+@dataclass
+class PendingChecks:
+    """One finished submission whose custom regex check has not been answered yet."""
+
+    key: str
+    outputs: list[dict]
+    spec: dict
+    payload: object = None           # what the worker needs back to store the submission
+    run: PatternRun | None = None
+    budget_seconds: float = RUN_BUDGET_SECONDS
+
+    def start(self) -> None:
+        self.run = PatternRun(self.spec["pattern"], [o["text"] for o in self.outputs], self.budget_seconds)
+
+    def poll(self) -> bool:
+        if self.run is None or not self.run.poll():
+            return False
+        for index, output in enumerate(self.outputs):
+            output["checks"]["custom"] = regex_result(self.run, index).to_dict()
+        return True
+
+
+@dataclass
+class CheckPool:
+    slots: int = CHECK_SLOTS
+    budget_seconds: float = RUN_BUDGET_SECONDS
+    waiting: deque = field(default_factory=deque)
+    running: list = field(default_factory=list)
+
+    def add(self, key: str, request: dict, outputs: list[dict], payload=None) -> bool:
+        """Attach every check the request lists to `outputs`. Returns True when they are complete now;
+        False when a custom regex still runs (its outputs come back from `finished()` with `payload`)."""
+        specs = request.get("checks") or []
+        custom = next((s for s in specs if s["id"] == "custom" and s.get("kind") == "regex"), None)
+        in_process = [s for s in specs if s is not custom]
+        for output in outputs:
+            output["checks"] = run_checks(in_process, output["text"], output["prompt"], request.get("topic", ""))
+        if custom is None:
+            return True
+        self.waiting.append(PendingChecks(key, outputs, custom, payload, budget_seconds=self.budget_seconds))
+        self._start_waiting()
+        return False
+
+    def finished(self) -> list[PendingChecks]:
+        """Submissions whose checks are complete since the last call (never blocks)."""
+        done = [pending for pending in self.running if pending.poll()]
+        self.running = [pending for pending in self.running if pending not in done]
+        self._start_waiting()
+        return done
+
+    def drop(self, key: str) -> None:
+        """Forget a submission (cancelled, timed out), ending its child if one runs."""
+        self.waiting = deque(p for p in self.waiting if p.key != key)
+        for pending in [p for p in self.running if p.key == key]:
+            pending.run.cancel()
+            self.running.remove(pending)
+
+    def __len__(self) -> int:
+        return len(self.waiting) + len(self.running)
+
+    def _start_waiting(self) -> None:
+        while self.waiting and len(self.running) < self.slots:
+            pending = self.waiting.popleft()
+            pending.start()
+            self.running.append(pending)
