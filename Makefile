@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test bench bench-gallery load load-dashboard chaos worker dashboard clean
+.PHONY: run test bench bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,24 @@ bench-gallery: $(DEPS)
 ## Load test: simulated students against a running stack with random-tiny (loopback only, bounded).
 load: $(DEPS)
 	PYTHONPATH=. $(PY) -m bench.load $(ARGS)
+
+# Public-domain Bibles from Debian (World English Bible, Reina-Valera 1909) and the reader that exports them.
+DEMO_PACKAGES := diatheke sword-text-web sword-text-sparv
+
+## Install the demo model's text (Debian packages; as root, or prints the sudo command).
+demo-text:
+	@dpkg -s $(DEMO_PACKAGES) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q $(DEMO_PACKAGES) || { apt-get update -q && apt-get install -y -q $(DEMO_PACKAGES); }; \
+	  else echo "run: sudo apt-get install -y $(DEMO_PACKAGES)"; exit 1; fi; }
+
+## Train the demo model offline (~7 min on 2 CPU cores) into data/models/demo; then DECODELAB_MODEL=demo make run.
+demo-model: $(DEPS) demo-text
+	$(PY) -m pip install -q -r requirements-demo.txt
+	PYTHONPATH=. $(PY) scripts/train_demo_model.py $(ARGS)
+
+## What the demo model teaches (the README's table): temperature, repetition penalty, held-out perplexity.
+demo-check: $(DEPS)
+	PYTHONPATH=. $(PY) -m bench.demo_teaches $(ARGS)
 
 worker: $(DEPS)
 	PYTHONPATH=. $(PY) -m worker $(ARGS)

@@ -317,6 +317,8 @@ def _worker_status(store: Store, model: str, was_live: bool) -> None:
     st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
     if any(w.get("random_weights") == "1" for w in live):
         st.caption("⚠️ " + tr("app.random_weights"))
+    if any(w.get("demo_model") == "1" for w in live):
+        st.caption("ℹ️ " + tr("app.demo_model"))
 
 
 def follow(store: Store, settings: Settings, submission_id: str, banner, owner: Student | None = None) -> dict | None:

@@ -40,6 +40,8 @@ def output_card(output: dict, show_student: bool = False, note: dict | None = No
             metrics_line(output)
         if output.get("random_weights"):
             st.text("⚠ " + tr("app.random_weights"))
+        if output.get("demo_model"):
+            st.text("ℹ " + tr("app.demo_model"))
         if note:
             note_marks(note, own)
     return card

@@ -3,6 +3,10 @@
 Every process it starts is its own child, stopped by pid on Ctrl-C (SIGTERM, then SIGKILL after a
 grace period); nothing else on the machine is touched. If the worker cannot load its model it exits
 with one line saying why; the dashboard keeps running and says that no worker is ready.
+
+When the model is the default `distilgpt2` and it cannot be loaded (no model hub, no local copy), the
+demo model that `make demo-model` trains offline is used instead, said on one line; if it is not built
+either, one line says how to build it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ sys.path.insert(0, str(ROOT))
 from shared.embedded_redis import EmbeddedRedis  # noqa: E402
 
 GRACE_SECONDS = 10
+DEFAULT_MODEL = "distilgpt2"  # the notebook's model; the only one `make run` replaces with the demo model
+DEMO_MODEL_DIR = ROOT / "data" / "models" / "demo"  # where `make demo-model` saves (worker/model.py)
+CHECK_TIMEOUT = 600  # seconds a model load may take in the check (a first hub download included)
 
 
 def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
@@ -40,6 +47,31 @@ def stop(name: str, process: subprocess.Popen) -> None:
         process.wait()
 
 
+def model_loads(env: dict) -> bool:
+    """Whether the worker can load its model (`python -m worker --check`, which says why not)."""
+    print(f"[run] checking that the worker can load {env.get('DECODELAB_MODEL') or DEFAULT_MODEL}…", flush=True)
+    try:
+        done = subprocess.run([sys.executable, "-m", "worker", "--check"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=CHECK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def choose_model(env: dict) -> None:
+    """distilgpt2 that cannot be loaded -> the demo model, if built; else say how to build it."""
+    if (env.get("DECODELAB_MODEL") or DEFAULT_MODEL) != DEFAULT_MODEL or model_loads(env):
+        return
+    if (DEMO_MODEL_DIR / "config.json").exists():
+        env["DECODELAB_MODEL"] = "demo"
+        print(f"[run] {DEFAULT_MODEL} cannot be loaded here (no model hub, no local copy): using the small demo "
+              f"model trained offline ({DEMO_MODEL_DIR}), labelled as such on the pages", flush=True)
+    else:
+        print(f"[run] {DEFAULT_MODEL} cannot be loaded here (no model hub, no local copy) and the demo model is not "
+              f"built: run `make demo-model` (about 7 minutes on 2 CPU cores, offline), then `make run` again; or "
+              f"DECODELAB_MODEL=/path/to/a/saved/model make run", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("DECODELAB_PORT", "8501")))
@@ -48,6 +80,7 @@ def main() -> int:
     args = parser.parse_args()
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    choose_model(env)
     redis_server = None
     if not env.get("REDIS_URL"):
         redis_server = EmbeddedRedis(Path(args.data_dir) / "redis", port=args.redis_port).start()

@@ -95,6 +95,8 @@ TEXT: dict[str, dict[str, str]] = {
     "app.language": {"es": "Idioma", "en": "Language"},
     "app.random_weights": {"es": "pesos aleatorios: el texto es ruido",
                            "en": "random weights: the text is noise"},
+    "app.demo_model": {"es": "modelo pequeño de demostración entrenado sin conexión, no distilgpt2",
+                       "en": "small demo model trained offline, not distilgpt2"},
     "decoding.checking": {"es": "{total} tokens generados; comprobando las instrucciones…",
                           "en": "{total} tokens generated; checking the instructions…"},
     "gallery.refresh": {"es": "{count} resultado(s) nuevo(s): mostrar", "en": "{count} new result(s): show"},

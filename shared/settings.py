@@ -42,7 +42,8 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Prefix of every key Decoding Lab writes (RQ's own keys are always `rq:*`).
     key_prefix: str = "dl"
-    # Model the worker loads: a hub name, a local directory, or `random-tiny` / `random-distilgpt2`.
+    # Model the worker loads: a hub name, a local directory, `demo` (data/models/demo, from `make demo-model`),
+    # or `random-tiny` / `random-distilgpt2`.
     model: str = "distilgpt2"
     # `auto` = CUDA when present, else CPU. Or `cpu`, `cuda`, `cuda:1`.
     device: str = "auto"

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     parser.add_argument("--burst", action="store_true", help="quit when the queue is empty (tests, benchmarks)")
     parser.add_argument("--name", help="worker name shown in `rq info` (default: host.pid)")
+    parser.add_argument("--check", action="store_true", help="only load the model, then exit: 0 if it loads, 2 if not")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     logging.getLogger("rq.worker").addFilter(RoutineAtDebug())  # RQ's own logger (rq/worker/base.py)
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"worker: {error}", file=sys.stderr)
         return 2
     logging.info("model %s loaded on %s (%s)", loaded.name, loaded.device, loaded.dtype)
+    if args.check:
+        return 0
     connection = connect(settings.redis_url)
     queue = Queue(settings.queue_name(loaded.name), connection=connection)
     worker = BatchWorker([queue], connection=connection, loaded=loaded, settings=settings, name=args.name)

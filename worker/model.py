@@ -8,6 +8,10 @@ weights of the real GPT-2 architecture and the real GPT-2 tokenizer, for tests, 
 - `random-distilgpt2`: exactly distilgpt2's shape (6 layers, 12 heads, 768 wide, 82M parameters).
 
 Their weights come from a fixed seed, so every process that builds one gets the same model.
+
+`demo` is the small GPT-2 that `make demo-model` trains offline (worker/demo_training.py) and saves in
+`data/models/demo`: a local directory like any other, whose config marks it so that the pages can say
+it is a small demo model and not distilgpt2.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import platform
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import transformers
@@ -28,6 +33,9 @@ RANDOM_MODELS = {
     "random-distilgpt2": (6, 12, 768),
 }
 RANDOM_WEIGHTS_SEED = 1234  # fixed, so the worker and a test's reference build identical weights
+DEMO_MODEL = "demo"  # DECODELAB_MODEL=demo loads DEMO_MODEL_DIR
+DEMO_MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "demo"  # `make demo-model` writes it
+DEMO_CONFIG_FLAG = "decodelab_demo_model"  # set in the demo model's config.json by its training
 
 
 class ModelLoadError(RuntimeError):
@@ -43,6 +51,7 @@ class LoadedModel:
     dtype: torch.dtype
     random_weights: bool
     context_window: int
+    demo_model: bool = False  # the small model trained offline by `make demo-model`, not distilgpt2
 
     @property
     def eos_token_id(self) -> int:
@@ -53,6 +62,7 @@ class LoadedModel:
         return {
             "model": self.name,
             "random_weights": self.random_weights,
+            "demo_model": self.demo_model,
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
             "torch": torch.__version__,
@@ -92,17 +102,27 @@ def random_model(name: str) -> GPT2LMHeadModel:
     return model
 
 
-def load_model(name: str, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+def load_model(name: str, device: str = "auto", dtype: str = "auto", demo_dir: Path = DEMO_MODEL_DIR) -> LoadedModel:
     torch_device = pick_device(device)
     torch_dtype = pick_dtype(dtype, torch_device)
     if name in RANDOM_MODELS:
         model, tokenizer = random_model(name), gpt2_tokenizer()
+    elif name == DEMO_MODEL:
+        model, tokenizer = _demo_model(Path(demo_dir))
     else:
         model, tokenizer = _from_pretrained(name)
     model = model.to(device=torch_device, dtype=torch_dtype).eval()
     context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 1024)
     return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=torch_device, dtype=torch_dtype,
-                       random_weights=name in RANDOM_MODELS, context_window=int(context))
+                       random_weights=name in RANDOM_MODELS, context_window=int(context),
+                       demo_model=bool(getattr(model.config, DEMO_CONFIG_FLAG, False)))
+
+
+def _demo_model(directory: Path):
+    if not (directory / "config.json").exists():
+        raise ModelLoadError(f"the demo model is not built yet ({directory} is missing): run `make demo-model` "
+                             f"(about 10 minutes on 2 CPU cores, offline)")
+    return _from_pretrained(str(directory))
 
 
 def _from_pretrained(name: str):
@@ -113,7 +133,8 @@ def _from_pretrained(name: str):
         raise ModelLoadError(
             f"cannot load model '{name}' ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
             f"Point DECODELAB_MODEL at a local copy (a directory saved with save_pretrained), e.g. "
-            f"DECODELAB_MODEL=/models/distilgpt2, or use DECODELAB_MODEL=random-tiny for an offline demo."
+            f"DECODELAB_MODEL=/models/distilgpt2, or DECODELAB_MODEL=demo after `make demo-model` (a small model "
+            f"trained offline), or DECODELAB_MODEL=random-tiny (random weights: noise)."
         ) from error
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

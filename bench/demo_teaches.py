@@ -1,0 +1,127 @@
+"""`make demo-check`: does the demo model show the notebook's decoding effects? A table, demo vs random.
+
+Every generation goes through the project's own engine (`worker.engine.Engine`), as a student's would,
+on the same prompts and seeds for both models:
+
+- temperature 0.1 / 0.7 / 1.5 (sampling, top-k 50, the notebook's repetition_penalty 1.1):
+  distinct-2 should rise with temperature;
+- greedy at repetition_penalty 1.0 and 1.3: loops (shared/metrics.py `looping`) and the share of
+  repeated 3-grams should fall with the penalty;
+- T 1.0 and T 1.5 at the same seed: how many texts differ;
+- perplexity of held-out chapters (never trained on) over the whole 50,257-token vocabulary.
+
+Prints a Markdown table (the README's) and a few sample texts. Needs `make demo-model` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+
+from shared.decoding import GREEDY, NOTEBOOK_PROMPT, DecodingConfig
+from shared.metrics import distinct_n, looping, repeated_share, words
+from worker.demo_training import perplexity
+from worker.engine import Engine, GenerationRequest
+from worker.model import DEMO_MODEL, LoadedModel, load_model
+
+PROMPTS = [  # the notebook's prompt, two in the style of the training text, one in Spanish
+    NOTEBOOK_PROMPT,
+    "The king said to his servants,",
+    "Then the people of the city",
+    "Entonces el rey dijo",
+]
+SEEDS = range(5)               # each sampled configuration runs once per prompt and seed
+TEMPERATURES = (0.1, 0.7, 1.5)
+MAX_NEW_TOKENS = 80            # the notebook's decoding exercise
+RANDOM_MODEL = "random-tiny"   # what the README pointed to before the demo model
+
+
+def configs() -> dict[str, DecodingConfig]:
+    named = {f"T {t:g}": DecodingConfig(temperature=t, max_new_tokens=MAX_NEW_TOKENS) for t in TEMPERATURES}
+    named["T 1"] = DecodingConfig(temperature=1.0, max_new_tokens=MAX_NEW_TOKENS)
+    for penalty in (1.0, 1.3):
+        named[f"greedy rep {penalty:g}"] = DecodingConfig(strategy=GREEDY, repetition_penalty=penalty,
+                                                          max_new_tokens=MAX_NEW_TOKENS)
+    return named
+
+
+def generate_all(loaded: LoadedModel) -> dict[tuple, str]:
+    """(config name, prompt, seed) -> text, every generation in one engine run."""
+    requests = []
+    for name, config in configs().items():
+        seeds = [0] if config.strategy == GREEDY else SEEDS
+        for prompt in PROMPTS:
+            for seed in seeds:
+                ids = loaded.tokenizer(prompt).input_ids
+                requests.append(GenerationRequest((name, prompt, seed), ids, config.effective(), seed))
+    engine = Engine(loaded.model, loaded.eos_token_id, max_batch=len(requests), device=loaded.device)
+    return {r.key: loaded.tokenizer.decode(r.token_ids, skip_special_tokens=True) for r in engine.run(requests)}
+
+
+def figures(texts: dict[tuple, str]) -> dict[str, str]:
+    def texts_of(name):
+        return [words(text) for (config, _, _), text in texts.items() if config == name]
+
+    row = {}
+    for t in TEMPERATURES:
+        row[f"distinct-2, T {t:g}"] = f"{statistics.mean(distinct_n(w, 2) or 0 for w in texts_of(f'T {t:g}')):.2f}"
+    for penalty in ("1", "1.3"):
+        outputs = texts_of(f"greedy rep {penalty}")
+        row[f"greedy, rep {penalty}: loops"] = f"{sum(map(looping, outputs))}/{len(outputs)}"
+        row[f"greedy, rep {penalty}: repeated 3-grams"] = f"{statistics.mean(repeated_share(w) for w in outputs):.0%}"
+    pairs = [(texts[("T 1", p, s)], texts[("T 1.5", p, s)]) for p in PROMPTS for s in SEEDS]
+    row["T 1 vs T 1.5, same seed: texts that differ"] = f"{sum(a != b for a, b in pairs)}/{len(pairs)}"
+    return row
+
+
+def held_out_tokens() -> dict[str, list[int]]:
+    from scripts.train_demo_model import corpus  # the same chapters the training held out
+
+    return corpus().held_out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", action="store_true", help="also print every text of the notebook prompt")
+    args = parser.parse_args()
+    began = time.monotonic()
+    models = {DEMO_MODEL: load_model(DEMO_MODEL, device="cpu"), RANDOM_MODEL: load_model(RANDOM_MODEL, device="cpu")}
+    rows, texts = {}, {}
+    for name, loaded in models.items():
+        texts[name] = generate_all(loaded)
+        rows[name] = figures(texts[name])
+    held_out = held_out_tokens()
+    for name, loaded in [*models.items(), ("random-distilgpt2", load_model("random-distilgpt2", device="cpu"))]:
+        for source, tokens in held_out.items():
+            with torch.no_grad():
+                value = perplexity(loaded.model, tokens)
+            rows.setdefault(name, {})[f"held-out perplexity, {source}"] = f"{value:,.0f}"
+    print_table(rows)
+    print_samples(texts[DEMO_MODEL], everything=args.samples)
+    print(f"\n({time.monotonic() - began:.0f} s; prompts: {PROMPTS}; seeds {list(SEEDS)}; "
+          f"{MAX_NEW_TOKENS} new tokens; sampling with top-k 50 and repetition_penalty 1.1 as the notebook)")
+    return 0
+
+
+def print_table(rows: dict[str, dict[str, str]]) -> None:
+    names = list(rows)
+    measures = list(dict.fromkeys(m for row in rows.values() for m in row))
+    print("| measure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for measure in measures:
+        print(f"| {measure} | " + " | ".join(rows[n].get(measure, "") for n in names) + " |")
+
+
+def print_samples(texts: dict[tuple, str], everything: bool) -> None:
+    print(f"\nDemo model, prompt {NOTEBOOK_PROMPT!r}, seed 0:")
+    for name in configs():
+        if everything or name in ("greedy rep 1", "greedy rep 1.3", "T 0.1", "T 1.5"):
+            print(f"- {name}: {texts[(name, NOTEBOOK_PROMPT, 0)]!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
