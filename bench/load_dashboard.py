@@ -7,9 +7,10 @@ contexts in one Debian chromium. Each simulated student joins, opens the decodin
 notebook's presets; then everyone idles. Phases, each timed on the server's /proc/<pid>/stat:
 
 1. baseline: the server with no session, `--measure` seconds;
-2. interaction: every student presses Run; per student, the time from the click to the page's first
-   answer (the queue or progress banner: the interaction response, not counting generation) and to the
-   results being visible (generation included);
+2. interaction: every student presses Run (the worker paused meanwhile, so that generation does not
+   compete for the CPU); per student, the time from the click to the page's first answer (the queue
+   banner: the interaction response), and the server's CPU over that burst; then the worker resumes,
+   and the time from the click to the results being visible (generation included);
 3. waiting: with the worker paused (SIGSTOP), every student presses Run again and waits: CPU per
    waiting session while their pages poll;
 4. idle: every student reads finished results: CPU per idle session.
@@ -188,8 +189,13 @@ def main(argv=None) -> int:
                     page.get_by_text("worker(s) listos").wait_for()
                 watch(pages, FIRST_ANSWER, "first")
                 watch(pages, RESULTS, "results")
+                worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
+                cpu_before, clock = server.cpu_seconds(), time.monotonic()
                 press_run(pages)
                 first, missing = wait_all(pages, "first", args.timeout)
+                figures["interaction_server_cpu_pct"] = round(
+                    100 * (server.cpu_seconds() - cpu_before) / (time.monotonic() - clock), 1)
+                worker.send_signal(signal.SIGCONT)
                 done, missing_done = wait_all(pages, "results", args.timeout)
                 errors += missing + missing_done
                 figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
