@@ -124,7 +124,9 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
         return _with_detail(Choice(greedy), scores.softmax(-1), None, top) if top else Choice(greedy)
     vocab = scores.shape[-1]
     k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
-    width = int(k[sampling].max())
+    # At least `top` candidates, so the token view gets `top` columns even when every sampling row
+    # asks for fewer (top_k 1-4): rows' own k still decides what they keep.
+    width = max(int(k[sampling].max()), min(top, vocab))
     values, index = torch.topk(scores / params.temperature[:, None], width, dim=-1)  # descending
     kth = values.gather(1, (k.clamp(max=width) - 1)[:, None])
     values = values.masked_fill(values < kth, -float("inf"))
