@@ -226,3 +226,31 @@ def test_small_top_k_admitted_mid_run_beside_running_rows(tiny):
     while runner.busy:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert done == expected
+
+
+class HalfLogitsModel(torch.nn.Module):
+    """The real model behind the same call, its logits rounded to float16 as a GPU worker's are.
+    Moved to around -80 (where trained GPT-2's logits sit and float16 steps are 1/16) and spread
+    8-fold (random-tiny's are within +-1), so ties at the top-k and top-p cuts are common."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config = model, model.config
+
+    def forward(self, **kwargs):
+        out = self.model(**kwargs)
+        out.logits = (out.logits * 8 - 80).half().float()
+        return out
+
+
+def test_float16_logits_with_any_mix_of_top_k_give_each_request_its_solo_tokens(tiny):
+    half = HalfLogitsModel(tiny.model)
+    top_ks, top_ps = [1, 2, 3, 5, 10, 20, 40, 50], [1.0, 0.9, 0.5]
+    requests = [GenerationRequest(i, ids(tiny, PROMPTS[i % len(PROMPTS)]), DecodingConfig(
+        temperature=(0.7, 1.0, 1.5)[i % 3], top_k=top_ks[i % 8], top_p=top_ps[i % 3], max_new_tokens=8).effective(),
+        seed=i) for i in range(40)]
+    joiner = GenerationRequest("no cut", ids(tiny, PROMPTS[0]), DecodingConfig(top_k=0, max_new_tokens=8).effective(), 1)
+    alone = {r.key: Engine(half, tiny.eos_token_id, 1, tiny.device).run([r])[0].token_ids for r in requests + [joiner]}
+    for max_batch in (41, 7):
+        together = Engine(half, tiny.eos_token_id, max_batch, tiny.device).run(requests + [joiner])
+        assert {r.key: r.token_ids for r in together} == alone
