@@ -202,6 +202,8 @@ def _sorted_candidates(scores: torch.Tensor, width: int) -> tuple[torch.Tensor, 
     `topk` leaves the order of ties unspecified, and the order decides greedy ties (first id, as
     `argmax`) and which of two tied tokens a top-p cut between them removes."""
     values, index = torch.topk(scores, min(width, scores.shape[-1]), dim=-1)  # [rows, width]
+    if scores.device.type == "cpu" and not bool((values[:, 1:] == values[:, :-1]).any()):
+        return values, index  # no ties: nothing to reorder (on a GPU, checking would wait for the device)
     by_id = index.argsort(dim=-1, stable=True)
     values, index = values.gather(1, by_id), index.gather(1, by_id)
     by_score = values.argsort(dim=-1, descending=True, stable=True)
