@@ -49,6 +49,7 @@ class TokenSteps(Sequence):
     def __init__(self, values: np.ndarray, top: int):
         self.values = values  # [tokens, 4 * top + 1]: model ids, model probs, sampled ids, sampled probs, p
         self.top = top
+        self._lists = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -56,12 +57,22 @@ class TokenSteps(Sequence):
     def __getitem__(self, position):
         if isinstance(position, slice):
             return [self[i] for i in range(*position.indices(len(self)))]
-        row, top = self.values[position].astype(np.float64), self.top
-        columns = row[:4 * top].reshape(4, top)  # model ids, model probs, sampled ids, sampled probs
-        rounded = np.round(columns, 5)
-        return {"p": round(float(row[4 * top]), 5),
-                "model": [[int(i), float(p)] for i, p in zip(columns[0], rounded[1])],
-                "sampled": [[int(i), float(p)] for i, p, exact in zip(columns[2], rounded[3], columns[3]) if exact > 0]}
+        model_ids, model_probs, sampled_ids, sampled_probs, sampled_exact, p = self._as_lists()
+        return {"p": p[position],
+                "model": [[i, q] for i, q in zip(model_ids[position], model_probs[position])],
+                "sampled": [[i, q] for i, q, exact in zip(sampled_ids[position], sampled_probs[position],
+                                                          sampled_exact[position]) if exact > 0]}
+
+    def _as_lists(self):
+        """The columns as Python lists, converted in bulk once (per-element NumPy access is slow)."""
+        if self._lists is None:
+            top, values = self.top, self.values.astype(np.float64)
+            ids = values[:, :4 * top].reshape(-1, 4, top)  # [tokens, column group, top]
+            rounded = np.round(ids, 5)
+            self._lists = (ids[:, 0].astype(np.int64).tolist(), rounded[:, 1].tolist(),
+                           ids[:, 2].astype(np.int64).tolist(), rounded[:, 3].tolist(), ids[:, 3].tolist(),
+                           np.round(values[:, 4 * top], 5).tolist())
+        return self._lists
 
     def __eq__(self, other) -> bool:
         return list(self) == list(other)
