@@ -147,15 +147,17 @@ def end_to_end(args, work, max_batch: int) -> dict:
         store = Store(redis.Redis.from_url(url), settings.key_prefix)
         open_class(store, CLASS)
         env = {**os.environ, "REDIS_URL": url, "DECODELAB_MODEL": args.model, "DECODELAB_PREFIX": settings.key_prefix,
-               "DECODELAB_MAX_BATCH": str(max_batch), "PYTHONPATH": str(ROOT)}
+               "DECODELAB_MAX_BATCH": str(max_batch),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         log = open(Path(tmp) / "worker.log", "wb")
         worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
-            wait_until(lambda: served_models(store).get(args.model), 300, worker, "the worker to load its model")
+            wait_until(lambda: served_models(store).get(args.model), 300, worker, "the worker to load its model",
+                       Path(tmp) / "worker.log")
             start = time.time()
             ids = [submit_one(store, settings, sub) for sub in work]
             wait_until(lambda: all(store.submission(i)["status"] in ("done", "failed") for i in ids), 3600, worker,
-                       "the last result")
+                       "the last result", Path(tmp) / "worker.log")
             records = [store.submission(i) for i in ids]
             outputs = [o for i in ids for o in store.submission_outputs(i)]
         finally:
@@ -180,11 +182,12 @@ def submit_one(store, settings, sub) -> str:
     return request["id"]
 
 
-def wait_until(condition, timeout, worker, what):
+def wait_until(condition, timeout, worker, what, log: Path):
     deadline = time.monotonic() + timeout
     while not condition():
         if worker.poll() is not None:
-            raise SystemExit(f"bench: the worker exited ({worker.returncode}) while waiting for {what}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"bench: the worker exited ({worker.returncode}) while waiting for {what}:\n{tail}")
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: timed out waiting for {what}")
         time.sleep(0.05)

