@@ -87,14 +87,14 @@ def generations(work: list[dict]) -> list[tuple[str, DecodingConfig, int]]:
 def notebook_way(loaded, gens) -> dict:
     """The notebook's `generate_text`: one `model.generate` per generation."""
     tokenizer, tokens = loaded.tokenizer, 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for prompt, config, seed in gens:
         inputs = tokenizer(prompt, return_tensors="pt").to(loaded.device)
         torch.manual_seed(seed)
         with torch.no_grad():
             out = loaded.model.generate(**inputs, pad_token_id=tokenizer.eos_token_id, **config.generate_kwargs())
         tokens += out.shape[1] - inputs.input_ids.shape[1]
-    return figures("notebook way", tokens, len(gens), time.perf_counter() - start)
+    return figures("notebook way", tokens, len(gens), time.perf_counter() - start, time.process_time() - cpu)
 
 
 def grouped_way(loaded, gens, max_batch: int) -> dict:
@@ -104,7 +104,7 @@ def grouped_way(loaded, gens, max_batch: int) -> dict:
     groups: dict = {}
     for prompt, config, seed in gens:
         groups.setdefault(config, []).append((prompt, seed))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for config, members in groups.items():
         for first in range(0, len(members), max_batch):
             batch = members[first:first + max_batch]
@@ -116,7 +116,7 @@ def grouped_way(loaded, gens, max_batch: int) -> dict:
             tokens += new_tokens(out[:, inputs.input_ids.shape[1]:], tokenizer.eos_token_id)
     if loaded.device.type == "cuda":
         torch.cuda.synchronize()
-    return figures("grouped generate", tokens, len(gens), time.perf_counter() - start)
+    return figures("grouped generate", tokens, len(gens), time.perf_counter() - start, time.process_time() - cpu)
 
 
 def new_tokens(continuations: torch.Tensor, eos: int) -> int:
@@ -129,12 +129,13 @@ def new_tokens(continuations: torch.Tensor, eos: int) -> int:
 def engine_way(loaded, gens, max_batch: int) -> dict:
     engine = Engine(loaded.model, loaded.eos_token_id, max_batch, loaded.device)
     requests = [GenerationRequest(i, loaded.tokenizer(p).input_ids, c, s) for i, (p, c, s) in enumerate(gens)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = engine.run(requests)
     if loaded.device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
-    return figures("engine (in process)", sum(len(r.token_ids) for r in results), len(gens), elapsed)
+    return figures("engine (in process)", sum(len(r.token_ids) for r in results), len(gens), elapsed,
+                   time.process_time() - cpu)
 
 
 def end_to_end(args, work, max_batch: int) -> dict:
@@ -197,9 +198,14 @@ def percentile(values, q):
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def figures(name, tokens, gens, seconds) -> dict:
-    return {"name": name, "tokens": int(tokens), "generations": gens, "seconds": round(seconds, 3),
-            "tokens_per_s": round(tokens / seconds, 1), "generations_per_s": round(gens / seconds, 3)}
+def figures(name, tokens, gens, seconds, cpu_seconds=None) -> dict:
+    """Wall-clock rates; with `cpu_seconds` (this process's CPU time, all threads) also tokens per
+    CPU-second, which other work on a shared machine disturbs far less than the wall clock."""
+    row = {"name": name, "tokens": int(tokens), "generations": gens, "seconds": round(seconds, 3),
+           "tokens_per_s": round(tokens / seconds, 1), "generations_per_s": round(gens / seconds, 3)}
+    if cpu_seconds:
+        row["tokens_per_cpu_s"] = round(tokens / cpu_seconds, 1)
+    return row
 
 
 def main(argv=None) -> int:
@@ -248,8 +254,12 @@ def print_row(row, baseline):
     extra = ""
     if "latency_p50_s" in row:
         extra = f"  p50 {row['latency_p50_s']} s  p95 {row['latency_p95_s']} s  failed {row['failed']}"
+    if "tokens_per_cpu_s" in row:
+        cpu_ratio = (f" ({row['tokens_per_cpu_s'] / baseline['tokens_per_cpu_s']:.2f}x)"
+                     if baseline and "tokens_per_cpu_s" in baseline else "")
+        extra += f"  {row['tokens_per_cpu_s']:.1f} tok per CPU-s{cpu_ratio}"
     if "extrapolated_class_seconds" in row:
-        extra = f"  (whole class this way: ~{row['extrapolated_class_seconds']} s, extrapolated)"
+        extra += f"  (whole class this way: ~{row['extrapolated_class_seconds']} s, extrapolated)"
     print(f"{row['name']:<26} {row['tokens']:>8} tok {row['generations']:>6} gen {row['seconds']:>9.2f} s "
           f"{row['tokens_per_s']:>10.1f} tok/s {row['generations_per_s']:>8.3f} gen/s {ratio}{extra}", flush=True)
 
