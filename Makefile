@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test bench bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
+.PHONY: run test bench bench-host bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ run: $(DEPS)
 test: $(DEPS)
 	PYTHONPATH=. $(PY) -m pytest $(ARGS)
 
-## Class-burst benchmark: notebook way vs engine vs end to end (see README, Benchmarks).
+## Class-burst benchmark: notebook way vs grouped generate vs engine vs end to end (see README, Benchmarks).
 bench: $(DEPS)
 	PYTHONPATH=. $(PY) -m bench.class_burst $(ARGS)
+
+## Engine per-step host time at 64/256/1024 rows with a stand-in model, before and after (see README, Benchmarks).
+bench-host: $(DEPS)
+	PYTHONPATH=. $(PY) -m bench.host $(ARGS)
 
 ## Gallery speed with a big class (10,000 outputs by default).
 bench-gallery: $(DEPS)

@@ -52,9 +52,12 @@ def top_k_cut(scores: np.ndarray, top_k: int) -> np.ndarray:
 def top_p_cut(scores: np.ndarray, top_p: float) -> np.ndarray:
     if top_p >= 1.0:
         return scores
-    order = np.argsort(scores, kind="stable")  # ascending, as TopPLogitsWarper sorts
-    cumulative = np.cumsum(softmax(scores[order]), dtype=np.float32)
-    remove = cumulative <= (1 - np.float32(top_p))
+    # Ascending, as TopPLogitsWarper sorts; among equal scores the higher id first, so a cut between
+    # tied tokens keeps the lower ids, as the engine does (transformers' own sort is unstable there).
+    order = np.lexsort((-np.arange(scores.size), scores))
+    # torch's CPU cumsum adds float32 in double; the threshold is 1 - top_p in double, then float32.
+    cumulative = np.cumsum(softmax(scores[order]), dtype=np.float64).astype(np.float32)
+    remove = cumulative <= np.float32(1.0 - float(top_p))
     remove[-1] = False
     scores = scores.copy()
     scores[order[remove]] = -np.inf

@@ -179,3 +179,78 @@ def test_cancel_drops_one_owners_rows_and_the_rest_finish_the_same(tiny):
     while runner.busy:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert set(done) == {("b", 0), ("b", 1), ("b", 2)} and all(done[k] == expected[k] for k in done)
+
+
+# Every top_k a student can type: small ones (fewer than the token view's 5 alternatives), the
+# transformers default and around it, and large ones up to the whole vocabulary.
+EVERY_TOP_K = list(range(0, 61)) + [100, 1000, 5000, 50256, 50257]
+
+
+def top_k_requests(tiny, top_ks, tokens=3):
+    prompt = ids(tiny, PROMPTS[0])
+    return [GenerationRequest(("k", k), prompt, DecodingConfig(temperature=1.0, top_k=k, max_new_tokens=tokens)
+                              .effective(), seed=k) for k in top_ks]
+
+
+def test_every_top_k_runs_alone_and_records_its_steps(tiny):
+    for request in top_k_requests(tiny, EVERY_TOP_K):
+        result = engine(tiny).run([request])[0]
+        assert len(result.token_ids) == 3 and len(result.steps) == 3, request.config
+        for step in result.steps:
+            assert len(step["model"]) == 5
+            kept = request.config.top_k or 50257
+            assert 1 <= len(step["sampled"]) <= min(5, kept)
+
+
+def test_every_top_k_beside_greedy_rows_equals_its_run_alone(tiny):
+    sampled = top_k_requests(tiny, EVERY_TOP_K)
+    greedy = [GenerationRequest(("g", i), ids(tiny, p), DecodingConfig(strategy=GREEDY, max_new_tokens=3).effective(), 0)
+              for i, p in enumerate(PROMPTS)]
+    alone = {r.key: engine(tiny).run([r])[0].token_ids for r in sampled + greedy}
+    together = engine(tiny, max_batch=len(sampled) + len(greedy)).run(sampled + greedy)
+    assert {r.key: r.token_ids for r in together} == alone
+
+
+def test_small_top_k_admitted_mid_run_beside_running_rows(tiny):
+    """Continuous admission: rows with top_k 1-4 join a batch that is already generating."""
+    long = [GenerationRequest(("long", i), ids(tiny, PROMPTS[2]), DecodingConfig(
+        strategy=GREEDY if i % 2 else "sampling", top_k=50, max_new_tokens=12).effective(), i) for i in range(4)]
+    late = top_k_requests(tiny, [1, 2, 3, 4, 0, 50257], tokens=4)
+    expected = {r.key: engine(tiny).run([r])[0].token_ids for r in long + late}
+    runner = engine(tiny, max_batch=8)
+    for request in long:
+        runner.submit(request)
+    done = {r.key: r.token_ids for r in runner.step() + runner.step()}
+    for request in late:
+        runner.submit(request)
+    while runner.busy:
+        done.update({r.key: r.token_ids for r in runner.step()})
+    assert done == expected
+
+
+class HalfLogitsModel(torch.nn.Module):
+    """The real model behind the same call, its logits rounded to float16 as a GPU worker's are.
+    Moved to around -80 (where trained GPT-2's logits sit and float16 steps are 1/16) and spread
+    8-fold (random-tiny's are within +-1), so ties at the top-k and top-p cuts are common."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config = model, model.config
+
+    def forward(self, **kwargs):
+        out = self.model(**kwargs)
+        out.logits = (out.logits * 8 - 80).half().float()
+        return out
+
+
+def test_float16_logits_with_any_mix_of_top_k_give_each_request_its_solo_tokens(tiny):
+    half = HalfLogitsModel(tiny.model)
+    top_ks, top_ps = [1, 2, 3, 5, 10, 20, 40, 50], [1.0, 0.9, 0.5]
+    requests = [GenerationRequest(i, ids(tiny, PROMPTS[i % len(PROMPTS)]), DecodingConfig(
+        temperature=(0.7, 1.0, 1.5)[i % 3], top_k=top_ks[i % 8], top_p=top_ps[i % 3], max_new_tokens=8).effective(),
+        seed=i) for i in range(40)]
+    joiner = GenerationRequest("no cut", ids(tiny, PROMPTS[0]), DecodingConfig(top_k=0, max_new_tokens=8).effective(), 1)
+    alone = {r.key: Engine(half, tiny.eos_token_id, 1, tiny.device).run([r])[0].token_ids for r in requests + [joiner]}
+    for max_batch in (41, 7):
+        together = Engine(half, tiny.eos_token_id, max_batch, tiny.device).run(requests + [joiner])
+        assert {r.key: r.token_ids for r in together} == alone

@@ -1,12 +1,14 @@
 """worker/sampling.py: per-row processors equal transformers' own, and sampling draws the right law."""
 
 import numpy as np
+import pytest
 import torch
 from transformers.generation.logits_process import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                                                     TopKLogitsWarper, TopPLogitsWarper)
 
 from shared.decoding import DecodingConfig
-from worker.sampling import RowParams, apply_repetition_penalty, choose_tokens, gumbel_noise, hash32, row_keys
+from worker.sampling import (RowParams, apply_repetition_penalty, choose_tokens, gumbel_noise, hash32, row_keys,
+                             sampling_distribution)
 
 
 def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
@@ -19,7 +21,7 @@ def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
     scores = scores.masked_fill(scores < kth_largest, -float("inf"))
     sorted_scores, sorted_index = torch.sort(scores, descending=False)
     cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
-    remove_sorted = cumulative <= (1 - params.top_p[:, None])
+    remove_sorted = cumulative <= params.threshold[:, None]  # 1 - top_p in double, then float32
     remove_sorted[:, -1] = False  # keep at least one token
     remove = remove_sorted.scatter(1, sorted_index, remove_sorted)
     return scores.masked_fill(remove, -float("inf"))
@@ -118,3 +120,85 @@ def test_a_rows_token_does_not_depend_on_the_other_rows_configs():
         params = RowParams.from_configs([row, other.effective()], "cpu")
         together = choose_tokens(logits.repeat(2, 1), seen.repeat(2, 1), params, draw.repeat(2)).tokens
         assert together[0] == alone[0]
+
+
+def test_ties_at_the_top_k_cut_are_kept_as_transformers_does():
+    logits = torch.tensor([[3.0, 2.0, 2.0, 1.0]])
+    config = DecodingConfig(temperature=1.0, top_k=2, repetition_penalty=1.0)
+    probs = sampling_distribution(logits, torch.zeros(1, 1, dtype=torch.long), RowParams.from_configs([config], "cpu"))
+    torch.testing.assert_close(probs[0], torch.tensor([0.576117, 0.211942, 0.211942, 0.0]), atol=1e-6, rtol=0)
+    reference = transformers_reference(logits.clone(), torch.zeros(1, 1, dtype=torch.long), config)[0]
+    torch.testing.assert_close(probs[0], reference.softmax(-1))
+
+
+def test_top_p_threshold_is_computed_in_double_as_transformers_does():
+    logits = torch.zeros(1, 1000)  # uniform: cumulative mass k/1000; 1 - 0.999 in float32 keeps all 1000
+    config = DecodingConfig(temperature=1.0, top_k=0, top_p=0.999, repetition_penalty=1.0)
+    params = RowParams.from_configs([config], "cpu")
+    probs = sampling_distribution(logits, torch.zeros(1, 1, dtype=torch.long), params)
+    reference = transformers_reference(logits.clone(), torch.zeros(1, 1, dtype=torch.long), config)[0]
+    assert int((probs[0] > 0).sum()) == int(torch.isfinite(reference).sum()) == 999
+
+
+def random_configs(count, generator):
+    """Every mix a class can send: any top_k (none, small, past the window, the whole vocabulary)."""
+    pick = lambda options: options[int(torch.randint(len(options), (1,), generator=generator))]  # noqa: E731
+    configs = []
+    for _ in range(count):
+        greedy = pick([False, False, False, True])
+        configs.append(DecodingConfig(strategy="greedy" if greedy else "sampling",
+                                      temperature=pick([0.3, 0.7, 1.0, 1.5]),
+                                      top_k=pick([0, 1, 2, 3, 4, 5, 10, 50, 60, 300, 1000, 50257]),
+                                      top_p=pick([1.0, 1.0, 0.9, 0.5, 0.95, 0.999]),
+                                      repetition_penalty=pick([1.0, 1.1, 1.5])).effective())
+    return configs
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16-rounded"])
+def test_kept_set_equals_transformers_for_every_row_of_a_mixed_batch(half):
+    """Random logits, random configs, all in one batch: each row's distribution is the one
+    transformers' processors give that row alone (float16-rounded logits have many ties)."""
+    generator = torch.Generator().manual_seed(5 + half)
+    rows = 300
+    logits = torch.randn(rows, 50257, generator=generator) * 2.5
+    if half:
+        logits = logits.half().float()
+    history = torch.randint(0, 50257, (rows, 20), generator=generator)
+    configs = random_configs(rows, generator)
+    probs = sampling_distribution(logits, history, RowParams.from_configs(configs, "cpu"))
+    for row, config in enumerate(configs):
+        reference = transformers_reference(logits[row:row + 1].clone(), history[row:row + 1], config)[0]
+        ours, theirs = probs[row] > 0, torch.isfinite(reference)
+        differ = ours != theirs
+        if differ.any():  # only where tokens tie exactly at the top-p cut (see below)
+            assert half and config.top_p < 1.0 and ours.sum() == theirs.sum(), (row, config)
+            tied = _scaled(logits[row:row + 1], history[row:row + 1], config) == reference[theirs].min()
+            assert tied[differ].all(), (row, config)
+            torch.testing.assert_close(probs[row].sort().values, reference.softmax(-1).sort().values,
+                                       atol=2e-6, rtol=1e-4)
+            continue
+        torch.testing.assert_close(probs[row], reference.softmax(-1), atol=2e-6, rtol=1e-4)
+    # Tokens tied exactly at the top-p cut: transformers keeps the ones its unstable sort happens to
+    # put last; the engine keeps the lowest ids, so a row's result never depends on sort internals.
+
+
+def _scaled(logits, history, config):
+    """Scores after the penalty and temperature, before any cut."""
+    whole = DecodingConfig(temperature=config.temperature, top_k=0, top_p=1.0,
+                           repetition_penalty=config.repetition_penalty)
+    return transformers_reference(logits.clone(), history, whole)[0]
+
+
+def test_float16_logits_give_each_row_the_same_token_in_any_mix_of_top_k():
+    generator = torch.Generator().manual_seed(6)
+    rows = 120
+    logits = (torch.randn(rows, 50257, generator=generator) * 2.5).half().float()
+    history = torch.randint(0, 50257, (rows, 20), generator=generator)
+    configs = random_configs(rows, generator)
+    keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.full(rows, 3, dtype=np.uint64)))
+    together = choose_tokens(logits.clone(), history, RowParams.from_configs(configs, "cpu"), keys, top=5)
+    for row, config in enumerate(configs):
+        alone = choose_tokens(logits[row:row + 1].clone(), history[row:row + 1],
+                              RowParams.from_configs([config], "cpu"), keys[row:row + 1], top=5)
+        assert alone.tokens[0] == together.tokens[row], (row, config)
+        torch.testing.assert_close(alone.record[0], together.record[row], atol=2e-6, rtol=1e-5)

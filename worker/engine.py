@@ -10,6 +10,11 @@ are tested apart. The engine does continuous batching over the model's KV cache:
 - a row that meets EOS or its own max_new_tokens leaves at once and frees its slot; leading cache
   columns that no remaining row uses are dropped.
 
+Per step the host does the same few things whatever the number of rows: the mask, positions and
+penalty history grow in place (worker/columns.py), each token's record is written into a device
+buffer (worker/token_record.py), and the only transfer back is one [rows] EOS vector; a row's tokens
+and record come to the host once, when it finishes.
+
 Results equal `model.generate` for greedy rows; sampled rows are reproducible from their seed.
 """
 
@@ -17,15 +22,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Hashable, Sequence
 
 import numpy as np
 import torch
 from transformers import DynamicCache
 
 from shared.decoding import DecodingConfig
+from worker.columns import Columns
 from worker.kv_cache import growable_cache
-from worker.sampling import RowParams, choose_tokens, row_keys
+from worker.sampling import RowParams, choose_tokens, record_width, row_keys
+from worker.token_record import RecordBook, TokenSteps
 
 # Admit waiting requests once at least this fraction of the batch is free (or all waiting fit):
 # each admission copies the cache, so admitting one row per step would slow everyone down.
@@ -74,16 +81,14 @@ class GenerationResult:
     started_at: float             # time.time() when admitted into the batch
     finished_at: float
     logprobs: list[float] = field(default_factory=list)  # log p(token) under the model, per token
-    steps: list[dict] = field(default_factory=list)      # per token: alternatives (see Engine.record_top)
+    steps: Sequence[dict] = field(default_factory=list)  # per token: alternatives (TokenSteps; see RECORD_TOP)
 
 
 @dataclass
 class _Row:
     request: GenerationRequest
     started_at: float
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    steps: list[dict] = field(default_factory=list)
+    slot: int  # this row's place in the record book, for its whole life
 
 
 RECORD_TOP = 5  # alternatives recorded per generated token, for the token view
@@ -102,7 +107,9 @@ class Engine:
         self.rows: list[_Row] = []
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
+        self.vocab_passes = 0      # vocabulary-wide operations of the last step's token choice
         self._clean_steps = 0
+        self._book = RecordBook(max_batch, record_width(record_top), device)
         self._reset_batch()
 
     # --- public interface -------------------------------------------------------------------
@@ -117,6 +124,10 @@ class Engine:
     def free_rows(self) -> int:
         return self.max_batch - len(self.rows) - len(self.waiting)
 
+    @property
+    def mask(self) -> torch.Tensor:
+        return self._mask.view  # [rows, columns] 1 = real token
+
     def cancel(self, owner) -> int:
         """Drop every waiting or running request whose key starts with `owner`; returns how many."""
         mine = lambda request: isinstance(request.key, tuple) and request.key[0] == owner  # noqa: E731
@@ -124,12 +135,13 @@ class Engine:
         self.waiting = [r for r in self.waiting if not mine(r)]
         keep = [i for i, row in enumerate(self.rows) if not mine(row.request)]
         if len(keep) < len(self.rows):
+            self._free_slots += [row.slot for row in self.rows if mine(row.request)]
             self._keep_rows(keep)
         return before - len(self.waiting) - len(self.rows)
 
     def progress(self) -> dict:
         """Tokens generated so far by each running request, by key."""
-        return {row.request.key: len(row.tokens) for row in self.rows}
+        return {row.request.key: int(steps) for row, steps in zip(self.rows, self.steps)}
 
     def step(self) -> list[GenerationResult]:
         """Admit what fits, then generate one token for every running row; returns finished rows.
@@ -176,16 +188,22 @@ class Engine:
                 done[result.key] = result
         return [done[r.key] for r in requests]
 
-    # --- batch state --------------------------------------------------------------------------
+    # --- batch state: one entry per running row, in `self.rows` order -------------------------------
     def _reset_batch(self) -> None:
         self._admitting: list[GenerationRequest] = []
+        self._free_slots = list(range(self.batch_cap - 1, -1, -1))
         self.cache: DynamicCache | None = None
-        self.mask = torch.zeros(0, 0, dtype=torch.long, device=self.device)   # 1 = real token
+        self._mask = Columns(torch.zeros(0, 0, dtype=torch.long, device=self.device))  # 1 = real token
         self.positions = torch.zeros(0, dtype=torch.long, device=self.device)  # next position id per row
         self.last_tokens = torch.zeros(0, dtype=torch.long, device=self.device)
-        self.history: torch.Tensor | None = None  # [rows, n] token ids the repetition penalty hits
+        self.history = Columns(torch.zeros(0, 0, dtype=torch.long, device=self.device))  # ids the penalty hits
         self.params: RowParams | None = None
         self.seeds = np.zeros(0, dtype=np.uint64)
+        self.steps = np.zeros(0, dtype=np.int64)    # tokens chosen so far per row (the next draw's step)
+        self.limits = np.zeros(0, dtype=np.int64)   # max_new_tokens per row
+        self.slots = np.zeros(0, dtype=np.int64)
+        self._slots_on_device = torch.zeros(0, dtype=torch.long, device=self.device)
+        self._steps_on_device = torch.zeros(0, dtype=torch.long, device=self.device)
 
     def _should_admit(self) -> bool:
         free = self.max_batch - len(self.rows)
@@ -198,78 +216,74 @@ class Engine:
         count = self.max_batch - len(self.rows)
         batch, self.waiting = self.waiting[:count], self.waiting[count:]
         self._admitting = batch  # given back to `waiting` if this admission runs out of memory
-        now = time.time()
-        rows = [_Row(request=r, started_at=now) for r in batch]
+        self._book.make_room(max(r.config.max_new_tokens for r in batch))
         input_ids, mask = self._left_pad([r.prompt_ids for r in batch])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = growable_cache(self.model.config)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
         # Token ids the repetition penalty looks at: the prompt, its padding replaced by a real token.
-        history = torch.where(mask.bool(), input_ids, input_ids[:, -1:])
-        params = RowParams.from_configs([r.config for r in batch], self.device)
-        seeds = np.array([r.seed for r in batch], dtype=np.uint64)
-        tokens, history, detail = self._choose(out.logits[:, -1, :], history, params, seeds, [0] * len(batch))
+        history = Columns(torch.where(mask.bool(), input_ids, input_ids[:, -1:]))
+        params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top)
+        slots = [self._free_slots.pop() for _ in batch]
+        new = _NewRows(seeds=np.array([r.seed for r in batch], dtype=np.uint64), slots=np.array(slots, np.int64),
+                       limits=np.array([r.config.max_new_tokens for r in batch], dtype=np.int64), device=self.device)
+        tokens = self._choose(out.logits[:, -1, :], history.view, params, new.seeds, new.steps,
+                              new.slots_on_device, new.steps_on_device)
+        history.append(tokens)
         first = len(self.rows)
-        self._merge((out.past_key_values, mask, mask.sum(-1), tokens, history, params, seeds))
-        self.rows += rows
+        now = time.time()
+        self._merge(out.past_key_values, Columns(mask), mask.sum(-1), tokens, history, new)
+        self.rows += [_Row(request=r, started_at=now, slot=slot) for r, slot in zip(batch, slots)]
+        self.params = RowParams.from_configs([row.request.config for row in self.rows], self.device, self.record_top)
         self._admitting = []
-        return self._record(detail, first)
+        return self._advance(tokens, first)
 
     @torch.inference_mode()
     def _decode(self) -> list[GenerationResult]:
-        ones = torch.ones(len(self.rows), 1, dtype=torch.long, device=self.device)
-        self.mask = torch.cat([self.mask, ones], dim=1)
-        out = self.model(input_ids=self.last_tokens[:, None], attention_mask=self.mask,
+        self._mask.append(1)
+        out = self.model(input_ids=self.last_tokens[:, None], attention_mask=self._mask.view,
                          position_ids=self.positions[:, None], past_key_values=self.cache, use_cache=True)
-        self.positions = self.positions + 1
-        steps = [len(row.tokens) for row in self.rows]
-        self.last_tokens, self.history, detail = self._choose(out.logits[:, -1, :], self.history, self.params,
-                                                              self.seeds, steps)
-        return self._record(detail)
+        self.positions += 1
+        self.last_tokens = self._choose(out.logits[:, -1, :], self.history.view, self.params, self.seeds, self.steps,
+                                        self._slots_on_device, self._steps_on_device)
+        self.history.append(self.last_tokens)
+        return self._advance(self.last_tokens, 0)
 
-    def _choose(self, logits, history, params, seeds, steps):
-        """The next token of each row, the rows' history with it appended, and what to record of it:
-        one float tensor [rows, 2 + 4 * record_top] moved to the CPU in one transfer."""
-        keys = torch.from_numpy(row_keys(seeds, np.asarray(steps, dtype=np.uint64))).to(self.device)
-        logits = logits.float()
-        choice = choose_tokens(logits, history, params, keys, top=self.record_top)
-        log_total = logits.logsumexp(dim=-1, keepdim=True)  # log p = logit - log_total, no [rows, vocab] copy
-        columns = [choice.tokens[:, None].float(), logits.gather(1, choice.tokens[:, None]) - log_total]
-        if self.record_top:
-            top_logits, top_ids = torch.topk(logits, self.record_top, dim=-1)
-            columns += [top_ids.float(), (top_logits - log_total).exp(), choice.top_ids.float(), choice.top_probs,
-                        choice.chosen_probs[:, None]]
-        detail = torch.cat(columns, dim=1).cpu()
-        return choice.tokens, torch.cat([history, choice.tokens[:, None]], dim=1), detail
+    def _choose(self, logits, history, params, seeds, steps, slots_on_device, steps_on_device) -> torch.Tensor:
+        """The next token of each row ([rows] on the device); its record goes into the book."""
+        keys = torch.from_numpy(row_keys(seeds, steps)).to(self.device)
+        choice = choose_tokens(logits.float(), history, params, keys, top=self.record_top)
+        self._book.write(slots_on_device, steps_on_device, choice.record)
+        self.vocab_passes = choice.vocab_passes
+        return choice.tokens
 
-    def _record(self, detail: torch.Tensor, first: int = 0) -> list[GenerationResult]:
-        """Append the new token of rows `first:`; drop the rows that are done and return their results."""
-        finished, keep = [], list(range(first))
+    def _advance(self, tokens: torch.Tensor, first: int) -> list[GenerationResult]:
+        """Rows `first:` chose `tokens`: count them, and hand back the rows that are done."""
+        eos = (tokens == self.eos_token_id).cpu().numpy()  # the step's one transfer back: [rows] bool
+        self.steps[first:] += 1
+        self._steps_on_device[first:] += 1
+        self.generated_tokens += len(eos)
+        done = eos | (self.steps[first:] >= self.limits[first:])
+        if not done.any():
+            return []
+        finished = np.flatnonzero(done) + first
+        lengths = self.steps[finished] - eos[finished - first]  # EOS itself is not part of the text
+        records = self._book.read(self.slots[finished].tolist(), int(self.steps[finished].max()))
         now = time.time()
-        for index, (row, values) in enumerate(zip(self.rows[first:], detail.tolist()), start=first):
-            self.generated_tokens += 1
-            token = int(values[0])
-            if token == self.eos_token_id:
-                finished.append(self._result(row, "eos", now))
-                continue
-            row.tokens.append(token)
-            row.logprobs.append(round(values[1], 5))
-            if self.record_top:
-                row.steps.append(_step_record(values[2:], self.record_top))
-            if len(row.tokens) >= row.request.config.max_new_tokens:
-                finished.append(self._result(row, "length", now))
-            else:
-                keep.append(index)
-        if finished:
-            self._keep_rows(keep)
-        return finished
+        results = [self._result(self.rows[i], records[n, :lengths[n]], "eos" if eos[i - first] else "length", now)
+                   for n, i in enumerate(finished)]
+        self._free_slots += self.slots[finished].tolist()
+        self._keep_rows(np.flatnonzero(~np.isin(np.arange(len(self.rows)), finished)).tolist())
+        return results
 
-    @staticmethod
-    def _result(row: _Row, reason: str, now: float) -> GenerationResult:
-        return GenerationResult(key=row.request.key, token_ids=row.tokens, finish_reason=reason,
-                                prompt_tokens=len(row.request.prompt_ids), started_at=row.started_at,
-                                finished_at=now, logprobs=row.logprobs, steps=row.steps)
+    def _result(self, row: _Row, record: np.ndarray, reason: str, now: float) -> GenerationResult:
+        """record: [tokens, record_width] of this row, as written by `_choose`."""
+        steps = TokenSteps(record[:, 2:], self.record_top) if self.record_top else []
+        return GenerationResult(key=row.request.key, token_ids=record[:, 0].astype(np.int64).tolist(),
+                                finish_reason=reason, prompt_tokens=len(row.request.prompt_ids),
+                                started_at=row.started_at, finished_at=now,
+                                logprobs=np.round(record[:, 1].astype(np.float64), 5).tolist(), steps=steps)
 
     # --- cache surgery ------------------------------------------------------------------------
     def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,24 +295,26 @@ class Engine:
             mask[row, width - len(sequence):] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def _merge(self, new_state) -> None:
+    def _merge(self, cache, mask: Columns, positions, tokens, history: Columns, new: "_NewRows") -> None:
         """Append freshly prefilled rows to the running batch, aligning both caches on the right."""
-        cache, mask, positions, tokens, history, params, seeds = new_state
         if not self.rows:
-            self.cache, self.mask, self.positions, self.last_tokens = cache, mask, positions, tokens
-            self.history, self.params, self.seeds = history, params, seeds
-            return
-        width = max(self.mask.shape[1], mask.shape[1])
-        for old_layer, new_layer in zip(self.cache.layers, cache.layers):
-            old_layer.replace(torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)]),
-                              torch.cat([_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)]))
-        self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(mask, width)])
-        self.positions = torch.cat([self.positions, positions])
-        self.last_tokens = torch.cat([self.last_tokens, tokens])
-        ids_width = max(self.history.shape[1], history.shape[1])
-        self.history = torch.cat([_pad_ids(self.history, ids_width), _pad_ids(history, ids_width)])
-        self.params = RowParams.concat(self.params, params)
-        self.seeds = np.concatenate([self.seeds, seeds])
+            self.cache, self._mask, self.positions, self.last_tokens, self.history = cache, mask, positions, tokens, history
+        else:
+            width = max(self._mask.width, mask.width)
+            for old_layer, new_layer in zip(self.cache.layers, cache.layers):
+                old_layer.replace(torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)]),
+                                  torch.cat([_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)]))
+            self._mask = Columns(torch.cat([_pad_left(self._mask.view, width), _pad_left(mask.view, width)]))
+            self.positions = torch.cat([self.positions, positions])
+            self.last_tokens = torch.cat([self.last_tokens, tokens])
+            ids_width = max(self.history.width, history.width)
+            self.history = Columns(torch.cat([_pad_ids(self.history.view, ids_width), _pad_ids(history.view, ids_width)]))
+        self.seeds = np.concatenate([self.seeds, new.seeds])
+        self.steps = np.concatenate([self.steps, new.steps])
+        self.limits = np.concatenate([self.limits, new.limits])
+        self.slots = np.concatenate([self.slots, new.slots])
+        self._slots_on_device = torch.cat([self._slots_on_device, new.slots_on_device])
+        self._steps_on_device = torch.cat([self._steps_on_device, new.steps_on_device])
 
     def _keep_rows(self, keep: list[int]) -> None:
         """Drop the other rows. `self.rows` changes last, so an OOM midway loses no request."""
@@ -307,28 +323,34 @@ class Engine:
             self._reset_batch()
             return
         index = torch.tensor(keep, dtype=torch.long, device=self.device)
-        mask = self.mask[index]
+        mask = self._mask.view[index]
         first_used = int((mask.sum(0) > 0).nonzero()[0])  # leading columns no row needs any more
         for layer in self.cache.layers:
             layer.replace(layer.keys[index, :, first_used:], layer.values[index, :, first_used:])
-        self.mask = mask[:, first_used:]
+        self._mask = Columns(mask[:, first_used:])
         self.positions = self.positions[index]
         self.last_tokens = self.last_tokens[index]
-        self.history = self.history[index]
-        self.params = self.params.select(index)
-        self.seeds = self.seeds[keep]
+        self.history = self.history.select(index)
+        self.seeds, self.steps, self.limits, self.slots = (a[keep] for a in (self.seeds, self.steps, self.limits,
+                                                                              self.slots))
+        self._slots_on_device, self._steps_on_device = self._slots_on_device[index], self._steps_on_device[index]
         self.rows = [self.rows[i] for i in keep]
+        self.params = RowParams.from_configs([row.request.config for row in self.rows], self.device, self.record_top)
 
 
-def _step_record(values: list[float], top: int) -> dict:
-    """One generated token in the token view: the model's top alternatives (`model`), those of the
-    distribution actually sampled from after the config's processors (`sampled`), and the chosen
-    token's probability there (`p`)."""
-    model_ids, model_probs = values[:top], values[top:2 * top]
-    sampled_ids, sampled_probs = values[2 * top:3 * top], values[3 * top:4 * top]
-    return {"p": round(values[4 * top], 5),
-            "model": [[int(i), round(p, 5)] for i, p in zip(model_ids, model_probs)],
-            "sampled": [[int(i), round(p, 5)] for i, p in zip(sampled_ids, sampled_probs) if p > 0]}
+@dataclass
+class _NewRows:
+    """Host and device bookkeeping of rows being admitted (their step counters start at 0)."""
+
+    seeds: np.ndarray   # uint64
+    slots: np.ndarray   # int64 record-book slots
+    limits: np.ndarray  # int64 max_new_tokens
+    device: torch.device
+
+    def __post_init__(self):
+        self.steps = np.zeros(len(self.seeds), dtype=np.int64)
+        self.slots_on_device = torch.as_tensor(self.slots, device=self.device)
+        self.steps_on_device = torch.zeros(len(self.seeds), dtype=torch.long, device=self.device)
 
 
 def _pad_ids(history: torch.Tensor, width: int) -> torch.Tensor:

@@ -75,4 +75,4 @@ def token_details(loaded: LoadedModel, result: GenerationResult) -> dict:
 
 
 def _piece(loaded: LoadedModel, token_id: int) -> str:
-    return loaded.tokenizer.decode([token_id])
+    return loaded.token_texts[token_id]

