@@ -212,3 +212,20 @@ def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, co
         assert store.submission(request["id"])["error"]["code"] == "cancelled"
     assert store.pending_count(TEST_CLASS) == 0 and Queue(settings.queue_name(), connection=connection).count == 0
     wait_for(lambda: not store.redis.smembers(store.key("cancel")), 30, message="the cancel flags cleared")
+
+
+def test_small_top_k_beside_greedy_rows_completes_for_everyone(settings, store, connection):
+    """The first minutes of "vary top_k": top_k 1-4 once crashed every batch it joined."""
+    configs = [{"strategy": "sampling", "temperature": 1.0, "top_k": k, "max_new_tokens": 6} for k in (1, 2, 3, 4)]
+    small = build_request(settings, class_code=TEST_CLASS, student="curious", prompt=NOTEBOOK_PROMPT,
+                          configs=configs, seed=3, model=settings.model)
+    others = [decoding_request(settings, f"s{i}", seed=i, max_new_tokens=6) for i in range(3)]
+    for request in [small, *others]:
+        submit(store, settings, request)
+    worker, _ = in_process_worker(settings, connection)
+    worker.work(burst=True)
+    for request in [small, *others]:
+        record = store.submission(request["id"])
+        assert record["status"] == "done" and record["attempts"] == 1, record
+    steps = store.token_details(store.submission_outputs(small["id"])[2]["id"])["steps"]
+    assert all(len(step["sampled"]) <= 3 for step in steps)  # top_k 3: at most 3 alternatives after the cut
