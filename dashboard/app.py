@@ -12,10 +12,11 @@ from dashboard.common import SESSION_PARAM, language_picker, restore_session, st
 st.set_page_config(page_title="Decoding Lab", page_icon="🔤", layout="wide")
 warm_up()
 restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/sessions.py)
+joined = student() is not None
 views = Path(__file__).parent / "views"
 pages = [
-    st.Page(views / "join.py", title=tr("nav.join"), icon="🚪", default=student() is None),
-    st.Page(views / "decoding.py", title=tr("nav.decoding"), icon="🎛️", default=student() is not None),
+    st.Page(views / "join.py", title=tr("nav.join"), icon="🚪", default=not joined),
+    st.Page(views / "decoding.py", title=tr("nav.decoding"), icon="🎛️", default=joined),
     st.Page(views / "ablation.py", title=tr("nav.ablation"), icon="✂️"),
     st.Page(views / "gallery.py", title=tr("nav.gallery"), icon="🖼️"),
     st.Page(views / "instructor.py", title=tr("nav.instructor"), icon="🧑‍🏫"),

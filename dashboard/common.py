@@ -18,8 +18,8 @@ import streamlit as st
 from shared.classes import open_class_once
 from shared.i18n import t
 from shared.classes import Student, student_of
-from shared.moderation import (LoginAttempt, instructor_token, is_instructor, is_member, log_in_instructor,
-                               membership_token, server_secret)
+from shared.moderation import (LoginAttempt, holds_membership, instructor_token, is_instructor, log_in_instructor,
+                               server_secret, sign_membership)
 from shared.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS, Session, browser_id, issue,
                              verify)
 from shared.problems import Problem
@@ -82,7 +82,7 @@ def student() -> Student | None:
     code, student_id = st.session_state.get("class_code"), st.session_state.get("student")
     if not (code and student_id):
         return None
-    if not is_member(get_store(), get_settings(), code, student_id, st.session_state.get("membership")):
+    if not holds_membership(get_secret(), code, student_id, st.session_state.get("membership")):
         return None
     return Student(code, student_id, st.session_state.get("student_label") or student_id)
 
@@ -90,7 +90,7 @@ def student() -> Student | None:
 def remember_student(joined: Student) -> None:
     st.session_state.class_code, st.session_state.student = joined.code, joined.id
     st.session_state.student_label = joined.label
-    st.session_state.membership = membership_token(get_store(), get_settings(), joined.code, joined.id)
+    st.session_state.membership = sign_membership(get_secret(), joined.code, joined.id)
     save_session()
 
 
@@ -144,6 +144,7 @@ SESSION_PARAM = "session"
 
 @st.cache_resource
 def get_secret() -> bytes:
+    """The server secret, read from Redis once per process (every page run checks the membership)."""
     return server_secret(get_store(), get_settings())
 
 

@@ -100,13 +100,20 @@ def server_secret(store: Store, settings: Settings) -> bytes:
     return store.redis.get(store.key("secret"))
 
 
-def membership_token(store: Store, settings: Settings, code: str, name: str) -> str:
-    message = json.dumps([code, name]).encode()
-    return hmac.new(server_secret(store, settings), message, hashlib.sha256).hexdigest()
+def sign_membership(secret: bytes, code: str, student_id: str) -> str:
+    return hmac.new(secret, json.dumps([code, student_id]).encode(), hashlib.sha256).hexdigest()
 
 
-def is_member(store: Store, settings: Settings, code: str, name: str, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(str(token), membership_token(store, settings, code, name))
+def membership_token(store: Store, settings: Settings, code: str, student_id: str) -> str:
+    return sign_membership(server_secret(store, settings), code, student_id)
+
+
+def holds_membership(secret: bytes, code: str, student_id: str, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(str(token), sign_membership(secret, code, student_id))
+
+
+def is_member(store: Store, settings: Settings, code: str, student_id: str, token: str | None) -> bool:
+    return holds_membership(server_secret(store, settings), code, student_id, token)
 
 
 # --- instructor actions (each checks the token first) ----------------------------------------------

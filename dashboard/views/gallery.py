@@ -104,8 +104,9 @@ def class_version(store, code: str) -> tuple[int, int, int]:
 def gallery_watch(seen: tuple, busy: bool) -> None:
     """Polls only a fingerprint; the page itself is drawn once. The instructor's (projected) view
     follows new results by itself; a student gets a button, so a class burst does not redraw 300 pages."""
-    pending = store.pending_count(code) > 0
-    st.caption(tr("gallery.pending", count=store.pending_count(code)))
+    count = store.pending_count(code)
+    pending = count > 0
+    st.caption(tr("gallery.pending", count=count))
     now = class_version(store, code)
     if now != seen and token:
         st.rerun()
