@@ -35,10 +35,7 @@ COMPILED, BAD_PATTERN, TOO_BIG = "compiled", "bad_pattern", "too_big"
 
 def validate_pattern(pattern: str, seconds: float = VALIDATE_SECONDS) -> str:
     """COMPILED, BAD_PATTERN (does not parse) or TOO_BIG (out of memory or time while compiling)."""
-    run = PatternRun(pattern, [], seconds)
-    while not run.poll():
-        time.sleep(0.005)
-    return run.status
+    return PatternRun(pattern, [], seconds).wait().status
 
 
 @dataclass
