@@ -5,37 +5,47 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test bench bench-host bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
+.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
 
-$(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-dev.txt
+$(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-worker-base.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
 ## Start Redis (embedded unless REDIS_URL is set), one worker and the dashboard on :8501; Ctrl-C stops them.
 run: $(DEPS)
-	PYTHONPATH=. $(PY) scripts/run.py $(ARGS)
+	$(PY) -m scripts.run $(ARGS)
 
-## Install test dependencies and run the whole suite against a real Redis server.
-test: $(DEPS)
-	PYTHONPATH=. $(PY) -m pytest $(ARGS)
+## Install test dependencies, lint, type-check the contract and run the whole suite against a real Redis server.
+test: $(DEPS) check
+	$(PY) -m pytest $(ARGS)
+
+## The fast tier: pure logic, engine and records; no Redis, no worker processes, no browser (well under a minute).
+test-fast: $(DEPS)
+	$(PY) -m pytest -m fast -q -p no:cacheprovider $(ARGS)
+
+## Lint (ruff) and type-check the contract (mypy --strict on shared/contract).
+check: $(DEPS)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 ## Class-burst benchmark: notebook way vs grouped generate vs engine vs end to end (see README, Benchmarks).
 bench: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.class_burst $(ARGS)
+	$(PY) -m bench.class_burst $(ARGS)
 
 ## Engine per-step host time at 64/256/1024 rows with a stand-in model, before and after (see README, Benchmarks).
 bench-host: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.host $(ARGS)
+	$(PY) -m bench.host $(ARGS)
 
 ## Gallery speed with a big class (10,000 outputs by default).
 bench-gallery: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.gallery $(ARGS)
+	$(PY) -m bench.gallery $(ARGS)
 
 ## Load test: simulated students against a running stack with random-tiny (loopback only, bounded).
 load: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.load $(ARGS)
+	$(PY) -m bench.load $(ARGS)
 
 # Public-domain Bibles from Debian (World English Bible, Reina-Valera 1909) and the reader that exports them.
 DEMO_PACKAGES := diatheke sword-text-web sword-text-sparv
@@ -49,25 +59,25 @@ demo-text:
 ## Train the demo model offline (~7 min on 2 CPU cores) into data/models/demo; then DECODELAB_MODEL=demo make run.
 demo-model: $(DEPS) demo-text
 	$(PY) -m pip install -q -r requirements-demo.txt
-	PYTHONPATH=. $(PY) scripts/train_demo_model.py $(ARGS)
+	$(PY) -m scripts.train_demo_model $(ARGS)
 
 ## What the demo model teaches (the README's table): temperature, repetition penalty, held-out perplexity.
 demo-check: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.demo_teaches $(ARGS)
+	$(PY) -m bench.demo_teaches $(ARGS)
 
 worker: $(DEPS)
-	PYTHONPATH=. $(PY) -m worker $(ARGS)
+	$(PY) -m worker $(ARGS)
 
 dashboard: $(DEPS)
-	PYTHONPATH=. $(PY) -m streamlit run dashboard/app.py --server.headless true --browser.gatherUsageStats false
+	$(PY) -m streamlit run dashboard/app.py --server.headless true --browser.gatherUsageStats false
 
 clean:
 	rm -rf $(VENV) .pytest_cache
 
 ## Chaos run: a burst of submissions while workers and Redis are SIGKILLed; ends with `chaos: lost=0 duplicated=0`.
 chaos: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.chaos $(ARGS)
+	$(PY) -m bench.chaos $(ARGS)
 
 ## Dashboard load test: simulated students in Chromium sessions against one Streamlit server (loopback, bounded).
 load-dashboard: $(DEPS)
-	PYTHONPATH=. $(PY) -m bench.load_dashboard $(ARGS)
+	$(PY) -m bench.load_dashboard $(ARGS)

@@ -33,13 +33,13 @@ from pathlib import Path
 
 import redis
 
-from shared.classes import open_class
-from shared.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.embedded_redis import EmbeddedRedis
-from shared.problems import Problem
-from shared.settings import Settings
-from shared.store import Store, redis_client
-from shared.submissions import build_request, submit
+from shared.services.classes import open_class
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
+from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.problems import Problem
+from shared.contract.settings import Settings
+from shared.services.store import Store, redis_client
+from shared.services.submissions import build_request, submit
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASS = "chaos"
@@ -116,8 +116,8 @@ def student(index: int, store: Store, settings: Settings, args, sent: list, tall
             try:
                 submit(store, settings, request)
                 with lock:
-                    sent.append(request["id"])
-                wait_for_result(store, request["id"])  # a student reads their result before the next press
+                    sent.append(request.id)
+                wait_for_result(store, request.id)  # a student reads their result before the next press
                 break
             except (redis.exceptions.RedisError, OSError):
                 with lock:
@@ -136,7 +136,7 @@ def wait_for_result(store: Store, submission_id: str, limit: float = DRAIN_SECON
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
-            if store.redis.hget(store.submission_key(submission_id), "status") in (b"done", b"failed"):
+            if store.redis.hget(store.keys.submission(submission_id), "status") in (b"done", b"failed"):
                 return
         except redis.exceptions.RedisError:
             pass
@@ -169,23 +169,23 @@ def settle(store: Store, ids: list[str]) -> dict[str, dict]:
         except redis.exceptions.RedisError:
             time.sleep(0.5)
             continue
-        unfinished = [i for i, r in records.items() if not r or r["status"] not in ("done", "failed")]
+        unfinished = [i for i, r in records.items() if not r or r.status not in ("done", "failed")]
         if not unfinished or time.monotonic() > deadline:
             return records
         time.sleep(0.5)
 
 
 def count(store: Store, sent: list[str], records: dict[str, dict]) -> dict:
-    outputs = store.redis.zrange(store.class_key(CLASS, "outputs"), 0, -1)
+    outputs = store.redis.zrange(store.keys.outputs(CLASS), 0, -1)
     per_submission = Counter(o.decode().split(":")[0] for o in outputs)
-    stored_ids = {k.decode().split(":")[-1] for k in store.redis.scan_iter(match=store.key("sub", "*"))}
-    expected_outputs = {i: len(r["request"]["items"]) for i, r in records.items() if r}
-    lost = [i for i, r in records.items() if not r or r["status"] not in ("done", "failed")
-            or (r["status"] == "done" and per_submission[i] != expected_outputs[i])]
+    stored_ids = {k.decode().split(":")[-1] for k in store.redis.scan_iter(match=store.keys.submission_pattern())}
+    expected_outputs = {i: len(r.request.items) for i, r in records.items() if r}
+    lost = [i for i, r in records.items() if not r or r.status not in ("done", "failed")
+            or (r.status == "done" and per_submission[i] != expected_outputs[i])]
     duplicated = len(stored_ids - set(sent)) + sum(max(0, per_submission[i] - expected_outputs.get(i, 0))
                                                    for i in per_submission)
-    failures = Counter(r["error"]["code"] for r in records.values() if r and r["status"] == "failed")
-    return {"sent": len(sent), "done": sum(1 for r in records.values() if r and r["status"] == "done"),
+    failures = Counter(r.error.code for r in records.values() if r and r.status == "failed")
+    return {"sent": len(sent), "done": sum(1 for r in records.values() if r and r.status == "done"),
             "failed": dict(failures), "outputs": len(outputs), "duplicated": duplicated,
             "lost": len(lost), "lost_detail": {i: where(store, i, records[i]) for i in lost[:10]}}
 

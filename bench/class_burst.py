@@ -8,7 +8,7 @@ T 0.7, top-p 0.9). Measured on this machine, same model, same process start:
 2. grouped: transformers `generate` on the class's generations grouped by identical config and
    padded (left) into batches of the size the engine uses: the best a notebook user could do;
 3. engine: all generations of the class through `worker.engine.Engine` in this process;
-4. end to end: submissions enqueued with the dashboard's own code (`shared.submissions.submit`), one
+4. end to end: submissions enqueued with the dashboard's own code (`shared.services.submissions.submit`), one
    `python -m worker` process, until the last result is stored; also p50/p95 submit-to-result.
 
 Prints a table, writes the figures to JSON and ends with `speedup_vs_notebook: <ratio>x`
@@ -31,14 +31,14 @@ from pathlib import Path
 import redis
 import torch
 
-from shared.ablation import NOTEBOOK_ABLATION_CONFIG, notebook_variants
-from shared.classes import open_class
-from shared.decoding import NOTEBOOK_PROMPT, PRESETS, DecodingConfig
-from shared.embedded_redis import EmbeddedRedis
-from shared.settings import Settings
-from shared.store import Store
-from shared.submissions import build_request, submit
-from shared.workers import served_models
+from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG, notebook_variants
+from shared.services.classes import open_class
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS, DecodingConfig
+from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.settings import Settings
+from shared.services.store import Store
+from shared.services.submissions import build_request, submit
+from shared.services.workers import served_models
 from worker.engine import Engine, GenerationRequest, batch_size_for
 from worker.model import load_model
 
@@ -157,7 +157,7 @@ def end_to_end(args, work, max_batch: int) -> dict:
                        Path(tmp) / "worker.log")
             start = time.time()
             ids = [submit_one(store, settings, sub) for sub in work]
-            wait_until(lambda: all(store.submission(i)["status"] in ("done", "failed") for i in ids), 3600, worker,
+            wait_until(lambda: all(store.submission(i).status in ("done", "failed") for i in ids), 3600, worker,
                        "the last result", Path(tmp) / "worker.log")
             records = [store.submission(i) for i in ids]
             outputs = [o for i in ids for o in store.submission_outputs(i)]
@@ -167,10 +167,10 @@ def end_to_end(args, work, max_batch: int) -> dict:
             store.redis.flushdb() if server else None
             if server:
                 server.stop()
-    finished = max(float(r["finished_at"]) for r in records)
-    latencies = sorted(float(r["finished_at"]) - float(r["created_at"]) for r in records)
-    result = figures("end to end (RQ + worker)", sum(o["new_tokens"] for o in outputs), len(outputs), finished - start)
-    result.update(failed=sum(r["status"] == "failed" for r in records), submissions=len(records),
+    finished = max(float(r.finished_at) for r in records)
+    latencies = sorted(float(r.finished_at) - float(r.created_at) for r in records)
+    result = figures("end to end (RQ + worker)", sum(o.new_tokens for o in outputs), len(outputs), finished - start)
+    result.update(failed=sum(r.status == "failed" for r in records), submissions=len(records),
                   latency_p50_s=round(percentile(latencies, 50), 2), latency_p95_s=round(percentile(latencies, 95), 2))
     return result
 
@@ -180,7 +180,7 @@ def submit_one(store, settings, sub) -> str:
                             configs=sub["configs"], seed=sub["seed"], model=settings.model, lab=sub["lab"],
                             variants=sub["variants"])
     submit(store, settings, request)
-    return request["id"]
+    return request.id
 
 
 def wait_until(condition, timeout, worker, what, log: Path):

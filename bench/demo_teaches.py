@@ -5,7 +5,7 @@ on the same prompts and seeds for both models:
 
 - temperature 0.1 / 0.7 / 1.5 (sampling, top-k 50, the notebook's repetition_penalty 1.1):
   distinct-2 should rise with temperature;
-- greedy at repetition_penalty 1.0 and 1.3: loops (shared/metrics.py `looping`) and the share of
+- greedy at repetition_penalty 1.0 and 1.3: loops (shared/teaching/metrics.py `looping`) and the share of
   repeated 3-grams should fall with the penalty;
 - T 1.0 and T 1.5 at the same seed: how many texts differ;
 - perplexity of held-out chapters (never trained on) over the whole 50,257-token vocabulary.
@@ -22,8 +22,8 @@ import time
 
 import torch
 
-from shared.decoding import GREEDY, NOTEBOOK_PROMPT, DecodingConfig
-from shared.metrics import distinct_n, looping, repeated_share, words
+from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, DecodingConfig
+from shared.teaching.metrics import distinct_n, looping, repeated_share, words
 from worker.demo_training import perplexity
 from worker.engine import Engine, GenerationRequest
 from worker.model import DEMO_MODEL, LoadedModel, load_model

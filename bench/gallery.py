@@ -1,7 +1,7 @@
 """`make bench-gallery`: is the gallery still fast with a big class? (10,000 outputs by default)
 
 Fills a class in a fresh embedded Redis (or REDIS_URL, under its own prefix) with synthetic outputs
-stored through the real `Store.complete_submission` (so every index is built as in production), then
+stored through the real `shared.services.gallery.publish` (so every index is built as in production), then
 times what a gallery page does: a page of the newest outputs, a filtered and metric-sorted page, a text
 search, the group summaries, the chart data, and a full render of the gallery page in Streamlit's
 AppTest (median of several runs each). Prints a table and `gallery_page_render_s: <seconds>`.
@@ -18,36 +18,36 @@ import tempfile
 import time
 from pathlib import Path
 
-from shared.classes import join_class, open_class
-from shared.embedded_redis import EmbeddedRedis
-from shared.gallery import GalleryQuery, chart_rows, class_stats, group_summaries, query
-from shared.store import Store, redis_client
+from dataclasses import replace
+
+from devtools.factories import make_output, store_outputs
+from shared.contract.records import Item, Output, gallery_group
+from shared.services.classes import join_class, open_class
+from devtools.embedded_redis import EmbeddedRedis
+from shared.services.gallery import GalleryQuery, chart_rows, class_stats, group_summaries, query
+from shared.services.store import Store, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASS = "big-class"
 WORDS = "model token sample greedy temperature nucleus git branch commit history example bullet".split()
 
 
-def synthetic_output(index: int, rng: random.Random) -> dict:
-    temperature = rng.choice([0.1, 0.3, 0.7, 1.0, 1.5])
-    strategy = "greedy" if index % 5 == 0 else "sampling"
-    config = {"strategy": strategy, "temperature": temperature, "top_k": 50, "top_p": rng.choice([0.9, 1.0]),
-              "repetition_penalty": rng.choice([1.0, 1.1, 1.3, 1.5]), "max_new_tokens": 80}
-    key = f"random-tiny|{strategy}|T={temperature}|p={config['top_p']}|rep={config['repetition_penalty']}"
+def synthetic_output(index: int, rng: random.Random) -> Output:
+    """One output of a big class, through the contract's factory (the group key is the real one)."""
     lab = "ablation" if index % 4 == 0 else "decoding"
     variant = rng.choice(["full", "without_bullets", "without_tone", "topic_only"]) if lab == "ablation" else ""
-    text = " ".join(rng.choice(WORDS) for _ in range(60))
-    now = time.time()
-    return {"id": f"b{index}:0", "submission_id": f"b{index}", "index": 0, "class_code": CLASS,
-            "student": f"student{index % 300:03d}", "lab": lab, "variant": variant,
-            "prompt": f"prompt {index % 7}", "text": text, "token_ids": [], "config": config,
-            "effective_config": config, "group_key": key + (f"|{variant}" if variant else ""), "label": key,
-            "seed": index, "prompt_tokens": 8, "new_tokens": rng.randint(20, 80), "finish_reason": "length",
-            "created_at": now, "started_at": now, "finished_at": now + index * 1e-4, "generation_seconds": 0.1,
-            "worker": "bench", "model": "random-tiny", "random_weights": True,
-            "metrics": {"distinct_2": round(rng.random(), 3), "loop": rng.random() < 0.2,
-                        "perplexity": round(rng.uniform(5, 500), 2)},
-            "checks": {"three_bullets": {"passed": rng.random() < 0.3, "detail": ""}} if lab == "ablation" else {}}
+    output = make_output(
+        index, CLASS, student=f"student{index % 300:03d}", student_id=f"student{index % 300:03d}", lab=lab,
+        strategy="greedy" if index % 5 == 0 else "sampling", temperature=rng.choice([0.1, 0.3, 0.7, 1.0, 1.5]),
+        text=" ".join(rng.choice(WORDS) for _ in range(60)), prompt=f"prompt {index % 7}", variant=variant,
+        checks={"three_bullets": rng.random() < 0.3} if lab == "ablation" else None,
+        tokens=rng.randint(20, 80), distinct=round(rng.random(), 3), loop=rng.random() < 0.2,
+        perplexity=round(rng.uniform(5, 500), 2), model="random-tiny", finished_at=time.time() + index * 1e-4)
+    config = replace(output.config, top_p=rng.choice([0.9, 1.0]), repetition_penalty=rng.choice([1.0, 1.1, 1.3, 1.5]))
+    group_key, label = gallery_group(lab, Item(prompt=output.prompt, config=config, seed=index, variant=variant),
+                                     "random-tiny")
+    return replace(output, id=f"b{index}:0", submission_id=f"b{index}", config=config,
+                   effective_config=config.effective(), group_key=group_key, label=label)
 
 
 def timed(action, runs: int = 5) -> float:
@@ -63,8 +63,8 @@ def render_gallery(url: str, prefix: str, store: Store) -> float:
     from streamlit.testing.v1 import AppTest
 
     import streamlit as st
-    from shared.moderation import membership_token
-    from shared.settings import Settings
+    from shared.services.moderation import membership_token
+    from shared.contract.settings import Settings
 
     os.environ.update({"REDIS_URL": url, "DECODELAB_PREFIX": prefix, "DECODELAB_DEMO_CLASS": ""})
     st.cache_resource.clear()
@@ -95,10 +95,7 @@ def main(argv=None) -> int:
             open_class(store, CLASS)
             rng = random.Random(0)
             start = time.perf_counter()
-            for index in range(args.outputs):
-                output = synthetic_output(index, rng)
-                store.complete_submission({"id": output["submission_id"], "class_code": CLASS, "total_tokens": 1},
-                                          [output])
+            store_outputs(store, [synthetic_output(index, rng) for index in range(args.outputs)])
             fill = time.perf_counter() - start
             rows = {
                 "newest page (20)": timed(lambda: query(store, CLASS, GalleryQuery())),
@@ -111,7 +108,7 @@ def main(argv=None) -> int:
             }
             memory = store.redis.info("memory")["used_memory"]
         finally:
-            for key in store.redis.scan_iter(f"{prefix}:*"):
+            for key in store.redis.scan_iter(store.keys.everything()):
                 store.redis.delete(key)
             if server:
                 server.stop()

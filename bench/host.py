@@ -29,7 +29,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from transformers import GPT2Config
 
-from shared.decoding import GREEDY, DecodingConfig
+from shared.contract.decoding import GREEDY, DecodingConfig
 from worker.engine import Engine, GenerationRequest
 
 ROOT = Path(__file__).resolve().parent.parent

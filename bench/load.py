@@ -21,14 +21,14 @@ import threading
 import time
 from pathlib import Path
 
-from shared.classes import join_class, open_class
-from shared.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.embedded_redis import EmbeddedRedis
-from shared.problems import Problem
-from shared.settings import Settings
-from shared.store import Store, redis_client
-from shared.submissions import build_request, submit
-from shared.workers import served_models
+from shared.services.classes import join_class, open_class
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
+from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.problems import Problem
+from shared.contract.settings import Settings
+from shared.services.store import Store, redis_client
+from shared.services.submissions import build_request, submit
+from shared.services.workers import served_models
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASS = "load-test"
@@ -76,9 +76,9 @@ def student_loop(index, store, settings, args, deadline, tally, budget):
             continue
         with tally.lock:
             tally.accepted += 1
-            tally.ids.append(request["id"])
+            tally.ids.append(request.id)
         while time.monotonic() < deadline + DRAIN_SECONDS:
-            if store.redis.hget(store.submission_key(request["id"]), "status") in (b"done", b"failed"):
+            if store.redis.hget(store.keys.submission(request.id), "status") in (b"done", b"failed"):
                 break
             time.sleep(0.2)
 
@@ -112,9 +112,9 @@ def run_once(args, worker_count: int, url: str) -> dict:
             thread.join(timeout=args.seconds + DRAIN_SECONDS + 30)
         elapsed = time.monotonic() - start
         records = [store.submission(i) for i in tally.ids]
-        done = [r for r in records if r and r["status"] == "done"]
-        failed = [r for r in records if r and r["status"] == "failed"]
-        latencies = sorted(float(r["finished_at"]) - float(r["created_at"]) for r in done)
+        done = [r for r in records if r and r.status == "done"]
+        failed = [r for r in records if r and r.status == "failed"]
+        latencies = sorted(float(r.finished_at) - float(r.created_at) for r in done)
         outputs = store.class_output_count(CLASS)
         memory = store.redis.info("memory")["used_memory"] - memory_before
         return {"workers": worker_count, "students": args.students, "seconds": round(elapsed, 1),

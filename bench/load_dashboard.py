@@ -33,9 +33,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from shared.classes import open_class
-from shared.embedded_redis import EmbeddedRedis, free_port
-from shared.store import Store, redis_client
+from shared.services.classes import open_class
+from devtools.embedded_redis import EmbeddedRedis, free_port
+from shared.services.store import Store, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

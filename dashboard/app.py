@@ -1,17 +1,14 @@
 """Decoding Lab dashboard: `streamlit run dashboard/app.py` (started for you by `make run`)."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `shared` and `dashboard` importable
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard.common import SESSION_PARAM, language_picker, restore_session, student, tr, warm_up  # noqa: E402
+from dashboard.common import SESSION_PARAM, language_picker, restore_session, student, tr, warm_up
 
 st.set_page_config(page_title="Decoding Lab", page_icon="🔤", layout="wide")
 warm_up()
-restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/sessions.py)
+restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/services/sessions.py)
 joined = student() is not None
 views = Path(__file__).parent / "views"
 pages = [

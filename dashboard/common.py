@@ -15,19 +15,20 @@ from dataclasses import replace
 import redis
 import streamlit as st
 
-from shared.classes import open_class_once
-from shared.i18n import t
-from shared.classes import Student, student_of
-from shared.moderation import (LoginAttempt, holds_membership, instructor_token, is_instructor, log_in_instructor,
+from shared.services.classes import open_class_once
+from shared.contract.i18n import t
+from shared.services.classes import Student, student_of
+from shared.services.moderation import (LoginAttempt, holds_membership, instructor_token, is_instructor, log_in_instructor,
                                server_secret, sign_membership)
-from shared.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS, Session, browser_id, issue,
+from shared.services.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS, Session, browser_id, issue,
                              verify)
-from shared.problems import Problem
-from shared.settings import Settings, redact_url
-from shared.store import ACTIVE, Store, redis_client
-from shared.submissions import cancel, new_request_id, progress, submit
-from shared.tokens import count_gpt2_tokens
-from shared.workers import served_models
+from shared.contract.problems import Problem
+from shared.contract.settings import Settings, redact_url
+from shared.contract.records import ACTIVE
+from shared.services.store import Store, redis_client
+from shared.services.submissions import cancel, new_request_id, progress, submit
+from shared.contract.tokens import count_gpt2_tokens
+from shared.services.workers import served_models
 
 
 @st.cache_resource
@@ -138,7 +139,7 @@ def require_student() -> Student:
     return joined
 
 
-# --- the session in the URL (shared/sessions.py says why the URL) ---------------------------------
+# --- the session in the URL (shared/services/sessions.py says why the URL) ---------------------------------
 SESSION_PARAM = "session"
 
 
@@ -197,7 +198,7 @@ def save_session() -> None:
 
 
 def log_in(password: str) -> LoginAttempt:
-    """Constant-time compare, throttled per session and client address (shared/moderation.py); the
+    """Constant-time compare, throttled per session and client address (shared/services/moderation.py); the
     session keeps a token derived from the password, not a flag."""
     if "login_session" not in st.session_state:
         st.session_state.login_session = secrets.token_hex(16)
@@ -264,7 +265,7 @@ def follow_unconfirmed(store: Store) -> bool:
     """After a submit that raised: if it was stored after all, follow it (True); else keep waiting.
     Pages call it after their Run button, so a press in the same run is answered by this, not a copy."""
     pending = st.session_state.get("unconfirmed")
-    if not pending or not store.redis.exists(store.submission_key(pending["id"])):
+    if not pending or not store.exists(pending["id"]):
         return False
     st.session_state[pending["key"]] = pending["id"]
     st.session_state.pop("unconfirmed", None)
@@ -315,10 +316,10 @@ def _worker_status(store: Store, model: str, was_live: bool) -> None:
     if not live:
         st.warning(tr("workers.none", model=model))
         return
-    st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].get("device", "?")))
-    if any(w.get("random_weights") == "1" for w in live):
+    st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].device or "?"))
+    if any(w.random_weights for w in live):
         st.caption("⚠️ " + tr("app.random_weights"))
-    if any(w.get("demo_model") == "1" for w in live):
+    if any(w.demo_model for w in live):
         st.caption("ℹ️ " + tr("app.demo_model"))
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
-from shared.classes import Student
-from shared.explorer import reshape, top_table
-from shared.problems import Problem
-from shared.submissions import build_explore_request
+from shared.contract.records import Output, Request
+from shared.services.classes import Student
+from shared.teaching.explorer import reshape, top_table
+from shared.contract.problems import Problem
+from shared.services.submissions import build_explore_request
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
@@ -28,25 +29,25 @@ def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str,
     found = {}
     for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
         record = store.submission(submission_id)
-        if record and record["request"]["lab"] == lab and len(found) < limit:
-            when = time.strftime("%H:%M:%S", time.localtime(float(record["created_at"])))
-            found[" · ".join([when, submission_summary(record["request"]), tr(f"status.{record['status']}")])] = \
+        if record and record.request.lab == lab and len(found) < limit:
+            when = time.strftime("%H:%M:%S", time.localtime(record.created_at))
+            found[" · ".join([when, submission_summary(record.request), tr(f"status.{record.status}")])] = \
                 submission_id
     return found
 
 
-def submission_summary(request: dict) -> str:
+def submission_summary(request: Request) -> str:
     """What a submission ran, in a few words: '3 × greedy / T 0.7 / T 1.5 · seed 42'."""
-    items = request["items"]
-    configs = list(dict.fromkeys(item["label"] for item in items))
-    seeds = sorted({item["seed"] for item in items})
+    items = request.items
+    configs = list(dict.fromkeys(item.label for item in items))
+    seeds = sorted({item.seed for item in items})
     shown = " / ".join(configs[:3]) + (" …" if len(configs) > 3 else "")
     seed_text = tr("common.seed", seed=seeds[0]) if len(seeds) == 1 else tr("history.seeds", count=len(seeds))
     return f"{len(items)} × {shown} · {seed_text}"
 
 
-def metrics_line(output: dict) -> None:
-    metrics = output.get("metrics")
+def metrics_line(output: Output) -> None:
+    metrics = output.metrics
     if not metrics:
         return
     values = {k: ("—" if v is None else v) for k, v in metrics.items()}
@@ -54,19 +55,19 @@ def metrics_line(output: dict) -> None:
     st.text(tr("metrics.line", **values))
 
 
-def token_view(store, output: dict) -> None:
+def token_view(store, output: Output) -> None:
     """Each generated token shaded by its probability; pick one to see its top-5 before/after. Sized for a
     one-third-width card: narrow columns, the two top-5 tables one under the other."""
-    details = store.token_details(output.get("details_id") or output["id"])
-    if not details or not details["steps"]:
+    details = store.token_details(output.details_id or output.id)
+    if not details or not details.steps:
         return
     st.caption(tr("tokens.caption"))
-    steps = details["steps"]
+    steps = details.steps
     p_model, p_sampled = tr("col.p_model"), tr("col.p_sampled")
     table = pd.DataFrame({
-        tr("col.token"): [visible(s["text"]) for s in steps],
-        p_model: [float(np.exp(s["logprob"])) for s in steps],
-        p_sampled: [s["p"] for s in steps],
+        tr("col.token"): [visible(s.text) for s in steps],
+        p_model: [float(np.exp(s.logprob)) for s in steps],
+        p_sampled: [s.p for s in steps],
     }, index=pd.RangeIndex(1, len(steps) + 1, name=tr("tokens.number")))  # counts from 1, as the picker
     if table[p_sampled].isna().all():  # not recorded (an output from before the token view): no empty column
         table = table.drop(columns=[p_sampled])
@@ -76,9 +77,9 @@ def token_view(store, output: dict) -> None:
     st.dataframe(table.style.map(heat, subset=[c for c in (p_model, p_sampled) if c in table]),
                  column_config=columns, height=240)
     position = st.number_input(tr("tokens.pick"), min_value=1, max_value=len(steps), value=1,
-                               key=f"pick-{output['id']}") - 1
+                               key=f"pick-{output.id}") - 1
     step = steps[position]
-    for title, rows in (("tokens.before", step["model"]), ("tokens.after", step["sampled"])):
+    for title, rows in (("tokens.before", step.model), ("tokens.after", step.sampled)):
         st.text(tr(title))
         frame = pd.DataFrame([[visible(t), p] for t, p in rows], columns=[tr("col.token"), tr("col.p")])
         st.dataframe(frame, hide_index=True, width="stretch", column_config={

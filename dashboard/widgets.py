@@ -11,16 +11,17 @@ import streamlit as st
 
 from dashboard.common import lang, tr
 from dashboard.lab_widgets import metrics_line
-from shared.decoding import config_summary
-from shared.gallery import diff_pieces
-from shared.problems import Problem
+from shared.contract.decoding import config_summary
+from shared.contract.records import Output
+from shared.services.gallery import diff_pieces
+from shared.contract.problems import Problem
 
 
 COLLAPSED_LINES = 6     # a long output shows its first lines; the rest is one click away ("show all")
 COLLAPSED_CHARS = 480   # ... or its first characters, when the model wrote few line breaks
 
 
-def output_card(output: dict, show_student: bool = False, note: dict | None = None, metrics: bool = False,
+def output_card(output: Output, show_student: bool = False, note: dict | None = None, metrics: bool = False,
                 collapse: bool = False, own: bool = False):
     """One generated text in a bordered card: config and seed on top, the text, its facts, the
     instructor's marks (`note`, from shared/moderation.annotations; `own`: shown to its author, so a
@@ -29,30 +30,28 @@ def output_card(output: dict, show_student: bool = False, note: dict | None = No
     card = st.container(border=True)
     with card:
         st.text(card_header(output))
-        who = [tr("common.seed", seed=output["seed"])]
+        who = [tr("common.seed", seed=output.seed)]
         if show_student:
-            who += [output["student"], time.strftime("%H:%M:%S", time.localtime(output["finished_at"]))]
+            who += [output.student, time.strftime("%H:%M:%S", time.localtime(output.finished_at))]
         st.text(" · ".join(who))
-        output_text(output["text"], output["id"], collapse)
-        reason = tr(f"decoding.reason.{output['finish_reason']}")
-        st.text(tr("card.meta", tokens=output["new_tokens"], reason=reason))
+        output_text(output.text, output.id, collapse)
+        reason = tr(f"decoding.reason.{output.finish_reason}")
+        st.text(tr("card.meta", tokens=output.new_tokens, reason=reason))
         if metrics:
             metrics_line(output)
-        if output.get("random_weights"):
+        if output.provenance.random_weights:
             st.text("⚠ " + tr("app.random_weights"))
-        if output.get("demo_model"):
+        if output.provenance.demo_model:
             st.text("ℹ " + tr("app.demo_model"))
         if note:
             note_marks(note, own)
     return card
 
 
-def card_header(output: dict) -> str:
+def card_header(output: Output) -> str:
     """'variant · config · model': the config as config_summary says it, in the reader's language."""
-    if not output.get("effective_config"):
-        return output["label"]
-    parts = [output["variant"]] if output.get("variant") else []
-    return " · ".join(parts + [config_summary(output["effective_config"], lang()), output["model"]])
+    parts = [output.variant] if output.variant else []
+    return " · ".join(parts + [config_summary(output.effective_config.to_dict(), lang()), output.model])
 
 
 def output_text(text: str, key: str, collapse: bool) -> None:

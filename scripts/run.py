@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.settings import Settings
 
-from shared.embedded_redis import EmbeddedRedis  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 GRACE_SECONDS = 10
 DEFAULT_MODEL = "distilgpt2"  # the notebook's model; the only one `make run` replaces with the demo model
@@ -74,9 +74,10 @@ def choose_model(env: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DECODELAB_PORT", "8501")))
-    parser.add_argument("--redis-port", type=int, default=int(os.environ.get("DECODELAB_REDIS_PORT", "6390")))
-    parser.add_argument("--data-dir", default=os.environ.get("DECODELAB_DATA_DIR", str(ROOT / "data")))
+    settings = Settings.from_env()  # DECODELAB_PORT, DECODELAB_REDIS_PORT, DECODELAB_DATA_DIR give the defaults
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--redis-port", type=int, default=settings.redis_port)
+    parser.add_argument("--data-dir", default=str(ROOT / settings.data_dir))
     args = parser.parse_args()
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -19,11 +19,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from worker.demo_training import Corpus, TrainingPlan, export, perplexity, save, tokenize_documents, train
+from worker.model import DEMO_MODEL_DIR, gpt2_tokenizer
 
-from worker.demo_training import Corpus, TrainingPlan, export, perplexity, save, tokenize_documents, train  # noqa: E402
-from worker.model import DEMO_MODEL_DIR, gpt2_tokenizer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # --- settings -------------------------------------------------------------------------------------
 SOURCES = {  # SWORD module: (language, share of training windows, title, Debian package). Both public domain.

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.classes import open_class
-from shared.embedded_redis import EmbeddedRedis
-from shared.settings import Settings
-from shared.store import Store
+from shared.services.classes import open_class
+from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.settings import Settings
+from shared.services.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CLASS = "clase-test"

@@ -1,6 +1,6 @@
-"""shared/ablation.py: the notebook's prompts, rebuilt from their parts."""
+"""shared/teaching/ablation.py: the notebook's prompts, rebuilt from their parts."""
 
-from shared.ablation import build_prompt, notebook_variants
+from shared.teaching.ablation import build_prompt, notebook_variants
 
 
 def test_notebook_variants_are_exactly_the_notebooks_prompts():
@@ -20,7 +20,7 @@ def test_another_topic_changes_every_variant():
     assert build_prompt("MLOps best practices") == "MLOps best practices."
 
 
-from shared.ablation import PromptParts, check_specs, effect_matrix, variants  # noqa: E402
+from shared.teaching.ablation import PromptParts, check_specs, effect_matrix, variants  # noqa: E402
 
 
 def test_added_instructions_get_a_without_and_an_only_variant():
@@ -43,9 +43,11 @@ def test_structures_question_and_few_shot():
 
 
 def test_effect_matrix_counts_and_changes_against_full():
-    outputs = [{"variant": v, "checks": {"three_bullets": {"passed": p}}}
-               for v, p in [("full", True), ("full", True), ("full", False), ("topic_only", False),
-                            ("topic_only", True), ("topic_only", False)]]
+    from devtools.factories import make_output
+
+    outputs = [make_output(n, "c", lab="ablation", variant=v, checks={"three_bullets": p})
+               for n, (v, p) in enumerate([("full", True), ("full", True), ("full", False), ("topic_only", False),
+                                           ("topic_only", True), ("topic_only", False)])]
     rows = effect_matrix(outputs, ["full", "topic_only"], ["three_bullets"])
     assert rows[0]["three_bullets"] == {"passed": 2, "samples": 3, "rate": 2 / 3, "delta": 0.0}
     assert rows[1]["three_bullets"]["passed"] == 1 and abs(rows[1]["three_bullets"]["delta"] + 1 / 3) < 1e-9

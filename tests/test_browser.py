@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -116,8 +116,8 @@ def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, sto
     student.get_by_text("sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 · 80 tok · random-tiny").first.wait_for()
     student.get_by_text(w["done"]).scroll_into_view_if_needed()
     shot(student, f"decoding-{lang}.png")
-    outputs = store.outputs([i.decode() for i in store.redis.zrange(store.class_key(TEST_CLASS, "outputs"), 0, -1)])
-    assert len(outputs) == 3 and {o["student"] for o in outputs} == {"Lucía"}
+    outputs = store.outputs([i.decode() for i in store.redis.zrange(store.keys.outputs(TEST_CLASS), 0, -1)])
+    assert len(outputs) == 3 and {o.student for o in outputs} == {"Lucía"}
 
     student.get_by_text(w["tokens"]).first.click()  # the token view, built only now
     tables = student.locator("[data-testid='stDataFrame']")
@@ -142,7 +142,7 @@ def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, sto
     teacher.get_by_text(w["logged_in"]).wait_for(timeout=30_000)
     teacher.get_by_role("link", name=w["gallery"]).click()
     teacher.get_by_role("button", name=w["star"]).nth(2).wait_for(timeout=30_000)  # one per output
-    first_words = outputs[0]["text"].strip()[:25]
+    first_words = outputs[0].text.strip()[:25]
     teacher.get_by_text(first_words).first.wait_for(timeout=30_000)
     shot(teacher, f"gallery-{lang}.png")
     teacher.get_by_role("button", name=w["star"]).first.click()  # star one for the projector

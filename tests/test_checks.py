@@ -1,8 +1,8 @@
-"""shared/checks.py on hand-written texts that pass and that fail each check."""
+"""shared/teaching/checks.py on hand-written texts that pass and that fail each check."""
 
 import time
 
-from shared.checks import (custom, has_example, no_jargon, not_an_echo, run_checks, three_bullets_at_end, topic_words,
+from shared.teaching.checks import (custom, has_example, no_jargon, not_an_echo, run_checks, three_bullets_at_end, topic_words,
                            valid_json, validate_custom, word_limit)
 
 TOPIC = "advantages of using Git in generative AI projects"
@@ -86,7 +86,7 @@ def test_a_check_never_raises_whatever_its_spec_or_text():
 
 
 def test_check_specs_are_checked_for_shape_without_compiling():
-    from shared.checks import check_shape_problem
+    from shared.teaching.checks import check_shape_problem
 
     assert check_shape_problem({"id": "no_jargon", "jargon": ["api", "repo"]}) is None
     for bad in ({"id": "no_jargon", "jargon": "api"}, {"id": "no_jargon", "jargon": [1, 2]}, {"id": "nope"},
@@ -111,7 +111,7 @@ def test_topic_detail_names_the_words_looked_for_when_none_is_found():
 
 
 def test_check_details_are_said_in_the_readers_language():
-    from shared.checks import check_detail
+    from shared.teaching.checks import check_detail
 
     stored = word_limit("one two three four", 3).to_dict()
     assert set(stored) == {"passed", "detail", "key", "params"}
@@ -130,7 +130,7 @@ def test_the_custom_check_says_something_different_when_it_fails():
 
 
 def test_only_the_instructions_the_prompt_contains_are_checked():
-    from shared.ablation import PromptParts, check_specs
+    from shared.teaching.ablation import PromptParts, check_specs
 
     notebook = [s["id"] for s in check_specs(PromptParts())]
     assert notebook == ["three_bullets", "topic_words", "not_an_echo"]

@@ -1,11 +1,11 @@
-"""shared/classes.py: a student is a person, not a display name."""
+"""shared/services/classes.py: a student is a person, not a display name."""
 
 import pytest
 
-from shared.classes import JOINS_PER_BROWSER_PER_HOUR, close_class, join_class
-from shared.problems import Problem
-from shared.submissions import build_request, submit
-from shared.decoding import PRESETS
+from shared.services.classes import JOINS_PER_BROWSER_PER_HOUR, close_class, join_class
+from shared.contract.problems import Problem
+from shared.services.submissions import build_request, submit
+from shared.contract.decoding import PRESETS
 from tests.conftest import TEST_CLASS
 
 

@@ -7,7 +7,8 @@ import streamlit as st
 from rq import Queue
 from streamlit.testing.v1 import AppTest
 
-from shared.classes import open_class
+from shared.services.classes import open_class
+from shared.services.gallery import publish
 from tests.conftest import TEST_CLASS, settings_env
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -84,26 +85,23 @@ def test_whole_path_dashboard_to_worker_to_gallery(app_env, settings, store, con
     outputs = store.submission_outputs(submission)
     assert len(outputs) == 3 and not app.exception
     shown = texts(app)
-    assert all(o["text"].strip() in shown for o in outputs)  # st.text trims the leading space
+    assert all(o.text.strip() in shown for o in outputs)  # st.text trims the leading space
     assert "sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 · 80 tok · random-tiny" in shown
     app.switch_page("views/gallery.py").run()
-    assert all(o["text"].strip() in texts(app) for o in outputs)
+    assert all(o.text.strip() in texts(app) for o in outputs)
     groups = [d.value for d in app.dataframe if "configuración" in d.value.columns][0]
     assert len(groups) == 3 and list(groups["salidas"]) == [1, 1, 1]
 
 
 def test_model_output_is_shown_as_plain_text_never_markdown(app_env, settings, store):
-    import time
-    output = {"id": "x:0", "submission_id": "x", "index": 0, "class_code": TEST_CLASS, "student": "<b>eve</b>",
-              "lab": "decoding", "prompt": "p", "text": "**bold** <script>alert(1)</script>", "token_ids": [],
-              "config": {}, "effective_config": {}, "group_key": "g", "label": "greedy · rep 1.1 · 80 tok",
-              "seed": 1, "prompt_tokens": 1, "new_tokens": 3, "finish_reason": "length", "created_at": 0,
-              "started_at": 0, "finished_at": time.time(), "generation_seconds": 0, "worker": "w",
-              "model": "random-tiny", "random_weights": True}
-    store.complete_submission({"id": "x", "class_code": TEST_CLASS, "total_tokens": 3}, [output])
+    from devtools.factories import make_output, store_outputs
+
+    output = make_output(0, TEST_CLASS, student="<b>eve</b>", text="**bold** <script>alert(1)</script>",
+                         model="random-tiny")
+    store_outputs(store, [output])
     app = joined_app()
     app.switch_page("views/gallery.py").run()
-    assert output["text"].strip() in texts(app)
+    assert output.text.strip() in texts(app)
     assert not any("<script>" in m.value for m in app.markdown)
     assert any("<b>eve</b>" in t for t in texts(app))
 
@@ -140,10 +138,10 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     app.selectbox(key="sweep").select("Temperature 0.1 / 0.7 / 1.5").run()
     app.button[0].click().run()
     submission = app.session_state.current_submission
-    wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the sweep")
+    wait_for(lambda: store.submission(submission).status == "done", timeout=120, message="the sweep")
     app.run()
     outputs = store.submission_outputs(submission)
-    assert [o["effective_config"]["temperature"] for o in outputs] == [0.1, 0.7, 1.5]
+    assert [o.effective_config.temperature for o in outputs] == [0.1, 0.7, 1.5]
     shown = texts(app)
     assert any(t.startswith("perplexity ") and "distinct-2" in t for t in shown)
     assert "sampling · T 0.1 · top-k 50 · rep 1.1 · 80 tok · random-tiny" in shown  # effective, plainly
@@ -156,7 +154,7 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     token_tables = [d.value for d in app.dataframe if is_token_table(d)]
     assert len(token_tables) == 3  # each token shaded by its probability
     tokens = token_tables[0]
-    assert len(tokens) == outputs[0]["new_tokens"]
+    assert len(tokens) == outputs[0].new_tokens
     assert all(0 < p <= 1 for p in tokens["p model"])
     alternatives = [d.value for d in app.dataframe if list(d.value.columns) == ["token", "p"]]
     assert len(alternatives) == 6 and all(1 <= len(a) <= 5 for a in alternatives)  # top 5 before and after
@@ -166,15 +164,15 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     again.click().run()
     repeat = app.session_state.current_submission
     assert repeat != submission
-    wait_for(lambda: store.submission(repeat)["status"] == "done", timeout=60, message="the repeat")
+    wait_for(lambda: store.submission(repeat).status == "done", timeout=60, message="the repeat")
     app.run()
     repeated = store.submission_outputs(repeat)[0]
-    assert repeated["cached_from"] == outputs[1]["id"] and repeated["text"] == outputs[1]["text"]
+    assert repeated.cached_from == outputs[1].id and repeated.text == outputs[1].text
     assert any("answered from the cache" in t for t in texts(app))
 
     [b for b in app.button if b.label == "Compute distribution"][0].click().run()
     explore = app.session_state.explore_id
-    wait_for(lambda: store.submission(explore)["status"] == "done", timeout=60, message="the explorer")
+    wait_for(lambda: store.submission(explore).status == "done", timeout=60, message="the explorer")
     app.run()
     stats = [t for t in texts(app) if t.startswith("tokens kept: ")]
     assert stats and stats[0].startswith("tokens kept: 50 ")  # top_k slider starts at 50
@@ -199,7 +197,7 @@ def test_ablation_page_shows_variants_runs_them_and_draws_the_matrix(app_env, se
     [n for n in app.number_input if n.label == "max_new_tokens"][0].set_value(10).run()
     app.button[0].click().run()
     submission = app.session_state.ablation_submission
-    wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the ablation run")
+    wait_for(lambda: store.submission(submission).status == "done", timeout=120, message="the ablation run")
     app.run()
     matrix = [d.value for d in app.dataframe if "3 bullets at the end" in d.value.columns][0]
     assert list(matrix["variant"]) == ["full", "without_bullets", "without_tone", "topic_only"]
@@ -211,8 +209,9 @@ def test_students_cannot_reach_another_class_or_instructor_powers_by_editing_the
     from tests.test_gallery import make_output
 
     open_class(store, "otra-clase")
-    secret_output = {**make_output(1, text="only for the other class"), "class_code": "otra-clase"}
-    store.complete_submission({"id": "s1", "class_code": "otra-clase", "total_tokens": 1}, [secret_output])
+    from devtools.factories import store_outputs
+
+    store_outputs(store, [make_output(1, text="only for the other class", class_code="otra-clase")])
     app = joined_app(name="eve", lang="en")
     app.session_state.class_code = "otra-clase"  # forged: the membership token was signed for TEST_CLASS
     app.session_state.instructor = True
@@ -263,18 +262,18 @@ def test_a_dashboard_restart_loses_nothing_pending_results_still_arrive(app_env,
     del app  # the dashboard goes away with the student's session; the submission is in Redis
     st.cache_resource.clear()
     workers.start()
-    wait_for(lambda: store.submission(submission)["status"] == "done", timeout=120, message="the worker")
+    wait_for(lambda: store.submission(submission).status == "done", timeout=120, message="the worker")
     again = new_app()  # a new dashboard process: the student's URL session signs them back in
     again.query_params["session"] = session_token
     again.run()
     again.switch_page("views/decoding.py").run()
     assert again.session_state.current_submission == submission
     outputs = store.submission_outputs(submission)
-    assert all(o["text"].strip() in texts(again) for o in outputs)
+    assert all(o.text.strip() in texts(again) for o in outputs)
 
 
 def test_the_demo_class_is_opened_once_and_stays_closed_after_a_restart(app_env, store, monkeypatch):
-    from shared.classes import close_class, is_open
+    from shared.services.classes import close_class, is_open
 
     monkeypatch.setenv("DECODELAB_DEMO_CLASS", "demo")
     new_app()
@@ -286,18 +285,18 @@ def test_the_demo_class_is_opened_once_and_stays_closed_after_a_restart(app_env,
 
 
 def test_a_press_that_landed_despite_an_error_is_followed_not_duplicated(app_env, settings, store):
-    from shared.decoding import PRESETS
-    from shared.submissions import build_request, submit
+    from shared.contract.decoding import PRESETS
+    from shared.services.submissions import build_request, submit
 
     app = joined_app()
     app.switch_page("views/decoding.py").run()
     landed = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="hello", seed=1,
                            configs=[PRESETS["greedy"].to_dict()], model=settings.model)
     submit(store, settings, landed)  # stored, but the page saw an error (Redis gone at the reply)
-    app.session_state.unconfirmed = {"id": landed["id"], "key": "current_submission"}
+    app.session_state.unconfirmed = {"id": landed.id, "key": "current_submission"}
     app.button[0].click().run()  # the student presses Run again
-    assert app.session_state.current_submission == landed["id"]
-    assert store.student_submissions(TEST_CLASS, "ana") == [landed["id"]]
+    assert app.session_state.current_submission == landed.id
+    assert store.student_submissions(TEST_CLASS, "ana") == [landed.id]
 
 
 def test_a_second_browser_joining_with_the_same_name_is_another_student(app_env, settings, store):
@@ -328,8 +327,8 @@ def test_a_reload_keeps_the_student_the_instructor_and_the_language(app_env, set
 
 
 def test_a_forged_or_expired_session_token_gets_nothing(app_env, settings, store):
-    from shared.moderation import server_secret
-    from shared.sessions import Session, issue
+    from shared.services.moderation import server_secret
+    from shared.services.sessions import Session, issue
 
     secret = server_secret(store, settings)
     victim = joined_app(name="Vic")
@@ -378,7 +377,7 @@ def test_earlier_submissions_are_told_apart_and_their_status_is_current_and_tran
     app.selectbox(key="sweep").select("Temperatura 0.1 / 0.7 / 1.5").run()
     app.button[0].click().run()
     first, second = store.student_submissions(TEST_CLASS, app.session_state.student)[::-1]
-    store.complete_submission(store.submission(first)["request"], [])  # a worker finished it
+    publish(store, store.submission(first).request, [])  # a worker finished it
     app.run()
     labels = app.selectbox(key="history").options
     assert len(labels) == 2 and labels[0] != labels[1]
@@ -394,5 +393,5 @@ def test_the_student_can_cancel_a_waiting_submission(app_env, settings, store):
     submission = app.session_state.current_submission
     [b for b in app.button if b.label == "Cancel this submission"][0].click().run()
     record = store.submission(submission)
-    assert record["status"] == "failed" and record["error"]["code"] == "cancelled"
+    assert record.status == "failed" and record.error.code == "cancelled"
     assert any("You cancelled this submission" in e.value for e in app.error)

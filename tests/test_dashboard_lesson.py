@@ -43,11 +43,11 @@ def test_gallery_charts_follow_the_lab_filter(app_env, store):
 
 
 def test_gallery_charts_and_groups_follow_the_student_filter(app_env, store):
-    from shared.classes import join_class
+    from shared.services.classes import join_class
 
     ana, bob = join_class(store, "clase-test", "ana"), join_class(store, "clase-test", "bob")
-    store_outputs(store, [{**make_output(0, student="ana", temperature=0.3), "student_id": ana.id},
-                          {**make_output(1, student="bob", temperature=1.5), "student_id": bob.id}])
+    store_outputs(store, [make_output(0, student="ana", temperature=0.3, student_id=ana.id),
+                          make_output(1, student="bob", temperature=1.5, student_id=bob.id)])
     app = gallery(name="eve")
     app.selectbox(key="f-student").select("bob").run()
     temperature = [c for c in app.get("vega_lite_chart") if "temperature" in c.proto.spec][0]
@@ -112,7 +112,7 @@ def test_long_outputs_are_collapsed_with_show_all(app_env, store):
 
 
 def test_cards_show_seed_and_plain_config_and_the_instructors_marks_inside(app_env, store, settings):
-    from shared.moderation import instructor_token, set_comment, set_star
+    from shared.services.moderation import instructor_token, set_comment, set_star
 
     store_outputs(store, [make_output(3, strategy="greedy")])
     token = instructor_token(settings, settings.instructor_password)
@@ -128,14 +128,11 @@ def test_cards_show_seed_and_plain_config_and_the_instructors_marks_inside(app_e
 
 def token_page():
     """The token view alone, on an output whose details the test stored."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path.cwd()))
     from dashboard.common import get_store
     from dashboard.lab_widgets import token_view
+    from devtools.factories import make_output
 
-    token_view(get_store(), {"id": "t:0"})
+    token_view(get_store(), make_output(0, "clase-test", id="t:0", details_id="t:0"))
 
 
 def test_the_token_view_keeps_small_probabilities_readable_and_counts_from_1(app_env, store):
@@ -145,7 +142,7 @@ def test_the_token_view_keeps_small_probabilities_readable_and_counts_from_1(app
     steps = [{"text": " the", "logprob": -0.1, "p": 0.9, "model": [[" the", 0.9], [" a", small]],
               "sampled": [[" the", 0.95]]},
              {"text": " cat", "logprob": float(np.log(small)), "p": tiny, "model": [[" dog", 0.5]], "sampled": []}]
-    store.redis.set(store.key("tok", "t:0"), json.dumps({"steps": steps}))
+    store.redis.set(store.keys.token_details("t:0"), json.dumps({"steps": steps}))  # as stored before token ids
     app = AppTest.from_function(token_page, default_timeout=60)
     app.session_state.lang = "en"
     app.run()
@@ -172,7 +169,7 @@ def console(settings, lang="en"):
 def test_console_shows_join_times_as_hours_and_headers_as_words(app_env, store, settings):
     import re
 
-    from shared.classes import join_class
+    from shared.services.classes import join_class
 
     join_class(store, "clase-test", "ana")
     app = console(settings, "es")
@@ -182,24 +179,27 @@ def test_console_shows_join_times_as_hours_and_headers_as_words(app_env, store, 
 
 
 def test_console_workers_read_consistently_with_translated_headers(app_env, store, settings):
-    from shared.workers import announce
+    from dataclasses import replace
 
-    fields = {"name": "w1", "host": "h", "model": settings.model, "device": "cpu", "dtype": "float32",
-              "tokens_per_s": 119.0, "in_flight": 0, "max_batch": 8}
-    announce(store, "w1", fields, ttl=60)  # idle now, its moving average still from the last batch
+    from shared.contract.records import WorkerInfo
+    from shared.services.workers import announce
+
+    info = WorkerInfo(name="w1", host="h", model=settings.model, device="cpu", dtype="float32", tokens_per_s=119.0,
+                      in_flight=0, max_batch=8)
+    announce(store, info, ttl=60)  # idle now, its moving average still from the last batch
     app = console(settings)
     workers = [d.value for d in app.dataframe if "tokens/s" in d.value.columns][0]
     assert "in_flight" not in workers.columns and "tokens_per_s" not in workers.columns
     assert workers["submissions in flight"][0] == 0 and workers["tokens/s"][0] == 0
-    announce(store, "w1", {**fields, "in_flight": 3}, ttl=60)
+    announce(store, replace(info, in_flight=3), ttl=60)
     app.run()
     workers = [d.value for d in app.dataframe if "tokens/s" in d.value.columns][0]
     assert workers["submissions in flight"][0] == 3 and workers["tokens/s"][0] == 119.0
 
 
 def test_console_counts_what_waits_and_says_it_is_live(app_env, store, settings):
-    from shared.decoding import PRESETS
-    from shared.submissions import build_request, submit
+    from shared.contract.decoding import PRESETS
+    from shared.services.submissions import build_request, submit
 
     app = console(settings)
     assert any(f"{settings.model} · Queue: 0 waiting · 0 running" in t for t in texts(app))
@@ -211,7 +211,7 @@ def test_console_counts_what_waits_and_says_it_is_live(app_env, store, settings)
 
 
 def test_closing_a_class_asks_first_and_a_closed_class_reopens(app_env, store, settings):
-    from shared.classes import is_open
+    from shared.services.classes import is_open
 
     app = console(settings)
     [b for b in app.button if b.key == "close-clase-test"][0].click().run()
@@ -227,7 +227,7 @@ def test_closing_a_class_asks_first_and_a_closed_class_reopens(app_env, store, s
 
 
 def test_a_student_of_a_closed_class_is_told_it_was_closed(app_env, store):
-    from shared.classes import close_class
+    from shared.services.classes import close_class
 
     close_class(store, "clase-test")
     app = joined_app(name="ana", lang="en")
@@ -238,14 +238,10 @@ def test_a_student_of_a_closed_class_is_told_it_was_closed(app_env, store):
 
 
 def explorer_page():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path.cwd()))
     import numpy as np
 
     from dashboard.lab_widgets import explorer_chart
-    from shared.explorer import reshape, top_table
+    from shared.teaching.explorer import reshape, top_table
 
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32))
     explorer_chart(top_table(reshape(logits, [], top_k=2), lambda i: f"t{i}", count=4))
@@ -268,7 +264,7 @@ def test_the_explorer_greys_removed_tokens_and_names_the_model_ticks(app_env):
 
 
 def test_the_projector_view_shows_the_instructors_comment(app_env, store, settings):
-    from shared.moderation import instructor_token, set_comment, set_star
+    from shared.services.moderation import instructor_token, set_comment, set_star
 
     store_outputs(store, [make_output(0), make_output(1)])
     token = instructor_token(settings, settings.instructor_password)
@@ -279,10 +275,6 @@ def test_the_projector_view_shows_the_instructors_comment(app_env, store, settin
 
 
 def own_card_page():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path.cwd()))
     from dashboard.widgets import output_card
     from tests.test_gallery import make_output
 

@@ -1,11 +1,11 @@
-"""shared/decoding.py: effective configs, labels, presets and validation of untrusted values."""
+"""shared/contract/decoding.py: effective configs, labels, presets and validation of untrusted values."""
 
 import math
 
 import pytest
 
-from shared.decoding import GREEDY, PRESETS, DecodingConfig
-from shared.problems import Problem
+from shared.contract.decoding import GREEDY, PRESETS, DecodingConfig
+from shared.contract.problems import Problem
 
 
 def test_sampling_without_top_k_runs_with_transformers_default_50():

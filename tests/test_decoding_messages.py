@@ -1,10 +1,10 @@
-"""shared/decoding.py as the class reads it: the effective config in one plain line, and validation
+"""shared/contract/decoding.py as the class reads it: the effective config in one plain line, and validation
 messages that name the field as the page labels it and the table row it comes from."""
 
 import pytest
 
-from shared.decoding import PRESETS, DecodingConfig, config_summary
-from shared.problems import Problem
+from shared.contract.decoding import PRESETS, DecodingConfig, config_summary
+from shared.contract.problems import Problem
 
 
 def test_the_summary_names_only_what_ran():

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from shared.decoding import GREEDY, DecodingConfig
+from shared.contract.decoding import GREEDY, DecodingConfig
 from tests.conftest import ROOT, TEST_CLASS, settings_env
 from tests.test_dashboard import app_env, joined_app, texts  # noqa: F401 - app_env is a fixture
 from tests.test_engine import MIXED, PROMPTS, engine, generate_reference, ids
@@ -67,7 +67,7 @@ def test_demo_name_loads_the_saved_directory_labelled_as_the_demo_model(demo, tr
     assert demo.name == DEMO_MODEL and demo.demo_model and not demo.random_weights
     assert demo.context_window == TINY.n_positions and demo.eos_token_id == 50256
     assert demo.tokenizer("In a distant future").input_ids == [818, 257, 12899, 2003]  # real GPT-2 BPE
-    assert demo.describe()["demo_model"] is True
+    assert demo.provenance().demo_model is True
     assert load_model(str(trained["dir"]), device="cpu").demo_model  # by its path, too
 
 
@@ -118,8 +118,7 @@ def test_mixed_configs_in_one_batch_equal_each_run_alone_on_the_demo_model(demo)
 
 
 def test_run_falls_back_to_the_demo_model_when_distilgpt2_cannot_load(trained, monkeypatch, capsys, tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import run
+    from scripts import run
 
     missing = str(tmp_path / "no-such-model")  # stands for distilgpt2 on a machine without the hub
     monkeypatch.setattr(run, "DEFAULT_MODEL", missing)
@@ -149,13 +148,11 @@ def test_worker_check_loads_the_model_and_exits(settings, trained, tmp_path):
 
 
 def test_pages_say_the_demo_model_is_not_distilgpt2(app_env, store):  # noqa: F811 - app_env fixture
-    output = {"id": "x:0", "submission_id": "x", "index": 0, "class_code": TEST_CLASS, "student": "eve",
-              "lab": "decoding", "prompt": "p", "text": "and the king said", "token_ids": [],
-              "config": {}, "effective_config": {}, "group_key": "g", "label": "greedy · rep 1.1 · 80 tok",
-              "seed": 1, "prompt_tokens": 1, "new_tokens": 3, "finish_reason": "length", "created_at": 0,
-              "started_at": 0, "finished_at": time.time(), "generation_seconds": 0, "worker": "w",
-              "model": DEMO_MODEL, "random_weights": False, "demo_model": True}
-    store.complete_submission({"id": "x", "class_code": TEST_CLASS, "total_tokens": 3}, [output])
+    from devtools.factories import PROVENANCE, make_output, store_outputs
+
+    store_outputs(store, [make_output(0, TEST_CLASS, student="eve", text="and the king said", model=DEMO_MODEL,
+                                      provenance=replace(PROVENANCE, model=DEMO_MODEL, random_weights=False,
+                                                         demo_model=True))])
     app = joined_app()
     app.switch_page("views/gallery.py").run()
     assert any("modelo pequeño de demostración" in t for t in texts(app))

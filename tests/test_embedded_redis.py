@@ -1,8 +1,8 @@
-"""shared/embedded_redis.py: a real server whose append-only file survives a restart."""
+"""devtools/embedded_redis.py: a real server whose append-only file survives a restart."""
 
 import redis
 
-from shared.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 
 
 def test_data_survives_stop_and_start_on_the_same_port(tmp_path):

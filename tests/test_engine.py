@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from shared.decoding import GREEDY, DecodingConfig
+from shared.contract.decoding import GREEDY, DecodingConfig
 from worker.engine import Engine, GenerationRequest
 from worker.model import load_model
 

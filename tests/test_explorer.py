@@ -1,11 +1,11 @@
-"""shared/explorer.py (NumPy) equals transformers' own processors on the same logits."""
+"""shared/teaching/explorer.py (NumPy) equals transformers' own processors on the same logits."""
 
 import numpy as np
 import pytest
 import torch
 
-from shared.decoding import DecodingConfig
-from shared.explorer import reshape, top_table
+from shared.contract.decoding import DecodingConfig
+from shared.teaching.explorer import reshape, top_table
 from tests.test_sampling import transformers_reference
 
 

@@ -1,12 +1,12 @@
 """Property tests (hypothesis): validators never crash on anything, and the store keeps any text as is."""
 
-import time
 
+from devtools.factories import make_output, store_outputs
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from shared.decoding import DecodingConfig
-from shared.problems import Problem
-from shared.submissions import build_request
+from shared.contract.decoding import DecodingConfig
+from shared.contract.problems import Problem
+from shared.services.submissions import build_request
 from tests.conftest import TEST_CLASS
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
@@ -36,16 +36,15 @@ def test_build_request_accepts_or_explains_never_crashes(settings, prompt, confi
     except Problem.Invalid as invalid:
         assert all(p.message("en") for p in invalid.problems)
     else:
-        assert request["items"] and request["prompt"].strip()
+        assert request.items and request.prompt.strip()
 
 
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=400), student=st.text(min_size=1, max_size=40))
 def test_store_keeps_any_output_text_and_name_exactly(store, text, student):
     output_id = f"fuzz{abs(hash((text, student)))}:0"
-    output = {"id": output_id, "submission_id": output_id[:-2], "index": 0, "class_code": TEST_CLASS,
-              "student": student, "lab": "decoding", "prompt": text, "text": text, "effective_config": {},
-              "group_key": "g", "label": "l", "new_tokens": 1, "finished_at": time.time(), "metrics": {}}
-    store.complete_submission({"id": output["submission_id"], "class_code": TEST_CLASS, "total_tokens": 1}, [output])
-    assert store.outputs([output_id])[0]["text"] == text
-    assert store.outputs([output_id])[0]["student"] == student
+    output = make_output(0, TEST_CLASS, id=output_id, submission_id=output_id[:-2], student=student, prompt=text,
+                         text=text)
+    store_outputs(store, [output])
+    assert store.outputs([output_id])[0].text == text
+    assert store.outputs([output_id])[0].student == student

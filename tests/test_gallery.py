@@ -1,39 +1,28 @@
-"""shared/gallery.py and shared/moderation.py against a real Redis: indexes, filters, rights, export."""
+"""shared/services/gallery.py and shared/services/moderation.py against a real Redis: indexes, filters, rights, export."""
 
-import time
+from dataclasses import replace
 
 import pytest
 
-from shared.gallery import (GalleryQuery, chart_rows, class_stats, group_summaries, groups_differing_from_greedy,
+from devtools import factories
+
+from shared.services.gallery import (GalleryQuery, chart_rows, class_stats, group_summaries, groups_differing_from_greedy,
                             prompt_hash, query, word_diff)
-from shared.moderation import (NotAllowed, annotations, export_csv, export_rows, instructor_token, is_member,
+from shared.services.moderation import (NotAllowed, annotations, export_csv, export_rows, instructor_token, is_member,
                                membership_token, set_comment, set_hidden, set_star, spotlight, students_overview)
 from tests.conftest import TEST_CLASS
 
 
-def make_output(index, student="ana", lab="decoding", strategy="sampling", temperature=1.0, text=None, prompt="P",
-                variant="", checks=None, tokens=10, distinct=0.9, loop=False, perplexity=50.0):
-    config = {"strategy": strategy, "temperature": temperature, "top_k": 50, "top_p": 1.0,
-              "repetition_penalty": 1.1, "max_new_tokens": 80}
-    return {"id": f"s{index}:0", "submission_id": f"s{index}", "index": 0, "class_code": TEST_CLASS,
-            "student": student, "lab": lab, "variant": variant, "prompt": prompt,
-            "text": text if text is not None else f"output number {index}", "token_ids": [],
-            "config": config, "effective_config": config, "group_key": f"m|{strategy}|{temperature}|{variant}",
-            "label": f"{strategy} T {temperature} {variant}", "seed": index, "prompt_tokens": 3, "new_tokens": tokens,
-            "finish_reason": "length", "created_at": time.time(), "started_at": time.time(),
-            "finished_at": time.time() + index * 1e-3, "generation_seconds": 0.1, "worker": "w", "model": "m",
-            "random_weights": True, "metrics": {"distinct_2": distinct, "loop": loop, "perplexity": perplexity},
-            "checks": {k: {"passed": v, "detail": ""} for k, v in (checks or {}).items()}}
+def make_output(index, class_code=TEST_CLASS, **fields):
+    return factories.make_output(index, class_code, **fields)
 
 
 def store_outputs(store, outputs):
-    for output in outputs:
-        store.complete_submission({"id": output["submission_id"], "class_code": TEST_CLASS, "total_tokens": 1},
-                                  [output])
+    factories.store_outputs(store, outputs)
 
 
 def ids(outputs):
-    return [o["id"] for o in outputs]
+    return [o.id for o in outputs]
 
 
 def test_filters_sorting_pages_and_search(store):
@@ -43,7 +32,7 @@ def test_filters_sorting_pages_and_search(store):
     assert total == 10 and ids(page) == ["s9:0", "s8:0", "s7:0", "s6:0"]  # newest first
     page, _ = query(store, TEST_CLASS, GalleryQuery(limit=4, offset=8))
     assert ids(page) == ["s1:0", "s0:0"]
-    page, total = query(store, TEST_CLASS, GalleryQuery(student="bob", group="m|sampling|0.3|"))
+    page, total = query(store, TEST_CLASS, GalleryQuery(student="bob", group=make_output(0, temperature=0.3).group_key))
     assert total == 3 and ids(page) == ["s4:0", "s2:0", "s0:0"]
     page, _ = query(store, TEST_CLASS, GalleryQuery(sort="perplexity", descending=False, limit=2))
     assert ids(page) == ["s9:0", "s8:0"]
@@ -91,19 +80,21 @@ def test_membership_tokens_bind_a_student_to_one_class(store, settings):
 
 
 def test_summaries_charts_diff_and_greedy_comparison(store):
-    store_outputs(store, [
+    outputs = [
         make_output(0, strategy="greedy", text="the same words"), make_output(1, strategy="greedy", text="the same words"),
         make_output(2, temperature=0.3, text="the same words", tokens=12),
         make_output(3, temperature=1.5, text="other words entirely", loop=True, distinct=0.5),
         make_output(4, lab="ablation", variant="full", checks={"three_bullets": True}),
         make_output(5, lab="ablation", variant="topic_only", checks={"three_bullets": False}),
-    ])
+    ]
+    store_outputs(store, outputs)
     stats = class_stats(store, TEST_CLASS)
-    summaries = {s["label"]: s for s in group_summaries(store, TEST_CLASS, stats)}
-    assert summaries["greedy T 1.0 "]["count"] == 2 and summaries["sampling T 1.5 "]["loop_rate"] == 1.0
-    assert summaries["sampling T 1.0 full"]["checks"] == {"three_bullets": 1.0}
-    assert groups_differing_from_greedy(store, TEST_CLASS, prompt_hash("P")) == {
-        "m|sampling|1.5|", "m|sampling|1.0|full", "m|sampling|1.0|topic_only"}
+    summaries = {s["key"]: s for s in group_summaries(store, TEST_CLASS, stats)}
+    greedy, hot, full, topic_only = (outputs[i].group_key for i in (0, 3, 4, 5))
+    assert summaries[greedy]["count"] == 2 and summaries[hot]["loop_rate"] == 1.0
+    assert summaries[greedy]["label"] == "greedy · rep 1.1 · 80 tok · m"
+    assert summaries[full]["checks"] == {"three_bullets": 1.0} and summaries[full]["label"].startswith("full · ")
+    assert groups_differing_from_greedy(store, TEST_CLASS, prompt_hash("P")) == {hot, full, topic_only}
     charts = chart_rows(stats)
     assert [(r["temperature"], r["loop_rate"]) for r in charts["temperature"]] == [(0.3, 0.0), (1.5, 1.0)]
     assert {(r["variant"], r["rate"]) for r in charts["checks"]} == {("full", 1.0), ("topic_only", 0.0)}
@@ -111,19 +102,19 @@ def test_summaries_charts_diff_and_greedy_comparison(store):
 
 
 def test_students_overview_counts_submissions(store, settings):
-    from shared.classes import join_class
+    from shared.services.classes import join_class
     from tests.test_batch_worker import notebook_request
-    from shared.submissions import submit
+    from shared.services.submissions import submit
 
     ana = join_class(store, TEST_CLASS, "ana")
     join_class(store, TEST_CLASS, "bob")
     for seed in (1, 2):
-        submit(store, settings, {**notebook_request(settings, student="ana", seed=seed), "student_id": ana.id})
+        submit(store, settings, replace(notebook_request(settings, student="ana", seed=seed), student_id=ana.id))
     assert [(r["student"], r["submissions"]) for r in students_overview(store, TEST_CLASS)] == [("ana", 2), ("bob", 0)]
 
 
 def test_hidden_outputs_leave_no_prompt_or_variant_in_the_students_filter_lists(store, settings):
-    from shared.gallery import class_groups, class_prompts
+    from shared.services.gallery import class_groups, class_prompts
 
     store_outputs(store, [make_output(0, prompt="a kind prompt", lab="ablation", variant="full"),
                           make_output(1, prompt="an insulting prompt", lab="ablation", variant="rude-variant")])

@@ -1,9 +1,9 @@
-"""shared/i18n.py: every string exists in both languages, with the same placeholders."""
+"""shared/contract/i18n.py: every string exists in both languages, with the same placeholders."""
 
 import re
 import string
 
-from shared.i18n import LANGUAGES, TEXT, t
+from shared.contract.i18n import LANGUAGES, TEXT, t
 
 
 def test_every_entry_has_both_languages_with_the_same_placeholders():

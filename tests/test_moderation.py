@@ -1,9 +1,9 @@
-"""shared/moderation.py: exports a spreadsheet cannot execute, and an instructor login that resists guessing."""
+"""shared/services/moderation.py: exports a spreadsheet cannot execute, and an instructor login that resists guessing."""
 
 import csv
 import io
 
-from shared.moderation import export_csv, log_in_instructor
+from shared.services.moderation import export_csv, log_in_instructor
 
 
 def test_csv_cells_that_look_like_formulas_are_neutralised():

@@ -1,4 +1,4 @@
-"""shared/pattern_sandbox.py: a student's regex never compiles or runs unbounded in a serving process."""
+"""shared/teaching/pattern_sandbox.py: a student's regex never compiles or runs unbounded in a serving process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from shared.pattern_sandbox import BAD_PATTERN, COMPILED, TOO_BIG, PatternRun, validate_pattern
+from shared.teaching.pattern_sandbox import BAD_PATTERN, COMPILED, TOO_BIG, PatternRun, validate_pattern
 from tests.conftest import ROOT
 
 EXPLOSIVE = "(?:(?:(?:a{9999}){9999}){9999})"   # 31 characters; compiled in-process it took > 20 GB
@@ -24,14 +24,14 @@ def _capped_python(code: str, cap_bytes: int = 1536 * 2**20) -> subprocess.Compl
 
 
 def test_the_dashboards_check_of_an_explosive_pattern_refuses_it_and_survives():
-    done = _capped_python("from shared.checks import validate_custom\n"
+    done = _capped_python("from shared.teaching.checks import validate_custom\n"
                           f"print(validate_custom('regex', {EXPLOSIVE!r}))")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "custom_check_too_costly"
 
 
 def test_the_workers_run_of_an_explosive_pattern_says_so_and_survives():
-    done = _capped_python("from shared.checks import custom\n"
+    done = _capped_python("from shared.teaching.checks import custom\n"
                           f"print(custom('aaa', 'regex', {EXPLOSIVE!r}).detail)")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "too long" in done.stdout

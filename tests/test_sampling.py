@@ -6,7 +6,7 @@ import torch
 from transformers.generation.logits_process import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                                                     TopKLogitsWarper, TopPLogitsWarper)
 
-from shared.decoding import DecodingConfig
+from shared.contract.decoding import DecodingConfig
 from worker.sampling import (RowParams, apply_repetition_penalty, choose_tokens, gumbel_noise, hash32, row_keys,
                              sampling_distribution)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
 from tests.test_browser import CHROMIUM, _healthy, browser  # noqa: F401 - the browser fixture
 

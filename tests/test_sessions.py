@@ -1,9 +1,9 @@
-"""shared/sessions.py: URL session tokens and rejoin codes only the server can make, bound and expiring."""
+"""shared/services/sessions.py: URL session tokens and rejoin codes only the server can make, bound and expiring."""
 
 import binascii
 import time
 
-from shared.sessions import Session, browser_id, issue, rejoin_code, rejoin_student_id, verify
+from shared.services.sessions import Session, browser_id, issue, rejoin_code, rejoin_student_id, verify
 
 SECRET = b"k" * 32
 

@@ -1,8 +1,11 @@
-"""shared/settings.py: secrets never reach a log line."""
+"""shared/contract/settings.py: secrets never reach a log line."""
+
+import re
+from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings, redact_url
+from shared.contract.settings import Settings, redact_url
 
 
 def test_repr_masks_the_redis_password_and_leaves_secrets_out():
@@ -23,3 +26,43 @@ def test_the_workers_cannot_reach_redis_message_hides_the_password():
     with pytest.raises(SystemExit) as stopped:
         connect("redis://:hunter2-long@127.0.0.1:1/0", wait_seconds=0)
     assert "hunter2-long" not in str(stopped.value) and "***@127.0.0.1:1" in str(stopped.value)
+
+
+# --- every setting in one place (issue #11) ------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_field_reads_its_own_variable_and_a_blank_one_keeps_the_default():
+    from dataclasses import fields
+
+    from shared.contract.settings import Settings as S
+
+    env = {f.metadata["env"]: ("7" if f.type == "int" else f"value-{f.name}") for f in fields(S)}
+    settings = S.from_env(env)
+    for spec in fields(S):
+        assert getattr(settings, spec.name) == (7 if spec.type == "int" else f"value-{spec.name}"), spec.name
+    blank = S.from_env({f.metadata["env"]: " " for f in fields(S)})
+    assert blank.model == "distilgpt2" and blank.max_batch == 0 and blank.demo_class == ""  # "" = no demo class
+
+
+def test_a_setting_that_is_not_a_number_is_named_in_the_error():
+    with pytest.raises(ValueError, match="DECODELAB_MAX_BATCH"):
+        Settings.from_env({"DECODELAB_MAX_BATCH": "lots"})
+
+
+def test_the_readme_configuration_table_is_the_one_the_settings_generate():
+    from shared.contract.settings import markdown_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert markdown_table() in readme, "regenerate it: python -m shared.contract.settings"
+
+
+def test_no_process_reads_a_decodelab_variable_that_settings_does_not_know():
+    from dataclasses import fields
+
+    known = {f.metadata["env"] for f in fields(Settings)}
+    read = set()
+    for folder in ("shared", "dashboard", "worker", "scripts", "devtools"):
+        for path in (ROOT / folder).rglob("*.py"):
+            read |= set(re.findall(r"DECODELAB_[A-Z_]+", path.read_text()))
+    assert read <= known, read - known

@@ -1,12 +1,12 @@
-"""shared/submissions.py: bad input gets a clear message in the student's language and nothing is queued."""
+"""shared/services/submissions.py: bad input gets a clear message in the student's language and nothing is queued."""
 
 import pytest
 from rq import Queue
 
-from shared.classes import close_class
-from shared.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.problems import Problem
-from shared.submissions import build_request, progress, submit
+from shared.services.classes import close_class
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
+from shared.contract.problems import Problem
+from shared.services.submissions import build_request, progress, submit
 from tests.conftest import TEST_CLASS
 
 PRESET_CONFIGS = [p.to_dict() for p in PRESETS.values()]
@@ -66,13 +66,13 @@ def test_no_configs_bad_seed_and_closed_class_are_refused(settings, store, conne
 
 def test_a_good_submission_is_recorded_and_queued_together(settings, store, connection):
     job, request = attempt(settings, store)
-    assert job.id == request["id"] and job.retries_left == settings.job_retries
-    assert store.submission(request["id"])["status"] == "queued"
+    assert job.id == request.id and job.retries_left == settings.job_retries
+    assert store.submission(request.id).status == "queued"
     assert store.pending_count(TEST_CLASS) == 1
-    view = progress(store, settings, request["id"])
+    view = progress(store, settings, request.id)
     assert (view["status"], view["position"], view["depth"], view["total"]) == ("queued", 1, 1, 240)
     second_job, second = attempt(settings, store)
-    assert progress(store, settings, second["id"])["position"] == 2
+    assert progress(store, settings, second.id)["position"] == 2
 
 
 def test_ablation_variants_become_one_generation_each_and_are_all_checked(settings, store):
@@ -80,8 +80,8 @@ def test_ablation_variants_become_one_generation_each_and_are_all_checked(settin
     config = {"strategy": "sampling", "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 50}
     request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[config], seed=3,
                             model=settings.model, lab="ablation", variants=variants)
-    assert [(i["variant"], i["prompt"]) for i in request["items"]] == list(variants.items())
-    assert request["total_tokens"] == 100
+    assert [(i.variant, i.prompt) for i in request.items] == list(variants.items())
+    assert request.total_tokens == 100
     with pytest.raises(Problem.Invalid) as refused:
         build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[config], seed=3,
                       model=settings.model, lab="ablation", variants={**variants, "empty": " "})
@@ -89,16 +89,17 @@ def test_ablation_variants_become_one_generation_each_and_are_all_checked(settin
 
 
 def test_queued_submission_gets_a_wait_estimate_from_measured_throughput(settings, store):
-    from shared.workers import announce
+    from shared.contract.records import WorkerInfo
+    from shared.services.workers import announce
 
     _, first = attempt(settings, store)
     _, second = attempt(settings, store)
-    assert progress(store, settings, second["id"]).get("wait_seconds") is None  # nothing measured yet
-    announce(store, "w1", {"model": settings.model, "tokens_per_s": 120.0}, ttl=30)
-    announce(store, "w2", {"model": settings.model, "tokens_per_s": 120.0}, ttl=30)
-    announce(store, "w3", {"model": "another-model", "tokens_per_s": 1e6}, ttl=30)
-    assert progress(store, settings, first["id"])["wait_seconds"] == pytest.approx(240 / 240)
-    assert progress(store, settings, second["id"])["wait_seconds"] == pytest.approx(480 / 240)
+    assert progress(store, settings, second.id).get("wait_seconds") is None  # nothing measured yet
+    announce(store, WorkerInfo(name="w1", model=settings.model, tokens_per_s=120.0, in_flight=1), ttl=30)
+    announce(store, WorkerInfo(name="w2", model=settings.model, tokens_per_s=120.0, in_flight=1), ttl=30)
+    announce(store, WorkerInfo(name="w3", model="another-model", tokens_per_s=1e6, in_flight=1), ttl=30)
+    assert progress(store, settings, first.id)["wait_seconds"] == pytest.approx(240 / 240)
+    assert progress(store, settings, second.id)["wait_seconds"] == pytest.approx(480 / 240)
 
 
 def test_per_student_limits_refuse_with_a_clear_message_and_spare_the_others(settings, store, connection):
@@ -113,7 +114,7 @@ def test_per_student_limits_refuse_with_a_clear_message_and_spare_the_others(set
     submit(store, settings, other)  # another student is not held back
     assert Queue(settings.queue_name(), connection=connection).count == settings.max_active_per_student + 1
     for submission_id in store.student_submissions(TEST_CLASS, "ana"):
-        store.redis.hset(store.submission_key(submission_id), "status", "done")
+        store.redis.hset(store.keys.submission(submission_id), "status", "done")
     from dataclasses import replace
     strict = replace(settings, max_per_minute_per_student=3)
     with pytest.raises(Problem.Invalid) as refused:
@@ -156,7 +157,7 @@ def test_one_press_submitted_twice_is_stored_once(settings, store, connection):
     again = submit(store, settings, request)  # the page retrying the same press after an error
     assert again.id == job.id
     assert Queue(settings.queue_name(), connection=connection).count == 1
-    assert store.student_submissions(TEST_CLASS, "ana") == [request["id"]]
+    assert store.student_submissions(TEST_CLASS, "ana") == [request.id]
 
 
 def test_a_lost_lock_release_after_the_commit_is_not_reported_as_a_failure(settings, store, connection):
@@ -165,7 +166,7 @@ def test_a_lost_lock_release_after_the_commit_is_not_reported_as_a_failure(setti
     submission that is stored, or press again and store it twice."""
     import redis as redis_module
     from dataclasses import replace
-    from shared.store import Store
+    from shared.services.store import Store
 
     connection.execute_command("ACL", "SETUSER", "noscripts", "on", ">pw", "~*", "&*", "+@all", "-eval",
                                "-evalsha", "-script")
@@ -177,7 +178,7 @@ def test_a_lost_lock_release_after_the_commit_is_not_reported_as_a_failure(setti
         request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt=NOTEBOOK_PROMPT,
                                 configs=PRESET_CONFIGS, seed=1, model=settings.model)
         job = submit(limited_store, replace(settings), request)
-        assert job.id == request["id"] and store.submission(request["id"])["status"] == "queued"
+        assert job.id == request.id and store.submission(request.id).status == "queued"
         limited.close()
     finally:
         connection.execute_command("ACL", "DELUSER", "noscripts")
@@ -200,12 +201,12 @@ def test_bidirectional_controls_are_refused_in_prompts_and_removed_from_names(se
     nothing_enqueued(store, settings, connection)
     request = build_request(settings, class_code=TEST_CLASS, student="ana", prompt="", configs=[PRESET_CONFIGS[0]],
                             seed=1, model=settings.model, lab="ablation", variants={"\u2067evil\u2069": "Topic: git"})
-    assert request["items"][0]["variant"] == "evil"
+    assert request.items[0].variant == "evil"
 
 
 def test_the_result_cache_is_scoped_to_a_class():
-    from shared.decoding import DecodingConfig
-    from shared.submissions import cache_key
+    from shared.contract.decoding import DecodingConfig
+    from shared.services.submissions import cache_key
 
     config = DecodingConfig.from_dict(PRESET_CONFIGS[1])
     assert cache_key("clase-a", "m", "p", config, 1) != cache_key("clase-b", "m", "p", config, 1)
@@ -214,14 +215,14 @@ def test_the_result_cache_is_scoped_to_a_class():
 
 def test_a_pending_submission_whose_rq_job_ended_is_failed_with_a_reason(settings, store, connection):
     from rq.job import Job, JobStatus
-    from shared.submissions import reconcile_pending
+    from shared.services.submissions import reconcile_pending
 
     _, ended = attempt(settings, store)
     _, alive = attempt(settings, store, seed=2)
-    Job.fetch(ended["id"], connection=connection).set_status(JobStatus.FAILED)  # as RQ's cleanup leaves it
+    Job.fetch(ended.id, connection=connection).set_status(JobStatus.FAILED)  # as RQ's cleanup leaves it
     assert reconcile_pending(store) == 1
-    record = store.submission(ended["id"])
-    assert record["status"] == "failed" and record["error"]["code"] == "worker_lost"
-    assert store.submission(alive["id"])["status"] == "queued" and store.pending_count(TEST_CLASS) == 1
+    record = store.submission(ended.id)
+    assert record.status == "failed" and record.error.code == "worker_lost"
+    assert store.submission(alive.id).status == "queued" and store.pending_count(TEST_CLASS) == 1
     attempt(settings, store, seed=3)
     attempt(settings, store, seed=4)  # the ended one no longer counts against the active limit

@@ -1,7 +1,7 @@
-"""shared/sweeps.py: each sweep varies what the activity asks and fixes the rest."""
+"""shared/teaching/sweeps.py: each sweep varies what the activity asks and fixes the rest."""
 
-from shared.decoding import DecodingConfig
-from shared.sweeps import SWEEP_NAMES, sweep
+from shared.contract.decoding import DecodingConfig
+from shared.teaching.sweeps import SWEEP_NAMES, sweep
 
 
 def test_every_sweep_gives_valid_distinct_configs():

@@ -11,9 +11,9 @@ import torch
 from rq import Queue
 from rq.job import Job
 
-from shared.ablation import NOTEBOOK_ABLATION_CONFIG
-from shared.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.submissions import build_request, submit
+from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
+from shared.services.submissions import build_request, submit
 from tests.conftest import TEST_CLASS, wait_for
 
 POISON_WORD = " xylophone"
@@ -65,16 +65,16 @@ def test_a_request_that_breaks_the_engine_fails_alone_and_its_batch_mates_finish
     for request in good[:3] + [bad] + good[3:]:
         submit(store, settings, request)
     worker.work(burst=True)
-    record = store.submission(bad["id"])
-    assert record["status"] == "failed" and record["error"]["code"] == "engine_crash"
-    assert "device-side assert" in record["error"]["params"]["detail"]
+    record = store.submission(bad.id)
+    assert record.status == "failed" and record.error.code == "engine_crash"
+    assert "device-side assert" in record.error.params["detail"]
     for request in good:
-        done = store.submission(request["id"])
-        assert done["status"] == "done" and done["attempts"] == 1, done  # never retried through RQ
-        assert len(store.submission_outputs(request["id"])) == 3
+        done = store.submission(request.id)
+        assert done.status == "done" and done.attempts == 1, done  # never retried through RQ
+        assert len(store.submission_outputs(request.id)) == 3
     assert loaded.model.crashes <= 4  # halving: a handful of reruns, not one per batch-mate
     queue = Queue(settings.queue_name(), connection=connection)
-    assert queue.count == 0 and Job.fetch(bad["id"], connection=connection).get_status() == "failed"
+    assert queue.count == 0 and Job.fetch(bad.id, connection=connection).get_status() == "failed"
 
 
 def test_isolated_reruns_give_the_same_text_as_an_undisturbed_batch(settings, store, connection):
@@ -86,17 +86,17 @@ def test_isolated_reruns_give_the_same_text_as_an_undisturbed_batch(settings, st
         submit(store, settings, request)
     worker, _ = in_process_worker(settings, connection)
     worker.work(burst=True)
-    calm = {r["id"]: [o["text"] for o in store.submission_outputs(r["id"])] for r in requests}
+    calm = {r.id: [o.text for o in store.submission_outputs(r.id)] for r in requests}
     store.redis.flushdb()
-    from shared.classes import open_class
+    from shared.services.classes import open_class
     open_class(store, TEST_CLASS)
     for request in requests[:2] + [decoding_request(settings, "breaker", prompt="A" + POISON_WORD)] + requests[2:]:
-        request = {**request, "id": request["id"] + "x"} if request["student"] != "breaker" else request
+        request = replace(request, id=request.id + "x") if request.student != "breaker" else request
         submit(store, settings, request)
     worker, _ = in_process_worker(settings, connection, lambda loaded: PoisonedModel(loaded.model, poison_id))
     worker.work(burst=True)
     for request in requests:
-        assert [o["text"] for o in store.submission_outputs(request["id"] + "x")] == calm[request["id"]]
+        assert [o.text for o in store.submission_outputs(request.id + "x")] == calm[request.id]
 
 
 def ablation_request(settings, student, pattern, samples=4, max_new_tokens=6):
@@ -112,15 +112,15 @@ def test_a_pathological_check_never_holds_back_another_students_generation(setti
     slow = ablation_request(settings, "regex-fan", CATASTROPHIC, max_new_tokens=60)  # 16 x 0.2 s > the budget
     submit(store, settings, slow)
     workers.start()
-    wait_for(lambda: store.submission(slow["id"])["status"] == "checking", 120, 0.02, "the slow one's checks")
+    wait_for(lambda: store.submission(slow.id).status == "checking", 120, 0.02, "the slow one's checks")
     other = decoding_request(settings, "bystander", max_new_tokens=4)
     submit(store, settings, other)  # admitted and generated while the pattern runs in its sandbox
-    wait_for(lambda: store.submission(other["id"])["status"] == "done", 60, 0.02, "the bystander")
-    assert store.submission(slow["id"])["status"] == "checking"
-    wait_for(lambda: store.submission(slow["id"])["status"] == "done", 60, message="the slow one")
-    outputs = store.submission_outputs(slow["id"])
-    assert len(outputs) == 16 and all("valid_json" in o["checks"] for o in outputs)
-    assert outputs[-1]["checks"]["custom"]["detail"] == "the pattern took too long"
+    wait_for(lambda: store.submission(other.id).status == "done", 60, 0.02, "the bystander")
+    assert store.submission(slow.id).status == "checking"
+    wait_for(lambda: store.submission(slow.id).status == "done", 60, message="the slow one")
+    outputs = store.submission_outputs(slow.id)
+    assert len(outputs) == 16 and all("valid_json" in o.checks for o in outputs)
+    assert outputs[-1].checks["custom"]["detail"] == "the pattern took too long"
 
 
 def test_damaged_records_are_refused_once_each_and_touch_nobody_else(settings, store, connection, workers):
@@ -128,23 +128,23 @@ def test_damaged_records_are_refused_once_each_and_touch_nobody_else(settings, s
     damaged = {name: decoding_request(settings, name, max_new_tokens=4) for name in ("notjson", "noid", "jargon")}
     for request in [*damaged.values(), good]:
         submit(store, settings, request)
-    key = store.submission_key
-    connection.hset(key(damaged["notjson"]["id"]), "request", "{not json")
-    connection.hset(key(damaged["noid"]["id"]), "request", json.dumps({k: v for k, v in damaged["noid"].items()
+    key = store.keys.submission
+    connection.hset(key(damaged["notjson"].id), "request", "{not json")
+    connection.hset(key(damaged["noid"].id), "request", json.dumps({k: v for k, v in damaged["noid"].to_dict().items()
                                                                        if k != "id"}))
-    connection.hset(key(damaged["jargon"]["id"]), "request", json.dumps(
-        {**damaged["jargon"], "checks": [{"id": "no_jargon", "jargon": [["nested"], 7]}]}))
+    connection.hset(key(damaged["jargon"].id), "request", json.dumps(
+        {**damaged["jargon"].to_dict(), "checks": [{"id": "no_jargon", "jargon": [["nested"], 7]}]}))
     process = workers.start("--burst")
     assert process.wait(timeout=120) == 0, workers.log()
     reasons = {"notjson": "malformed_request", "noid": "malformed_request", "jargon": "bad_custom_check"}
     for name, request in damaged.items():
-        record = connection.hgetall(key(request["id"]))
+        record = connection.hgetall(key(request.id))
         assert record[b"status"] == b"failed", name
         assert json.loads(record[b"error"])["code"] == reasons[name]
-        assert Job.fetch(request["id"], connection=connection).get_status() == "failed"
+        assert Job.fetch(request.id, connection=connection).get_status() == "failed"
     assert store.pending_count(TEST_CLASS) == 0
-    done = store.submission(good["id"])
-    assert done["status"] == "done" and done["attempts"] == 1
+    done = store.submission(good.id)
+    assert done.status == "done" and done.attempts == 1
     assert "Traceback" not in workers.log()
 
 
@@ -156,11 +156,11 @@ def test_rq_shows_the_worker_busy_on_a_running_job_after_another_finishes(settin
     submit(store, settings, long)
     submit(store, settings, short)
     workers.start("--burst")
-    wait_for(lambda: Job.fetch(short["id"], connection=connection).get_status() == "finished", 120,
+    wait_for(lambda: Job.fetch(short.id, connection=connection).get_status() == "finished", 120,
              message="the short job to finish")
-    assert Job.fetch(long["id"], connection=connection).get_status() == "started"
+    assert Job.fetch(long.id, connection=connection).get_status() == "started"
     [worker] = Worker.all(connection=connection)
-    assert worker.get_state() == "busy" and worker.get_current_job_id() == long["id"]
+    assert worker.get_state() == "busy" and worker.get_current_job_id() == long.id
 
 
 def test_a_job_abandoned_with_no_retries_left_ends_its_submission_with_a_reason(settings, store, connection, workers):
@@ -170,19 +170,19 @@ def test_a_job_abandoned_with_no_retries_left_ends_its_submission_with_a_reason(
     request = decoding_request(settings, "unlucky", max_new_tokens=700, prompt="Once")
     submit(store, no_retries, request)
     first = workers.start()
-    wait_for(lambda: store.submission(request["id"])["status"] == "running", 120, message="running")
+    wait_for(lambda: store.submission(request.id).status == "running", 120, message="running")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     workers.start()  # a live worker's registry sweep finds the abandoned job
-    wait_for(lambda: store.submission(request["id"])["status"] == "failed", 90, message="the submission to end")
-    record = store.submission(request["id"])
-    assert record["error"]["code"] == "worker_lost" and store.pending_count(TEST_CLASS) == 0
-    assert "sin" not in record["error"]["code"]
+    wait_for(lambda: store.submission(request.id).status == "failed", 90, message="the submission to end")
+    record = store.submission(request.id)
+    assert record.error.code == "worker_lost" and store.pending_count(TEST_CLASS) == 0
+    assert "sin" not in record.error.code
     submit(store, settings, decoding_request(settings, "unlucky", seed=5, max_new_tokens=2))  # limits freed
 
 
 def test_identical_generations_in_flight_run_once_and_everyone_gets_the_text(settings, store, connection):
-    from shared.decoding import PRESETS as presets
+    from shared.contract.decoding import PRESETS as presets
 
     greedy = [{**presets["greedy"].to_dict(), "max_new_tokens": 24}]
     requests = [build_request(settings, class_code=TEST_CLASS, student=f"s{i}", prompt=NOTEBOOK_PROMPT,
@@ -191,27 +191,27 @@ def test_identical_generations_in_flight_run_once_and_everyone_gets_the_text(set
         submit(store, settings, request)
     worker, _ = in_process_worker(settings, connection)
     worker.work(burst=True)
-    texts = {store.submission_outputs(r["id"])[0]["text"] for r in requests}
-    assert len(texts) == 1 and all(store.submission(r["id"])["status"] == "done" for r in requests)
+    texts = {store.submission_outputs(r.id)[0].text for r in requests}
+    assert len(texts) == 1 and all(store.submission(r.id).status == "done" for r in requests)
     assert worker.engine.generated_tokens <= 24  # one generation's tokens, not six
 
 
 def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, connection, workers):
-    from shared.submissions import cancel
+    from shared.services.submissions import cancel
 
     running = decoding_request(settings, "impatient", max_new_tokens=900, prompt="Once")
     queued = decoding_request(settings, "impatient", seed=2, max_new_tokens=4)
     submit(store, settings, running)
-    assert not cancel(store, running["id"], "someone-else")  # only their own
+    assert not cancel(store, running.id, "someone-else")  # only their own
     workers.start()
-    wait_for(lambda: store.submission(running["id"])["status"] == "running", 120, message="running")
+    wait_for(lambda: store.submission(running.id).status == "running", 120, message="running")
     submit(store, settings, queued)
-    assert cancel(store, queued["id"], "impatient") and cancel(store, running["id"], "impatient")
+    assert cancel(store, queued.id, "impatient") and cancel(store, running.id, "impatient")
     for request in (queued, running):
-        wait_for(lambda: store.submission(request["id"])["status"] == "failed", 30, message="cancelled")
-        assert store.submission(request["id"])["error"]["code"] == "cancelled"
+        wait_for(lambda: store.submission(request.id).status == "failed", 30, message="cancelled")
+        assert store.submission(request.id).error.code == "cancelled"
     assert store.pending_count(TEST_CLASS) == 0 and Queue(settings.queue_name(), connection=connection).count == 0
-    wait_for(lambda: not store.redis.smembers(store.key("cancel")), 30, message="the cancel flags cleared")
+    wait_for(lambda: not store.redis.smembers(store.keys.cancel()), 30, message="the cancel flags cleared")
 
 
 def test_small_top_k_beside_greedy_rows_completes_for_everyone(settings, store, connection):
@@ -225,7 +225,7 @@ def test_small_top_k_beside_greedy_rows_completes_for_everyone(settings, store, 
     worker, _ = in_process_worker(settings, connection)
     worker.work(burst=True)
     for request in [small, *others]:
-        record = store.submission(request["id"])
-        assert record["status"] == "done" and record["attempts"] == 1, record
-    steps = store.token_details(store.submission_outputs(small["id"])[2]["id"])["steps"]
-    assert all(len(step["sampled"]) <= 3 for step in steps)  # top_k 3: at most 3 alternatives after the cut
+        record = store.submission(request.id)
+        assert record.status == "done" and record.attempts == 1, record
+    steps = store.token_details(store.submission_outputs(small.id)[2].id).steps
+    assert all(len(step.sampled) <= 3 for step in steps)  # top_k 3: at most 3 alternatives after the cut

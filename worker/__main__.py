@@ -1,6 +1,6 @@
 """`python -m worker`: load the model once, then serve its RQ queue in batches until stopped.
 
-Settings come from the environment (shared/settings.py). Ctrl-C / SIGTERM finishes the batch in
+Settings come from the environment (shared/contract/settings.py). Ctrl-C / SIGTERM finishes the batch in
 hand (a second one stops at once; RQ then requeues what was running).
 """
 
@@ -14,7 +14,9 @@ import time
 import redis
 from rq import Queue
 
-from shared.settings import Settings, redact_url
+from worker.rq_adapter import shutdown_requested
+
+from shared.contract.settings import Settings, redact_url
 from worker.batch_worker import BatchWorker
 from worker.model import ModelLoadError, load_model
 
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                  redact_url(settings.redis_url))
     while True:
         worker.work(burst=args.burst, logging_level="INFO")
-        if args.burst or worker._shutdown_requested_date is not None:  # Ctrl-C / SIGTERM: a real stop
+        if args.burst or shutdown_requested(worker):  # Ctrl-C / SIGTERM: a real stop
             return 0
         # RQ's loop gives up on an error between jobs (Redis gone away); the model stays loaded, so wait
         # for Redis and resume under the same name (its stale registration, if any, is ours to drop).

@@ -33,21 +33,23 @@ from dataclasses import dataclass, field, replace
 import redis
 from rq import Queue, SimpleWorker
 from rq.executions import Execution
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from shared.problems import Problem
-from shared.settings import Settings
-from shared.store import Store
-from shared.decoding import DecodingConfig
-from shared.submissions import (EXPLORE, cache_key, check_context, clean_prompt, reconcile_pending,
-                                validate_request)
+from shared.contract.problems import Problem
+from shared.contract.settings import Settings
+from shared.services.store import Store
+from shared.contract.decoding import DecodingConfig
+from shared.contract.records import EXPLORE, Output, Request, TokenDetails
+from shared.services.gallery import publish
+from shared.services.submissions import cache_key, check_context, clean_prompt, reconcile_pending, validate_request
 from worker.checking import CheckPool
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
 from worker.model import LoadedModel, next_token_logits
 from worker.outputs import build_outputs, cached_copy
 from worker.registry import announce
+from worker.rq_adapter import fail_job, finish_job, start_execution, stop_requested
 
 log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 300  # how long finished results wait in memory for Redis to come back
@@ -60,10 +62,10 @@ class InFlight:
     job: Job
     queue: Queue
     execution: Execution
-    request: dict
+    request: Request
     attempt: int
     results: dict[int, GenerationResult] = field(default_factory=dict)
-    cached: dict[int, dict] = field(default_factory=dict)     # index -> original output answering it
+    cached: dict[int, Output] = field(default_factory=dict)   # index -> original output answering it
     cache_keys: dict[int, str] = field(default_factory=dict)  # index -> cache key, for new results
     generations: dict[int, GenerationRequest] = field(default_factory=dict)  # index -> what the engine runs
     checking: bool = False                                    # generated; its checks still run
@@ -120,7 +122,7 @@ class BatchWorker(SimpleWorker):
         self.set_state(WorkerStatus.BUSY)
         self._admit(job, queue)
         while self.inflight:
-            if not self._stop_requested and not (self.suspects or self.isolating):
+            if not stop_requested(self) and not (self.suspects or self.isolating):
                 try:
                     self._fill()
                 except redis.exceptions.ConnectionError:
@@ -151,32 +153,28 @@ class BatchWorker(SimpleWorker):
             self._admit(*found)
 
     def _admit(self, job: Job, queue: Queue) -> None:
-        with self.connection.pipeline() as pipe:
-            execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipe, worker_name=self.name)
-            pipe.execute()
-        self.execution = execution
-        self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
-        job.started_at = now()
+        execution = start_execution(self, job, self.get_heartbeat_ttl(job))
         try:
             record = self.store.submission(job.id)
-        except (ValueError, KeyError, TypeError, AttributeError):  # edited by hand: not JSON, fields missing
-            record = {"request": None}
-        request = record["request"] if record else None
+            problem = None if record else Problem("worker_error", detail="submission record missing")
+        except Problem.Invalid as invalid:  # edited by hand: not JSON, fields missing or of the wrong kind
+            record, problem = None, invalid.problems[0]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            record, problem = None, Problem("malformed_request")
+        request = record.request if record else None
         if self.store.cancel_requested([job.id]):
-            self._fail(job, queue, execution, request if isinstance(request, dict) else None, Problem("cancelled"))
+            self._fail(job, queue, execution, request, Problem("cancelled"))
             return
-        if not isinstance(request, dict):
-            problem = Problem("worker_error", detail="submission record missing") if record is None \
-                else Problem("malformed_request")
-            self._fail(job, queue, execution, request, problem)
+        if request is None:
+            self._fail(job, queue, execution, None, problem or Problem("malformed_request"))
             return
-        if request.get("lab") == EXPLORE:
+        if request.lab == EXPLORE:
             self._explore(job, queue, execution, request)
             return
         try:
             configs = validate_request(request, self.settings)
-            prompts = [self.loaded.tokenizer(item["prompt"]).input_ids for item in request["items"]]
-            for prompt_ids, config in zip(prompts, configs):
+            prompts = [self.loaded.tokenizer(item.prompt).input_ids for item in request.items]
+            for prompt_ids, config in zip(prompts, configs, strict=True):
                 check_context(len(prompt_ids), [config], self.loaded.context_window)
         except Problem.Invalid as invalid:
             self._fail(job, queue, execution, request, invalid.problems[0])
@@ -186,27 +184,27 @@ class BatchWorker(SimpleWorker):
             return
         attempt = self.store.mark_running(job.id, self.name)
         flight = self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
-        keys = [cache_key(request["class_code"], self.loaded.name, item["prompt"], config, int(item["seed"]))
-                for item, config in zip(request["items"], configs)]
-        hit_ids = dict(zip(keys, self.store.cached_outputs(keys)))
-        originals = {o["id"]: o for o in self.store.outputs([i for i in hit_ids.values() if i])}
-        for index, (item, config, prompt_ids, key) in enumerate(zip(request["items"], configs, prompts, keys)):
+        keys = [cache_key(request.class_code, self.loaded.name, item.prompt, config, item.seed)
+                for item, config in zip(request.items, configs, strict=True)]
+        hit_ids = dict(zip(keys, self.store.cached_outputs(keys), strict=True))
+        originals = {o.id: o for o in self.store.outputs([i for i in hit_ids.values() if i])}
+        for index, (item, config, prompt_ids, key) in enumerate(zip(request.items, configs, prompts, keys, strict=True)):
             if hit_ids[key] in originals:
                 flight.cached[index] = originals[hit_ids[key]]
                 continue
             flight.cache_keys[index] = key
             flight.generations[index] = GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids,
-                                                          config=config, seed=int(item["seed"]))
+                                                          config=config, seed=item.seed)
         for index, generation in flight.generations.items():
             self._generate_or_follow(flight, index, generation)
         if not flight.generations:
             self._complete(flight)  # everything answered from the cache: no generation at all
 
-    def _explore(self, job: Job, queue: Queue, execution: Execution, request: dict) -> None:
+    def _explore(self, job: Job, queue: Queue, execution: Execution, request: Request) -> None:
         """The explorer's small job: one forward pass, the next-token logits stored as they are."""
         try:
-            clean_prompt(request.get("prompt"), self.settings.max_prompt_chars)
-            prompt_ids = self.loaded.tokenizer(request["prompt"]).input_ids
+            clean_prompt(request.prompt, self.settings.max_prompt_chars)
+            prompt_ids = self.loaded.tokenizer(request.prompt).input_ids
             check_context(len(prompt_ids), [DecodingConfig(max_new_tokens=1)], self.loaded.context_window)
         except Problem.Invalid as invalid:
             self._fail(job, queue, execution, request, invalid.problems[0])
@@ -215,7 +213,7 @@ class BatchWorker(SimpleWorker):
         likeliest = logits.argsort()[::-1][:EXPLORER_TEXTS]
         texts = {str(i): self.loaded.tokenizer.decode([int(i)]) for i in likeliest}
         _retry_redis(lambda: self.store.complete_exploration(request, logits.tobytes(), prompt_ids, texts))
-        self._succeed(job, queue, execution, {"explore": request["id"]})
+        self._succeed(job, queue, execution, {"explore": request.id})
 
     # --- completion -----------------------------------------------------------------------------
     def _generate_or_follow(self, flight: InFlight, index: int, generation: GenerationRequest) -> None:
@@ -241,7 +239,7 @@ class BatchWorker(SimpleWorker):
         if flight is None or index in flight.results:
             return  # cancelled or timed out meanwhile, or already answered (a rerun during isolation)
         flight.results[index] = result
-        if len(flight.results) + len(flight.cached) == len(flight.request["items"]):
+        if len(flight.results) + len(flight.cached) == len(flight.request.items):
             self._complete(flight)
 
     def _cache_key_of(self, generation_key: tuple[str, int]) -> str | None:
@@ -267,8 +265,8 @@ class BatchWorker(SimpleWorker):
         try:
             outputs, details = build_outputs(flight.request, flight.results, self.loaded, self.name)
             outputs += [cached_copy(original, flight.request, index) for index, original in flight.cached.items()]
-            outputs.sort(key=lambda o: o["index"])
-            cache_keys = {f"{flight.request['id']}:{i}": key for i, key in flight.cache_keys.items()}
+            outputs.sort(key=lambda o: o.index)
+            cache_keys = {f"{flight.request.id}:{i}": key for i, key in flight.cache_keys.items()}
         except Exception as error:  # noqa: BLE001 - one odd record fails alone, never the loop
             log.exception("submission %s: outputs could not be built", flight.id)
             self._end(flight, Problem("worker_error", detail=type(error).__name__))
@@ -279,30 +277,23 @@ class BatchWorker(SimpleWorker):
         else:
             _retry_redis(lambda: self.store.mark_checking(flight.id))
 
-    def _store(self, flight: InFlight, details: dict, cache_keys: dict, outputs: list[dict]) -> None:
+    def _store(self, flight: InFlight, details: dict[str, TokenDetails], cache_keys: dict[str, str],
+               outputs: list[Output]) -> None:
         if self.inflight.get(flight.id) is not flight:
             return  # timed out while its checks ran
-        _retry_redis(lambda: self.store.complete_submission(flight.request, outputs, details, cache_keys))
+        _retry_redis(lambda: publish(self.store, flight.request, outputs, details, cache_keys))
         del self.inflight[flight.id]
-        self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o["id"] for o in outputs]})
+        self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o.id for o in outputs]})
 
     def _succeed(self, job: Job, queue: Queue, execution: Execution, result: dict) -> None:
-        job.ended_at = now()
-        job._result = result
-        job._status = JobStatus.FINISHED
-        self.execution = execution
-        _retry_redis(lambda: self.handle_job_success(job, queue, queue.started_job_registry))
+        _retry_redis(lambda: finish_job(self, job, queue, execution, result))
         self._show_current_job()
 
-    def _fail(self, job: Job, queue: Queue, execution: Execution, request: dict | None, problem: Problem) -> None:
+    def _fail(self, job: Job, queue: Queue, execution: Execution, request: Request | None, problem: Problem) -> None:
         """Finish a job as failed, with no retry; the student's submission shows the reason."""
-        self.store.fail_record(job.id, (request or {}).get("class_code"), problem.to_dict())
+        self.store.fail_record(job.id, request.class_code if request else None, problem)
         self.store.forget_cancel(job.id)
-        job.retries_left = 0
-        job.ended_at = now()
-        job._status = JobStatus.FAILED
-        self.execution = execution
-        self.handle_job_failure(job, queue, queue.started_job_registry, exc_string=f"{problem.code}: {problem.params}")
+        fail_job(self, job, queue, execution, f"{problem.code}: {problem.params}")
         self._show_current_job()
 
     def _end(self, flight: InFlight, problem: Problem) -> None:

@@ -2,7 +2,7 @@
 
 The built-in checks are pure functions over a few kilobytes of model output, with patterns written by
 us (linear time): they run in-process when a submission finishes. A student's custom regular
-expression is untrusted: it runs in a sandboxed child (shared/pattern_sandbox.py) with memory and time
+expression is untrusted: it runs in a sandboxed child (shared/teaching/pattern_sandbox.py) with memory and time
 limits and a wall-clock budget per submission, at most `CHECK_SLOTS` children at a time. The worker
 polls them between engine steps (`finished()` never blocks), so generation never waits on a pattern.
 """
@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from shared.checks import regex_result, run_checks
-from shared.pattern_sandbox import RUN_BUDGET_SECONDS, PatternRun
+from shared.contract.records import Output, Request
+from shared.teaching.checks import regex_result, run_checks
+from shared.teaching.pattern_sandbox import RUN_BUDGET_SECONDS, PatternRun
 
 CHECK_SLOTS = 2  # sandboxed children at once per worker: each is a short-lived Python process
 
@@ -23,20 +24,20 @@ class PendingChecks:
     """One finished submission whose custom regex check has not been answered yet."""
 
     key: str
-    outputs: list[dict]
+    outputs: list[Output]
     spec: dict
     payload: object = None           # what the worker needs back to store the submission
     run: PatternRun | None = None
     budget_seconds: float = RUN_BUDGET_SECONDS
 
     def start(self) -> None:
-        self.run = PatternRun(self.spec["pattern"], [o["text"] for o in self.outputs], self.budget_seconds)
+        self.run = PatternRun(self.spec["pattern"], [o.text for o in self.outputs], self.budget_seconds)
 
     def poll(self) -> bool:
         if self.run is None or not self.run.poll():
             return False
         for index, output in enumerate(self.outputs):
-            output["checks"]["custom"] = regex_result(self.run, index).to_dict()
+            output.checks["custom"] = regex_result(self.run, index).to_dict()
         return True
 
 
@@ -47,14 +48,15 @@ class CheckPool:
     waiting: deque = field(default_factory=deque)
     running: list = field(default_factory=list)
 
-    def add(self, key: str, request: dict, outputs: list[dict], payload=None) -> bool:
+    def add(self, key: str, request: Request, outputs: list[Output], payload=None) -> bool:
         """Attach every check the request lists to `outputs`. Returns True when they are complete now;
         False when a custom regex still runs (its outputs come back from `finished()` with `payload`)."""
-        specs = request.get("checks") or []
+        specs = request.checks
         custom = next((s for s in specs if s["id"] == "custom" and s.get("kind") == "regex"), None)
         in_process = [s for s in specs if s is not custom]
         for output in outputs:
-            output["checks"] = run_checks(in_process, output["text"], output["prompt"], request.get("topic", ""))
+            output.checks.clear()  # a cached copy is checked again, against this request's checks
+            output.checks.update(run_checks(in_process, output.text, output.prompt, request.topic))
         if custom is None:
             return True
         self.waiting.append(PendingChecks(key, outputs, custom, payload, budget_seconds=self.budget_seconds))

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from shared.decoding import DecodingConfig
+from shared.contract.decoding import DecodingConfig
 from worker.columns import Columns
 from worker.kv_cache import growable_cache
 from worker.sampling import RowParams, choose_tokens, record_width, row_keys

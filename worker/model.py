@@ -26,7 +26,9 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-from shared.tokens import gpt2_tokenizer_files
+from shared.contract.tokens import gpt2_tokenizer_files
+
+from shared.contract.records import Provenance
 
 RANDOM_MODELS = {
     # name: (n_layer, n_head, n_embd)
@@ -65,19 +67,12 @@ class LoadedModel:
         output), more than generating it on a GPU."""
         return self.tokenizer.batch_decode([[token] for token in range(len(self.tokenizer))])
 
-    def describe(self) -> dict:
+    def provenance(self) -> Provenance:
         """What every stored result records about where it came from."""
-        return {
-            "model": self.name,
-            "random_weights": self.random_weights,
-            "demo_model": self.demo_model,
-            "device": str(self.device),
-            "dtype": str(self.dtype).replace("torch.", ""),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-            "host": socket.gethostname(),
-        }
+        return Provenance(model=self.name, random_weights=self.random_weights, demo_model=self.demo_model,
+                          device=str(self.device), dtype=str(self.dtype).replace("torch.", ""),
+                          torch=torch.__version__, transformers=transformers.__version__,
+                          python=platform.python_version(), host=socket.gethostname())
 
 
 def pick_device(requested: str = "auto") -> torch.device:

@@ -3,7 +3,7 @@ and fp16 rows with any mix of top_k beside each other against their runs alone."
 
 import torch
 
-from shared.decoding import GREEDY, DecodingConfig
+from shared.contract.decoding import GREEDY, DecodingConfig
 from worker.engine import Engine, GenerationRequest
 from worker.model import load_model
 

@@ -8,10 +8,11 @@ from dashboard.common import (default_seed, follow, follow_unconfirmed, lab_page
                               submit_press, tr)
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
-from shared.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
+from shared.teaching.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
                              NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
-from shared.checks import check_detail
-from shared.submissions import build_request
+from shared.contract.records import Output, Request
+from shared.teaching.checks import check_detail
+from shared.services.submissions import build_request
 
 me, store, settings, model = lab_page("ablation.header", "ablation.intro")
 
@@ -73,9 +74,9 @@ if st.button(tr("decoding.run"), type="primary"):
 follow_unconfirmed(store)
 
 
-def matrix_view(request: dict, outputs: list[dict]) -> None:
-    check_ids = [spec["id"] for spec in request["checks"]]
-    order = list(dict.fromkeys(item["variant"] for item in request["items"]))
+def matrix_view(request: Request, outputs: list[Output]) -> None:
+    check_ids = [spec["id"] for spec in request.checks]
+    order = list(dict.fromkeys(item.variant for item in request.items))
     rows = effect_matrix(outputs, order, check_ids)
     st.subheader(tr("ablation.matrix"))
     st.caption(tr("ablation.matrix_caption"))
@@ -89,11 +90,11 @@ def matrix_view(request: dict, outputs: list[dict]) -> None:
         color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
         tooltip=["variant", "check", "rate"]), width="stretch")
     chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
-    for output in [o for o in outputs if o["variant"] == chosen]:
+    for output in [o for o in outputs if o.variant == chosen]:
         with st.container(border=True):
-            st.text(tr("common.with_seed", who=output["label"], seed=output["seed"]))
-            st.text(output["text"] or "∅")
-            for check_id, result in output["checks"].items():
+            st.text(tr("common.with_seed", who=output.label, seed=output.seed))
+            st.text(output.text or "∅")
+            for check_id, result in output.checks.items():
                 st.text(tr("check.result", mark="✅" if result["passed"] else "❌", name=tr(f"check.{check_id}"),
                            detail=check_detail(result, lang())))
 
@@ -111,7 +112,7 @@ def ablation_results(submission_id: str) -> None:
     """Progress while pending (polled); then the effect matrix and samples, drawn once."""
     view = follow(store, settings, submission_id, progress_banner, owner=me)
     if view is not None and progress_banner(view):
-        matrix_view(store.submission(submission_id)["request"], store.submission_outputs(submission_id))
+        matrix_view(store.submission(submission_id).request, store.submission_outputs(submission_id))
 
 
 history = past_submissions(store, me, "ablation")

@@ -9,10 +9,11 @@ from dashboard.common import (default_seed, follow, follow_unconfirmed, keep_row
                               remember, submit_press, tr)
 from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
-from shared.decoding import NOTEBOOK_PROMPT, STRATEGIES
-from shared.moderation import annotations
-from shared.submissions import build_request
-from shared.sweeps import SWEEP_NAMES, sweep
+from shared.contract.decoding import NOTEBOOK_PROMPT, STRATEGIES
+from shared.contract.records import Output
+from shared.services.moderation import annotations
+from shared.services.submissions import build_request
+from shared.teaching.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 
@@ -72,14 +73,14 @@ if st.button(tr("decoding.run"), type="primary"):
 follow_unconfirmed(store)
 
 
-def show_output(output: dict, note: dict) -> None:
+def show_output(output: Output, note: dict) -> None:
     output_card(output, note=note, metrics=True, collapse=True, own=True)
-    if output.get("cached_from"):
+    if output.cached_from:
         st.text("♻ " + tr("decoding.cached"))
-    if st.button(tr("decoding.run_again"), key=f"again-{output['id']}"):
-        run([{**output["config"], "seed": output["seed"]}], output["prompt"], output["seed"])
+    if st.button(tr("decoding.run_again"), key=f"again-{output.id}"):
+        run([{**output.config.to_dict(), "seed": output.seed}], output.prompt, output.seed)
         st.rerun()  # show the new submission (it may already be answered from the cache)
-    if st.toggle(tr("tokens.header"), key=f"tokens-{output['id']}"):  # built only when opened
+    if st.toggle(tr("tokens.header"), key=f"tokens-{output.id}"):  # built only when opened
         token_view(store, output)
 
 
@@ -91,11 +92,11 @@ def show_results(submission_id: str) -> None:
     st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
     st.subheader(tr("decoding.results"))
     outputs = store.submission_outputs(submission_id)
-    notes = annotations(store, me.code, [o["id"] for o in outputs])  # the instructor's marks on my results
+    notes = annotations(store, me.code, [o.id for o in outputs])  # the instructor's marks on my results
     for start in range(0, len(outputs), 3):
         for column, output in zip(st.columns(3), outputs[start:start + 3]):
             with column:
-                show_output(output, notes[output["id"]])
+                show_output(output, notes[output.id])
 
 
 history = past_submissions(store, me, "decoding")

@@ -1,7 +1,7 @@
 """The class gallery: filters, groups with their metrics, charts, comparisons and the projector view.
 
 Students see only their own (signed) class and never hidden outputs; instructor controls are drawn
-only for a valid instructor token, and every action checks that token again (shared/moderation.py).
+only for a valid instructor token, and every action checks that token again (shared/services/moderation.py).
 """
 
 import math
@@ -13,10 +13,10 @@ import streamlit as st
 
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.widgets import diff_html, output_card, readable_table
-from shared.classes import list_classes
-from shared.gallery import (SORTS, GalleryQuery, chart_rows, class_groups, class_prompts, class_stats, class_students,
+from shared.services.classes import list_classes
+from shared.services.gallery import (SORTS, GalleryQuery, chart_rows, class_groups, class_prompts, class_stats, class_students, class_version,
                             group_summaries, groups_differing_from_greedy, query, stats_matching)
-from shared.moderation import annotations, set_comment, set_hidden, set_star, spotlight
+from shared.services.moderation import annotations, set_comment, set_hidden, set_star, spotlight
 
 PAGE_SIZE = 20
 COMPARE_CHOICES = 300  # outputs the compare pickers offer: every one the filters keep, up to this many
@@ -72,32 +72,23 @@ outputs_tab, groups_tab, charts_tab, compare_tab, spotlight_tab = st.tabs(
 def moderation_controls(output: dict, note: dict) -> None:
     """One row inside the card: star, hide, and the comment with its save button."""
     star, hide, comment_box, save = st.columns([2, 2, 5, 2], vertical_alignment="bottom")
-    if star.button(tr("gallery.unstar") if note["starred"] else tr("gallery.star"), key=f"star-{output['id']}",
+    if star.button(tr("gallery.unstar") if note["starred"] else tr("gallery.star"), key=f"star-{output.id}",
                    width="stretch"):
-        set_star(store, settings, token, code, output["id"], not note["starred"])
+        set_star(store, settings, token, code, output.id, not note["starred"])
         st.rerun()
-    if hide.button(tr("gallery.unhide") if note["hidden"] else tr("gallery.hide"), key=f"hide-{output['id']}",
+    if hide.button(tr("gallery.unhide") if note["hidden"] else tr("gallery.hide"), key=f"hide-{output.id}",
                    width="stretch"):
-        set_hidden(store, settings, token, code, output["id"], not note["hidden"])
+        set_hidden(store, settings, token, code, output.id, not note["hidden"])
         st.rerun()
     comment = comment_box.text_input(tr("gallery.comment"), value=note["comment"], max_chars=300,
-                                     key=f"c-{output['id']}", label_visibility="collapsed",
+                                     key=f"c-{output.id}", label_visibility="collapsed",
                                      placeholder=tr("gallery.comment"))
-    if save.button(tr("gallery.save_comment"), key=f"save-{output['id']}", width="stretch"):
-        set_comment(store, settings, token, code, output["id"], comment)
+    if save.button(tr("gallery.save_comment"), key=f"save-{output.id}", width="stretch"):
+        set_comment(store, settings, token, code, output.id, comment)
         st.rerun()
 
 
 GALLERY_POLL_SECONDS = {True: 3.0, False: 30.0}  # while the class has work pending / when it has none
-
-
-def class_version(store, code: str) -> tuple[int, int, int]:
-    """Cheap fingerprint of what the gallery shows: outputs, hidden ones, stars (three O(1) reads)."""
-    with store.redis.pipeline(transaction=False) as pipe:
-        pipe.zcard(store.class_key(code, "outputs"))
-        pipe.scard(store.class_key(code, "hidden"))
-        pipe.zcard(store.class_key(code, "starred"))
-        return tuple(pipe.execute())
 
 
 @redis_tolerant
@@ -124,12 +115,12 @@ def outputs_page(current: GalleryQuery) -> None:
     if not outputs:
         st.info(tr("gallery.empty"))
         return
-    notes = annotations(store, code, [o["id"] for o in outputs])
+    notes = annotations(store, code, [o.id for o in outputs])
     for output in outputs:
-        card = output_card(output, show_student=True, note=notes[output["id"]], collapse=True)
+        card = output_card(output, show_student=True, note=notes[output.id], collapse=True)
         if token:
             with card:
-                moderation_controls(output, notes[output["id"]])
+                moderation_controls(output, notes[output.id])
 
 
 with outputs_tab:
@@ -225,8 +216,8 @@ with compare_tab:
         st.info(tr("gallery.need_two_kept"))
     else:
         st.caption(tr("gallery.compare_reach", count=len(choices)))
-        names = {f"{o['student']} · {o['label']} · {tr('common.seed', seed=o['seed'])} · {o['text'][:30]} · "
-                 f"#{o['id']}": o for o in choices}
+        names = {f"{o.student} · {o.label} · {tr('common.seed', seed=o.seed)} · {o.text[:30]} · #{o.id}": o
+                 for o in choices}
         left, right = st.columns(2)
         first = names[left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")]
         second = names[right.selectbox(tr("gallery.right"), list(names), index=1, key="cmp-b")]
@@ -236,7 +227,7 @@ with compare_tab:
             output_card(second, show_student=True)
         st.subheader(tr("gallery.diff_header"))
         st.caption(tr("gallery.diff_legend"))
-        st.html(diff_html(first["text"], second["text"]))
+        st.html(diff_html(first.text, second.text))
 
 with spotlight_tab:
     st.html("<style>.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * "
@@ -244,12 +235,12 @@ with spotlight_tab:
     starred = spotlight(store, code)
     if not starred:
         st.info(tr("spotlight.empty"))
-    notes = annotations(store, code, [o["id"] for o in starred])
+    notes = annotations(store, code, [o.id for o in starred])
     with st.container(key="spotlight"):
         for output in starred:
-            st.text(output["label"])
-            st.text(output["text"])
-            st.text(tr("common.with_seed", who=output["student"], seed=output["seed"]))
-            if notes[output["id"]]["comment"]:  # what the instructor wants the class to look at
-                st.text(tr("gallery.comment_mark", comment=notes[output["id"]]["comment"]))
+            st.text(output.label)
+            st.text(output.text)
+            st.text(tr("common.with_seed", who=output.student, seed=output.seed))
+            if notes[output.id]["comment"]:  # what the instructor wants the class to look at
+                st.text(tr("gallery.comment_mark", comment=notes[output.id]["comment"]))
             st.divider()

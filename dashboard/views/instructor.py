@@ -9,11 +9,11 @@ from rq import Queue
 from dashboard.common import (get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant,
                               tr)
 from dashboard.widgets import readable_table
-from shared.classes import close_class, list_classes, open_class
-from shared.moderation import (export_csv, export_json, export_rows, failed_submissions, requeue_failed,
+from shared.services.classes import close_class, list_classes, open_class
+from shared.services.moderation import (export_csv, export_json, export_rows, failed_submissions, requeue_failed,
                                students_overview)
-from shared.problems import Problem
-from shared.workers import console_rows, live_workers, served_models
+from shared.contract.problems import Problem
+from shared.services.workers import console_rows, live_workers, served_models
 
 # The queue and workers section redraws itself: quickly while anything is queued or running, slowly when
 # the class is idle (a few Redis reads), so the numbers on the projector are never a stale snapshot.
@@ -128,9 +128,9 @@ def queue_section(model: str) -> bool:
     failed = failed_submissions(store, settings, model)
     if failed:
         st.text(tr("instructor.failed"))
-        st.dataframe(pd.DataFrame([{tr("col.student"): f["request"]["student"], tr("gallery.lab"): f["request"]["lab"],
-                                    tr("col.error"): Problem.from_dict(f["error"]).message(lang())
-                                    if f["error"] else "?"} for f in failed]), hide_index=True)
+        st.dataframe(pd.DataFrame([{tr("col.student"): f.request.student, tr("gallery.lab"): f.request.lab,
+                                    tr("col.error"): f.error.message(lang()) if f.error else "?"}
+                                   for f in failed]), hide_index=True)
         if st.button(tr("instructor.requeue", model=model), key=f"requeue-{model}"):
             st.success(tr("instructor.requeued", count=requeue_failed(store, settings, token, model)))
     return bool(queued or running)
@@ -147,7 +147,7 @@ def live_status(busy: bool) -> None:
     else:
         st.info(tr("instructor.no_workers"))
     models = sorted(set(served_models(store)) | {settings.model})
-    now_busy = any([queue_section(model) for model in models]) or any(w.get("in_flight") != "0" for w in workers)
+    now_busy = any([queue_section(model) for model in models]) or any(w.in_flight for w in workers)
     if now_busy != busy:
         st.session_state.console_busy = now_busy
         st.rerun()

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from dashboard.common import browser, forget_student, get_secret, get_store, lang, redis_ok, remember_student, student, tr
-from shared.classes import join_class, normalize_code, student_of
-from shared.problems import Problem
-from shared.sessions import rejoin_code, rejoin_student_id
+from shared.services.classes import join_class, normalize_code, student_of
+from shared.contract.problems import Problem
+from shared.services.sessions import rejoin_code, rejoin_student_id
 
 st.header(tr("join.header"))
 store = get_store()

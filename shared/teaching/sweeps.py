@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.decoding import GREEDY, PRESETS, SAMPLING, DecodingConfig
+from shared.contract.decoding import GREEDY, PRESETS, SAMPLING, DecodingConfig
 
 SWEEP_NAMES = ("presets", "temperature", "top_k_top_p", "repetition", "seeds")
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from shared.settings import Settings
-from shared.store import QUEUED, Store
+from shared.contract.settings import Settings
+from shared.contract.records import QUEUED, Output, Submission
+from shared.services.store import Store
 
 MAX_COMMENT_CHARS = 300
 # Instructor login throttling, per browser session and per client address (a school's NAT puts a whole
@@ -61,7 +62,7 @@ class LoginAttempt:
 def log_in_instructor(store: Store, settings: Settings, password: str, session: str, address: str) -> LoginAttempt:
     """Check the password unless this session or address must wait after repeated failures."""
     scopes = {"session": session, "address": address or "local"}
-    keys = {kind: store.key("login", kind, hashlib.sha256(value.encode()).hexdigest()[:24])
+    keys = {kind: store.keys.login_failures(kind, hashlib.sha256(value.encode()).hexdigest()[:24])
             for kind, value in scopes.items()}
     now_ = time.time()
     waits = [float(store.redis.hget(key, "until") or 0) - now_ for key in keys.values()]
@@ -96,8 +97,8 @@ def server_secret(store: Store, settings: Settings) -> bytes:
     """DECODELAB_SECRET, or one random secret kept in Redis and shared by every dashboard process."""
     if settings.secret:
         return settings.secret.encode()
-    store.redis.set(store.key("secret"), secrets.token_hex(32), nx=True)
-    return store.redis.get(store.key("secret"))
+    store.redis.set(store.keys.secret(), secrets.token_hex(32), nx=True)
+    return store.redis.get(store.keys.secret())
 
 
 def sign_membership(secret: bytes, code: str, student_id: str) -> str:
@@ -119,30 +120,30 @@ def is_member(store: Store, settings: Settings, code: str, student_id: str, toke
 # --- instructor actions (each checks the token first) ----------------------------------------------
 def set_star(store: Store, settings: Settings, token: str, code: str, output_id: str, starred: bool) -> None:
     require_instructor(settings, token)
-    key = store.class_key(code, "starred")
+    key = store.keys.starred(code)
     store.redis.zadd(key, {output_id: time.time()}) if starred else store.redis.zrem(key, output_id)
 
 
 def set_hidden(store: Store, settings: Settings, token: str, code: str, output_id: str, hidden: bool) -> None:
     """Hide from students (kept, never deleted) or show again."""
     require_instructor(settings, token)
-    score = store.redis.zscore(store.class_key(code, "outputs"), output_id)
+    score = store.redis.zscore(store.keys.outputs(code), output_id)
     if score is None:
         return
     with store.redis.pipeline() as pipe:
         if hidden:
-            pipe.sadd(store.class_key(code, "hidden"), output_id)
-            pipe.zrem(store.class_key(code, "visible"), output_id)
+            pipe.sadd(store.keys.hidden(code), output_id)
+            pipe.zrem(store.keys.visible(code), output_id)
         else:
-            pipe.srem(store.class_key(code, "hidden"), output_id)
-            pipe.zadd(store.class_key(code, "visible"), {output_id: score})
+            pipe.srem(store.keys.hidden(code), output_id)
+            pipe.zadd(store.keys.visible(code), {output_id: score})
         pipe.execute()
 
 
 def set_comment(store: Store, settings: Settings, token: str, code: str, output_id: str, text: str) -> None:
     require_instructor(settings, token)
     text = "".join(ch for ch in (text or "") if ch.isprintable() or ch == "\n").strip()[:MAX_COMMENT_CHARS]
-    key = store.class_key(code, "comments")
+    key = store.keys.comments(code)
     store.redis.hset(key, output_id, text) if text else store.redis.hdel(key, output_id)
 
 
@@ -150,27 +151,27 @@ def annotations(store: Store, code: str, output_ids: list[str]) -> dict[str, dic
     """Star, hidden flag and comment of each output (what both students and the instructor see)."""
     with store.redis.pipeline(transaction=False) as pipe:
         for output_id in output_ids:
-            pipe.zscore(store.class_key(code, "starred"), output_id)
-            pipe.sismember(store.class_key(code, "hidden"), output_id)
-            pipe.hget(store.class_key(code, "comments"), output_id)
+            pipe.zscore(store.keys.starred(code), output_id)
+            pipe.sismember(store.keys.hidden(code), output_id)
+            pipe.hget(store.keys.comments(code), output_id)
         replies = pipe.execute()
     return {output_id: {"starred": replies[3 * i] is not None, "hidden": bool(replies[3 * i + 1]),
                         "comment": (replies[3 * i + 2] or b"").decode()}
             for i, output_id in enumerate(output_ids)}
 
 
-def spotlight(store: Store, code: str, limit: int = 20) -> list[dict]:
+def spotlight(store: Store, code: str, limit: int = 20) -> list[Output]:
     """Starred outputs still visible, newest star first: the projector view."""
-    ids = [i.decode() for i in store.redis.zrevrange(store.class_key(code, "starred"), 0, limit - 1)]
-    hidden = {h.decode() for h in store.redis.smembers(store.class_key(code, "hidden"))}
+    ids = [i.decode() for i in store.redis.zrevrange(store.keys.starred(code), 0, limit - 1)]
+    hidden = {h.decode() for h in store.redis.smembers(store.keys.hidden(code))}
     return store.outputs([i for i in ids if i not in hidden])
 
 
 def students_overview(store: Store, code: str) -> list[dict]:
-    joined = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.class_key(code, "students")).items()}
+    joined = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.keys.students(code)).items()}
     with store.redis.pipeline(transaction=False) as pipe:
         for student_id in joined:
-            pipe.zcard(store.student_key(code, student_id))
+            pipe.zcard(store.keys.student_submissions(code, student_id))
         counts = pipe.execute()
     return sorted(({"student": row["label"], "id": student_id, "joined_at": row["joined_at"], "submissions": c}
                    for (student_id, row), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
@@ -185,15 +186,12 @@ EXPORT_FIELDS = ["id", "student", "lab", "variant", "model", "random_weights", "
 def export_rows(store: Store, settings: Settings, token: str, code: str) -> list[dict]:
     """Every output of the class, hidden ones included, flat: for CSV and JSON downloads."""
     require_instructor(settings, token)
-    ids = [i.decode() for i in store.redis.zrange(store.class_key(code, "outputs"), 0, -1)]
+    ids = [i.decode() for i in store.redis.zrange(store.keys.outputs(code), 0, -1)]
     notes = annotations(store, code, ids)
     rows = []
     for output in store.outputs(ids):
-        metrics, config = output.get("metrics") or {}, output["effective_config"]
-        rows.append({**{f: output.get(f) for f in EXPORT_FIELDS}, **{k: config.get(k) for k in (
-            "strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")},
-            **{k: metrics.get(k) for k in ("perplexity", "distinct_1", "distinct_2", "repeated_3gram_share", "loop")},
-            "checks": {k: v["passed"] for k, v in (output.get("checks") or {}).items()}, **notes[output["id"]]})
+        flat = output.flat()
+        rows.append({**{name: flat.get(name) for name in EXPORT_FIELDS}, **notes[output.id]})
     return rows
 
 
@@ -224,7 +222,7 @@ def export_json(rows: list[dict]) -> str:
 
 
 # --- queue ----------------------------------------------------------------------------------------
-def failed_submissions(store: Store, settings: Settings, model: str) -> list[dict]:
+def failed_submissions(store: Store, settings: Settings, model: str) -> list[Submission]:
     registry = FailedJobRegistry(settings.queue_name(model), connection=store.redis)
     records = [store.submission(job_id) for job_id in registry.get_job_ids()]
     return [r for r in records if r]
@@ -241,8 +239,8 @@ def requeue_failed(store: Store, settings: Settings, token: str, model: str) -> 
         registry.requeue(job_id)
         if record:
             with store.redis.pipeline() as pipe:
-                pipe.hset(store.submission_key(job_id), mapping={"status": QUEUED, "error": ""})
-                pipe.sadd(store.class_key(record["request"]["class_code"], "pending"), job_id)
+                pipe.hset(store.keys.submission(job_id), mapping={"status": QUEUED, "error": ""})
+                pipe.sadd(store.keys.pending(record.request.class_code), job_id)
                 pipe.execute()
         count += 1
     return count

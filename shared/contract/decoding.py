@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-from shared.problems import Problem
+from shared.contract.problems import Problem
 
 GREEDY = "greedy"      # do_sample=False: argmax after the repetition penalty
 SAMPLING = "sampling"  # do_sample=True: temperature -> top-k -> top-p -> sample
@@ -151,7 +151,7 @@ def config_summary(effective_config: dict, lang: str) -> str:
     """An effective config as a class reads it, e.g. 'sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 ·
     80 tok'. Only what ran: greedy ignores temperature, top-k and top-p, so they are not named; top-p 1
     (no cut) is left out."""
-    from shared.i18n import t
+    from shared.contract.i18n import t
 
     config = effective_config or {}
     strategy = config.get("strategy", SAMPLING)

@@ -12,9 +12,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from shared.i18n import t
-from shared.metrics import ngrams, words
-from shared.pattern_sandbox import BAD_PATTERN, COMPILED, PatternRun, validate_pattern
+from shared.contract.i18n import t
+from shared.teaching.metrics import ngrams, words
+from shared.teaching.pattern_sandbox import BAD_PATTERN, COMPILED, PatternRun, validate_pattern
 
 BULLET = re.compile(r"^\s*(?:[-*•·●▪‣]|\d+[.)])\s+\S")
 EXAMPLE_MARKERS = ("for example", "for instance", "e.g.", "such as", "as an example", "por ejemplo")
@@ -175,7 +175,7 @@ def check_shape_problem(spec) -> str | None:
 
 def validate_custom(kind: str, pattern: str) -> str | None:
     """None when a student's custom check is usable, else the reason. A regex is compiled in a sandboxed
-    child (shared/pattern_sandbox.py), never in this process."""
+    child (shared/teaching/pattern_sandbox.py), never in this process."""
     shape = check_shape_problem({"id": "custom", "kind": kind, "pattern": pattern})
     if shape or kind != "regex":
         return shape

@@ -20,7 +20,7 @@ class Problem:
 
     def message(self, lang: str) -> str:
         """In `lang`, the field named as the page labels it ("temperatura"), and its row when known."""
-        from shared.i18n import TEXT, t
+        from shared.contract.i18n import TEXT, t
         params = dict(self.params)
         if f"field.{params.get('field')}" in TEXT:
             params["field"] = t(f"field.{params['field']}", lang)

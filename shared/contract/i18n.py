@@ -9,7 +9,7 @@ from __future__ import annotations
 LANGUAGES = ("es", "en")
 
 TEXT: dict[str, dict[str, str]] = {
-    # --- problems a user can cause (shared/problems.py) ---
+    # --- problems a user can cause (shared/contract/problems.py) ---
     "problem.empty_prompt": {"es": "El prompt está vacío: escribe algo para que el modelo continúe.",
                              "en": "The prompt is empty: write something for the model to continue."},
     "problem.prompt_too_long_chars": {
@@ -79,8 +79,6 @@ TEXT: dict[str, dict[str, str]] = {
               "afectar a los demás ({detail}).",
         "en": "This submission made the generation engine fail even when run alone, so it was cancelled "
               "without affecting anyone else ({detail})."},
-    "problem.class_closed": {"es": "Esta clase está cerrada. Pídele a tu profesor/a que la vuelva a abrir.",
-                             "en": "This class is closed. Ask your instructor to reopen it."},
     "problem.too_many_joins": {
         "es": "Demasiadas entradas nuevas desde este navegador o en esta clase. Si ya entraste, usa tu código de "
               "reingreso; si no, espera unos minutos.",
@@ -293,7 +291,7 @@ TEXT: dict[str, dict[str, str]] = {
     "check.not_an_echo": {"es": "no repite el prompt", "en": "does not echo the prompt"},
     "check.custom": {"es": "comprobación propia", "en": "own check"},
     "check.result": {"es": "{mark} {name}: {detail}", "en": "{mark} {name}: {detail}"},
-    # --- why a check passed or failed (shared/checks.py CheckResult keys) ---
+    # --- why a check passed or failed (shared/teaching/checks.py CheckResult keys) ---
     "checkdetail.bullets": {"es": "{count} línea(s) de viñeta al final", "en": "{count} bullet line(s) at the end"},
     "checkdetail.json_ok": {"es": "JSON válido", "en": "valid JSON"},
     "checkdetail.json_error": {"es": "JSON no válido en la línea {line}, columna {column} ({msg}): «{around}»",
@@ -321,7 +319,7 @@ TEXT: dict[str, dict[str, str]] = {
     "checkdetail.matched": {"es": "coincide «{found}»", "en": "matched «{found}»"},
     "checkdetail.broken": {"es": "la comprobación no pudo ejecutarse ({error})",
                            "en": "the check could not run ({error})"},
-    # --- an effective config and a field, as the class reads them (shared/decoding.py, shared/problems.py) ---
+    # --- an effective config and a field, as the class reads them (shared/contract/decoding.py, shared/contract/problems.py) ---
     "config.greedy": {"es": "greedy", "en": "greedy"},
     "config.sampling": {"es": "sampling", "en": "sampling"},
     "config.no_top_k": {"es": "sin top-k", "en": "no top-k"},

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.contract.records import Output
+
 NOTEBOOK_TONE = "in a professional tone"
 NOTEBOOK_SUMMARY = "summarize at the end in three bullet points"
 NOTEBOOK_TOPIC = "advantages of using Git in generative AI projects"
@@ -27,7 +29,7 @@ STRUCTURES = ("instruction", "question", "few_shot")  # activity 2.3.4
 FEW_SHOT_EXAMPLE = ("Topic: benefits of writing unit tests.\n"
                     "Answer: Unit tests catch regressions early and document intent.\n"
                     "- Faster debugging\n- Safer refactoring\n- Living documentation\n\n")
-# Which check tests which instruction (shared/checks.py ids).
+# Which check tests which instruction (shared/teaching/checks.py ids).
 CHECK_FOR = {"summary": "three_bullets", "json": "valid_json", "jargon": "no_jargon", "examples": "has_example",
              "words": "word_limit"}
 
@@ -107,12 +109,12 @@ def check_specs(parts: PromptParts, jargon: list[str] | None = None, custom: dic
     return specs
 
 
-def effect_matrix(outputs: list[dict], variant_order: list[str], check_ids: list[str]) -> list[dict]:
+def effect_matrix(outputs: list[Output], variant_order: list[str], check_ids: list[str]) -> list[dict]:
     """Variants x checks: passes, samples, rate, and the change of rate against the full prompt."""
     cells: dict[tuple[str, str], list[bool]] = {}
     for output in outputs:
-        for check_id, result in (output.get("checks") or {}).items():
-            cells.setdefault((output["variant"], check_id), []).append(bool(result["passed"]))
+        for check_id, result in output.checks.items():
+            cells.setdefault((output.variant, check_id), []).append(bool(result["passed"]))
     rows = []
     for variant in variant_order:
         row = {"variant": variant}

@@ -8,8 +8,8 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from shared.problems import Problem
-from shared.store import Store
+from shared.contract.problems import Problem
+from shared.services.store import Store
 
 CLASS_CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{3,24}$")
 MAX_NAME_CHARS = 40
@@ -43,7 +43,7 @@ def open_class(store: Store, code: str) -> str:
         raise Problem.Invalid([Problem("bad_class_code")])
     existing = class_info(store, code)
     created = existing["created_at"] if existing else time.time()
-    store.redis.hset(store.key("classes"), code, json.dumps({"created_at": created, "open": True}))
+    store.redis.hset(store.keys.classes(), code, json.dumps({"created_at": created, "open": True}))
     return code
 
 
@@ -53,7 +53,7 @@ def open_class_once(store: Store, code: str) -> bool:
     code = normalize_code(code)
     if not valid_class_code(code):
         raise Problem.Invalid([Problem("bad_class_code")])
-    return bool(store.redis.hsetnx(store.key("classes"), code, json.dumps({"created_at": time.time(), "open": True})))
+    return bool(store.redis.hsetnx(store.keys.classes(), code, json.dumps({"created_at": time.time(), "open": True})))
 
 
 def close_class(store: Store, code: str) -> None:
@@ -61,20 +61,20 @@ def close_class(store: Store, code: str) -> None:
     info = class_info(store, code)
     if info:
         info["open"] = False
-        store.redis.hset(store.key("classes"), code, json.dumps(info))
+        store.redis.hset(store.keys.classes(), code, json.dumps(info))
 
 
 def class_info(store: Store, code: str) -> dict | None:
-    raw = store.redis.hget(store.key("classes"), normalize_code(code))
+    raw = store.redis.hget(store.keys.classes(), normalize_code(code))
     return json.loads(raw) if raw else None
 
 
 def list_classes(store: Store) -> list[dict]:
     rows = []
-    for code, raw in store.redis.hgetall(store.key("classes")).items():
+    for code, raw in store.redis.hgetall(store.keys.classes()).items():
         info = json.loads(raw)
         code = code.decode()
-        rows.append({"code": code, **info, "students": store.redis.hlen(store.class_key(code, "students")),
+        rows.append({"code": code, **info, "students": store.redis.hlen(store.keys.students(code)),
                      "outputs": store.class_output_count(code)})
     return sorted(rows, key=lambda r: r["created_at"], reverse=True)
 
@@ -114,24 +114,24 @@ def join_class(store: Store, code: str, name: str, browser: str | None = None) -
     if problems:
         raise Problem.Invalid(problems)
     _count_join(store, code, browser)
-    number = store.redis.incr(store.class_key(code, "student_seq"))
-    same_name = store.redis.hincrby(store.class_key(code, "names"), name.casefold(), 1)
+    number = store.redis.incr(store.keys.student_seq(code))
+    same_name = store.redis.hincrby(store.keys.student_names(code), name.casefold(), 1)
     student = Student(code, f"s{number}", name if same_name == 1 else f"{name} · {same_name}")
-    store.redis.hset(store.class_key(code, "students"), student.id,
+    store.redis.hset(store.keys.students(code), student.id,
                      json.dumps({"name": name, "label": student.label, "joined_at": time.time()}))
     return student
 
 
 def _count_join(store: Store, code: str, browser: str | None) -> None:
-    minute = store.class_key(code, "joins", str(int(time.time() // 60)))
+    minute = store.keys.joins_in_minute(code, int(time.time() // 60))
     scopes = [(minute, 120, JOINS_PER_CLASS_PER_MINUTE)]  # (key, seconds it lives, limit)
     if browser:
-        scopes.append((store.class_key(code, "joins", "browser", browser), 3600, JOINS_PER_BROWSER_PER_HOUR))
+        scopes.append((store.keys.joins_from_browser(code, browser), 3600, JOINS_PER_BROWSER_PER_HOUR))
     with store.redis.pipeline() as pipe:
         for key, ttl, _ in scopes:
             pipe.incr(key)
             pipe.expire(key, ttl, nx=True)
-        pipe.hlen(store.class_key(code, "students"))
+        pipe.hlen(store.keys.students(code))
         replies = pipe.execute()
     counts = replies[0:-1:2]
     if any(count > limit for count, (_, _, limit) in zip(counts, scopes)) or replies[-1] >= MAX_STUDENTS_PER_CLASS:
@@ -139,7 +139,7 @@ def _count_join(store: Store, code: str, browser: str | None) -> None:
 
 
 def student_of(store: Store, code: str, student_id: str) -> Student | None:
-    raw = store.redis.hget(store.class_key(normalize_code(code), "students"), student_id)
+    raw = store.redis.hget(store.keys.students(normalize_code(code)), student_id)
     if raw is None:
         return None
     return Student(normalize_code(code), student_id, json.loads(raw)["label"])

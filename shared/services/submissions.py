@@ -21,21 +21,20 @@ from rq import Callback, Queue, Retry
 from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
 
-from shared.checks import check_shape_problem, validate_custom
-from shared.classes import BIDI_CONTROLS, class_info, is_open
-from shared.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
-from shared.problems import Problem
-from shared.settings import Settings
-from shared.store import ACTIVE, QUEUED, Store
-from shared.tokens import count_gpt2_tokens
-from shared.workers import served_models
+from shared.teaching.checks import check_shape_problem, validate_custom
+from shared.services.classes import BIDI_CONTROLS, class_info, is_open
+from shared.contract.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
+from shared.contract.records import ACTIVE, EXPLORE, LABS, QUEUED, Item, Request
+from shared.contract.problems import Problem
+from shared.contract.settings import Settings
+from shared.services.store import Store
+from shared.contract.tokens import count_gpt2_tokens
+from shared.services.workers import served_models
 
-LABS = ("decoding", "ablation")
 MAX_GENERATIONS = 64  # generations in one submission (variants x samples, or configs)
-EXPLORE = "explore"  # a next-token distribution for the explorer: one forward pass, no generation
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
 ALLOWED_CONTROL = {"\n", "\t"}
-ON_FAILURE = "shared.submissions.job_failed"  # RQ's failure callback, by name (runs wherever RQ cleans up)
+ON_FAILURE = "shared.services.submissions.job_failed"  # RQ's failure callback, by name (runs wherever RQ cleans up)
 SUBMIT_LOCK_SECONDS = 10  # the per-student submit lock expires by itself if its release is lost
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ def check_context(prompt_tokens: int, configs: list[DecodingConfig], context: in
 def build_request(settings: Settings, *, class_code: str, student: str, prompt: str, configs: list[dict],
                   seed, model: str, lab: str = "decoding", variants: dict[str, str] | None = None,
                   checks: list[dict] | None = None, topic: str = "", request_id: str | None = None,
-                  student_id: str | None = None) -> dict:
+                  student_id: str | None = None) -> Request:
     """Validate everything a student sent and return the request record; raises `Problem.Invalid`.
 
     One generation per (variant, config): the decoding lab sends one prompt and several configs; the
@@ -106,15 +105,12 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
         raise Problem.Invalid(problems)
     for text in texts.values():
         check_context(count_gpt2_tokens(text), parsed)
-    items = [{"variant": _clean_label(name), "prompt": text, "config": c.to_dict(), "seed": s, "label": c.label(),
-              "group_key": c.group_key()} for name, text in texts.items() for c, s in zip(parsed, seeds)]
-    return {
-        "id": request_id or new_request_id(), "class_code": class_code, "student": student,
-        "student_id": student_id or student, "lab": lab, "model": model,
-        "prompt": next(iter(texts.values())), "items": items, "created_at": time.time(),
-        "total_tokens": len(texts) * sum(c.max_new_tokens for c in parsed),
-        "checks": checks or [], "topic": topic[:300],
-    }
+    items = tuple(Item(variant=_clean_label(name), prompt=text, config=c, seed=s)
+                  for name, text in texts.items() for c, s in zip(parsed, seeds, strict=True))
+    return Request(id=request_id or new_request_id(), class_code=class_code, student=student,
+                   student_id=student_id or student, lab=lab, model=model, prompt=next(iter(texts.values())),
+                   items=items, created_at=time.time(), total_tokens=len(texts) * sum(c.max_new_tokens for c in parsed),
+                   checks=tuple(checks or ()), topic=topic[:300])
 
 
 def _collect(problems: list[Problem], check, *args):
@@ -145,29 +141,25 @@ def check_problem(spec: dict) -> str | None:
 
 
 def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str,
-                          request_id: str | None = None, student_id: str | None = None) -> dict:
+                          request_id: str | None = None, student_id: str | None = None) -> Request:
     """Ask a worker for the next-token distribution after `prompt` (the explorer's bars)."""
     text = clean_prompt(prompt, settings.max_prompt_chars)
     check_context(count_gpt2_tokens(text), [DecodingConfig(max_new_tokens=1)])
-    return {"id": request_id or new_request_id(), "class_code": class_code, "student": student,
-            "student_id": student_id or student, "lab": EXPLORE, "model": model,
-            "prompt": text, "items": [], "created_at": time.time(), "total_tokens": 0}
+    return Request(id=request_id or new_request_id(), class_code=class_code, student=student,
+                   student_id=student_id or student, lab=EXPLORE, model=model, prompt=text, created_at=time.time())
 
 
-def validate_request(request: dict, settings: Settings) -> list[DecodingConfig]:
-    """The worker's second check of a dequeued request; returns its effective configs, one per item.
-    Cheap: a custom regex is not compiled here (it runs in the sandbox with the other checks)."""
-    if not isinstance(request.get("id"), str) or not isinstance(request.get("class_code"), str) \
-            or not isinstance(request.get("items"), list) or not isinstance(request.get("checks") or [], list):
-        raise Problem.Invalid([Problem("malformed_request")])
-    for item in request["items"]:
-        clean_prompt(item.get("prompt"), settings.max_prompt_chars)
-    configs = [DecodingConfig.from_dict(item["config"]).effective() for item in request["items"]]
-    for item in request["items"]:
-        validate_seed(item["seed"])
+def validate_request(request: Request, settings: Settings) -> list[DecodingConfig]:
+    """The worker's second check of a dequeued request (its shape was checked when it was read, by
+    `Request.from_dict`); returns its effective configs, one per item. Cheap: a custom regex is not
+    compiled here (it runs in the sandbox with the other checks)."""
+    for item in request.items:
+        clean_prompt(item.prompt, settings.max_prompt_chars)
+        validate_seed(item.seed)
+    configs = [item.config.effective() for item in request.items]
     if not configs or len(configs) > MAX_GENERATIONS:
         raise Problem.Invalid([Problem("too_many_generations", limit=MAX_GENERATIONS)])
-    problems = [Problem(p) for p in (check_shape_problem(spec) for spec in request.get("checks") or []) if p]
+    problems = [Problem(p) for p in (check_shape_problem(spec) for spec in request.checks) if p]
     if problems:
         raise Problem.Invalid(problems)
     return configs
@@ -185,7 +177,7 @@ def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:
     return Queue(settings.queue_name(model), connection=redis)
 
 
-def submit(store: Store, settings: Settings, request: dict) -> Job:
+def submit(store: Store, settings: Settings, request: Request) -> Job:
     """Record the submission and enqueue its RQ job atomically. Refuses a closed or unknown class, and a
     student over their limits (so one student cannot fill the queue ahead of the class).
 
@@ -193,20 +185,20 @@ def submit(store: Store, settings: Settings, request: dict) -> Job:
     returns that job and enqueues nothing. Once the transaction has committed, nothing after it may
     turn the submission into an error: the per-student lock expires by itself if releasing it fails.
     """
-    if not is_open(store, request["class_code"]):
-        known = class_info(store, request["class_code"]) is not None
+    if not is_open(store, request.class_code):
+        known = class_info(store, request.class_code) is not None
         raise Problem.Invalid([Problem("class_closed" if known else "bad_class_code")])
-    if store.redis.exists(store.submission_key(request["id"])):
-        return Job.fetch(request["id"], connection=store.redis)
+    if store.exists(request.id):
+        return Job.fetch(request.id, connection=store.redis)
     # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.
-    lock = store.redis.lock(store.key("submitting", request["class_code"], student_id_of(request)),
+    lock = store.redis.lock(store.keys.submitting(request.class_code, request.student_id),
                             timeout=SUBMIT_LOCK_SECONDS, blocking_timeout=SUBMIT_LOCK_SECONDS)
     if not lock.acquire():
         raise Problem.Invalid([Problem("busy")])
     try:
-        if store.redis.exists(store.submission_key(request["id"])):
-            return Job.fetch(request["id"], connection=store.redis)
-        check_limits(store, settings, request["class_code"], student_id_of(request))
+        if store.exists(request.id):
+            return Job.fetch(request.id, connection=store.redis)
+        check_limits(store, settings, request.class_code, request.student_id)
         return _enqueue(store, settings, request)
     finally:
         _release(lock)
@@ -216,7 +208,7 @@ def cancel(store: Store, submission_id: str, student_id: str) -> bool:
     """The student's own submission, stopped: a queued one leaves the queue now; a running one is ended by
     its worker at its next heartbeat, its rows freed. False when it is not theirs or already finished."""
     record = store.submission(submission_id)
-    if record is None or student_id_of(record["request"]) != student_id or record["status"] not in ACTIVE:
+    if record is None or record.request.student_id != student_id or not record.active:
         return False
     store.request_cancel(submission_id)
     try:
@@ -230,11 +222,6 @@ def cancel(store: Store, submission_id: str, student_id: str) -> bool:
     return True
 
 
-def student_id_of(record: dict) -> str:
-    """Who a request or output belongs to (records from before student ids carry only the label)."""
-    return record.get("student_id") or record["student"]
-
-
 def _release(lock) -> None:
     try:
         lock.release()
@@ -242,16 +229,16 @@ def _release(lock) -> None:
         log.warning("submit lock not released (%s); it expires in %d s", type(error).__name__, SUBMIT_LOCK_SECONDS)
 
 
-def _enqueue(store: Store, settings: Settings, request: dict) -> Job:
-    queue = queue_for(store.redis, settings, request["model"])
+def _enqueue(store: Store, settings: Settings, request: Request) -> Job:
+    queue = queue_for(store.redis, settings, request.model)
     with store.redis.pipeline() as pipe:
         # RQ opens the transaction (MULTI) itself, so its commands go first; ours join the same EXEC.
         job = queue.enqueue_call(
-            JOB_FUNCTION, args=(request["id"],), job_id=request["id"], pipeline=pipe,
+            JOB_FUNCTION, args=(request.id,), job_id=request.id, pipeline=pipe,
             timeout=settings.job_timeout, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
             retry=Retry(max=settings.job_retries) if settings.job_retries > 0 else None,  # RQ refuses max=0
             on_failure=Callback(ON_FAILURE), meta={"prefix": store.prefix},
-            description=f"{request['lab']} by {request['student']}",
+            description=f"{request.lab} by {request.student}",
         )
         store.add_submission(pipe, request)
         pipe.execute()
@@ -274,9 +261,9 @@ def end_if_unfinished(store: Store, submission_id: str, problem: Problem) -> boo
         record = store.submission(submission_id)
     except ValueError:
         return False
-    if record is None or record["status"] not in ACTIVE:
+    if record is None or not record.active:
         return False
-    store.fail_submission(record["request"], problem.to_dict())
+    store.fail_submission(record.request, problem)
     return True
 
 
@@ -289,8 +276,8 @@ def reconcile_pending(store: Store) -> int:
     Two round trips per class (a class of 300 has ~600 pending during a burst, swept every few seconds
     from the generation loop)."""
     ended = 0
-    for code in store.redis.hkeys(store.key("classes")):
-        pending = [raw.decode() for raw in store.redis.smembers(store.class_key(code.decode(), "pending"))]
+    for code in store.redis.hkeys(store.keys.classes()):
+        pending = [raw.decode() for raw in store.redis.smembers(store.keys.pending(code.decode()))]
         with store.redis.pipeline(transaction=False) as pipe:
             for submission_id in pending:
                 pipe.hget(Job.key_for(submission_id), "status")  # RQ's job hash, named by RQ's public key_for
@@ -303,14 +290,10 @@ def reconcile_pending(store: Store) -> int:
 
 def check_limits(store: Store, settings: Settings, code: str, student: str) -> None:
     recent = store.student_submissions(code, student, limit=settings.max_active_per_student + 20)
-    with store.redis.pipeline(transaction=False) as pipe:
-        for submission_id in recent:
-            pipe.hget(store.submission_key(submission_id), "status")
-        statuses = [s.decode() if s else "" for s in pipe.execute()]
-    active = sum(status in ACTIVE for status in statuses)
+    active = sum(status in ACTIVE for status in store.statuses(recent))
     if active >= settings.max_active_per_student:
         raise Problem.Invalid([Problem("too_many_active", limit=settings.max_active_per_student)])
-    last_minute = store.redis.zcount(store.student_key(code, student), time.time() - 60, "+inf")
+    last_minute = store.redis.zcount(store.keys.student_submissions(code, student), time.time() - 60, "+inf")
     if last_minute >= settings.max_per_minute_per_student:
         raise Problem.Invalid([Problem("too_many_per_minute", limit=settings.max_per_minute_per_student)])
 
@@ -320,11 +303,11 @@ def progress(store: Store, settings: Settings, submission_id: str) -> dict | Non
     record = store.submission(submission_id)
     if record is None:
         return None
-    view = {"status": record["status"], "done": record["progress_done"], "total": record["progress_total"],
-            "attempts": record["attempts"], "error": record["error"], "position": None, "depth": None,
-            "created_at": float(record["created_at"]), "finished_at": float(record.get("finished_at") or 0)}
-    if record["status"] == "queued":
-        model = record["request"]["model"]
+    view = {"status": record.status, "done": record.progress_done, "total": record.progress_total,
+            "attempts": record.attempts, "error": record.error.to_dict() if record.error else None,
+            "position": None, "depth": None, "created_at": record.created_at, "finished_at": record.finished_at}
+    if record.status == QUEUED:
+        model = record.request.model
         queue = queue_for(store.redis, settings, model)
         position = queue.get_job_position(submission_id)
         view["position"] = None if position is None else position + 1
@@ -337,11 +320,11 @@ def progress(store: Store, settings: Settings, submission_id: str) -> dict | Non
 def estimated_wait(store: Store, job_ids_ahead: list[str], model: str) -> float | None:
     """Seconds until the last of `job_ids_ahead` is done: their tokens over the live workers' measured
     throughput (tokens/s). None until a worker has measured one."""
-    throughput = sum(float(w.get("tokens_per_s", 0)) for w in served_models(store).get(model, []))
+    throughput = sum(w.tokens_per_s for w in served_models(store).get(model, []))
     if throughput <= 0:
         return None
     with store.redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids_ahead:
-            pipe.hget(store.submission_key(job_id), "progress_total")
+            pipe.hget(store.keys.submission(job_id), "progress_total")
         tokens = sum(int(t or 0) for t in pipe.execute())
     return tokens / throughput

@@ -1,0 +1,138 @@
+"""Every setting of Decoding Lab: one frozen object, read from environment variables once at start-up.
+
+Each field names its environment variable, its default and its meaning in one place (`setting(...)`);
+`Settings.from_env` reads them all, and the README's configuration table is generated from the same
+fields (`python -m shared.contract.settings` prints it; a test checks the README holds exactly that).
+Both processes import this module; it imports neither torch nor streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """A Redis URL safe to print: its password (and user) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None and parts.username is None:
+        return url
+    netloc = f"***@{parts.hostname or ''}" + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def setting(default: Any, env: str, meaning: str, *, shown: str | None = None, secret: bool = False,
+            blank_means_none: bool = False) -> Any:
+    """A settings field and its environment variable. `shown`: the default as the README says it, when the
+    value alone would mislead; `secret`: never printed; `blank_means_none`: an empty variable is a value
+    (e.g. "no demo class"), not "use the default"."""
+    return field(default=default, repr=not secret, metadata={
+        "env": env, "meaning": meaning, "shown": shown, "secret": secret, "blank_means_none": blank_means_none})
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    redis_url: str = setting(
+        "redis://127.0.0.1:6379/0", "REDIS_URL", "Redis the dashboard and workers share",
+        shown="embedded server (`make run`), else `redis://127.0.0.1:6379/0`")
+    model: str = setting(
+        "distilgpt2", "DECODELAB_MODEL",
+        "hub name, local directory, `demo` (`data/models/demo`, built by `make demo-model`), `random-tiny` or "
+        "`random-distilgpt2`")
+    device: str = setting("auto", "DECODELAB_DEVICE", "`auto` (CUDA if present), `cpu`, `cuda`, `cuda:1`")
+    dtype: str = setting("auto", "DECODELAB_DTYPE",
+                         "`auto` (float16 on CUDA, float32 on CPU), `float32`, `float16`, `bfloat16`")
+    max_batch: int = setting(
+        0, "DECODELAB_MAX_BATCH",
+        "most generations a worker runs at once; auto = 64 on CPU, on GPU what free memory holds at full "
+        "context, up to 1024", shown="`0` (auto)")
+    instructor_password: str = setting(
+        "", "DECODELAB_INSTRUCTOR_PASSWORD", "instructor console password; console locked while unset",
+        shown="*(none)*", secret=True)
+    default_language: str = setting("es", "DECODELAB_LANG", "default interface language (`es`, `en`)")
+    demo_class: str = setting("demo", "DECODELAB_DEMO_CLASS", "class opened at dashboard start; empty for none",
+                              blank_means_none=True)
+    key_prefix: str = setting("dl", "DECODELAB_PREFIX",
+                              "prefix of every key Decoding Lab writes in Redis (`shared/contract/keys.py`)")
+    secret: str = setting("", "DECODELAB_SECRET", "signs students' sessions and class membership",
+                          shown="random, kept in Redis", secret=True)
+    max_active_per_student: int = setting(3, "DECODELAB_MAX_ACTIVE_PER_STUDENT",
+                                          "submissions a student may have queued or running")
+    max_per_minute_per_student: int = setting(10, "DECODELAB_MAX_PER_MINUTE",
+                                              "submissions a student may send per minute")
+    max_configs: int = setting(16, "DECODELAB_MAX_CONFIGS", "configurations in one submission, at most")
+    max_prompt_chars: int = setting(6000, "DECODELAB_MAX_PROMPT_CHARS",
+                                    "longest prompt accepted (the 1024-token window is checked too)")
+    torch_threads: int = setting(0, "DECODELAB_TORCH_THREADS",
+                                 "threads of one worker; 1 when several workers share a CPU",
+                                 shown="`0` (torch's default)")
+    job_retries: int = setting(3, "DECODELAB_JOB_RETRIES", "RQ retries of a submission whose worker died; 0 = none")
+    heartbeat_seconds: int = setting(5, "DECODELAB_HEARTBEAT_SECONDS", "worker heartbeat period for the jobs it holds")
+    heartbeat_grace: int = setting(15, "DECODELAB_HEARTBEAT_GRACE",
+                                   "a job not heartbeated for period + grace is abandoned and requeued")
+    maintenance_seconds: int = setting(10, "DECODELAB_MAINTENANCE_SECONDS",
+                                       "how often workers sweep abandoned jobs (RQ's default: 10 min)")
+    job_timeout: int = setting(
+        1800, "DECODELAB_JOB_TIMEOUT",
+        "RQ job timeout of one submission, seconds: past it, the submission fails (its rows are freed, the "
+        "rest of the batch goes on)")
+    # `make run` only (scripts/run.py): where it serves and what it starts.
+    port: int = setting(8501, "DECODELAB_PORT", "`make run`: the dashboard's port")
+    redis_port: int = setting(6390, "DECODELAB_REDIS_PORT",
+                              "`make run`: the embedded Redis server's port (when `REDIS_URL` is unset)")
+    data_dir: str = setting("data", "DECODELAB_DATA_DIR",
+                            "`make run`: where the embedded Redis keeps its files (relative to the checkout)")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Every field from its variable (a blank one keeps the default); raises ValueError naming the
+        variable whose value is not a number where one is needed."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(spec.metadata["env"])
+            if raw is None or (not raw.strip() and not spec.metadata["blank_means_none"]):
+                continue
+            values[spec.name] = _parse(spec, raw)
+        return cls(**values)
+
+    def __repr__(self) -> str:
+        """Every setting, with the Redis password masked and the secrets left out: safe for any log."""
+        shown = [f"{f.name}={redact_url(self.redis_url) if f.name == 'redis_url' else getattr(self, f.name)!r}"
+                 for f in fields(self) if not f.metadata["secret"]]
+        return f"Settings({', '.join(shown)})"
+
+    def queue_name(self, model: str | None = None) -> str:
+        """One RQ queue per model, so workers of different models never take each other's jobs."""
+        from shared.contract.keys import Keys
+
+        return Keys(self.key_prefix).queue(model or self.model)
+
+
+def _parse(spec: Field[Any], raw: str) -> Any:
+    if spec.type in ("int", int):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError(f"{spec.metadata['env']} must be a whole number, not {raw!r}") from None
+    return raw.strip() if not spec.metadata["secret"] else raw
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for spec in fields(Settings):
+        default = spec.default if spec.default is not MISSING else ""
+        shown = spec.metadata["shown"] or f"`{default}`"
+        rows.append(f"| `{spec.metadata['env']}` | {shown} | {spec.metadata['meaning']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

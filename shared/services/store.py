@@ -1,0 +1,171 @@
+"""The store both processes read and write: submissions, their progress, outputs, explorations.
+
+Key names are `shared/contract/keys.py` (`store.keys`); record fields are `shared/contract/records.py`.
+The gallery's indexes and the writes that publish a finished submission are `shared/services/gallery.py`,
+which builds on this module (never the reverse). Output ids are deterministic, so a submission stored
+twice (a retried job) never duplicates itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from redis import BlockingConnectionPool, Redis
+
+from shared.contract.keys import Keys
+from shared.contract.problems import Problem
+from shared.contract.records import CHECKING, DONE, FAILED, RUNNING, Output, Request, Submission, TokenDetails
+
+
+POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
+
+
+def redis_client(url: str) -> Redis:
+    """The one client of a process (many Streamlit sessions share it): a blocking pool, reconnects."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=20,
+                                           health_check_interval=10, socket_timeout=10, socket_connect_timeout=3)
+    return Redis(connection_pool=pool)
+
+
+class Store:
+    def __init__(self, redis: Redis, prefix: str = "dl"):
+        self.redis = redis
+        self.prefix = prefix
+        self.keys = Keys(prefix)
+
+    # --- submissions --------------------------------------------------------------------------
+    def add_submission(self, pipeline, request: Request) -> None:
+        """Queue the writes that record a new submission (executed with its RQ enqueue)."""
+        pipeline.hset(self.keys.submission(request.id), mapping=Submission.new(request).to_hash())
+        pipeline.zadd(self.keys.student_submissions(request.class_code, request.student_id),
+                      {request.id: request.created_at})
+        pipeline.sadd(self.keys.pending(request.class_code), request.id)
+
+    def submission(self, submission_id: str) -> Submission | None:
+        """None when there is none; raises `Problem.Invalid` (a ValueError) when its record is damaged."""
+        raw = self.redis.hgetall(self.keys.submission(submission_id))
+        return Submission.from_hash(raw) if raw else None
+
+    def status(self, submission_id: str) -> str | None:
+        raw = self.redis.hget(self.keys.submission(submission_id), "status")
+        return raw.decode() if raw else None
+
+    def statuses(self, submission_ids: list[str]) -> list[str | None]:
+        """Each submission's status, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for submission_id in submission_ids:
+                pipe.hget(self.keys.submission(submission_id), "status")
+            return [raw.decode() if raw else None for raw in pipe.execute()]
+
+    def exists(self, submission_id: str) -> bool:
+        return bool(self.redis.exists(self.keys.submission(submission_id)))
+
+    def mark_running(self, submission_id: str, worker: str) -> int:
+        """Record that a worker started the submission; returns the attempt number (1 = first)."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.submission(submission_id), mapping={
+                "status": RUNNING, "started_at": time.time(), "worker": worker, "progress_done": 0})
+            pipe.hincrby(self.keys.submission(submission_id), "attempts", 1)
+            return int(pipe.execute()[1])
+
+    def request_cancel(self, submission_id: str) -> None:
+        self.redis.sadd(self.keys.cancel(), submission_id)
+
+    def cancel_requested(self, submission_ids: list[str]) -> list[str]:
+        """Which of `submission_ids` their students asked to cancel (one round trip)."""
+        if not submission_ids:
+            return []
+        flags = self.redis.smismember(self.keys.cancel(), submission_ids)
+        return [i for i, flag in zip(submission_ids, flags) if flag]
+
+    def forget_cancel(self, submission_id: str) -> None:
+        self.redis.srem(self.keys.cancel(), submission_id)
+
+    def mark_checking(self, submission_id: str) -> None:
+        """Every generation is done; the instruction checks still run (off the generation loop)."""
+        self.redis.hset(self.keys.submission(submission_id), "status", CHECKING)
+
+    def set_progress(self, progress: dict[str, int]) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for submission_id, done in progress.items():
+                pipe.hset(self.keys.submission(submission_id), "progress_done", done)
+            pipe.execute()
+
+    def write_outputs(self, pipe, request: Request, outputs: list[Output], details: dict[str, TokenDetails],
+                      cache_keys: dict[str, str]) -> None:
+        """Queue the writes of a finished submission's records and its status change (the gallery's
+        `publish` adds its indexes to the same transaction). `details`: token view data by output id;
+        `cache_keys`: output id -> the cache key it answers."""
+        for output_id, detail in details.items():
+            pipe.set(self.keys.token_details(output_id), json.dumps(detail.to_dict()))
+        for output_id, cache_key in cache_keys.items():
+            pipe.set(self.keys.cache(cache_key), output_id, nx=True)
+        for output in outputs:
+            pipe.set(self.keys.output(output.id), json.dumps(output.to_dict()))
+        pipe.hset(self.keys.submission(request.id), mapping={
+            "status": DONE, "finished_at": time.time(), "progress_done": request.total_tokens,
+            "outputs": json.dumps([o.id for o in outputs])})
+        pipe.srem(self.keys.pending(request.class_code), request.id)
+
+    def complete_exploration(self, request: Request, logits: bytes, prompt_ids: list[int], texts: dict) -> None:
+        """Store a next-token distribution (float32 logits, the text of its likeliest tokens by id) for
+        the explorer; kept for a day."""
+        key = self.keys.exploration(request.id)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping={"logits": logits, "prompt_ids": json.dumps(prompt_ids), "texts": json.dumps(texts)})
+            pipe.expire(key, 24 * 3600)
+            pipe.hset(self.keys.submission(request.id), mapping={"status": DONE, "finished_at": time.time()})
+            pipe.srem(self.keys.pending(request.class_code), request.id)
+            pipe.execute()
+
+    def exploration(self, request_id: str) -> tuple[bytes, list[int], dict] | None:
+        raw = self.redis.hgetall(self.keys.exploration(request_id))
+        if not raw:
+            return None
+        return raw[b"logits"], json.loads(raw[b"prompt_ids"]), json.loads(raw[b"texts"])
+
+    def fail_submission(self, request: Request, problem: Problem) -> None:
+        self.fail_record(request.id, request.class_code, problem)
+
+    def fail_record(self, submission_id: str, class_code: str | None, problem: Problem) -> None:
+        """End a submission as failed with `problem`, also when its record is too damaged to read: without
+        a usable class code it leaves every class's pending set."""
+        codes = [class_code] if isinstance(class_code, str) and class_code else \
+            [c.decode() for c in self.redis.hkeys(self.keys.classes())]
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.submission(submission_id), mapping={
+                "status": FAILED, "finished_at": time.time(), "error": json.dumps(problem.to_dict())})
+            for code in codes:
+                pipe.srem(self.keys.pending(code), submission_id)
+            pipe.execute()
+
+    def token_details(self, output_id: str) -> TokenDetails | None:
+        raw = self.redis.get(self.keys.token_details(output_id))
+        return TokenDetails.from_dict(json.loads(raw)) if raw else None
+
+    def cached_outputs(self, cache_keys: list[str]) -> list[str | None]:
+        """Output id that answered each cache key before, or None."""
+        raw = self.redis.mget([self.keys.cache(k) for k in cache_keys]) if cache_keys else []
+        return [r.decode() if r else None for r in raw]
+
+    def submission_outputs(self, submission_id: str) -> list[Output]:
+        raw = self.redis.hget(self.keys.submission(submission_id), "outputs")
+        return self.outputs(json.loads(raw)) if raw else []
+
+    def student_submissions(self, code: str, student_id: str, limit: int = 20) -> list[str]:
+        ids = self.redis.zrevrange(self.keys.student_submissions(code, student_id), 0, limit - 1)
+        return [i.decode() for i in ids]
+
+    # --- outputs and the gallery --------------------------------------------------------------
+    def outputs(self, output_ids: list[str]) -> list[Output]:
+        if not output_ids:
+            return []
+        raw = self.redis.mget([self.keys.output(i) for i in output_ids])
+        return [Output.from_dict(json.loads(r)) for r in raw if r is not None]
+
+    def class_output_count(self, code: str) -> int:
+        return self.redis.zcard(self.keys.outputs(code))
+
+    def pending_count(self, code: str) -> int:
+        return self.redis.scard(self.keys.pending(code))
