@@ -33,11 +33,11 @@ from pathlib import Path
 
 import redis
 
-from shared.services.classes import open_class
-from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.contract.problems import Problem
 from shared.contract.settings import Settings
+from shared.services.classes import open_class
 from shared.services.store import Store, redis_client
 from shared.services.submissions import build_request, submit
 
@@ -192,8 +192,8 @@ def count(store: Store, sent: list[str], records: dict[str, dict]) -> dict:
 
 def where(store: Store, submission_id: str, record: dict | None) -> str:
     """Where a lost submission's job is, to see why (RQ status, registries, queue)."""
-    from rq.job import Job
     from rq.exceptions import NoSuchJobError
+    from rq.job import Job
 
     try:
         job = Job.fetch(submission_id, connection=store.redis)

@@ -31,14 +31,14 @@ from pathlib import Path
 import redis
 import torch
 
-from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG, notebook_variants
-from shared.services.classes import open_class
-from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS, DecodingConfig
 from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS, DecodingConfig
 from shared.contract.settings import Settings
+from shared.services.classes import open_class
 from shared.services.store import Store
 from shared.services.submissions import build_request, submit
 from shared.services.workers import served_models
+from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG, notebook_variants
 from worker.engine import Engine, GenerationRequest, batch_size_for
 from worker.model import load_model
 
@@ -49,7 +49,7 @@ CLASS = "bench"
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="make bench ARGS=...", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--students", type=int, default=16, help="class size (the DESIGN burst is 300)")
+    parser.add_argument("--students", type=int, default=16, help="class size (a real class burst is 300; 16 fits a few minutes here)")
     parser.add_argument("--decoding-tokens", type=int, default=80, help="max_new_tokens of the 3 presets")
     parser.add_argument("--ablation-tokens", type=int, default=200, help="max_new_tokens of the 4 variants (notebook: 500)")
     parser.add_argument("--model", default="random-distilgpt2")

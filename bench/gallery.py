@@ -16,14 +16,13 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from dataclasses import replace
-
+from devtools.embedded_redis import EmbeddedRedis
 from devtools.factories import make_output, store_outputs
 from shared.contract.records import Item, Output, gallery_group
 from shared.services.classes import join_class, open_class
-from devtools.embedded_redis import EmbeddedRedis
 from shared.services.gallery import GalleryQuery, chart_rows, class_stats, group_summaries, query
 from shared.services.store import Store, redis_client
 
@@ -60,11 +59,11 @@ def timed(action, runs: int = 5) -> float:
 
 
 def render_gallery(url: str, prefix: str, store: Store) -> float:
+    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    import streamlit as st
-    from shared.services.moderation import membership_token
     from shared.contract.settings import Settings
+    from shared.services.moderation import membership_token
 
     os.environ.update({"REDIS_URL": url, "DECODELAB_PREFIX": prefix, "DECODELAB_DEMO_CLASS": ""})
     st.cache_resource.clear()

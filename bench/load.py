@@ -21,11 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-from shared.services.classes import join_class, open_class
-from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from devtools.embedded_redis import EmbeddedRedis
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.contract.problems import Problem
 from shared.contract.settings import Settings
+from shared.services.classes import join_class, open_class
 from shared.services.store import Store, redis_client
 from shared.services.submissions import build_request, submit
 from shared.services.workers import served_models

@@ -33,8 +33,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from shared.services.classes import open_class
 from devtools.embedded_redis import EmbeddedRedis, free_port
+from shared.services.classes import open_class
 from shared.services.store import Store, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent

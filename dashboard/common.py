@@ -15,19 +15,31 @@ from dataclasses import replace
 import redis
 import streamlit as st
 
-from shared.services.classes import open_class_once
 from shared.contract.i18n import t
-from shared.services.classes import Student, student_of
-from shared.services.moderation import (LoginAttempt, holds_membership, instructor_token, is_instructor, log_in_instructor,
-                               server_secret, sign_membership)
-from shared.services.sessions import (INSTRUCTOR_SESSION_SECONDS, STUDENT_SESSION_SECONDS, Session, browser_id, issue,
-                             verify)
 from shared.contract.problems import Problem
-from shared.contract.settings import Settings, redact_url
 from shared.contract.records import ACTIVE
+from shared.contract.settings import Settings, redact_url
+from shared.contract.tokens import count_gpt2_tokens
+from shared.services.classes import Student, open_class_once, student_of
+from shared.services.moderation import (
+    LoginAttempt,
+    holds_membership,
+    instructor_token,
+    is_instructor,
+    log_in_instructor,
+    server_secret,
+    sign_membership,
+)
+from shared.services.sessions import (
+    INSTRUCTOR_SESSION_SECONDS,
+    STUDENT_SESSION_SECONDS,
+    Session,
+    browser_id,
+    issue,
+    verify,
+)
 from shared.services.store import Store, redis_client
 from shared.services.submissions import cancel, new_request_id, progress, submit
-from shared.contract.tokens import count_gpt2_tokens
 from shared.services.workers import served_models
 
 

@@ -13,11 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
+from shared.contract.problems import Problem
 from shared.contract.records import Output, Request
 from shared.services.classes import Student
-from shared.teaching.explorer import reshape, top_table
-from shared.contract.problems import Problem
 from shared.services.submissions import build_explore_request
+from shared.teaching.explorer import reshape, top_table
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"
 EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars

@@ -12,10 +12,9 @@ import streamlit as st
 from dashboard.common import lang, tr
 from dashboard.lab_widgets import metrics_line
 from shared.contract.decoding import config_summary
+from shared.contract.problems import Problem
 from shared.contract.records import Output
 from shared.services.gallery import diff_pieces
-from shared.contract.problems import Problem
-
 
 COLLAPSED_LINES = 6     # a long output shows its first lines; the rest is one click away ("show all")
 COLLAPSED_CHARS = 480   # ... or its first characters, when the model wrote few line breaks

@@ -47,7 +47,7 @@ class EmbeddedRedis:
         ]) + "\n")
         return config
 
-    def start(self, timeout: float = 15.0) -> "EmbeddedRedis":
+    def start(self, timeout: float = 15.0) -> EmbeddedRedis:
         config = self._write_config()
         self.process = subprocess.Popen([str(server_binary()), str(config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, cwd=self.data_dir,
@@ -79,7 +79,7 @@ class EmbeddedRedis:
             self.process.wait()
         self.process = None
 
-    def __enter__(self) -> "EmbeddedRedis":
+    def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
     def __exit__(self, *exc) -> None:

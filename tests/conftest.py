@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.services.classes import open_class
 from devtools.embedded_redis import EmbeddedRedis
 from shared.contract.settings import Settings
+from shared.services.classes import open_class
 from shared.services.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +122,17 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- the fast tier (`make test-fast`) ----------------------------------------------------------------
+# A test is in it when it needs no Redis server (none of these fixtures, directly or through another),
+# and its module starts no browser, proxy, compose or model training. Pure logic, the engine, records.
+NEEDS_REDIS = {"redis_server", "redis_url", "settings", "connection", "store", "workers", "app_env"}
+SLOW_MODULES = {"test_browser", "test_scale_out", "test_compose", "test_demo_model"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module not in SLOW_MODULES and not NEEDS_REDIS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fast)

@@ -8,7 +8,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from shared.contract.decoding import PRESETS, NOTEBOOK_PROMPT
+from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.services.submissions import build_request, submit
 from tests.conftest import TEST_CLASS
 
@@ -107,7 +107,13 @@ def test_explore_job_stores_the_next_token_logits(settings, store, workers):
 
 
 def test_ablation_run_through_the_queue_gives_a_full_effect_matrix(settings, store, workers):
-    from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG, PromptParts, check_specs, effect_matrix, notebook_variants
+    from shared.teaching.ablation import (
+        NOTEBOOK_ABLATION_CONFIG,
+        PromptParts,
+        check_specs,
+        effect_matrix,
+        notebook_variants,
+    )
 
     variants = notebook_variants()
     specs = check_specs(PromptParts(), custom={"kind": "regex", "pattern": r"\bgit\b"})

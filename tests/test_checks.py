@@ -2,8 +2,18 @@
 
 import time
 
-from shared.teaching.checks import (custom, has_example, no_jargon, not_an_echo, run_checks, three_bullets_at_end, topic_words,
-                           valid_json, validate_custom, word_limit)
+from shared.teaching.checks import (
+    custom,
+    has_example,
+    no_jargon,
+    not_an_echo,
+    run_checks,
+    three_bullets_at_end,
+    topic_words,
+    valid_json,
+    validate_custom,
+    word_limit,
+)
 
 TOPIC = "advantages of using Git in generative AI projects"
 

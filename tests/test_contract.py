@@ -13,8 +13,18 @@ from shared.contract import keys as keys_module
 from shared.contract.decoding import GREEDY, DecodingConfig
 from shared.contract.keys import Keys
 from shared.contract.problems import Problem
-from shared.contract.records import (ABLATION, Item, Output, OutputStats, Request, Submission, TokenDetails, TokenStep,
-                                     WorkerInfo, gallery_group)
+from shared.contract.records import (
+    ABLATION,
+    Item,
+    Output,
+    OutputStats,
+    Request,
+    Submission,
+    TokenDetails,
+    TokenStep,
+    WorkerInfo,
+    gallery_group,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

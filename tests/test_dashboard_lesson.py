@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from tests.test_dashboard import app_env, joined_app, new_app, texts  # noqa: F401 - app_env is a fixture
 from tests.test_gallery import make_output, store_outputs

@@ -3,7 +3,6 @@ what it saves loads like any local model, and the engine equals `generate` on it
 
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import pytest
@@ -13,8 +12,16 @@ from shared.contract.decoding import GREEDY, DecodingConfig
 from tests.conftest import ROOT, TEST_CLASS, settings_env
 from tests.test_dashboard import app_env, joined_app, texts  # noqa: F401 - app_env is a fixture
 from tests.test_engine import MIXED, PROMPTS, engine, generate_reference, ids
-from worker.demo_training import (UNSEEN_TOKEN_LOGIT, TrainingPlan, export, perplexity, save, tokenize_documents,
-                                  train, use_bf16)
+from worker.demo_training import (
+    UNSEEN_TOKEN_LOGIT,
+    TrainingPlan,
+    export,
+    perplexity,
+    save,
+    tokenize_documents,
+    train,
+    use_bf16,
+)
 from worker.engine import GenerationRequest
 from worker.model import DEMO_MODEL, ModelLoadError, load_model
 

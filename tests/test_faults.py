@@ -5,9 +5,9 @@ import signal
 from rq import Queue
 from rq.job import Job
 
+from shared.services.submissions import submit
 from tests.conftest import TEST_CLASS, wait_for
 from tests.test_batch_worker import notebook_request
-from shared.services.submissions import submit
 
 
 def test_worker_killed_mid_batch_its_submissions_complete_on_a_new_worker(settings, store, connection, workers):
@@ -42,6 +42,7 @@ def test_submissions_wait_for_a_worker_and_complete_when_one_starts(settings, st
 def test_redis_stopped_and_restarted_mid_batch_loses_nothing(settings, store, connection, workers, redis_server):
     import pytest
     import redis as redis_lib
+
     from shared.services.moderation import instructor_token, set_star
 
     url, server = redis_server

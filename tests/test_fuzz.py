@@ -1,9 +1,11 @@
 """Property tests (hypothesis): validators never crash on anything, and the store keeps any text as is."""
 
 
-from devtools.factories import make_output, store_outputs
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from devtools.factories import make_output, store_outputs
 from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
 from shared.services.submissions import build_request

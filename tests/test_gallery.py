@@ -5,11 +5,30 @@ from dataclasses import replace
 import pytest
 
 from devtools import factories
-
-from shared.services.gallery import (GalleryQuery, chart_rows, class_stats, group_summaries, groups_differing_from_greedy,
-                            prompt_hash, query, word_diff)
-from shared.services.moderation import (NotAllowed, annotations, export_csv, export_rows, instructor_token, is_member,
-                               membership_token, set_comment, set_hidden, set_star, spotlight, students_overview)
+from shared.services.gallery import (
+    GalleryQuery,
+    chart_rows,
+    class_stats,
+    group_summaries,
+    groups_differing_from_greedy,
+    prompt_hash,
+    query,
+    word_diff,
+)
+from shared.services.moderation import (
+    NotAllowed,
+    annotations,
+    export_csv,
+    export_rows,
+    instructor_token,
+    is_member,
+    membership_token,
+    set_comment,
+    set_hidden,
+    set_star,
+    spotlight,
+    students_overview,
+)
 from tests.conftest import TEST_CLASS
 
 
@@ -103,8 +122,8 @@ def test_summaries_charts_diff_and_greedy_comparison(store):
 
 def test_students_overview_counts_submissions(store, settings):
     from shared.services.classes import join_class
-    from tests.test_batch_worker import notebook_request
     from shared.services.submissions import submit
+    from tests.test_batch_worker import notebook_request
 
     ana = join_class(store, TEST_CLASS, "ana")
     join_class(store, TEST_CLASS, "bob")

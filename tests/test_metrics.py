@@ -4,7 +4,15 @@ import math
 
 import pytest
 
-from shared.teaching.metrics import distinct_n, log_prob_summary, longest_run, looping, output_metrics, repeated_share, words
+from shared.teaching.metrics import (
+    distinct_n,
+    log_prob_summary,
+    longest_run,
+    looping,
+    output_metrics,
+    repeated_share,
+    words,
+)
 
 
 def test_distinct_n_counts_unique_ngrams_over_all():

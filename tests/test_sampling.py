@@ -3,12 +3,23 @@
 import numpy as np
 import pytest
 import torch
-from transformers.generation.logits_process import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
-                                                    TopKLogitsWarper, TopPLogitsWarper)
+from transformers.generation.logits_process import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from shared.contract.decoding import DecodingConfig
-from worker.sampling import (RowParams, apply_repetition_penalty, choose_tokens, gumbel_noise, hash32, row_keys,
-                             sampling_distribution)
+from worker.sampling import (
+    RowParams,
+    apply_repetition_penalty,
+    choose_tokens,
+    gumbel_noise,
+    hash32,
+    row_keys,
+    sampling_distribution,
+)
 
 
 def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:

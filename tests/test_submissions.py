@@ -3,9 +3,9 @@
 import pytest
 from rq import Queue
 
-from shared.services.classes import close_class
 from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.contract.problems import Problem
+from shared.services.classes import close_class
 from shared.services.submissions import build_request, progress, submit
 from tests.conftest import TEST_CLASS
 
@@ -164,8 +164,10 @@ def test_a_lost_lock_release_after_the_commit_is_not_reported_as_a_failure(setti
     """The submission is committed, then the per-student lock's release fails (here: a Redis user that may
     not run scripts, as a connection lost at that moment would): the student must not see an error for a
     submission that is stored, or press again and store it twice."""
-    import redis as redis_module
     from dataclasses import replace
+
+    import redis as redis_module
+
     from shared.services.store import Store
 
     connection.execute_command("ACL", "SETUSER", "noscripts", "on", ">pw", "~*", "&*", "+@all", "-eval",
@@ -215,6 +217,7 @@ def test_the_result_cache_is_scoped_to_a_class():
 
 def test_a_pending_submission_whose_rq_job_ended_is_failed_with_a_reason(settings, store, connection):
     from rq.job import Job, JobStatus
+
     from shared.services.submissions import reconcile_pending
 
     _, ended = attempt(settings, store)

@@ -4,16 +4,15 @@ a pathological check, a damaged record, a lost worker. Real Redis, real worker c
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 
 import torch
 from rq import Queue
 from rq.job import Job
 
-from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
 from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.services.submissions import build_request, submit
+from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
 from tests.conftest import TEST_CLASS, wait_for
 
 POISON_WORD = " xylophone"

@@ -14,11 +14,10 @@ import time
 import redis
 from rq import Queue
 
-from worker.rq_adapter import shutdown_requested
-
 from shared.contract.settings import Settings, redact_url
 from worker.batch_worker import BatchWorker
 from worker.model import ModelLoadError, load_model
+from worker.rq_adapter import shutdown_requested
 
 
 class RoutineAtDebug(logging.Filter):

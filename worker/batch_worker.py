@@ -37,12 +37,12 @@ from rq.job import Job
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from shared.contract.problems import Problem
-from shared.contract.settings import Settings
-from shared.services.store import Store
 from shared.contract.decoding import DecodingConfig
+from shared.contract.problems import Problem
 from shared.contract.records import EXPLORE, Output, Request, TokenDetails
+from shared.contract.settings import Settings
 from shared.services.gallery import publish
+from shared.services.store import Store
 from shared.services.submissions import cache_key, check_context, clean_prompt, reconcile_pending, validate_request
 from worker.checking import CheckPool
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for

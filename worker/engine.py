@@ -21,8 +21,8 @@ Results equal `model.generate` for greedy rows; sampled rows are reproducible fr
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Hashable, Sequence
 
 import numpy as np
 import torch
@@ -295,7 +295,7 @@ class Engine:
             mask[row, width - len(sequence):] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def _merge(self, cache, mask: Columns, positions, tokens, history: Columns, new: "_NewRows") -> None:
+    def _merge(self, cache, mask: Columns, positions, tokens, history: Columns, new: _NewRows) -> None:
         """Append freshly prefilled rows to the running batch, aligning both caches on the right."""
         if not self.rows:
             self.cache, self._mask, self.positions, self.last_tokens, self.history = cache, mask, positions, tokens, history

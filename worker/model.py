@@ -26,9 +26,8 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-from shared.contract.tokens import gpt2_tokenizer_files
-
 from shared.contract.records import Provenance
+from shared.contract.tokens import gpt2_tokenizer_files
 
 RANDOM_MODELS = {
     # name: (n_layer, n_head, n_embd)

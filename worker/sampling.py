@@ -90,7 +90,7 @@ class RowParams:
     greedy_rows: torch.Tensor         # [n] rows that take the argmax
 
     @classmethod
-    def from_configs(cls, configs, device, record_top: int = 0) -> "RowParams":
+    def from_configs(cls, configs, device, record_top: int = 0) -> RowParams:
         def column(values, dtype):
             return torch.tensor(values, dtype=dtype, device=device)
 
@@ -111,7 +111,7 @@ class RowParams:
             greedy_rows=column(np.flatnonzero(~sample), torch.int64),
         )
 
-    def rows(self, index: torch.Tensor) -> "RowParams":
+    def rows(self, index: torch.Tensor) -> RowParams:
         """The tensors of rows `index` only (host summaries are not carried over)."""
         names = ("do_sample", "temperature", "top_k", "top_p", "threshold", "repetition_penalty")
         none = index[:0]

@@ -8,8 +8,8 @@ import time
 import torch
 
 from bench.host import CLASS_MIX
-from shared.teaching.ablation import notebook_variants
 from shared.contract.decoding import NOTEBOOK_PROMPT, DecodingConfig
+from shared.teaching.ablation import notebook_variants
 from worker.engine import Engine, GenerationRequest
 from worker.model import load_model
 

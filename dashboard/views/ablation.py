@@ -4,15 +4,35 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (default_seed, follow, follow_unconfirmed, lab_page, lang, redis_tolerant, remember,
-                              submit_press, tr)
+from dashboard.common import (
+    default_seed,
+    follow,
+    follow_unconfirmed,
+    lab_page,
+    lang,
+    redis_tolerant,
+    remember,
+    submit_press,
+    tr,
+)
 from dashboard.lab_widgets import past_submissions
 from dashboard.widgets import progress_banner
-from shared.teaching.ablation import (DEFAULT_SAMPLES, INSTRUCTIONS, NOTEBOOK_ABLATION_CONFIG, NOTEBOOK_SUMMARY, NOTEBOOK_TONE,
-                             NOTEBOOK_TOPIC, STRUCTURES, PromptParts, check_specs, effect_matrix, variants)
 from shared.contract.records import Output, Request
-from shared.teaching.checks import check_detail
 from shared.services.submissions import build_request
+from shared.teaching.ablation import (
+    DEFAULT_SAMPLES,
+    INSTRUCTIONS,
+    NOTEBOOK_ABLATION_CONFIG,
+    NOTEBOOK_SUMMARY,
+    NOTEBOOK_TONE,
+    NOTEBOOK_TOPIC,
+    STRUCTURES,
+    PromptParts,
+    check_specs,
+    effect_matrix,
+    variants,
+)
+from shared.teaching.checks import check_detail
 
 me, store, settings, model = lab_page("ablation.header", "ablation.intro")
 

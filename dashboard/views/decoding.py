@@ -5,8 +5,18 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (default_seed, follow, follow_unconfirmed, keep_rows, kept_rows, lab_page, redis_tolerant,
-                              remember, submit_press, tr)
+from dashboard.common import (
+    default_seed,
+    follow,
+    follow_unconfirmed,
+    keep_rows,
+    kept_rows,
+    lab_page,
+    redis_tolerant,
+    remember,
+    submit_press,
+    tr,
+)
 from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
 from dashboard.widgets import output_card, progress_banner
 from shared.contract.decoding import NOTEBOOK_PROMPT, STRATEGIES

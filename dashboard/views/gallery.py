@@ -14,8 +14,20 @@ import streamlit as st
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.widgets import diff_html, output_card, readable_table
 from shared.services.classes import list_classes
-from shared.services.gallery import (SORTS, GalleryQuery, chart_rows, class_groups, class_prompts, class_stats, class_students, class_version,
-                            group_summaries, groups_differing_from_greedy, query, stats_matching)
+from shared.services.gallery import (
+    SORTS,
+    GalleryQuery,
+    chart_rows,
+    class_groups,
+    class_prompts,
+    class_stats,
+    class_students,
+    class_version,
+    group_summaries,
+    groups_differing_from_greedy,
+    query,
+    stats_matching,
+)
 from shared.services.moderation import annotations, set_comment, set_hidden, set_star, spotlight
 
 PAGE_SIZE = 20

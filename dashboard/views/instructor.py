@@ -6,13 +6,18 @@ import pandas as pd
 import streamlit as st
 from rq import Queue
 
-from dashboard.common import (get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant,
-                              tr)
+from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant, tr
 from dashboard.widgets import readable_table
-from shared.services.classes import close_class, list_classes, open_class
-from shared.services.moderation import (export_csv, export_json, export_rows, failed_submissions, requeue_failed,
-                               students_overview)
 from shared.contract.problems import Problem
+from shared.services.classes import close_class, list_classes, open_class
+from shared.services.moderation import (
+    export_csv,
+    export_json,
+    export_rows,
+    failed_submissions,
+    requeue_failed,
+    students_overview,
+)
 from shared.services.workers import console_rows, live_workers, served_models
 
 # The queue and workers section redraws itself: quickly while anything is queued or running, slowly when

@@ -2,9 +2,19 @@
 
 import streamlit as st
 
-from dashboard.common import browser, forget_student, get_secret, get_store, lang, redis_ok, remember_student, student, tr
-from shared.services.classes import join_class, normalize_code, student_of
+from dashboard.common import (
+    browser,
+    forget_student,
+    get_secret,
+    get_store,
+    lang,
+    redis_ok,
+    remember_student,
+    student,
+    tr,
+)
 from shared.contract.problems import Problem
+from shared.services.classes import join_class, normalize_code, student_of
 from shared.services.sessions import rejoin_code, rejoin_student_id
 
 st.header(tr("join.header"))

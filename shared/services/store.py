@@ -17,7 +17,6 @@ from shared.contract.keys import Keys
 from shared.contract.problems import Problem
 from shared.contract.records import CHECKING, DONE, FAILED, RUNNING, Output, Request, Submission, TokenDetails
 
-
 POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
 
 

@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import unicodedata
 import uuid
 
-import logging
-
 import redis
 from redis import Redis
 from rq import Callback, Queue, Retry
-from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
-from shared.teaching.checks import check_shape_problem, validate_custom
-from shared.services.classes import BIDI_CONTROLS, class_info, is_open
 from shared.contract.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
-from shared.contract.records import ACTIVE, EXPLORE, LABS, QUEUED, Item, Request
 from shared.contract.problems import Problem
+from shared.contract.records import ACTIVE, EXPLORE, LABS, QUEUED, Item, Request
 from shared.contract.settings import Settings
-from shared.services.store import Store
 from shared.contract.tokens import count_gpt2_tokens
+from shared.services.classes import BIDI_CONTROLS, class_info, is_open
+from shared.services.store import Store
 from shared.services.workers import served_models
+from shared.teaching.checks import check_shape_problem, validate_custom
 
 MAX_GENERATIONS = 64  # generations in one submission (variants x samples, or configs)
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker

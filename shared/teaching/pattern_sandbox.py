@@ -90,7 +90,7 @@ class PatternRun:
             self._process.stdout.close()
             self._done = True
 
-    def wait(self) -> "PatternRun":
+    def wait(self) -> PatternRun:
         while not self.poll():
             time.sleep(0.005)
         return self
