@@ -17,7 +17,6 @@ import streamlit as st
 
 from shared.contract.i18n import t
 from shared.contract.problems import Problem
-from shared.contract.records import ACTIVE
 from shared.contract.settings import Settings, redact_url
 from shared.contract.tokens import count_gpt2_tokens
 from shared.services.classes import Student, open_class_once, student_of
@@ -344,9 +343,9 @@ def follow(store: Store, settings: Settings, submission_id: str, banner, owner: 
     `owner`: the student who may cancel it (a button under the banner).
     """
     view = progress(store, settings, submission_id)
-    if view is None or view["status"] not in ACTIVE:
+    if view is None or not view.active:
         return view
-    interval = poll_interval(time.time() - view["created_at"])
+    interval = poll_interval(time.time() - view.created_at)
     st.fragment(run_every=interval)(_pending)(store, settings, submission_id, interval, banner, owner)
     return None
 
@@ -355,7 +354,7 @@ def follow(store: Store, settings: Settings, submission_id: str, banner, owner: 
 def _pending(store: Store, settings: Settings, submission_id: str, interval: float, banner,
              owner: Student | None) -> None:
     view = progress(store, settings, submission_id)
-    if view is None or view["status"] not in ACTIVE or poll_interval(time.time() - view["created_at"]) != interval:
+    if view is None or not view.active or poll_interval(time.time() - view.created_at) != interval:
         st.rerun()  # finished (render it once, unpolled) or time to poll less often
     banner(view)
     if owner and st.button(tr("decoding.cancel"), key=f"cancel-{submission_id}"):

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
 from shared.contract.problems import Problem
-from shared.contract.records import Output, Request
+from shared.contract.records import FAILED, Output, Request
 from shared.services.classes import Student
 from shared.services.submissions import build_explore_request
 from shared.teaching.explorer import reshape, top_table
@@ -126,8 +126,8 @@ def explorer_view(store, settings, request_id: str) -> None:
     view = follow(store, settings, request_id, lambda _: st.info(tr("explorer.waiting")))
     if view is None:
         return
-    if view["status"] == "failed":
-        st.error(tr("decoding.failed", reason=Problem.from_dict(view["error"]).message(lang())))
+    if view.status == FAILED:
+        st.error(tr("decoding.failed", reason=(view.error or Problem("worker_error", detail="?")).message(lang())))
         return
     explorer_bars(store, request_id)
 

@@ -13,7 +13,7 @@ from dashboard.common import lang, tr
 from dashboard.lab_widgets import metrics_line
 from shared.contract.decoding import config_summary
 from shared.contract.problems import Problem
-from shared.contract.records import Output
+from shared.contract.records import CHECKING, DONE, FAILED, QUEUED, RUNNING, Output, Progress
 from shared.services.gallery import diff_pieces
 
 COLLAPSED_LINES = 6     # a long output shows its first lines; the rest is one click away ("show all")
@@ -76,25 +76,25 @@ def note_marks(note: dict, own: bool = False) -> None:
         st.text(tr("gallery.comment_mark", comment=note["comment"]))
 
 
-def progress_banner(view: dict) -> bool:
+def progress_banner(view: Progress) -> bool:
     """Queue position and estimated wait, tokens done, or the failure's reason; True once done."""
-    if view["status"] == "queued":
-        where = {"position": view["position"] or "?", "depth": view["depth"] or "?"}
-        if view.get("wait_seconds") is not None:
-            st.info(tr("decoding.queued_wait", seconds=max(1, round(view["wait_seconds"])), **where))
+    if view.status == QUEUED:
+        where = {"position": view.position or "?", "depth": view.depth or "?"}
+        if view.wait_seconds is not None:
+            st.info(tr("decoding.queued_wait", seconds=max(1, round(view.wait_seconds)), **where))
         else:
             st.info(tr("decoding.queued", **where))
-        if view["attempts"]:
-            st.warning(tr("decoding.retrying", attempt=view["attempts"] + 1))
-    elif view["status"] == "running":
-        st.progress(min(1.0, view["done"] / max(1, view["total"])),
-                    text=tr("decoding.running", done=view["done"], total=view["total"]))
-    elif view["status"] == "checking":
-        st.progress(1.0, text=tr("decoding.checking", total=view["total"]))
-    elif view["status"] == "failed":
-        error = view["error"] or {"code": "worker_error", "params": {"detail": "?"}}
-        st.error(tr("decoding.failed", reason=Problem.from_dict(error).message(lang())))
-    return view["status"] == "done"
+        if view.attempts:
+            st.warning(tr("decoding.retrying", attempt=view.attempts + 1))
+    elif view.status == RUNNING:
+        st.progress(min(1.0, view.done / max(1, view.total)),
+                    text=tr("decoding.running", done=view.done, total=view.total))
+    elif view.status == CHECKING:
+        st.progress(1.0, text=tr("decoding.checking", total=view.total))
+    elif view.status == FAILED:
+        error = view.error or Problem("worker_error", detail="?")
+        st.error(tr("decoding.failed", reason=error.message(lang())))
+    return view.status == DONE
 
 
 DIFF_STYLE = {  # projector-readable: large type; colour and a strike / underline, so it survives grey scale

@@ -70,9 +70,9 @@ def test_a_good_submission_is_recorded_and_queued_together(settings, store, conn
     assert store.submission(request.id).status == "queued"
     assert store.pending_count(TEST_CLASS) == 1
     view = progress(store, settings, request.id)
-    assert (view["status"], view["position"], view["depth"], view["total"]) == ("queued", 1, 1, 240)
+    assert (view.status, view.position, view.depth, view.total) == ("queued", 1, 1, 240)
     second_job, second = attempt(settings, store)
-    assert progress(store, settings, second.id)["position"] == 2
+    assert progress(store, settings, second.id).position == 2
 
 
 def test_ablation_variants_become_one_generation_each_and_are_all_checked(settings, store):
@@ -94,12 +94,12 @@ def test_queued_submission_gets_a_wait_estimate_from_measured_throughput(setting
 
     _, first = attempt(settings, store)
     _, second = attempt(settings, store)
-    assert progress(store, settings, second.id).get("wait_seconds") is None  # nothing measured yet
+    assert progress(store, settings, second.id).wait_seconds is None  # nothing measured yet
     announce(store, WorkerInfo(name="w1", model=settings.model, tokens_per_s=120.0, in_flight=1), ttl=30)
     announce(store, WorkerInfo(name="w2", model=settings.model, tokens_per_s=120.0, in_flight=1), ttl=30)
     announce(store, WorkerInfo(name="w3", model="another-model", tokens_per_s=1e6, in_flight=1), ttl=30)
-    assert progress(store, settings, first.id)["wait_seconds"] == pytest.approx(240 / 240)
-    assert progress(store, settings, second.id)["wait_seconds"] == pytest.approx(480 / 240)
+    assert progress(store, settings, first.id).wait_seconds == pytest.approx(240 / 240)
+    assert progress(store, settings, second.id).wait_seconds == pytest.approx(480 / 240)
 
 
 def test_per_student_limits_refuse_with_a_clear_message_and_spare_the_others(settings, store, connection):

@@ -99,7 +99,7 @@ def show_results(submission_id: str) -> None:
     view = follow(store, settings, submission_id, progress_banner, owner=me)
     if view is None or not progress_banner(view):
         return
-    st.success(tr("decoding.done", seconds=round(view["finished_at"] - view["created_at"], 1)))
+    st.success(tr("decoding.done", seconds=round(view.finished_at - view.created_at, 1)))
     st.subheader(tr("decoding.results"))
     outputs = store.submission_outputs(submission_id)
     notes = annotations(store, me.code, [o.id for o in outputs])  # the instructor's marks on my results

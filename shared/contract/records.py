@@ -212,6 +212,26 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """What a student's page shows of a submission while it waits (`shared.services.submissions.progress`)."""
+
+    status: str
+    done: int                  # tokens generated so far
+    total: int                 # tokens it may generate
+    attempts: int
+    created_at: float
+    finished_at: float = 0.0
+    error: Problem | None = None
+    position: int | None = None        # in the queue, from 1 (queued only)
+    depth: int | None = None           # jobs in the queue (queued only)
+    wait_seconds: float | None = None  # estimated, once a worker has measured its throughput
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
 class TokenStep:
     """One generated token as the token view shows it."""
 

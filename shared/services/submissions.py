@@ -13,6 +13,7 @@ import logging
 import time
 import unicodedata
 import uuid
+from dataclasses import replace
 
 import redis
 from redis import Redis
@@ -22,7 +23,7 @@ from rq.job import Job, JobStatus
 
 from shared.contract.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
 from shared.contract.problems import Problem
-from shared.contract.records import ACTIVE, EXPLORE, LABS, QUEUED, Item, Request
+from shared.contract.records import ACTIVE, EXPLORE, LABS, QUEUED, Item, Progress, Request
 from shared.contract.settings import Settings
 from shared.contract.tokens import count_gpt2_tokens
 from shared.services.classes import BIDI_CONTROLS, class_info, is_open
@@ -297,23 +298,23 @@ def check_limits(store: Store, settings: Settings, code: str, student: str) -> N
         raise Problem.Invalid([Problem("too_many_per_minute", limit=settings.max_per_minute_per_student)])
 
 
-def progress(store: Store, settings: Settings, submission_id: str) -> dict | None:
+def progress(store: Store, settings: Settings, submission_id: str) -> Progress | None:
     """What the student's page shows while waiting: status, queue position and depth, tokens done."""
     record = store.submission(submission_id)
     if record is None:
         return None
-    view = {"status": record.status, "done": record.progress_done, "total": record.progress_total,
-            "attempts": record.attempts, "error": record.error.to_dict() if record.error else None,
-            "position": None, "depth": None, "created_at": record.created_at, "finished_at": record.finished_at}
-    if record.status == QUEUED:
-        model = record.request.model
-        queue = queue_for(store.redis, settings, model)
-        position = queue.get_job_position(submission_id)
-        view["position"] = None if position is None else position + 1
-        view["depth"] = queue.count
-        if position is not None:
-            view["wait_seconds"] = estimated_wait(store, queue.get_job_ids(0, position + 1), model)
-    return view
+    view = Progress(status=record.status, done=record.progress_done, total=record.progress_total,
+                    attempts=record.attempts, error=record.error, created_at=record.created_at,
+                    finished_at=record.finished_at)
+    if record.status != QUEUED:
+        return view
+    model = record.request.model
+    queue = queue_for(store.redis, settings, model)
+    position = queue.get_job_position(submission_id)
+    if position is None:
+        return replace(view, depth=queue.count)
+    return replace(view, position=position + 1, depth=queue.count,
+                   wait_seconds=estimated_wait(store, queue.get_job_ids(0, position + 1), model))
 
 
 def estimated_wait(store: Store, job_ids_ahead: list[str], model: str) -> float | None:
