@@ -55,6 +55,13 @@ def parse_args(argv=None):
     parser.add_argument("--max-new-tokens", type=int, default=8, help="per preset (generation is not measured)")
     parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for any page")
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--client", choices=("browser", "protocol"), default="browser",
+                        help="browser: one Debian chromium, a context per student (Playwright); protocol: each "
+                             "student a client of Streamlit's own WebSocket protocol (bench/st_client.py), "
+                             "no renderer beside the server")
+    parser.add_argument("--press-spread", type=float, default=0.0,
+                        help="protocol client: seconds between one student's press of Run and the next's "
+                             "(0: all 30 presses sent at once, the hardest case)")
     return parser.parse_args(argv)
 
 
@@ -154,12 +161,73 @@ def pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
 
 
-def main(argv=None) -> int:
+def run_browser(args, server: Server, worker: subprocess.Popen, url: str) -> tuple[dict, int]:
+    """The phases, each student a context of one Debian chromium driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
-    args = parse_args(argv)
-    figures: dict = {"students": args.students}
+    figures: dict = {}
     errors = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio"])
+        pages = []
+        for index in range(args.students):
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(args.timeout * 1000)
+            page.goto(url)
+            page.get_by_label("Tu nombre").fill(f"Alumno {index}")
+            page.get_by_label("Código de clase", exact=True).fill(CLASS)
+            page.get_by_role("button", name="Entrar").click()
+            page.get_by_text("Estás en la clase").wait_for()
+            page.get_by_role("link", name="Decodificación").click()
+            page.get_by_role("button", name="Ejecutar", exact=True).wait_for()
+            page.evaluate(STAMP_CLICKS)
+            pages.append(page)
+            if index == 0:
+                figures["rss_before"] = server.rss_mb()  # the pages' imports are loaded: count sessions only
+        # The presets with few tokens: generation is not what this measures.
+        for page in pages:
+            page.get_by_text("worker(s) listos").wait_for()
+        watch(pages, FIRST_ANSWER, "first")
+        watch(pages, RESULTS, "results")
+        worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
+        cpu_before, clock = server.cpu_seconds(), time.monotonic()
+        press_run(pages)
+        first, missing = wait_all(pages, "first", args.timeout)
+        figures["interaction_server_cpu_pct"] = round(
+            100 * (server.cpu_seconds() - cpu_before) / (time.monotonic() - clock), 1)
+        worker.send_signal(signal.SIGCONT)
+        done, missing_done = wait_all(pages, "results", args.timeout)
+        errors += missing + missing_done
+        figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
+                       results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
+        time.sleep(3)
+        figures["idle_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+        figures["rss_mb_per_session"] = round((server.rss_mb() - figures.pop("rss_before")) /
+                                              max(1, args.students - 1), 2)
+        worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
+        try:
+            for page in pages:  # a new prompt each, so nothing is answered from the cache
+                page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
+            watch(pages, QUEUED, "queued")
+            press_run(pages)
+            _, missing = wait_all(pages, "queued", args.timeout)
+            errors += missing
+            time.sleep(2)
+            figures["waiting_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        watch(pages, RESULTS, "again")
+        _, missing = wait_all(pages, "again", args.timeout)
+        errors += missing
+        browser.close()
+    return figures, errors
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    figures: dict = {"students": args.students, "client": args.client}
     with tempfile.TemporaryDirectory(prefix="decodelab-loaddash-") as tmp_name:
         tmp = Path(tmp_name)
         redis_server, worker, dashboard, url = start_stack(tmp, args)
@@ -167,60 +235,12 @@ def main(argv=None) -> int:
         try:
             time.sleep(3)
             figures["baseline_cpu_pct"] = round(100 * server.cpu_share(min(5.0, args.measure)), 2)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
-                    "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio"])
-                pages = []
-                for index in range(args.students):
-                    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-                    page.set_default_timeout(args.timeout * 1000)
-                    page.goto(url)
-                    page.get_by_label("Tu nombre").fill(f"Alumno {index}")
-                    page.get_by_label("Código de clase", exact=True).fill(CLASS)
-                    page.get_by_role("button", name="Entrar").click()
-                    page.get_by_text("Estás en la clase").wait_for()
-                    page.get_by_role("link", name="Decodificación").click()
-                    page.get_by_role("button", name="Ejecutar", exact=True).wait_for()
-                    page.evaluate(STAMP_CLICKS)
-                    pages.append(page)
-                    if index == 0:
-                        rss_before = server.rss_mb()  # the pages' imports are loaded: count sessions only
-                # The presets with few tokens: generation is not what this measures.
-                for page in pages:
-                    page.get_by_text("worker(s) listos").wait_for()
-                watch(pages, FIRST_ANSWER, "first")
-                watch(pages, RESULTS, "results")
-                worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
-                cpu_before, clock = server.cpu_seconds(), time.monotonic()
-                press_run(pages)
-                first, missing = wait_all(pages, "first", args.timeout)
-                figures["interaction_server_cpu_pct"] = round(
-                    100 * (server.cpu_seconds() - cpu_before) / (time.monotonic() - clock), 1)
-                worker.send_signal(signal.SIGCONT)
-                done, missing_done = wait_all(pages, "results", args.timeout)
-                errors += missing + missing_done
-                figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
-                               results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
-                time.sleep(3)
-                figures["idle_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
-                figures["rss_mb_per_session"] = round((server.rss_mb() - rss_before) / max(1, args.students - 1), 2)
-                worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
-                try:
-                    for page in pages:  # a new prompt each, so nothing is answered from the cache
-                        page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
-                    watch(pages, QUEUED, "queued")
-                    press_run(pages)
-                    _, missing = wait_all(pages, "queued", args.timeout)
-                    errors += missing
-                    time.sleep(2)
-                    figures["waiting_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
-                finally:
-                    worker.send_signal(signal.SIGCONT)
-                watch(pages, RESULTS, "again")
-                _, missing = wait_all(pages, "again", args.timeout)
-                errors += missing
-                browser.close()
+            if args.client == "browser":
+                measured, errors = run_browser(args, server, worker, url)
+            else:
+                from bench.load_dashboard_protocol import run_protocol
+                measured, errors = run_protocol(args, server, worker, url)
+            figures.update(measured)
         finally:
             for process in (dashboard, worker):
                 process.send_signal(signal.SIGKILL)
