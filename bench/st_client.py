@@ -11,7 +11,9 @@ as recorded from Debian chromium against this dashboard (bench/load_dashboard.py
 - keeps each widget's value as the frontend does (a widget's default when it first appears; the
   server's value when it sets one; what the "student" typed), and sends the values of every widget on
   the page with each `rerun_script`, a button's press as a one-shot `trigger_value`, with the
-  `fragment_id` of the fragment the pressed widget lives in (a fragment rerun, as the browser sends);
+  `fragment_id` of the fragment the pressed widget lives in (a fragment rerun, as the browser sends),
+  or none when a value typed outside that fragment goes with the press (the browser then asks for a
+  full run: typing into the prompt and pressing Run is one message, one full run);
 - follows page links (the link's page hash and query string) and the URL's query string
   (`page_info_changed`);
 - runs the `auto_rerun` timers the server asks for (a fragment's `run_every`), cleared on each full run;
@@ -81,6 +83,7 @@ class Tab:
         self.reader: asyncio.Task | None = None
         self.messages = 0
         self.closed = False
+        self.typed: set[str] = set()  # fragments (or "" for the page) of widgets changed since the last send
         self.sent: list[BackMsg] | None = None  # a list: every message sent is kept there (to compare)
 
     # --- connecting ------------------------------------------------------------------------------
@@ -140,6 +143,7 @@ class Tab:
 
     async def send(self, message: BackMsg) -> None:
         self.finished.clear()
+        self.typed.clear()
         if self.sent is not None:
             self.sent.append(message)
         await self.ws.send(message.SerializeToString())
@@ -151,14 +155,17 @@ class Tab:
         """Press the button (or form submit button) labelled `label`; returns the moment it was sent."""
         path, element = self.find(kind, label)
         fragment_id = self.tree[path][1]
+        if self.typed - {fragment_id}:
+            fragment_id = ""  # a value typed outside the button's fragment goes with it: a full run
         pressed = time.monotonic()
         await self.rerun(trigger=element.id, fragment_id=fragment_id)
         return pressed
 
     def type(self, label: str, text: str, kind: str = "") -> None:
         """Type into the text input or text area labelled `label` (sent with the next rerun)."""
-        _, element = self.find(kind or ("text_input", "text_area"), label)
+        path, element = self.find(kind or ("text_input", "text_area"), label)
         self.values[element.id] = {"string_value": text}
+        self.typed.add(self.tree[path][1])
 
     async def click_link(self, label: str) -> None:
         _, link = self.find("page_link", label)
