@@ -17,13 +17,13 @@ from bench.load_dashboard import CLASS, FIRST_ANSWER, QUEUED, RESULTS, Server, p
 from bench.st_client import Tab
 
 
-async def join(url: str, index: int, timeout: float) -> Tab:
+async def join(url: str, index: int, timeout: float, code: str = CLASS) -> Tab:
     """Open the app, join the class, open the decoding lab: what the browser mode's student does."""
     tab = Tab(url)
     await tab.open("/")
     await tab.wait_for(lambda: tab.has("button", "Entrar") and tab.settled(), timeout)
     tab.type("Tu nombre", f"Alumno {index}")
-    tab.type("Código de clase", CLASS)
+    tab.type("Código de clase", code)
     await tab.press("Entrar")
     await tab.wait_text("Estás en la clase", timeout)
     await tab.wait_for(lambda: tab.has("page_link", "Decodificación") and tab.settled(), timeout)
