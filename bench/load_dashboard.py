@@ -72,8 +72,7 @@ class Server:
         self.process = process
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        return process_cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> float:
         return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE_SIZE / 2**20
@@ -83,6 +82,40 @@ class Server:
         start_cpu, start = self.cpu_seconds(), time.monotonic()
         time.sleep(seconds)
         return (self.cpu_seconds() - start_cpu) / (time.monotonic() - start)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+class Clients:
+    """The simulated students' own CPU: this process (the protocol clients, Playwright's side) and every
+    process it started other than the measured stack (chromium and its renderers, Playwright's driver)."""
+
+    def __init__(self, stack_pids: set[int]):
+        self.stack_pids = stack_pids
+
+    def cpu_seconds(self) -> float:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        total, todo = 0.0, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            if pid in self.stack_pids:
+                continue
+            try:
+                total += process_cpu_seconds(pid)
+            except (OSError, ValueError, IndexError):
+                continue
+            todo += children.get(pid, [])
+        return total
 
 
 def start_stack(tmp: Path, args):
@@ -161,7 +194,22 @@ def pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
 
 
-def run_browser(args, server: Server, worker: subprocess.Popen, url: str) -> tuple[dict, int]:
+class Window:
+    """The interaction burst: server and clients CPU from the first press until every answer was seen."""
+
+    def __init__(self, server: Server, clients: Clients):
+        self.server, self.clients = server, clients
+        self.server_cpu, self.clients_cpu, self.clock = server.cpu_seconds(), clients.cpu_seconds(), time.monotonic()
+
+    def figures(self) -> dict:
+        seconds = time.monotonic() - self.clock
+        server, clients = self.server.cpu_seconds() - self.server_cpu, self.clients.cpu_seconds() - self.clients_cpu
+        return {"interaction_window_s": round(seconds, 2), "interaction_server_cpu_s": round(server, 3),
+                "interaction_server_cpu_pct": round(100 * server / seconds, 1),
+                "interaction_clients_cpu_pct": round(100 * clients / seconds, 1)}
+
+
+def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen, url: str) -> tuple[dict, int]:
     """The phases, each student a context of one Debian chromium driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
@@ -192,11 +240,10 @@ def run_browser(args, server: Server, worker: subprocess.Popen, url: str) -> tup
         watch(pages, FIRST_ANSWER, "first")
         watch(pages, RESULTS, "results")
         worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
-        cpu_before, clock = server.cpu_seconds(), time.monotonic()
+        window = Window(server, clients)
         press_run(pages)
         first, missing = wait_all(pages, "first", args.timeout)
-        figures["interaction_server_cpu_pct"] = round(
-            100 * (server.cpu_seconds() - cpu_before) / (time.monotonic() - clock), 1)
+        figures.update(window.figures())
         worker.send_signal(signal.SIGCONT)
         done, missing_done = wait_all(pages, "results", args.timeout)
         errors += missing + missing_done
@@ -232,14 +279,15 @@ def main(argv=None) -> int:
         tmp = Path(tmp_name)
         redis_server, worker, dashboard, url = start_stack(tmp, args)
         server = Server(dashboard)
+        clients = Clients({dashboard.pid, worker.pid, redis_server.process.pid})
         try:
             time.sleep(3)
             figures["baseline_cpu_pct"] = round(100 * server.cpu_share(min(5.0, args.measure)), 2)
             if args.client == "browser":
-                measured, errors = run_browser(args, server, worker, url)
+                measured, errors = run_browser(args, server, clients, worker, url)
             else:
                 from bench.load_dashboard_protocol import run_protocol
-                measured, errors = run_protocol(args, server, worker, url)
+                measured, errors = run_protocol(args, server, clients, worker, url)
             figures.update(measured)
         finally:
             for process in (dashboard, worker):

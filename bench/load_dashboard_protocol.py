@@ -3,7 +3,7 @@ client of Streamlit's own WebSocket protocol (bench/st_client.py) instead of a c
 
 Without 30 renderers beside it, the server has the machine's cores to itself, so the latencies are the
 server's own answer to a press (plus this one asyncio process parsing the answers, whose CPU is reported
-as `client_cpu_pct`). A click's moment is when its `rerun_script` goes out; an answer's is when the first
+as `interaction_clients_cpu_pct`). A click's moment is when its `rerun_script` goes out; an answer's is when the first
 delta that draws the awaited text has been read.
 """
 
@@ -13,7 +13,7 @@ import asyncio
 import signal
 import time
 
-from bench.load_dashboard import CLASS, FIRST_ANSWER, QUEUED, RESULTS, Server, pct
+from bench.load_dashboard import CLASS, FIRST_ANSWER, QUEUED, RESULTS, Clients, Server, Window, pct
 from bench.st_client import Tab
 
 
@@ -53,10 +53,9 @@ async def collect(waits: list, pressed: list[float], timeout: float) -> tuple[li
     return took, len(waits) - len(took)
 
 
-async def phases(args, server: Server, worker, url: str) -> tuple[dict, int]:
+async def phases(args, server: Server, clients: Clients, worker, url: str) -> tuple[dict, int]:
     figures: dict = {}
     errors = 0
-    client_cpu = time.process_time()
     tabs = []
     for index in range(args.students):
         tabs.append(await join(url, index, args.timeout))
@@ -66,12 +65,9 @@ async def phases(args, server: Server, worker, url: str) -> tuple[dict, int]:
     await asyncio.sleep(1)
     results = [tab.watch(RESULTS) for tab in tabs]
     worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
-    cpu_before, clock, client_before = server.cpu_seconds(), time.monotonic(), time.process_time()
+    window = Window(server, clients)
     first, missing, pressed = await press_all(tabs, FIRST_ANSWER, args.timeout, args.press_spread)
-    seconds = time.monotonic() - clock
-    figures["interaction_server_cpu_pct"] = round(100 * (server.cpu_seconds() - cpu_before) / seconds, 1)
-    figures["interaction_client_cpu_pct"] = round(100 * (time.process_time() - client_before) / seconds, 1)
-    figures["interaction_burst_s"] = round(seconds, 3)
+    figures.update(window.figures())
     worker.send_signal(signal.SIGCONT)
     done, missing_done = await collect(results, pressed, args.timeout)
     errors += missing + missing_done
@@ -96,7 +92,6 @@ async def phases(args, server: Server, worker, url: str) -> tuple[dict, int]:
     errors += missing
     for tab in tabs:
         await tab.close()
-    figures["client_cpu_s"] = round(time.process_time() - client_cpu, 2)  # this process, the whole run
     return figures, errors
 
 
@@ -107,5 +102,5 @@ async def cpu_share(server: Server, seconds: float) -> float:
     return (server.cpu_seconds() - start_cpu) / (time.monotonic() - start)
 
 
-def run_protocol(args, server: Server, worker, url: str) -> tuple[dict, int]:
-    return asyncio.run(phases(args, server, worker, url))
+def run_protocol(args, server: Server, clients: Clients, worker, url: str) -> tuple[dict, int]:
+    return asyncio.run(phases(args, server, clients, worker, url))
