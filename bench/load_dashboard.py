@@ -159,7 +159,53 @@ WATCH = """([pattern, key]) => {
     new MutationObserver(() => { if (!queued) { queued = true; queueMicrotask(look); } })
         .observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
-STAMP_CLICKS = """() => { document.addEventListener('click', () => { window.__clicked = Date.now(); }, true); }"""
+STAMP_CLICKS = """() => { document.addEventListener('click', () => { window.__clicked = Date.now();
+    window.__sentAfterClick = null; }, true); }"""
+# Before the app's own script: the page's WebSocket, wrapped, stamps the first message it sends after a
+# click and the arrival of the first message whose bytes hold an awaited text (protobuf strings are
+# UTF-8 as they are), before Streamlit's frontend handles it. So a press splits into the browser
+# handling the click (click -> sent), the server's answer (sent -> arrived, network and the renderer's
+# event loop included) and drawing it (arrived -> in the DOM).
+WS_STAMPS = """(() => {
+    const Native = window.WebSocket;
+    window.__wsWatch = {}; window.__wsAnswers = {};
+    const decoder = new TextDecoder();
+    function Stamped(...args) {
+        const ws = new Native(...args);
+        const send = ws.send.bind(ws);
+        ws.send = (data) => { if (window.__sentAfterClick === null) { window.__sentAfterClick = Date.now(); }
+                              return send(data); };
+        ws.addEventListener('message', (event) => {
+            const keys = Object.keys(window.__wsWatch);
+            if (!keys.length || !(event.data instanceof ArrayBuffer)) { return; }
+            const text = decoder.decode(event.data);
+            for (const key of keys) {
+                if (window.__wsWatch[key].test(text)) { window.__wsAnswers[key] = Date.now(); delete window.__wsWatch[key]; }
+            }
+        });
+        return ws;
+    }
+    Stamped.prototype = Native.prototype;
+    Object.assign(Stamped, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+    window.WebSocket = Stamped;
+})();"""
+WS_WATCH = """([pattern, key]) => { delete window.__wsAnswers[key]; window.__wsWatch[key] = new RegExp(pattern); }"""
+STAGES = """(key) => ({clicked: window.__clicked, sent: window.__sentAfterClick,
+                     arrived: window.__wsAnswers[key], drawn: (window.__answers || {})[key]})"""
+
+
+def stages(pages: list, key: str) -> dict:
+    """p50/p95 of each stage of the press -> `key` answer: click -> sent, sent -> arrived, arrived -> drawn."""
+    spans: dict[str, list[float]] = {"browser_click_to_send": [], "server_send_to_arrival": [],
+                                     "browser_arrival_to_drawn": []}
+    for page in pages:
+        t = page.evaluate(STAGES, key)
+        if all(isinstance(t[k], (int, float)) for k in ("clicked", "sent", "arrived", "drawn")):
+            spans["browser_click_to_send"].append((t["sent"] - t["clicked"]) / 1000)
+            spans["server_send_to_arrival"].append((t["arrived"] - t["sent"]) / 1000)
+            spans["browser_arrival_to_drawn"].append((t["drawn"] - t["arrived"]) / 1000)
+    return {f"{name}_p50_s": pct(values, 50) for name, values in spans.items()} | \
+        {f"{name}_p95_s": pct(values, 95) for name, values in spans.items()}
 
 
 def watch(pages: list, pattern: str, key: str) -> None:
@@ -222,6 +268,7 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
         pages = []
         for index in range(args.students):
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.add_init_script(WS_STAMPS)
             page.set_default_timeout(args.timeout * 1000)
             page.goto(url)
             page.get_by_label("Tu nombre").fill(f"Alumno {index}")
@@ -239,11 +286,14 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
             page.get_by_text("worker(s) listos").wait_for()
         watch(pages, FIRST_ANSWER, "first")
         watch(pages, RESULTS, "results")
+        for page in pages:
+            page.evaluate(WS_WATCH, [FIRST_ANSWER, "first"])
         worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
         window = Window(server, clients)
         press_run(pages)
         first, missing = wait_all(pages, "first", args.timeout)
         figures.update(window.figures())
+        figures.update(stages(pages, "first"))
         worker.send_signal(signal.SIGCONT)
         done, missing_done = wait_all(pages, "results", args.timeout)
         errors += missing + missing_done
