@@ -97,6 +97,23 @@ class Clients:
         self.stack_pids = stack_pids
 
     def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_kind().values())
+
+    @staticmethod
+    def kind(pid: int) -> str:
+        """'this process', 'chromium renderer', 'chromium (other)', or the program's name."""
+        if pid == os.getpid():
+            return "this process"
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return "?"
+        program = Path(raw.split(b"\0")[0].split(b" ")[0].decode(errors="replace")).name  # zygote children
+        if "chrom" in program:  # rewrite their command line as one string
+            return "chromium renderer" if b"--type=renderer" in raw else "chromium (other)"
+        return program
+
+    def cpu_by_kind(self) -> dict[str, float]:
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -105,17 +122,20 @@ class Clients:
                 except (OSError, ValueError, IndexError):
                     continue
                 children.setdefault(ppid, []).append(int(entry.name))
-        total, todo = 0.0, [os.getpid()]
+        totals: dict[str, float] = {}
+        todo = [os.getpid()]
         while todo:
             pid = todo.pop()
             if pid in self.stack_pids:
                 continue
             try:
-                total += process_cpu_seconds(pid)
+                seconds = process_cpu_seconds(pid)
             except (OSError, ValueError, IndexError):
                 continue
+            kind = self.kind(pid)
+            totals[kind] = totals.get(kind, 0.0) + seconds
             todo += children.get(pid, [])
-        return total
+        return totals
 
 
 def start_stack(tmp: Path, args):
@@ -245,14 +265,17 @@ class Window:
 
     def __init__(self, server: Server, clients: Clients):
         self.server, self.clients = server, clients
-        self.server_cpu, self.clients_cpu, self.clock = server.cpu_seconds(), clients.cpu_seconds(), time.monotonic()
+        self.server_cpu, self.clients_cpu, self.clock = server.cpu_seconds(), clients.cpu_by_kind(), time.monotonic()
 
     def figures(self) -> dict:
         seconds = time.monotonic() - self.clock
-        server, clients = self.server.cpu_seconds() - self.server_cpu, self.clients.cpu_seconds() - self.clients_cpu
+        server = self.server.cpu_seconds() - self.server_cpu
+        by_kind = {kind: round(100 * (cpu - self.clients_cpu.get(kind, 0.0)) / seconds, 1)
+                   for kind, cpu in self.clients.cpu_by_kind().items()}  # a process that ended is left out
         return {"interaction_window_s": round(seconds, 2), "interaction_server_cpu_s": round(server, 3),
                 "interaction_server_cpu_pct": round(100 * server / seconds, 1),
-                "interaction_clients_cpu_pct": round(100 * clients / seconds, 1)}
+                "interaction_clients_cpu_pct": round(sum(by_kind.values()), 1),
+                "interaction_clients_cpu_pct_by_kind": {k: v for k, v in sorted(by_kind.items()) if v}}
 
 
 def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen, url: str) -> tuple[dict, int]:
