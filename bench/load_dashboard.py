@@ -323,7 +323,9 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
         figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
                        results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
         time.sleep(3)
+        clients_before = clients.cpu_seconds()
         figures["idle_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+        figures["idle_clients_cpu_pct"] = round(100 * (clients.cpu_seconds() - clients_before) / args.measure, 1)
         figures["rss_mb_per_session"] = round((server.rss_mb() - figures.pop("rss_before")) /
                                               max(1, args.students - 1), 2)
         worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
@@ -335,7 +337,10 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
             _, missing = wait_all(pages, "queued", args.timeout)
             errors += missing
             time.sleep(2)
+            clients_before = clients.cpu_seconds()
             figures["waiting_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+            figures["waiting_clients_cpu_pct"] = round(
+                100 * (clients.cpu_seconds() - clients_before) / args.measure, 1)
         finally:
             worker.send_signal(signal.SIGCONT)
         watch(pages, RESULTS, "again")

@@ -75,7 +75,9 @@ async def phases(args, server: Server, clients: Clients, worker, url: str) -> tu
                    interaction_max_s=round(max(first), 3) if first else None,
                    results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
     await asyncio.sleep(3)
+    clients_before = clients.cpu_seconds()
     figures["idle_cpu_pct_total"] = round(100 * await cpu_share(server, args.measure), 2)
+    figures["idle_clients_cpu_pct"] = round(100 * (clients.cpu_seconds() - clients_before) / args.measure, 1)
     figures["rss_mb_per_session"] = round((server.rss_mb() - rss_before) / max(1, args.students - 1), 2)
     worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
     try:
@@ -85,7 +87,9 @@ async def phases(args, server: Server, clients: Clients, worker, url: str) -> tu
         _, missing, pressed = await press_all(tabs, QUEUED, args.timeout, args.press_spread)
         errors += missing
         await asyncio.sleep(2)
+        clients_before = clients.cpu_seconds()
         figures["waiting_cpu_pct_total"] = round(100 * await cpu_share(server, args.measure), 2)
+        figures["waiting_clients_cpu_pct"] = round(100 * (clients.cpu_seconds() - clients_before) / args.measure, 1)
     finally:
         worker.send_signal(signal.SIGCONT)
     _, missing = await collect(again, pressed, args.timeout)
