@@ -5,7 +5,8 @@ server's CPU and RSS): loopback only, bounded in count and time. It starts an em
 `random-tiny` worker and one `streamlit run` (the measured process), then opens `--students` browser
 contexts in one Debian chromium (or, with `--client protocol`, `--students` clients of Streamlit's own
 WebSocket protocol: bench/st_client.py, bench/load_dashboard_protocol.py). Each simulated student
-joins, opens the decoding lab and runs the notebook's presets; then everyone idles. Phases, each timed on the server's /proc/<pid>/stat:
+joins, opens the decoding lab and runs the notebook's presets; then everyone idles. Phases, each timed
+on the server's /proc/<pid>/stat:
 
 1. baseline: the server with no session, `--measure` seconds;
 2. interaction: every student presses Run (the worker paused meanwhile, so that generation does not
