@@ -3,8 +3,10 @@
 Modelled on Streamlit's own load-testing approach (Playwright sessions against one server, reading the
 server's CPU and RSS): loopback only, bounded in count and time. It starts an embedded Redis, one
 `random-tiny` worker and one `streamlit run` (the measured process), then opens `--students` browser
-contexts in one Debian chromium. Each simulated student joins, opens the decoding lab and runs the
-notebook's presets; then everyone idles. Phases, each timed on the server's /proc/<pid>/stat:
+contexts in one Debian chromium (or, with `--client protocol`, `--students` clients of Streamlit's own
+WebSocket protocol: bench/st_client.py, bench/load_dashboard_protocol.py). Each simulated student
+joins, opens the decoding lab and runs the notebook's presets; then everyone idles. Phases, each timed
+on the server's /proc/<pid>/stat:
 
 1. baseline: the server with no session, `--measure` seconds;
 2. interaction: every student presses Run (the worker paused meanwhile, so that generation does not
@@ -55,6 +57,13 @@ def parse_args(argv=None):
     parser.add_argument("--max-new-tokens", type=int, default=8, help="per preset (generation is not measured)")
     parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for any page")
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--client", choices=("browser", "protocol"), default="browser",
+                        help="browser: one Debian chromium, a context per student (Playwright); protocol: each "
+                             "student a client of Streamlit's own WebSocket protocol (bench/st_client.py), "
+                             "no renderer beside the server")
+    parser.add_argument("--press-spread", type=float, default=0.0,
+                        help="protocol client: seconds between one student's press of Run and the next's "
+                             "(0: all 30 presses sent at once, the hardest case)")
     return parser.parse_args(argv)
 
 
@@ -65,8 +74,7 @@ class Server:
         self.process = process
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        return process_cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> float:
         return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE_SIZE / 2**20
@@ -76,6 +84,60 @@ class Server:
         start_cpu, start = self.cpu_seconds(), time.monotonic()
         time.sleep(seconds)
         return (self.cpu_seconds() - start_cpu) / (time.monotonic() - start)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+class Clients:
+    """The simulated students' own CPU: this process (the protocol clients, Playwright's side) and every
+    process it started other than the measured stack (chromium and its renderers, Playwright's driver)."""
+
+    def __init__(self, stack_pids: set[int]):
+        self.stack_pids = stack_pids
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_kind().values())
+
+    @staticmethod
+    def kind(pid: int) -> str:
+        """'this process', 'chromium renderer', 'chromium (other)', or the program's name."""
+        if pid == os.getpid():
+            return "this process"
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return "?"
+        program = Path(raw.split(b"\0")[0].split(b" ")[0].decode(errors="replace")).name  # zygote children
+        if "chrom" in program:  # rewrite their command line as one string
+            return "chromium renderer" if b"--type=renderer" in raw else "chromium (other)"
+        return program
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        totals: dict[str, float] = {}
+        todo = [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            if pid in self.stack_pids:
+                continue
+            try:
+                seconds = process_cpu_seconds(pid)
+            except (OSError, ValueError, IndexError):
+                continue
+            kind = self.kind(pid)
+            totals[kind] = totals.get(kind, 0.0) + seconds
+            todo += children.get(pid, [])
+        return totals
 
 
 def start_stack(tmp: Path, args):
@@ -119,7 +181,53 @@ WATCH = """([pattern, key]) => {
     new MutationObserver(() => { if (!queued) { queued = true; queueMicrotask(look); } })
         .observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
-STAMP_CLICKS = """() => { document.addEventListener('click', () => { window.__clicked = Date.now(); }, true); }"""
+STAMP_CLICKS = """() => { document.addEventListener('click', () => { window.__clicked = Date.now();
+    window.__sentAfterClick = null; }, true); }"""
+# Before the app's own script: the page's WebSocket, wrapped, stamps the first message it sends after a
+# click and the arrival of the first message whose bytes hold an awaited text (protobuf strings are
+# UTF-8 as they are), before Streamlit's frontend handles it. So a press splits into the browser
+# handling the click (click -> sent), the server's answer (sent -> arrived, network and the renderer's
+# event loop included) and drawing it (arrived -> in the DOM).
+WS_STAMPS = """(() => {
+    const Native = window.WebSocket;
+    window.__wsWatch = {}; window.__wsAnswers = {};
+    const decoder = new TextDecoder();
+    function Stamped(...args) {
+        const ws = new Native(...args);
+        const send = ws.send.bind(ws);
+        ws.send = (data) => { if (window.__sentAfterClick === null) { window.__sentAfterClick = Date.now(); }
+                              return send(data); };
+        ws.addEventListener('message', (event) => {
+            const keys = Object.keys(window.__wsWatch);
+            if (!keys.length || !(event.data instanceof ArrayBuffer)) { return; }
+            const text = decoder.decode(event.data);
+            for (const key of keys) {
+                if (window.__wsWatch[key].test(text)) { window.__wsAnswers[key] = Date.now(); delete window.__wsWatch[key]; }
+            }
+        });
+        return ws;
+    }
+    Stamped.prototype = Native.prototype;
+    Object.assign(Stamped, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+    window.WebSocket = Stamped;
+})();"""
+WS_WATCH = """([pattern, key]) => { delete window.__wsAnswers[key]; window.__wsWatch[key] = new RegExp(pattern); }"""
+STAGES = """(key) => ({clicked: window.__clicked, sent: window.__sentAfterClick,
+                     arrived: window.__wsAnswers[key], drawn: (window.__answers || {})[key]})"""
+
+
+def stages(pages: list, key: str) -> dict:
+    """p50/p95 of each stage of the press -> `key` answer: click -> sent, sent -> arrived, arrived -> drawn."""
+    spans: dict[str, list[float]] = {"browser_click_to_send": [], "server_send_to_arrival": [],
+                                     "browser_arrival_to_drawn": []}
+    for page in pages:
+        t = page.evaluate(STAGES, key)
+        if all(isinstance(t[k], (int, float)) for k in ("clicked", "sent", "arrived", "drawn")):
+            spans["browser_click_to_send"].append((t["sent"] - t["clicked"]) / 1000)
+            spans["server_send_to_arrival"].append((t["arrived"] - t["sent"]) / 1000)
+            spans["browser_arrival_to_drawn"].append((t["drawn"] - t["arrived"]) / 1000)
+    return {f"{name}_p50_s": pct(values, 50) for name, values in spans.items()} | \
+        {f"{name}_p95_s": pct(values, 95) for name, values in spans.items()}
 
 
 def watch(pages: list, pattern: str, key: str) -> None:
@@ -154,73 +262,113 @@ def pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
 
 
-def main(argv=None) -> int:
+class Window:
+    """The interaction burst: server and clients CPU from the first press until every answer was seen."""
+
+    def __init__(self, server: Server, clients: Clients):
+        self.server, self.clients = server, clients
+        self.server_cpu, self.clients_cpu, self.clock = server.cpu_seconds(), clients.cpu_by_kind(), time.monotonic()
+
+    def figures(self) -> dict:
+        seconds = time.monotonic() - self.clock
+        server = self.server.cpu_seconds() - self.server_cpu
+        by_kind = {kind: round(100 * (cpu - self.clients_cpu.get(kind, 0.0)) / seconds, 1)
+                   for kind, cpu in self.clients.cpu_by_kind().items()}  # a process that ended is left out
+        return {"interaction_window_s": round(seconds, 2), "interaction_server_cpu_s": round(server, 3),
+                "interaction_server_cpu_pct": round(100 * server / seconds, 1),
+                "interaction_clients_cpu_pct": round(sum(by_kind.values()), 1),
+                "interaction_clients_cpu_pct_by_kind": {k: v for k, v in sorted(by_kind.items()) if v}}
+
+
+def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen, url: str) -> tuple[dict, int]:
+    """The phases, each student a context of one Debian chromium driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
-    args = parse_args(argv)
-    figures: dict = {"students": args.students}
+    figures: dict = {}
     errors = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio"])
+        pages = []
+        for index in range(args.students):
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.add_init_script(WS_STAMPS)
+            page.set_default_timeout(args.timeout * 1000)
+            page.goto(url)
+            page.get_by_label("Tu nombre").fill(f"Alumno {index}")
+            page.get_by_label("Código de clase", exact=True).fill(CLASS)
+            page.get_by_role("button", name="Entrar").click()
+            page.get_by_text("Estás en la clase").wait_for()
+            page.get_by_role("link", name="Decodificación").click()
+            page.get_by_role("button", name="Ejecutar", exact=True).wait_for()
+            page.evaluate(STAMP_CLICKS)
+            pages.append(page)
+            if index == 0:
+                figures["rss_before"] = server.rss_mb()  # the pages' imports are loaded: count sessions only
+        # The presets with few tokens: generation is not what this measures.
+        for page in pages:
+            page.get_by_text("worker(s) listos").wait_for()
+        watch(pages, FIRST_ANSWER, "first")
+        watch(pages, RESULTS, "results")
+        for page in pages:
+            page.evaluate(WS_WATCH, [FIRST_ANSWER, "first"])
+        worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
+        window = Window(server, clients)
+        press_run(pages)
+        first, missing = wait_all(pages, "first", args.timeout)
+        figures.update(window.figures())
+        figures.update(stages(pages, "first"))
+        worker.send_signal(signal.SIGCONT)
+        done, missing_done = wait_all(pages, "results", args.timeout)
+        errors += missing + missing_done
+        figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
+                       results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
+        time.sleep(3)
+        clients_before = clients.cpu_seconds()
+        figures["idle_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+        figures["idle_clients_cpu_pct"] = round(100 * (clients.cpu_seconds() - clients_before) / args.measure, 1)
+        figures["rss_mb_per_session"] = round((server.rss_mb() - figures.pop("rss_before")) /
+                                              max(1, args.students - 1), 2)
+        worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
+        try:
+            for page in pages:  # a new prompt each, so nothing is answered from the cache
+                page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
+            watch(pages, QUEUED, "queued")
+            press_run(pages)
+            _, missing = wait_all(pages, "queued", args.timeout)
+            errors += missing
+            time.sleep(2)
+            clients_before = clients.cpu_seconds()
+            figures["waiting_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
+            figures["waiting_clients_cpu_pct"] = round(
+                100 * (clients.cpu_seconds() - clients_before) / args.measure, 1)
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        watch(pages, RESULTS, "again")
+        _, missing = wait_all(pages, "again", args.timeout)
+        errors += missing
+        browser.close()
+    return figures, errors
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    figures: dict = {"students": args.students, "client": args.client}
     with tempfile.TemporaryDirectory(prefix="decodelab-loaddash-") as tmp_name:
         tmp = Path(tmp_name)
         redis_server, worker, dashboard, url = start_stack(tmp, args)
         server = Server(dashboard)
+        clients = Clients({dashboard.pid, worker.pid, redis_server.process.pid})
         try:
             time.sleep(3)
             figures["baseline_cpu_pct"] = round(100 * server.cpu_share(min(5.0, args.measure)), 2)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
-                    "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio"])
-                pages = []
-                for index in range(args.students):
-                    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-                    page.set_default_timeout(args.timeout * 1000)
-                    page.goto(url)
-                    page.get_by_label("Tu nombre").fill(f"Alumno {index}")
-                    page.get_by_label("Código de clase", exact=True).fill(CLASS)
-                    page.get_by_role("button", name="Entrar").click()
-                    page.get_by_text("Estás en la clase").wait_for()
-                    page.get_by_role("link", name="Decodificación").click()
-                    page.get_by_role("button", name="Ejecutar", exact=True).wait_for()
-                    page.evaluate(STAMP_CLICKS)
-                    pages.append(page)
-                    if index == 0:
-                        rss_before = server.rss_mb()  # the pages' imports are loaded: count sessions only
-                # The presets with few tokens: generation is not what this measures.
-                for page in pages:
-                    page.get_by_text("worker(s) listos").wait_for()
-                watch(pages, FIRST_ANSWER, "first")
-                watch(pages, RESULTS, "results")
-                worker.send_signal(signal.SIGSTOP)  # the answer to a press, not generation, competes for CPU
-                cpu_before, clock = server.cpu_seconds(), time.monotonic()
-                press_run(pages)
-                first, missing = wait_all(pages, "first", args.timeout)
-                figures["interaction_server_cpu_pct"] = round(
-                    100 * (server.cpu_seconds() - cpu_before) / (time.monotonic() - clock), 1)
-                worker.send_signal(signal.SIGCONT)
-                done, missing_done = wait_all(pages, "results", args.timeout)
-                errors += missing + missing_done
-                figures.update(interaction_p50_s=pct(first, 50), interaction_p95_s=pct(first, 95),
-                               results_p50_s=pct(done, 50), results_p95_s=pct(done, 95))
-                time.sleep(3)
-                figures["idle_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
-                figures["rss_mb_per_session"] = round((server.rss_mb() - rss_before) / max(1, args.students - 1), 2)
-                worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
-                try:
-                    for page in pages:  # a new prompt each, so nothing is answered from the cache
-                        page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
-                    watch(pages, QUEUED, "queued")
-                    press_run(pages)
-                    _, missing = wait_all(pages, "queued", args.timeout)
-                    errors += missing
-                    time.sleep(2)
-                    figures["waiting_cpu_pct_total"] = round(100 * server.cpu_share(args.measure), 2)
-                finally:
-                    worker.send_signal(signal.SIGCONT)
-                watch(pages, RESULTS, "again")
-                _, missing = wait_all(pages, "again", args.timeout)
-                errors += missing
-                browser.close()
+            if args.client == "browser":
+                measured, errors = run_browser(args, server, clients, worker, url)
+            else:
+                from bench.load_dashboard_protocol import run_protocol
+                measured, errors = run_protocol(args, server, clients, worker, url)
+            figures.update(measured)
         finally:
             for process in (dashboard, worker):
                 process.send_signal(signal.SIGKILL)

@@ -299,7 +299,7 @@ def model_picker(store: Store) -> str:
     options = sorted(models) or [settings.model]
     default = settings.model if settings.model in options else options[0]
     model = st.selectbox(tr("workers.model"), options, index=options.index(default)) if len(options) > 1 else default
-    worker_status(store, model)
+    worker_status(store, model, models)
     return model
 
 
@@ -313,15 +313,22 @@ def poll_interval(waited_seconds: float) -> float:
     return next(interval for limit, interval in POLL_BACKOFF if waited_seconds < limit)
 
 
-def worker_status(store: Store, model: str) -> None:
-    """Says whether a worker serves `model`; polls often only while none does, to say when one comes up."""
-    live = bool(served_models(store).get(model))
+def worker_status(store: Store, model: str, models: dict[str, list[dict]] | None = None) -> None:
+    """Says whether a worker serves `model`; polls often only while none does, to say when one comes up.
+    `models`: served_models() as the caller just read it (the page's run reads it once, not three times)."""
+    models = served_models(store) if models is None else models
+    live = bool(models.get(model))
+    st.session_state[FIRST_MODELS] = models  # for the fragment's first draw, in this same run
     st.fragment(run_every=WORKERS_POLL_SECONDS[live])(_worker_status)(store, model, live)
+
+
+FIRST_MODELS = "worker-status-models"
 
 
 @redis_tolerant
 def _worker_status(store: Store, model: str, was_live: bool) -> None:
-    live = served_models(store).get(model, [])
+    models = st.session_state.pop(FIRST_MODELS, None)
+    live = (served_models(store) if models is None else models).get(model, [])
     if bool(live) != was_live:
         st.rerun()  # a worker came or went: the page polls at the other pace
     if not live:
@@ -346,14 +353,18 @@ def follow(store: Store, settings: Settings, submission_id: str, banner, owner: 
     if view is None or not view.active:
         return view
     interval = poll_interval(time.time() - view.created_at)
+    st.session_state[f"{FIRST_VIEW}{submission_id}"] = view  # the fragment's first draw needs no second read
     st.fragment(run_every=interval)(_pending)(store, settings, submission_id, interval, banner, owner)
     return None
+
+
+FIRST_VIEW = "follow-view:"
 
 
 @redis_tolerant
 def _pending(store: Store, settings: Settings, submission_id: str, interval: float, banner,
              owner: Student | None) -> None:
-    view = progress(store, settings, submission_id)
+    view = st.session_state.pop(f"{FIRST_VIEW}{submission_id}", None) or progress(store, settings, submission_id)
     if view is None or not view.active or poll_interval(time.time() - view.created_at) != interval:
         st.rerun()  # finished (render it once, unpolled) or time to poll less often
     banner(view)

@@ -25,14 +25,24 @@ EXPLORER_BARS = 30  # the model's most likely next tokens shown as bars
 
 def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str, str]:
     """The student's latest submissions to `lab`, newest first: readable label -> submission id. A label
-    tells sweeps apart (what varied, how many outputs) and says the status in the student's language."""
+    tells sweeps apart (what varied, how many outputs) and says the status in the student's language.
+    A finished submission's label never changes: it is read from Redis once per session (and language),
+    so a page run reads only the list and the submissions still pending."""
+    known = st.session_state.setdefault("history-labels", {})  # id -> (lab, language, label, final)
     found = {}
     for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
-        record = store.submission(submission_id)
-        if record and record.request.lab == lab and len(found) < limit:
+        if len(found) >= limit:
+            break
+        kept = known.get(submission_id)
+        if kept is None or not kept[3] or (kept[0] == lab and kept[1] != lang()):
+            record = store.submission(submission_id)
+            if record is None:
+                continue
             when = time.strftime("%H:%M:%S", time.localtime(record.created_at))
-            found[" · ".join([when, submission_summary(record.request), tr(f"status.{record.status}")])] = \
-                submission_id
+            label = " · ".join([when, submission_summary(record.request), tr(f"status.{record.status}")])
+            kept = known[submission_id] = (record.request.lab, lang(), label, not record.active)
+        if kept[0] == lab:
+            found[kept[2]] = submission_id
     return found
 
 

@@ -78,9 +78,6 @@ def run(configs: list[dict], text: str, run_seed) -> None:
         seed=run_seed, model=model, request_id=request_id))
 
 
-if st.button(tr("decoding.run"), type="primary"):
-    run([row_to_config(row) for row in edited.to_dict("records")], prompt, seed)
-follow_unconfirmed(store)
 
 
 def show_output(output: Output, note: dict) -> None:
@@ -109,16 +106,45 @@ def show_results(submission_id: str) -> None:
                 show_output(output, notes[output.id])
 
 
-history = past_submissions(store, me, "decoding")
-if history and "current_submission" not in st.session_state:
-    st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
-if len(history) > 1:
-    left, right = st.columns([3, 1])
-    picked = left.selectbox(tr("decoding.history"), list(history), key="history")
-    if right.button(tr("decoding.show"), key="show-history"):
-        st.session_state.current_submission = history[picked]
-if st.session_state.get("current_submission"):
-    redis_tolerant(show_results)(st.session_state.current_submission)
+def form_state(editor_key: str) -> tuple:
+    """The form above the Run button as the last message from the browser left it: which table (sweep
+    and seed) and the edits made to it. Equal to what the page last drew unless the student changed it
+    in the same message as their press."""
+    return editor_key, repr(st.session_state.get(editor_key))
+
+
+@st.fragment
+def run_and_results(configs: list[dict], drawn_form: tuple, labels: dict) -> None:
+    """The Run button, the history and the results. A press reruns only this fragment: the page above
+    it (sidebar, session check, worker status, form, table) is not redrawn, so the answer to a press is
+    the submission and its queue banner, not a page. `configs` and `drawn_form` are those of the page's
+    last run: if the table changed since (its sweep, seed or cells, sent with the press), the press is
+    carried over to a full run, which reads the table anew."""
+    pressed = st.button(tr("decoding.run"), type="primary")
+    if st.session_state.pop("decoding:press", False):
+        pressed = True  # a press that came with a changed table, carried over to this full run
+    if pressed:
+        sweep_now = labels.get(st.session_state.get("sweep"), "")
+        if form_state(f"configs-{sweep_now}-{st.session_state.get('seed')}") != drawn_form:
+            st.session_state["decoding:press"] = True
+            st.rerun()  # the whole page: its table is what the press runs
+        text = st.session_state.get("prompt", prompt)
+        st.session_state["kept:prompt"] = text  # remember() runs with the page, not the fragment
+        run(configs, text, st.session_state.get("seed", seed))
+    follow_unconfirmed(store)
+    history = past_submissions(store, me, "decoding")
+    if history and "current_submission" not in st.session_state:
+        st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
+    if len(history) > 1:
+        left, right = st.columns([3, 1])
+        picked = left.selectbox(tr("decoding.history"), list(history), key="history")
+        if right.button(tr("decoding.show"), key="show-history"):
+            st.session_state.current_submission = history[picked]
+    if st.session_state.get("current_submission"):
+        redis_tolerant(show_results)(st.session_state.current_submission)
+
+
+run_and_results([row_to_config(row) for row in edited.to_dict("records")], form_state(editor), sweep_labels)
 
 st.divider()
 explorer(store, settings, me, model, prompt)
