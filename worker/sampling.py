@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from worker.candidates import shortlist, sort_exactly
+
 _MASK32 = 0xFFFFFFFF
 WINDOW_LIMIT = 256  # a top_k above this is decided over the whole sorted vocabulary, not a window
 TIE_MARGIN = 8      # candidates past the batch's largest top_k, so ties at the cut usually fit
@@ -60,9 +62,27 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
 
 def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
     """Gumbel(0, 1) numbers, float32, one per (row key, token id); 23-bit uniforms inside (0, 1)."""
-    bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32)
-    uniform = (bits >> 9).to(torch.float32) * 2.0**-23 + 2.0**-24
+    if keys.device.type == "cpu":  # the same bits in NumPy's uint32, which wraps as the masks do
+        top_bits = torch.from_numpy(_hash_top_bits(keys.numpy(), token_ids.numpy()))
+    else:
+        top_bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32) >> 9
+    uniform = top_bits.to(torch.float32) * 2.0**-23 + 2.0**-24
     return -torch.log(-torch.log(uniform))
+
+
+def _hash_top_bits(keys: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
+    """`hash32(key + id * 0x9E3779B1) >> 9` in uint32 arithmetic (products wrap mod 2**32, exactly what
+    the int64 version's masks do): a third of the operations, each on half the bytes. int32 out."""
+    x = token_ids.astype(np.uint32)
+    x *= np.uint32(0x9E3779B1)
+    x += keys.astype(np.uint32)[:, None]
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x21F0AAAD)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x735A2D97)
+    x ^= x >> np.uint32(15)
+    x >>= np.uint32(9)
+    return x.view(np.int32)
 
 
 def top_p_threshold(top_p: float) -> float:
@@ -152,6 +172,17 @@ class Choice:
 
 
 @dataclass
+class _Window:
+    """Every row's best `params.window` tokens after the penalty, in exact order (see _window)."""
+
+    values: torch.Tensor        # [rows, width] penalized scores, descending (ties: lower id first)
+    ids: torch.Tensor           # [rows, width] their token ids
+    model_scores: torch.Tensor  # [rows, vocab] the scores before the penalty (the record's log-probs)
+    model_top: tuple | None     # (ids, scores) [rows, top] the model's own best, before the penalty
+    short: torch.Tensor         # [rows] bool: not provably the row's best (decide over the vocabulary)
+
+
+@dataclass
 class _Decision:
     """What `_decide` makes of rows' sorted candidates: all [n, width] in candidate order."""
 
@@ -169,45 +200,47 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     record (see record_width)."""
     recording = top is not None
     passes = 0
+    model_total = None
     if recording:
         model_total = scores.logsumexp(dim=-1)  # [rows] log of the model's normalizer
         passes += 1
-    model_top = None
-    if top and params.any_penalty:
-        model_top = scores.topk(top, dim=-1)  # the model's own alternatives, before the penalty
-        passes += 1
-    replaced = penalize_(scores, history, params.repetition_penalty) if params.any_penalty else None
-    values, index = _sorted_candidates(scores, params.window)
-    passes += 1
-    decision = _decide(values, index, params, keys, complete=False)
+    window = _window(scores, history, params, top or 0, keep_model_scores=recording)
+    passes += 1 + 2 * int(params.any_penalty)  # the shortlist; the penalty's copy, gather and scatter
+    decision = _decide(window.values, window.ids, params, keys, complete=False)
     tokens, record = decision.tokens, None
     if recording:
-        record = _record(decision, values, scores, params, model_total, model_top, top)
+        record = _record(decision, window.values, scores, params, model_total, window.model_top, top)
         passes += int(params.any_penalty and len(params.greedy_rows) > 0)  # greedy rows' normalizer
-    redo = _rows_to_redo(params, decision)
+    redo = _rows_to_redo(params, decision, window.short)
     if len(redo):
-        full, full_record = _decide_in_full(scores, params, keys, redo, model_total if recording else None,
-                                            model_top, top)
+        full, full_record = _decide_in_full(scores, window.model_scores, params, keys, redo, model_total, top)
         tokens = tokens.index_put((redo,), full)
         record = record.index_put((redo,), full_record) if recording else None
         passes += 2 + int(params.any_top_p or recording)  # a copy and a sort of those rows, their Gumbel noise
     if recording:
         record[:, 0] = tokens.float()
-        record[:, 1] = _raw_logit(scores, history, replaced, tokens) - model_total
+        record[:, 1] = window.model_scores.gather(1, tokens[:, None]).squeeze(1) - model_total
     return Choice(tokens, record, passes, recounted_rows=len(redo) - len(params.full_rows))
 
 
-def _sorted_candidates(scores: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's `width` best scores and their ids, ordered by score descending, then id ascending:
-    `topk` leaves the order of ties unspecified, and the order decides greedy ties (first id, as
-    `argmax`) and which of two tied tokens a top-p cut between them removes."""
-    values, index = torch.topk(scores, min(width, scores.shape[-1]), dim=-1)  # [rows, width]
-    if scores.device.type == "cpu" and not bool((values[:, 1:] == values[:, :-1]).any()):
-        return values, index  # no ties: nothing to reorder (on a GPU, checking would wait for the device)
-    by_id = index.argsort(dim=-1, stable=True)
-    values, index = values.gather(1, by_id), index.gather(1, by_id)
-    by_score = values.argsort(dim=-1, descending=True, stable=True)
-    return values.gather(1, by_score), index.gather(1, by_score)
+def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top: int,
+            keep_model_scores: bool = False) -> _Window:
+    """Every row's best `params.window` tokens after the repetition penalty, which it applies to
+    `scores` in place; with a penalty in the batch and `top`, also the model's own best `top` tokens
+    before it (the record's alternatives). A row for which either list is not provably exact (ties
+    or near-ties at its end, see worker/candidates.py) is marked `short`."""
+    width = params.window
+    model_top, short = None, None
+    model_scores = scores
+    if params.any_penalty:
+        if top:
+            head = shortlist(scores, top, ordered=top)
+            model_top, short = (head.ids, head.values), head.values[:, -1] <= head.fence
+        model_scores = scores.clone() if keep_model_scores else None
+        penalize_(scores, history, params.repetition_penalty)
+    listed = shortlist(scores, width, ordered=width)
+    short = listed.values[:, -1] <= listed.fence if short is None else short | (listed.values[:, -1] <= listed.fence)
+    return _Window(listed.values, listed.ids, model_scores, model_top, short)
 
 
 def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
@@ -225,8 +258,6 @@ def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: 
     masked = scaled.masked_fill(~kept, -float("inf"))
     pick = (masked + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)  # [n, 1]
     pick = torch.where(params.do_sample[:, None], pick, 0)  # greedy: the first candidate (lowest id of the best)
-    if not complete:  # greedy rows whose best score fills every candidate may have a lower id outside
-        spilled |= ~params.do_sample & (values[:, -1] == values[:, 0])
     return _Decision(index.gather(1, pick).squeeze(1), index, masked.softmax(dim=-1), pick, spilled)
 
 
@@ -242,24 +273,28 @@ def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.
     return removed.flip(-1)
 
 
-def _rows_to_redo(params: RowParams, decision: _Decision) -> torch.Tensor:
-    """Rows the window cannot decide: no or a very large top-k, or ties running past its end."""
-    spilled = decision.spilled
+def _rows_to_redo(params: RowParams, decision: _Decision, short: torch.Tensor) -> torch.Tensor:
+    """Rows the window cannot decide: no or a very large top-k, ties running past its end, or a
+    window that is not provably the row's best tokens."""
+    spilled = decision.spilled | short
     if len(params.full_rows):
         spilled = spilled.index_fill(0, params.full_rows, True)
     return spilled.nonzero().flatten()  # waits for the device: one small transfer
 
 
-def _decide_in_full(scores, params, keys, redo, model_total, model_top, top):
-    """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending)."""
+def _decide_in_full(scores, model_scores, params, keys, redo, model_total, top):
+    """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending);
+    with `model_total`, also their records."""
     sub = params.rows(redo)
     values, index = scores[redo].sort(dim=-1, descending=True, stable=True)  # [n, vocab]
     decision = _decide(values, index, sub, keys[redo], complete=True)
-    record = None
-    if model_total is not None:
-        tops = None if model_top is None else (model_top.values[redo], model_top.indices[redo])
-        record = _record(decision, values, scores[redo], sub, model_total[redo], tops, top)
-    return decision.tokens, record
+    if model_total is None:
+        return decision.tokens, None
+    model_top = None
+    if params.any_penalty and top:  # the model's own order differs from the penalized one
+        best = model_scores[redo].sort(dim=-1, descending=True, stable=True)
+        model_top = (best.indices[:, :top], best.values[:, :top])
+    return decision.tokens, _record(decision, values, scores[redo], sub, model_total[redo], model_top, top)
 
 
 def _record(decision: _Decision, values, scores, params, model_total, model_top, top) -> torch.Tensor:
@@ -268,7 +303,7 @@ def _record(decision: _Decision, values, scores, params, model_total, model_top,
     if model_top is None:  # no penalty: the candidates' order is the model's own
         model_ids, model_probs = decision.index[:, :top], (values[:, :top] - model_total[:, None]).exp()
     else:
-        model_ids, model_probs = model_top[1], (model_top[0] - model_total[:, None]).exp()
+        model_ids, model_probs = model_top[0], (model_top[1] - model_total[:, None]).exp()
     placeholder = torch.zeros(len(values), 2, device=values.device)
     return torch.cat([placeholder, model_ids.float(), model_probs, decision.index[:, :top].float(),
                       probs[:, :top], probs.gather(1, decision.chosen)], dim=1)
@@ -285,28 +320,16 @@ def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> t
     return torch.where(~params.do_sample[:, None], (values - total[:, None]).exp(), decision.probs)
 
 
-def _raw_logit(scores, history, replaced, tokens) -> torch.Tensor:
-    """The model's own logit of each chosen token: the penalty overwrote those in `history`."""
-    current = scores.gather(1, tokens[:, None]).squeeze(1)
-    if replaced is None:
-        return current
-    hit = history == tokens[:, None]  # [rows, n]
-    first = hit.to(torch.int32).argmax(dim=-1, keepdim=True)
-    return torch.where(hit.any(dim=-1), replaced.gather(1, first).squeeze(1), current)
-
-
 def sampling_distribution(scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> torch.Tensor:
     """[rows, vocab] the distribution each row draws from (0 = removed), through the same window and
     whole-vocabulary paths as `choose_tokens`; greedy rows: the softmax after the penalty. For tests
     and the explorer's checks: the engine itself never builds it."""
     scores = scores.clone()
-    if params.any_penalty:
-        penalize_(scores, history, params.repetition_penalty)
     keys = torch.zeros(len(scores), dtype=torch.long, device=scores.device)
-    values, index = _sorted_candidates(scores, params.window)
-    decision = _decide(values, index, params, keys, complete=False)
-    out = torch.zeros_like(scores).scatter_(1, index, decision.probs)
-    redo = _rows_to_redo(params, decision)
+    window = _window(scores, history, params, 0)  # penalizes `scores`
+    decision = _decide(window.values, window.ids, params, keys, complete=False)
+    out = torch.zeros_like(scores).scatter_(1, window.ids, decision.probs)
+    redo = _rows_to_redo(params, decision, window.short)
     if len(redo):
         values, index = scores[redo].sort(dim=-1, descending=True, stable=True)
         full = _decide(values, index, params.rows(redo), keys[redo], complete=True)
