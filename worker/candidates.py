@@ -70,9 +70,9 @@ def _by_sorting_keys(scores: np.ndarray, n: int, ordered: int, take: int) -> Sho
     as_int |= np.arange(vocab, dtype=np.int32)
     keys.sort(axis=-1)  # ascending, in place: a vectorised sort of unique floats
     best = keys[:, :-take - 2:-1].view(np.int32)  # [rows, take + 1] descending: the keys taken, then the next
-    ids = (best[:, :take] & low).astype(np.int64)
-    ids_flat = ids + (np.arange(rows, dtype=np.int64) * vocab)[:, None]  # gathers by flat index: NumPy's fastest
-    values = scores.reshape(-1)[ids_flat]
+    ids = np.bitwise_and(best[:, :take], low, dtype=np.int64)
+    row_starts = (np.arange(rows, dtype=np.int64) * vocab)[:, None]
+    values = np.take(scores.reshape(-1), ids + row_starts, mode="clip")  # by flat index: NumPy's fastest gather
     values, ids = _in_exact_order(values, ids, ordered)
     fence = np.maximum(values[:, n:].max(axis=1), _class_top(best[:, take], low))  # outside the first n
     return Shortlist(torch.from_numpy(ids[:, :n]), torch.from_numpy(values[:, :n]), torch.from_numpy(fence))
@@ -86,12 +86,11 @@ def _class_top(key: np.ndarray, low: np.int32) -> np.ndarray:
 
 
 def _in_exact_order(values: np.ndarray, ids: np.ndarray, ordered: int):
-    """Put the first `ordered` entries in exact order (score descending, id ascending): re-sort the
-    rows whose order is off somewhere in their first `ordered` + 1 entries (rare: ties or near-ties)."""
+    """Put the first `ordered` entries in exact order (score descending, id ascending). Rows whose
+    first `ordered` + 1 scores strictly descend already are; the others (a tie or two scores the keys
+    could not tell apart: rare with float32 logits) are re-sorted exactly."""
     head = min(ordered + 1, values.shape[1])
-    v, i = values[:, :head], ids[:, :head]
-    off = ((v[:, 1:] > v[:, :-1]) | ((v[:, 1:] == v[:, :-1]) & (i[:, 1:] < i[:, :-1]))).any(axis=1)
-    rows = np.flatnonzero(off)
+    rows = np.flatnonzero((values[:, 1:head] >= values[:, :head - 1]).any(axis=1))
     if len(rows):
         fixed = sort_exactly(torch.from_numpy(values[rows]), torch.from_numpy(ids[rows]))
         values, ids = values.copy(), ids.copy()

@@ -265,7 +265,7 @@ def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.
     """TopPLogitsWarper on descending candidates: remove what the ascending cumulative softmax puts at
     or below `threshold`, always keeping the best. In double, so the sums cannot depend on how many
     cut candidates share the tensor (the window's width, i.e. the other rows)."""
-    exp = (scaled.double() - scaled[:, :1].double()).exp().masked_fill(~kept, 0.0)  # [n, width]
+    exp = (scaled.double() - scaled[:, :1].double()).exp_().masked_fill_(~kept, 0.0)  # [n, width]
     ascending = exp.flip(-1).cumsum(dim=-1)  # cut tokens first, adding exact zeros
     cumulative = (ascending / ascending[:, -1:]).float()
     removed = cumulative <= threshold[:, None]
