@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from worker.candidates import shortlist, sort_exactly
+from worker.candidates import shortlist
+from worker.token_record import RecordLayout
 
 _MASK32 = 0xFFFFFFFF
 WINDOW_LIMIT = 256  # a top_k above this is decided over the whole sorted vocabulary, not a window
@@ -155,10 +156,10 @@ def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor
     return picked
 
 
-# --- the record the token view shows, one row of floats per generated token ------------------------
+# --- the record the token view shows, one row of floats per generated token (RecordLayout) ---------
 def record_width(top: int) -> int:
     """token, model log-prob, model top ids + probs, sampled top ids + probs, p(chosen | sampled)."""
-    return 3 + 4 * top
+    return RecordLayout(top).width
 
 
 @dataclass
@@ -166,7 +167,7 @@ class Choice:
     """The tokens chosen for a batch, and (when asked for) what the token view records of each."""
 
     tokens: torch.Tensor               # [rows] int64 chosen ids
-    record: torch.Tensor | None = None  # [rows, record_width(top)] float32, see record_width
+    record: torch.Tensor | None = None  # [rows, RecordLayout(top).width] float32
     vocab_passes: int = 0              # operations that swept [rows, vocab] (bench/host.py counts them)
     recounted_rows: int = 0            # window rows decided again over the whole vocabulary (ties)
 
@@ -197,7 +198,7 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
                   top: int | None = None) -> Choice:
     """Next token of every row. `scores`: float32 logits [rows, vocab], penalized in place.
     `keys`: one (seed, step) key per row. With `top` (0 or more alternatives), also each token's
-    record (see record_width)."""
+    record (see RecordLayout)."""
     recording = top is not None
     passes = 0
     model_total = None
@@ -218,8 +219,9 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
         record = record.index_put((redo,), full_record) if recording else None
         passes += 2 + int(params.any_top_p or recording)  # a copy and a sort of those rows, their Gumbel noise
     if recording:
-        record[:, 0] = tokens.float()
-        record[:, 1] = window.model_scores.gather(1, tokens[:, None]).squeeze(1) - model_total
+        fields = RecordLayout(top)
+        record[:, fields.token] = tokens.float()
+        record[:, fields.logprob] = window.model_scores.gather(1, tokens[:, None]).squeeze(1) - model_total
     return Choice(tokens, record, passes, recounted_rows=len(redo) - len(params.full_rows))
 
 
@@ -298,15 +300,20 @@ def _decide_in_full(scores, model_scores, params, keys, redo, model_total, top):
 
 
 def _record(decision: _Decision, values, scores, params, model_total, model_top, top) -> torch.Tensor:
-    """[n, record_width(top)]: columns 0-1 (token, model log-prob) are filled by the caller."""
+    """[n, RecordLayout(top).width]; the token and its model log-prob are filled in by the caller."""
     probs = _greedy_probs(decision, values, scores, params, model_total)
     if model_top is None:  # no penalty: the candidates' order is the model's own
-        model_ids, model_probs = decision.index[:, :top], (values[:, :top] - model_total[:, None]).exp()
+        model_ids, model_scores = decision.index[:, :top], values[:, :top]
     else:
-        model_ids, model_probs = model_top[0], (model_top[1] - model_total[:, None]).exp()
-    placeholder = torch.zeros(len(values), 2, device=values.device)
-    return torch.cat([placeholder, model_ids.float(), model_probs, decision.index[:, :top].float(),
-                      probs[:, :top], probs.gather(1, decision.chosen)], dim=1)
+        model_ids, model_scores = model_top
+    fields = RecordLayout(top)
+    record = values.new_zeros(len(values), fields.width)
+    record[:, fields.model_ids] = model_ids
+    record[:, fields.model_probs] = (model_scores - model_total[:, None]).exp()
+    record[:, fields.sampled_ids] = decision.index[:, :top]
+    record[:, fields.sampled_probs] = probs[:, :top]
+    record[:, fields.p] = probs.gather(1, decision.chosen).squeeze(1)
+    return record
 
 
 def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> torch.Tensor:
