@@ -109,6 +109,7 @@ class RowParams:
     window: int                       # candidates per row in the shared window
     full_rows: torch.Tensor           # [n] rows decided over the whole vocabulary (no or a very large top-k)
     greedy_rows: torch.Tensor         # [n] rows that take the argmax
+    top_p_rows: torch.Tensor | None = None  # [n] sampling rows with top_p < 1 (None: check every row)
 
     @classmethod
     def from_configs(cls, configs, device, record_top: int = 0) -> "RowParams":
@@ -130,6 +131,7 @@ class RowParams:
             window=max(largest, record_top, 1) + TIE_MARGIN,
             full_rows=column(np.flatnonzero(sample & ~in_window), torch.int64),
             greedy_rows=column(np.flatnonzero(~sample), torch.int64),
+            top_p_rows=column(np.flatnonzero(sample & (top_p < 1.0)), torch.int64),
         )
 
     def rows(self, index: torch.Tensor) -> "RowParams":
@@ -255,8 +257,13 @@ def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: 
     kth = scaled.gather(1, torch.where(k > 0, k, width)[:, None] - 1)  # [n, 1] k-th score (last if no cut)
     kept = scaled >= kth  # top-k keeps every token tied with the k-th, as TopKLogitsWarper
     spilled = kept[:, -1] & params.do_sample & (params.top_k > 0) if not complete else torch.zeros_like(kept[:, -1])
-    if params.any_top_p:
-        kept &= ~_nucleus_removed(scaled, kept, params.threshold)
+    if params.any_top_p:  # only the rows with a top-p cut, when the host knows which
+        rows = params.top_p_rows
+        if rows is None or len(rows) == len(kept):
+            kept &= ~_nucleus_removed(scaled, kept, params.threshold)
+        else:
+            kept = kept.index_put((rows,), kept[rows] & ~_nucleus_removed(scaled[rows], kept[rows],
+                                                                          params.threshold[rows]))
     masked = scaled.masked_fill(~kept, -float("inf"))
     pick = (masked + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)  # [n, 1]
     pick = torch.where(params.do_sample[:, None], pick, 0)  # greedy: the first candidate (lowest id of the best)
