@@ -42,18 +42,16 @@ class Shortlist:
 SPARE = 4  # columns taken past the n asked for: their exact scores make the fence tight
 
 
-def shortlist(scores: torch.Tensor, n: int, ordered: int | None = None) -> Shortlist:
-    """The n best tokens of every row of `scores` ([rows, vocab] float32), the first `ordered` (all,
-    by default) in exact order."""
+def shortlist(scores: torch.Tensor, n: int) -> Shortlist:
+    """The n best tokens of every row of `scores` ([rows, vocab] float32), in exact order."""
     rows, vocab = scores.shape
     n = min(n, vocab)
-    ordered = n if ordered is None else min(ordered, n)
     take = min(n + SPARE, vocab)
     if scores.device.type == "cpu" and take < vocab <= KEY_VOCAB_LIMIT:
-        return _by_sorting_keys(scores.numpy(), n, ordered, take)
+        return _by_sorting_keys(scores.numpy(), n, take)
     values, ids = torch.topk(scores, take, dim=-1)  # exact scores, descending, ties in any order
     if scores.device.type == "cpu":
-        values, ids = (torch.from_numpy(a) for a in _in_exact_order(values.numpy(), ids.numpy(), ordered))
+        values, ids = (torch.from_numpy(a) for a in _in_exact_order(values.numpy(), ids.numpy(), n))
     else:  # on a GPU, always (checking first would wait for the device)
         values, ids = sort_exactly(values, ids)
     # whatever topk left out scores at most the last score it took
@@ -61,7 +59,7 @@ def shortlist(scores: torch.Tensor, n: int, ordered: int | None = None) -> Short
     return Shortlist(ids[:, :n], values[:, :n], fence)
 
 
-def _by_sorting_keys(scores: np.ndarray, n: int, ordered: int, take: int) -> Shortlist:
+def _by_sorting_keys(scores: np.ndarray, n: int, take: int) -> Shortlist:
     rows, vocab = scores.shape
     low = np.int32((1 << max(1, (vocab - 1).bit_length())) - 1)  # the mantissa bits that hold the id
     keys = np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX)  # a new array; no infinities (ids there: NaN)
@@ -73,7 +71,7 @@ def _by_sorting_keys(scores: np.ndarray, n: int, ordered: int, take: int) -> Sho
     ids = np.bitwise_and(best[:, :take], low, dtype=np.int64)
     row_starts = (np.arange(rows, dtype=np.int64) * vocab)[:, None]
     values = np.take(scores.reshape(-1), ids + row_starts, mode="clip")  # by flat index: NumPy's fastest gather
-    values, ids = _in_exact_order(values, ids, ordered)
+    values, ids = _in_exact_order(values, ids, n)
     fence = np.maximum(values[:, n:].max(axis=1), _class_top(best[:, take], low))  # outside the first n
     return Shortlist(torch.from_numpy(ids[:, :n]), torch.from_numpy(values[:, :n]), torch.from_numpy(fence))
 
@@ -85,11 +83,12 @@ def _class_top(key: np.ndarray, low: np.int32) -> np.ndarray:
     return np.where(top == _FLOAT_MAX, np.float32(np.inf), top)  # the class of a clipped infinity
 
 
-def _in_exact_order(values: np.ndarray, ids: np.ndarray, ordered: int):
-    """Put the first `ordered` entries in exact order (score descending, id ascending). Rows whose
-    first `ordered` + 1 scores strictly descend already are; the others (a tie or two scores the keys
-    could not tell apart: rare with float32 logits) are re-sorted exactly."""
-    head = min(ordered + 1, values.shape[1])
+def _in_exact_order(values: np.ndarray, ids: np.ndarray, n: int):
+    """Put the first n entries in exact order (score descending, id ascending). Rows whose first n + 1
+    scores strictly descend already are (anything after them scoring higher shows in the fence); the
+    others (a tie, or two scores the keys could not tell apart: rare with float32 logits) are re-sorted
+    exactly."""
+    head = min(n + 1, values.shape[1])
     rows = np.flatnonzero((values[:, 1:head] >= values[:, :head - 1]).any(axis=1))
     if len(rows):
         fixed = sort_exactly(torch.from_numpy(values[rows]), torch.from_numpy(ids[rows]))

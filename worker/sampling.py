@@ -238,11 +238,11 @@ def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top:
     model_scores = scores
     if params.any_penalty:
         if top:
-            head = shortlist(scores, top, ordered=top)
+            head = shortlist(scores, top)
             model_top, short = (head.ids, head.values), head.values[:, -1] <= head.fence
         model_scores = scores.clone() if keep_model_scores else None
         penalize_(scores, history, params.repetition_penalty)
-    listed = shortlist(scores, width, ordered=width)
+    listed = shortlist(scores, width)
     short = listed.values[:, -1] <= listed.fence if short is None else short | (listed.values[:, -1] <= listed.fence)
     return _Window(listed.values, listed.ids, model_scores, model_top, short)
 
