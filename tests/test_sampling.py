@@ -154,16 +154,17 @@ def random_configs(count, generator):
     return configs
 
 
+@pytest.mark.parametrize("vocab", [50257, 300], ids=["GPT-2 vocabulary (topk)", "300 tokens (NumPy key sort)"])
 @pytest.mark.parametrize("half", [False, True], ids=["float32", "float16-rounded"])
-def test_kept_set_equals_transformers_for_every_row_of_a_mixed_batch(half):
+def test_kept_set_equals_transformers_for_every_row_of_a_mixed_batch(half, vocab):
     """Random logits, random configs, all in one batch: each row's distribution is the one
     transformers' processors give that row alone (float16-rounded logits have many ties)."""
     generator = torch.Generator().manual_seed(5 + half)
     rows = 300
-    logits = torch.randn(rows, 50257, generator=generator) * 2.5
+    logits = torch.randn(rows, vocab, generator=generator) * 2.5
     if half:
         logits = logits.half().float()
-    history = torch.randint(0, 50257, (rows, 20), generator=generator)
+    history = torch.randint(0, vocab, (rows, 20), generator=generator)
     configs = random_configs(rows, generator)
     probs = sampling_distribution(logits, history, RowParams.from_configs(configs, "cpu"))
     for row, config in enumerate(configs):
