@@ -37,6 +37,7 @@ class Shortlist:
     ids: torch.Tensor         # [rows, n] int64 token ids (column numbers), score descending
     values: torch.Tensor      # [rows, n] float32 their scores
     fence: torch.Tensor       # [rows] float32: every score outside `ids` is at most this
+    sweeps: int = 1           # passes over [rows, vocab] it took (the key sort: clip, two bit ops, sort)
 
 
 SPARE = 4  # columns taken past the n asked for: their exact scores make the fence tight
@@ -73,7 +74,7 @@ def _by_sorting_keys(scores: np.ndarray, n: int, take: int) -> Shortlist:
     values = np.take(scores.reshape(-1), ids + row_starts, mode="clip")  # by flat index: NumPy's fastest gather
     values, ids = _in_exact_order(values, ids, n)
     fence = np.maximum(values[:, n:].max(axis=1), _class_top(best[:, take], low))  # outside the first n
-    return Shortlist(torch.from_numpy(ids[:, :n]), torch.from_numpy(values[:, :n]), torch.from_numpy(fence))
+    return Shortlist(torch.from_numpy(ids[:, :n]), torch.from_numpy(values[:, :n]), torch.from_numpy(fence), sweeps=4)
 
 
 def _class_top(key: np.ndarray, low: np.int32) -> np.ndarray:

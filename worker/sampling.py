@@ -170,7 +170,7 @@ class Choice:
 
     tokens: torch.Tensor               # [rows] int64 chosen ids
     record: torch.Tensor | None = None  # [rows, RecordLayout(top).width] float32
-    vocab_passes: int = 0              # operations that swept [rows, vocab] (bench/host.py counts them)
+    vocab_passes: int = 0              # passes over [rows, vocab], torch's and NumPy's (bench/host.py shows them)
     recounted_rows: int = 0            # window rows decided again over the whole vocabulary (ties)
 
 
@@ -183,6 +183,7 @@ class _Window:
     model_scores: torch.Tensor  # [rows, vocab] the scores before the penalty (the record's log-probs)
     model_top: tuple | None     # (ids, scores) [rows, top] the model's own best, before the penalty
     short: torch.Tensor         # [rows] bool: not provably the row's best (decide over the vocabulary)
+    sweeps: int                 # passes over [rows, vocab] it took (shortlists, the copy before the penalty)
 
 
 @dataclass
@@ -208,7 +209,7 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
         model_total = scores.logsumexp(dim=-1)  # [rows] log of the model's normalizer
         passes += 1
     window = _window(scores, history, params, top or 0, keep_model_scores=recording)
-    passes += 1 + 2 * int(params.any_penalty)  # the shortlist; the penalty's copy, gather and scatter
+    passes += window.sweeps
     decision = _decide(window.values, window.ids, params, keys, complete=False)
     tokens, record = decision.tokens, None
     if recording:
@@ -234,17 +235,18 @@ def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top:
     before it (the record's alternatives). A row for which either list is not provably exact (ties
     or near-ties at its end, see worker/candidates.py) is marked `short`."""
     width = params.window
-    model_top, short = None, None
+    model_top, short, sweeps = None, None, 0
     model_scores = scores
     if params.any_penalty:
         if top:
             head = shortlist(scores, top)
-            model_top, short = (head.ids, head.values), head.values[:, -1] <= head.fence
+            model_top, short, sweeps = (head.ids, head.values), head.values[:, -1] <= head.fence, head.sweeps
         model_scores = scores.clone() if keep_model_scores else None
-        penalize_(scores, history, params.repetition_penalty)
+        sweeps += int(keep_model_scores)
+        penalize_(scores, history, params.repetition_penalty)  # touches only the history's entries
     listed = shortlist(scores, width)
     short = listed.values[:, -1] <= listed.fence if short is None else short | (listed.values[:, -1] <= listed.fence)
-    return _Window(listed.values, listed.ids, model_scores, model_top, short)
+    return _Window(listed.values, listed.ids, model_scores, model_top, short, sweeps + listed.sweeps)
 
 
 def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
