@@ -7,12 +7,14 @@ The kept set is transformers': top-k keeps every token scoring at least the k-th
 cut included), top-p removes tokens whose ascending cumulative probability is at most `1 - top_p`,
 that threshold computed in double and then cast, as `TopPLogitsWarper` compares with a Python float.
 
-Where the work goes: one `topk` over the vocabulary gives every row a *window* of candidates, wide
-enough for the batch's largest top_k plus a margin for ties, sorted by (score descending, token id
-ascending). Top-k, top-p, sampling and the token view's record then work on that window
-([rows, window], not [rows, 50257]). A row whose top-k ties run past the window's end, and rows with
-no top-k cut or a very large one, are decided over their whole sorted vocabulary instead; both give
-the same kept set, so a row's token never depends on which other rows share the batch.
+Where the work goes: every row gets a *window* of candidates, wide enough for the batch's largest
+top_k plus a margin for ties, in exact (score descending, token id ascending) order, with a fence no
+token left out can beat (a shortlist, worker/candidates.py: `topk`, or on a CPU with a small
+vocabulary one NumPy sort). Top-k, top-p, sampling and the token view's record then work on that
+window ([rows, window], not [rows, 50257]). A row whose top-k ties run past the window's end, whose
+window does not clear its fence, and rows with no top-k cut or a very large one, are decided over
+their whole sorted vocabulary instead; both give the same kept set, so a row's token never depends on
+which other rows share the batch or on how its shortlist was found.
 
 Randomness: sampling uses the Gumbel-max trick, token = argmax(logit / T + g), with g a Gumbel
 number drawn from a counter-based hash of (seed, step, token id). Nothing depends on which other rows
