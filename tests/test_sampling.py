@@ -203,3 +203,13 @@ def test_float16_logits_give_each_row_the_same_token_in_any_mix_of_top_k():
                               RowParams.from_configs([config], "cpu"), keys[row:row + 1], top=5)
         assert alone.tokens[0] == together.tokens[row], (row, config)
         torch.testing.assert_close(alone.record[0], together.record[row], atol=2e-6, rtol=1e-5)
+
+
+def test_numpy_argmax_takes_the_first_of_tied_maxima_as_torch_does():
+    from worker.sampling import _first_argmax
+
+    generator = torch.Generator().manual_seed(8)
+    values = (torch.randn(600, 58, generator=generator) * 2).half().float()  # many ties
+    values[::3, 10:] = -float("inf")
+    values[1::5] = 1.0  # a whole row tied: the first position
+    assert torch.equal(_first_argmax(values), values.argmax(dim=-1, keepdim=True))

@@ -43,14 +43,16 @@ class Shortlist:
 SPARE = 4  # columns taken past the n asked for: their exact scores make the fence tight
 
 
-def shortlist(scores: torch.Tensor, n: int) -> Shortlist:
-    """The n best tokens of every row of `scores` ([rows, vocab] float32), in exact order."""
+def shortlist(scores: torch.Tensor, n: int, ids: torch.Tensor | None = None) -> Shortlist:
+    """The n best tokens of every row of `scores` ([rows, vocab] float32), in exact order. `ids`
+    ([rows, vocab]): the token id of each column, when the columns are not the vocabulary itself."""
     rows, vocab = scores.shape
     n = min(n, vocab)
     take = min(n + SPARE, vocab)
     if scores.device.type == "cpu" and take < vocab <= KEY_VOCAB_LIMIT:
-        return _by_sorting_keys(scores.numpy(), n, take)
-    values, ids = torch.topk(scores, take, dim=-1)  # exact scores, descending, ties in any order
+        return _by_sorting_keys(scores.numpy(), n, take, None if ids is None else ids.numpy())
+    values, columns = torch.topk(scores, take, dim=-1)  # exact scores, descending, ties in any order
+    ids = columns if ids is None else ids.gather(1, columns)
     if scores.device.type == "cpu":
         values, ids = (torch.from_numpy(a) for a in _in_exact_order(values.numpy(), ids.numpy(), n))
     else:  # on a GPU, always (checking first would wait for the device)
@@ -60,7 +62,7 @@ def shortlist(scores: torch.Tensor, n: int) -> Shortlist:
     return Shortlist(ids[:, :n], values[:, :n], fence)
 
 
-def _by_sorting_keys(scores: np.ndarray, n: int, take: int) -> Shortlist:
+def _by_sorting_keys(scores: np.ndarray, n: int, take: int, column_ids: np.ndarray | None) -> Shortlist:
     rows, vocab = scores.shape
     low = np.int32((1 << max(1, (vocab - 1).bit_length())) - 1)  # the mantissa bits that hold the id
     keys = np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX)  # a new array; no infinities (ids there: NaN)
@@ -70,10 +72,14 @@ def _by_sorting_keys(scores: np.ndarray, n: int, take: int) -> Shortlist:
     keys.sort(axis=-1)  # ascending, in place: a vectorised sort of unique floats
     best = keys[:, :-take - 2:-1].view(np.int32)  # [rows, take + 1] descending: the keys taken, then the next
     ids = np.bitwise_and(best[:, :take], low, dtype=np.int64)
-    row_starts = (np.arange(rows, dtype=np.int64) * vocab)[:, None]
-    values = np.take(scores.reshape(-1), ids + row_starts, mode="clip")  # by flat index: NumPy's fastest gather
+    flat = ids + (np.arange(rows, dtype=np.int64) * vocab)[:, None]
+    values = np.take(scores.reshape(-1), flat, mode="clip")  # by flat index: NumPy's fastest gather
+    if column_ids is not None:
+        ids = np.take(column_ids.reshape(-1), flat, mode="clip")
     values, ids = _in_exact_order(values, ids, n)
-    fence = np.maximum(values[:, n:].max(axis=1), _class_top(best[:, take], low))  # outside the first n
+    fence = _class_top(best[:, take], low)  # outside the first n: what was not taken, and the spare ones
+    for spare in range(n, take):  # column by column: NumPy reduces along a short row one row at a time
+        fence = np.maximum(fence, values[:, spare])
     return Shortlist(torch.from_numpy(ids[:, :n]), torch.from_numpy(values[:, :n]), torch.from_numpy(fence), sweeps=4)
 
 
@@ -90,7 +96,8 @@ def _in_exact_order(values: np.ndarray, ids: np.ndarray, n: int):
     others (a tie, or two scores the keys could not tell apart: rare with float32 logits) are re-sorted
     exactly."""
     head = min(n + 1, values.shape[1])
-    rows = np.flatnonzero((values[:, 1:head] >= values[:, :head - 1]).any(axis=1))
+    out_of_order = np.flatnonzero(values[:, 1:head] >= values[:, :head - 1])  # flat: one pass, no per-row reduce
+    rows = np.unique(out_of_order // (head - 1))
     if len(rows):
         fixed = sort_exactly(torch.from_numpy(values[rows]), torch.from_numpy(ids[rows]))
         values, ids = values.copy(), ids.copy()

@@ -152,12 +152,13 @@ def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalt
     return scores
 
 
-def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
-    """`apply_repetition_penalty` in place; returns the scores it replaced ([rows, n], for the record)."""
+def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`apply_repetition_penalty` in place; returns the history's scores before and after ([rows, n])."""
     picked = scores.gather(1, history)  # [rows, n]
     column = penalty[:, None]
-    scores.scatter_(1, history, torch.where(picked < 0, picked * column, picked / column))
-    return picked
+    penalized = torch.where(picked < 0, picked * column, picked / column)
+    scores.scatter_(1, history, penalized)
+    return picked, penalized
 
 
 # --- the record the token view shows, one row of floats per generated token (RecordLayout) ---------
@@ -236,19 +237,30 @@ def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top:
     `scores` in place; with a penalty in the batch and `top`, also the model's own best `top` tokens
     before it (the record's alternatives). A row for which either list is not provably exact (ties
     or near-ties at its end, see worker/candidates.py) is marked `short`."""
-    width = params.window
-    model_top, short, sweeps = None, None, 0
-    model_scores = scores
+    model_scores, changed, sweeps = scores, None, 0
     if params.any_penalty:
-        if top:
-            head = shortlist(scores, top)
-            model_top, short, sweeps = (head.ids, head.values), head.values[:, -1] <= head.fence, head.sweeps
         model_scores = scores.clone() if keep_model_scores else None
         sweeps += int(keep_model_scores)
-        penalize_(scores, history, params.repetition_penalty)  # touches only the history's entries
-    listed = shortlist(scores, width)
-    short = listed.values[:, -1] <= listed.fence if short is None else short | (listed.values[:, -1] <= listed.fence)
+        changed = penalize_(scores, history, params.repetition_penalty)  # touches only the history's entries
+    listed = shortlist(scores, params.window)
+    short = listed.values[:, -1] <= listed.fence
+    model_top = None
+    if changed is not None and top:
+        model_top, unsure = _model_top(model_scores, listed, *changed, top)
+        short |= unsure
     return _Window(listed.values, listed.ids, model_scores, model_top, short, sweeps + listed.sweeps)
+
+
+def _model_top(model_scores: torch.Tensor, window, before: torch.Tensor, after: torch.Tensor, top: int):
+    """The model's own best `top` tokens (scores before the penalty), looked for among the window's
+    tokens: the penalty changed only the history's scores, so a token outside the window can beat them
+    only if it is in the history, scored below the window after the penalty and above it before. Rows
+    where such a token (or a tie) could be among the best are marked, to be decided in full."""
+    own = model_scores.gather(1, window.ids)  # [rows, width] the window's tokens, before the penalty
+    best = shortlist(own, top, ids=window.ids)  # in exact order; its fence bounds the rest of the window
+    left_out = torch.where(after < window.values[:, -1:], before, -float("inf")).amax(dim=1)  # history outside
+    bound = torch.maximum(torch.maximum(best.fence, window.fence), left_out)
+    return (best.ids, best.values), best.values[:, -1] <= bound
 
 
 def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
@@ -269,9 +281,17 @@ def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: 
             kept = kept.index_put((rows,), kept[rows] & ~_nucleus_removed(scaled[rows], kept[rows],
                                                                           params.threshold[rows]))
     masked = scaled.masked_fill(~kept, -float("inf"))
-    pick = (masked + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)  # [n, 1]
+    pick = _first_argmax(masked + gumbel_noise(keys, index))  # [n, 1]
     pick = torch.where(params.do_sample[:, None], pick, 0)  # greedy: the first candidate (lowest id of the best)
     return _Decision(index.gather(1, pick).squeeze(1), index, masked.softmax(dim=-1), pick, spilled)
+
+
+def _first_argmax(values: torch.Tensor) -> torch.Tensor:
+    """[n, 1] position of each row's largest value, the first one if tied (as `torch.argmax`). On a CPU
+    through NumPy, whose argmax is vectorised (torch's runs element by element along a row there)."""
+    if values.device.type == "cpu":
+        return torch.from_numpy(values.numpy().argmax(axis=1)[:, None])
+    return values.argmax(dim=-1, keepdim=True)
 
 
 def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
