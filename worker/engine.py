@@ -10,10 +10,11 @@ are tested apart. The engine does continuous batching over the model's KV cache:
 - a row that meets EOS or its own max_new_tokens leaves at once and frees its slot; leading cache
   columns that no remaining row uses are dropped.
 
-Per step the host does the same few things whatever the number of rows: the mask, positions and
-penalty history grow in place (worker/columns.py), each token's record is written into a device
-buffer (worker/token_record.py), and the only transfer back is one [rows] EOS vector; a row's tokens
-and record come to the host once, when it finishes.
+The running batch is one `BatchState` (worker/batch_state.py): rows join it with `concat` and leave
+with `select`. Per step the host does the same few things whatever the number of rows: the mask,
+positions and penalty history grow in place (worker/columns.py), each token's record is written into
+a device buffer (worker/token_record.py), and the only transfer back is one [rows] EOS vector; a row's
+tokens and record come to the host once, when it finishes.
 
 Results equal `model.generate` for greedy rows; sampled rows are reproducible from their seed.
 """
