@@ -69,8 +69,8 @@ def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
         top_bits = torch.from_numpy(_hash_top_bits(keys.numpy(), token_ids.numpy()))
     else:
         top_bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32) >> 9
-    uniform = top_bits.to(torch.float32) * 2.0**-23 + 2.0**-24
-    return -torch.log(-torch.log(uniform))
+    uniform = top_bits.to(torch.float32).mul_(2.0**-23).add_(2.0**-24)
+    return uniform.log_().neg_().log_().neg_()  # -log(-log(u)), in place: the same arithmetic, no copies
 
 
 def _hash_top_bits(keys: np.ndarray, token_ids: np.ndarray) -> np.ndarray:

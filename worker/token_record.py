@@ -48,7 +48,8 @@ class RecordBook:
 
     def write(self, slots: torch.Tensor, steps: torch.Tensor, record: torch.Tensor) -> None:
         """record[i] ([width]) is row slot slots[i]'s token number steps[i]."""
-        self.buffer.index_put_((slots, steps), record)
+        tokens = self.buffer.shape[1]  # one row copy each, by flat position: ~2x an index_put_ of (slot, step)
+        self.buffer.view(-1, self.buffer.shape[2]).index_copy_(0, slots * tokens + steps, record)
 
     def read(self, slots: list[int], tokens: int) -> np.ndarray:
         """[len(slots), tokens, width] for finished rows, in one transfer."""
