@@ -41,6 +41,8 @@ class Row:
 
 @dataclass
 class BatchState:
+    """One entry per running row in every field, in the same order (see the module doc)."""
+
     rows: list[Row]
     cache: DynamicCache | None     # KV cache, right-aligned: every row's next token in the last column
     mask: Columns                  # [rows, columns] attention mask, 1 = real token
