@@ -6,10 +6,10 @@ whose vocabulary is small (256): what remains of a step is the engine's own book
 choice. The class mix of configs (the notebook's greedy and two sampling presets, the ablation's
 T 0.7 / top-p 0.9, all with repetition penalty 1.1) at 64 / 256 / 1,024 rows.
 
-Also counts the vocabulary-wide operations of one step (aten ops that read or write a [rows, vocab]
-tensor, the stand-in's own forward not counted), and runs the same measurement on the engine as it
-was before the rewrite (`--baseline REV`, from git) side by side. Last line:
-`host_ms_per_step_1024: <ms>`.
+Also counts the vocabulary-wide operations of one step: aten ops that read or write a [rows, vocab]
+tensor (the stand-in's own forward not counted), and the engine's own count. Runs the same
+measurement on an earlier engine (`--baseline REV`, from git; by default the engine before issue #14's
+host-time work) side by side. Last line: `host_ms_per_step_1024: <ms>`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from shared.contract.decoding import GREEDY, DecodingConfig
 from worker.engine import Engine, GenerationRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE_REV = "c43cd49"  # the engine before issue #14's rewrite (with the top_k 1-4 fix)
+BASELINE_REV = "1c8a71f"  # the engine before the host-time work (c43cd49: before issue #14's rewrite)
 VOCAB = 256
 EOS = VOCAB - 1
 CLASS_MIX = [  # the class burst's configs
@@ -106,7 +106,8 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
         model(input_ids=torch.zeros(rows, 1, dtype=torch.long, device=device),
               past_key_values=SimpleNamespace(update=lambda *a: a))
     return {"rows": rows, "ms_per_step": round(statistics.mean(times), 3),
-            "median_ms": round(statistics.median(times), 3), "vocab_passes": counter.count - forward_only.count}
+            "median_ms": round(statistics.median(times), 3), "vocab_passes": counter.count - forward_only.count,
+            "engine_passes": getattr(engine, "vocab_passes", None)}
 
 
 def baseline(rev: str, args) -> list[dict] | str:
@@ -142,17 +143,22 @@ def main(argv=None) -> int:
     before = baseline(args.baseline, args) if args.baseline else "not asked for"
     print(f"engine time per decode step on {args.device} (stand-in model, vocabulary {VOCAB}, class mix of "
           f"configs, torch {torch.__version__}, 1 thread)")
+    print("vocab passes: aten kernels over [rows, vocab] / the engine's own count")
     print(f"{'rows':>6} {'ms/step':>9} {'median':>8} {'vocab passes':>13}   before ({args.baseline}): "
           f"{'ms/step':>8} {'median':>8} {'vocab passes':>13}")
     for index, now in enumerate(current):
         old = before[index] if isinstance(before, list) else None
-        tail = (f"{old['ms_per_step']:>8.2f} {old['median_ms']:>8.2f} {old['vocab_passes']:>13}" if old
-                else str(before))
-        print(f"{now['rows']:>6} {now['ms_per_step']:>9.2f} {now['median_ms']:>8.2f} {now['vocab_passes']:>13}   "
+        tail = (f"{old['ms_per_step']:>8.2f} {old['median_ms']:>8.2f} {_passes(old):>13}" if old else str(before))
+        print(f"{now['rows']:>6} {now['ms_per_step']:>9.2f} {now['median_ms']:>8.2f} {_passes(now):>13}   "
               f"{'':>{len(args.baseline) + 10}}{tail}")
     last = current[-1]
     print(f"host_ms_per_step_{last['rows']}: {last['ms_per_step']}")
     return 0
+
+
+def _passes(figures: dict) -> str:
+    own = figures.get("engine_passes")
+    return f"{figures['vocab_passes']} / {'-' if own is None else own}"
 
 
 if __name__ == "__main__":

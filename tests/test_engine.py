@@ -254,3 +254,46 @@ def test_float16_logits_with_any_mix_of_top_k_give_each_request_its_solo_tokens(
     for max_batch in (41, 7):
         together = Engine(half, tiny.eos_token_id, max_batch, tiny.device).run(requests + [joiner])
         assert {r.key: r.token_ids for r in together} == alone
+
+
+@pytest.fixture(scope="module")
+def small_vocab():
+    """GPT-2's architecture with a 300-token vocabulary and random weights (a shortlist window that is a
+    large share of the vocabulary)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=300, n_positions=256, n_embd=64, n_layer=2, n_head=2, bos_token_id=299,
+                        eos_token_id=299)
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_small_vocabulary_greedy_equals_generate(small_vocab, penalty):
+    config = DecodingConfig(strategy=GREEDY, repetition_penalty=penalty, max_new_tokens=30).effective()
+    prompts = [[5, 17, 42, 8], [250, 3], list(range(100, 130))]
+    results = Engine(small_vocab, 299, 8, torch.device("cpu")).run(
+        [GenerationRequest(i, p, config, 0) for i, p in enumerate(prompts)])
+    for prompt, result in zip(prompts, results):
+        with torch.no_grad():
+            out = small_vocab.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                                       pad_token_id=299, eos_token_id=299, **config.generate_kwargs())
+        expected = out[0, len(prompt):].tolist()
+        if result.finish_reason == "eos":
+            expected = expected[:expected.index(299)]
+        assert result.token_ids == expected
+
+
+def test_small_vocabulary_mixed_batch_equals_each_run_alone(small_vocab):
+    requests = [GenerationRequest((p, c), prompt, config.effective(), seed=40 + p)
+                for p, prompt in enumerate([[5, 17, 42, 8], [250, 3], list(range(100, 130))])
+                for c, config in enumerate(MIXED)]
+    alone = {r.key: Engine(small_vocab, 299, 1, torch.device("cpu")).run([r])[0] for r in requests}
+    for max_batch in (len(requests), 4):
+        together = {r.key: r for r in Engine(small_vocab, 299, max_batch, torch.device("cpu")).run(requests)}
+        assert {k: r.token_ids for k, r in together.items()} == {k: r.token_ids for k, r in alone.items()}
+        for key, solo in alone.items():  # the same alternatives; probabilities up to the logits' last bits
+            for mine, theirs in zip(together[key].steps, solo.steps):
+                assert [i for i, _ in mine["model"]] == [i for i, _ in theirs["model"]]
+                assert [i for i, _ in mine["sampled"]] == [i for i, _ in theirs["sampled"]]
+                assert mine["p"] == pytest.approx(theirs["p"], abs=2e-5)

@@ -165,16 +165,17 @@ def random_configs(count, generator):
     return configs
 
 
+@pytest.mark.parametrize("vocab", [50257, 300], ids=["GPT-2 vocabulary", "300 tokens"])
 @pytest.mark.parametrize("half", [False, True], ids=["float32", "float16-rounded"])
-def test_kept_set_equals_transformers_for_every_row_of_a_mixed_batch(half):
+def test_kept_set_equals_transformers_for_every_row_of_a_mixed_batch(half, vocab):
     """Random logits, random configs, all in one batch: each row's distribution is the one
     transformers' processors give that row alone (float16-rounded logits have many ties)."""
     generator = torch.Generator().manual_seed(5 + half)
     rows = 300
-    logits = torch.randn(rows, 50257, generator=generator) * 2.5
+    logits = torch.randn(rows, vocab, generator=generator) * 2.5
     if half:
         logits = logits.half().float()
-    history = torch.randint(0, 50257, (rows, 20), generator=generator)
+    history = torch.randint(0, vocab, (rows, 20), generator=generator)
     configs = random_configs(rows, generator)
     probs = sampling_distribution(logits, history, RowParams.from_configs(configs, "cpu"))
     for row, config in enumerate(configs):
@@ -213,3 +214,13 @@ def test_float16_logits_give_each_row_the_same_token_in_any_mix_of_top_k():
                               RowParams.from_configs([config], "cpu"), keys[row:row + 1], top=5)
         assert alone.tokens[0] == together.tokens[row], (row, config)
         torch.testing.assert_close(alone.record[0], together.record[row], atol=2e-6, rtol=1e-5)
+
+
+def test_numpy_argmax_takes_the_first_of_tied_maxima_as_torch_does():
+    from worker.sampling import _first_argmax
+
+    generator = torch.Generator().manual_seed(8)
+    values = (torch.randn(600, 58, generator=generator) * 2).half().float()  # many ties
+    values[::3, 10:] = -float("inf")
+    values[1::5] = 1.0  # a whole row tied: the first position
+    assert torch.equal(_first_argmax(values), values.argmax(dim=-1, keepdim=True))

@@ -7,12 +7,13 @@ The kept set is transformers': top-k keeps every token scoring at least the k-th
 cut included), top-p removes tokens whose ascending cumulative probability is at most `1 - top_p`,
 that threshold computed in double and then cast, as `TopPLogitsWarper` compares with a Python float.
 
-Where the work goes: one `topk` over the vocabulary gives every row a *window* of candidates, wide
-enough for the batch's largest top_k plus a margin for ties, sorted by (score descending, token id
-ascending). Top-k, top-p, sampling and the token view's record then work on that window
-([rows, window], not [rows, 50257]). A row whose top-k ties run past the window's end, and rows with
-no top-k cut or a very large one, are decided over their whole sorted vocabulary instead; both give
-the same kept set, so a row's token never depends on which other rows share the batch.
+Where the work goes: every row gets a *window* of candidates, wide enough for the batch's largest
+top_k plus a margin for ties, in exact (score descending, token id ascending) order, with a fence no
+token left out can beat (a shortlist, worker/candidates.py: one `topk`). Top-k, top-p, sampling and the token view's record then work on that
+window ([rows, window], not [rows, 50257]). A row whose top-k ties run past the window's end, whose
+window does not clear its fence, and rows with no top-k cut or a very large one, are decided over
+their whole sorted vocabulary instead; both give the same kept set, so a row's token never depends on
+which other rows share the batch or on how its shortlist was found.
 
 Randomness: sampling uses the Gumbel-max trick, token = argmax(logit / T + g), with g a Gumbel
 number drawn from a counter-based hash of (seed, step, token id). Nothing depends on which other rows
@@ -30,6 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from worker.candidates import shortlist
+from worker.token_record import RecordLayout
 
 _MASK32 = 0xFFFFFFFF
 WINDOW_LIMIT = 256  # a top_k above this is decided over the whole sorted vocabulary, not a window
@@ -60,9 +64,27 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
 
 def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
     """Gumbel(0, 1) numbers, float32, one per (row key, token id); 23-bit uniforms inside (0, 1)."""
-    bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32)
-    uniform = (bits >> 9).to(torch.float32) * 2.0**-23 + 2.0**-24
-    return -torch.log(-torch.log(uniform))
+    if keys.device.type == "cpu":  # the same bits in NumPy's uint32, which wraps as the masks do
+        top_bits = torch.from_numpy(_hash_top_bits(keys.numpy(), token_ids.numpy()))
+    else:
+        top_bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32) >> 9
+    uniform = top_bits.to(torch.float32).mul_(2.0**-23).add_(2.0**-24)
+    return uniform.log_().neg_().log_().neg_()  # -log(-log(u)), in place: the same arithmetic, no copies
+
+
+def _hash_top_bits(keys: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
+    """`hash32(key + id * 0x9E3779B1) >> 9` in uint32 arithmetic (products wrap mod 2**32, exactly what
+    the int64 version's masks do): a third of the operations, each on half the bytes. int32 out."""
+    x = token_ids.astype(np.uint32)
+    x *= np.uint32(0x9E3779B1)
+    x += keys.astype(np.uint32)[:, None]
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x21F0AAAD)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x735A2D97)
+    x ^= x >> np.uint32(15)
+    x >>= np.uint32(9)
+    return x.view(np.int32)
 
 
 def top_p_threshold(top_p: float) -> float:
@@ -88,6 +110,7 @@ class RowParams:
     window: int                       # candidates per row in the shared window
     full_rows: torch.Tensor           # [n] rows decided over the whole vocabulary (no or a very large top-k)
     greedy_rows: torch.Tensor         # [n] rows that take the argmax
+    top_p_rows: torch.Tensor | None = None  # [n] sampling rows with top_p < 1 (None: check every row)
 
     @classmethod
     def from_configs(cls, configs, device, record_top: int = 0) -> RowParams:
@@ -109,6 +132,7 @@ class RowParams:
             window=max(largest, record_top, 1) + TIE_MARGIN,
             full_rows=column(np.flatnonzero(sample & ~in_window), torch.int64),
             greedy_rows=column(np.flatnonzero(~sample), torch.int64),
+            top_p_rows=column(np.flatnonzero(sample & (top_p < 1.0)), torch.int64),
         )
 
     def rows(self, index: torch.Tensor) -> RowParams:
@@ -127,18 +151,19 @@ def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalt
     return scores
 
 
-def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
-    """`apply_repetition_penalty` in place; returns the scores it replaced ([rows, n], for the record)."""
+def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`apply_repetition_penalty` in place; returns the history's scores before and after ([rows, n])."""
     picked = scores.gather(1, history)  # [rows, n]
     column = penalty[:, None]
-    scores.scatter_(1, history, torch.where(picked < 0, picked * column, picked / column))
-    return picked
+    penalized = torch.where(picked < 0, picked * column, picked / column)
+    scores.scatter_(1, history, penalized)
+    return picked, penalized
 
 
-# --- the record the token view shows, one row of floats per generated token ------------------------
+# --- the record the token view shows, one row of floats per generated token (RecordLayout) ---------
 def record_width(top: int) -> int:
     """token, model log-prob, model top ids + probs, sampled top ids + probs, p(chosen | sampled)."""
-    return 3 + 4 * top
+    return RecordLayout(top).width
 
 
 @dataclass
@@ -146,9 +171,21 @@ class Choice:
     """The tokens chosen for a batch, and (when asked for) what the token view records of each."""
 
     tokens: torch.Tensor               # [rows] int64 chosen ids
-    record: torch.Tensor | None = None  # [rows, record_width(top)] float32, see record_width
-    vocab_passes: int = 0              # operations that swept [rows, vocab] (bench/host.py counts them)
+    record: torch.Tensor | None = None  # [rows, RecordLayout(top).width] float32
+    vocab_passes: int = 0              # passes over [rows, vocab], torch's and NumPy's (bench/host.py shows them)
     recounted_rows: int = 0            # window rows decided again over the whole vocabulary (ties)
+
+
+@dataclass
+class _Window:
+    """Every row's best `params.window` tokens after the penalty, in exact order (see _window)."""
+
+    values: torch.Tensor        # [rows, width] penalized scores, descending (ties: lower id first)
+    ids: torch.Tensor           # [rows, width] their token ids
+    model_scores: torch.Tensor  # [rows, vocab] the scores before the penalty (the record's log-probs)
+    model_top: tuple | None     # (ids, scores) [rows, top] the model's own best, before the penalty
+    short: torch.Tensor         # [rows] bool: not provably the row's best (decide over the vocabulary)
+    sweeps: int                 # passes over [rows, vocab] it took (shortlists, the copy before the penalty)
 
 
 @dataclass
@@ -166,48 +203,63 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
                   top: int | None = None) -> Choice:
     """Next token of every row. `scores`: float32 logits [rows, vocab], penalized in place.
     `keys`: one (seed, step) key per row. With `top` (0 or more alternatives), also each token's
-    record (see record_width)."""
+    record (see RecordLayout)."""
     recording = top is not None
     passes = 0
+    model_total = None
     if recording:
         model_total = scores.logsumexp(dim=-1)  # [rows] log of the model's normalizer
         passes += 1
-    model_top = None
-    if top and params.any_penalty:
-        model_top = scores.topk(top, dim=-1)  # the model's own alternatives, before the penalty
-        passes += 1
-    replaced = penalize_(scores, history, params.repetition_penalty) if params.any_penalty else None
-    values, index = _sorted_candidates(scores, params.window)
-    passes += 1
-    decision = _decide(values, index, params, keys, complete=False)
+    window = _window(scores, history, params, top or 0, keep_model_scores=recording)
+    passes += window.sweeps
+    decision = _decide(window.values, window.ids, params, keys, complete=False)
     tokens, record = decision.tokens, None
     if recording:
-        record = _record(decision, values, scores, params, model_total, model_top, top)
+        record = _record(decision, window.values, scores, params, model_total, window.model_top, top)
         passes += int(params.any_penalty and len(params.greedy_rows) > 0)  # greedy rows' normalizer
-    redo = _rows_to_redo(params, decision)
+    redo = _rows_to_redo(params, decision, window.short)
     if len(redo):
-        full, full_record = _decide_in_full(scores, params, keys, redo, model_total if recording else None,
-                                            model_top, top)
+        full, full_record = _decide_in_full(scores, window.model_scores, params, keys, redo, model_total, top)
         tokens = tokens.index_put((redo,), full)
         record = record.index_put((redo,), full_record) if recording else None
         passes += 2 + int(params.any_top_p or recording)  # a copy and a sort of those rows, their Gumbel noise
     if recording:
-        record[:, 0] = tokens.float()
-        record[:, 1] = _raw_logit(scores, history, replaced, tokens) - model_total
+        fields = RecordLayout(top)
+        record[:, fields.token] = tokens.float()
+        record[:, fields.logprob] = window.model_scores.gather(1, tokens[:, None]).squeeze(1) - model_total
     return Choice(tokens, record, passes, recounted_rows=len(redo) - len(params.full_rows))
 
 
-def _sorted_candidates(scores: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's `width` best scores and their ids, ordered by score descending, then id ascending:
-    `topk` leaves the order of ties unspecified, and the order decides greedy ties (first id, as
-    `argmax`) and which of two tied tokens a top-p cut between them removes."""
-    values, index = torch.topk(scores, min(width, scores.shape[-1]), dim=-1)  # [rows, width]
-    if scores.device.type == "cpu" and not bool((values[:, 1:] == values[:, :-1]).any()):
-        return values, index  # no ties: nothing to reorder (on a GPU, checking would wait for the device)
-    by_id = index.argsort(dim=-1, stable=True)
-    values, index = values.gather(1, by_id), index.gather(1, by_id)
-    by_score = values.argsort(dim=-1, descending=True, stable=True)
-    return values.gather(1, by_score), index.gather(1, by_score)
+def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top: int,
+            keep_model_scores: bool = False) -> _Window:
+    """Every row's best `params.window` tokens after the repetition penalty, which it applies to
+    `scores` in place; with a penalty in the batch and `top`, also the model's own best `top` tokens
+    before it (the record's alternatives). A row for which either list is not provably exact (ties
+    or near-ties at its end, see worker/candidates.py) is marked `short`."""
+    model_scores, changed, sweeps = scores, None, 0
+    if params.any_penalty:
+        model_scores = scores.clone() if keep_model_scores else None
+        sweeps += int(keep_model_scores)
+        changed = penalize_(scores, history, params.repetition_penalty)  # touches only the history's entries
+    listed = shortlist(scores, params.window)
+    short = listed.values[:, -1] <= listed.fence
+    model_top = None
+    if changed is not None and top:
+        model_top, unsure = _model_top(model_scores, listed, *changed, top)
+        short |= unsure
+    return _Window(listed.values, listed.ids, model_scores, model_top, short, sweeps + listed.sweeps)
+
+
+def _model_top(model_scores: torch.Tensor, window, before: torch.Tensor, after: torch.Tensor, top: int):
+    """The model's own best `top` tokens (scores before the penalty), looked for among the window's
+    tokens: the penalty changed only the history's scores, so a token outside the window can beat them
+    only if it is in the history, scored below the window after the penalty and above it before. Rows
+    where such a token (or a tie) could be among the best are marked, to be decided in full."""
+    own = model_scores.gather(1, window.ids)  # [rows, width] the window's tokens, before the penalty
+    best = shortlist(own, top, ids=window.ids)  # in exact order; its fence bounds the rest of the window
+    left_out = torch.where(after < window.values[:, -1:], before, -float("inf")).amax(dim=1)  # history outside
+    bound = torch.maximum(torch.maximum(best.fence, window.fence), left_out)
+    return (best.ids, best.values), best.values[:, -1] <= bound
 
 
 def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
@@ -220,21 +272,32 @@ def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: 
     kth = scaled.gather(1, torch.where(k > 0, k, width)[:, None] - 1)  # [n, 1] k-th score (last if no cut)
     kept = scaled >= kth  # top-k keeps every token tied with the k-th, as TopKLogitsWarper
     spilled = kept[:, -1] & params.do_sample & (params.top_k > 0) if not complete else torch.zeros_like(kept[:, -1])
-    if params.any_top_p:
-        kept &= ~_nucleus_removed(scaled, kept, params.threshold)
+    if params.any_top_p:  # only the rows with a top-p cut, when the host knows which
+        rows = params.top_p_rows
+        if rows is None or len(rows) == len(kept):
+            kept &= ~_nucleus_removed(scaled, kept, params.threshold)
+        else:
+            kept = kept.index_put((rows,), kept[rows] & ~_nucleus_removed(scaled[rows], kept[rows],
+                                                                          params.threshold[rows]))
     masked = scaled.masked_fill(~kept, -float("inf"))
-    pick = (masked + gumbel_noise(keys, index)).argmax(dim=-1, keepdim=True)  # [n, 1]
+    pick = _first_argmax(masked + gumbel_noise(keys, index))  # [n, 1]
     pick = torch.where(params.do_sample[:, None], pick, 0)  # greedy: the first candidate (lowest id of the best)
-    if not complete:  # greedy rows whose best score fills every candidate may have a lower id outside
-        spilled |= ~params.do_sample & (values[:, -1] == values[:, 0])
     return _Decision(index.gather(1, pick).squeeze(1), index, masked.softmax(dim=-1), pick, spilled)
+
+
+def _first_argmax(values: torch.Tensor) -> torch.Tensor:
+    """[n, 1] position of each row's largest value, the first one if tied (as `torch.argmax`). On a CPU
+    through NumPy, whose argmax is vectorised (torch's runs element by element along a row there)."""
+    if values.device.type == "cpu":
+        return torch.from_numpy(values.numpy().argmax(axis=1)[:, None])
+    return values.argmax(dim=-1, keepdim=True)
 
 
 def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     """TopPLogitsWarper on descending candidates: remove what the ascending cumulative softmax puts at
     or below `threshold`, always keeping the best. In double, so the sums cannot depend on how many
     cut candidates share the tensor (the window's width, i.e. the other rows)."""
-    exp = (scaled.double() - scaled[:, :1].double()).exp().masked_fill(~kept, 0.0)  # [n, width]
+    exp = (scaled.double() - scaled[:, :1].double()).exp_().masked_fill_(~kept, 0.0)  # [n, width]
     ascending = exp.flip(-1).cumsum(dim=-1)  # cut tokens first, adding exact zeros
     cumulative = (ascending / ascending[:, -1:]).float()
     removed = cumulative <= threshold[:, None]
@@ -242,36 +305,45 @@ def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.
     return removed.flip(-1)
 
 
-def _rows_to_redo(params: RowParams, decision: _Decision) -> torch.Tensor:
-    """Rows the window cannot decide: no or a very large top-k, or ties running past its end."""
-    spilled = decision.spilled
+def _rows_to_redo(params: RowParams, decision: _Decision, short: torch.Tensor) -> torch.Tensor:
+    """Rows the window cannot decide: no or a very large top-k, ties running past its end, or a
+    window that is not provably the row's best tokens."""
+    spilled = decision.spilled | short
     if len(params.full_rows):
         spilled = spilled.index_fill(0, params.full_rows, True)
     return spilled.nonzero().flatten()  # waits for the device: one small transfer
 
 
-def _decide_in_full(scores, params, keys, redo, model_total, model_top, top):
-    """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending)."""
+def _decide_in_full(scores, model_scores, params, keys, redo, model_total, top):
+    """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending);
+    with `model_total`, also their records."""
     sub = params.rows(redo)
     values, index = scores[redo].sort(dim=-1, descending=True, stable=True)  # [n, vocab]
     decision = _decide(values, index, sub, keys[redo], complete=True)
-    record = None
-    if model_total is not None:
-        tops = None if model_top is None else (model_top.values[redo], model_top.indices[redo])
-        record = _record(decision, values, scores[redo], sub, model_total[redo], tops, top)
-    return decision.tokens, record
+    if model_total is None:
+        return decision.tokens, None
+    model_top = None
+    if params.any_penalty and top:  # the model's own order differs from the penalized one
+        best = model_scores[redo].sort(dim=-1, descending=True, stable=True)
+        model_top = (best.indices[:, :top], best.values[:, :top])
+    return decision.tokens, _record(decision, values, scores[redo], sub, model_total[redo], model_top, top)
 
 
 def _record(decision: _Decision, values, scores, params, model_total, model_top, top) -> torch.Tensor:
-    """[n, record_width(top)]: columns 0-1 (token, model log-prob) are filled by the caller."""
+    """[n, RecordLayout(top).width]; the token and its model log-prob are filled in by the caller."""
     probs = _greedy_probs(decision, values, scores, params, model_total)
     if model_top is None:  # no penalty: the candidates' order is the model's own
-        model_ids, model_probs = decision.index[:, :top], (values[:, :top] - model_total[:, None]).exp()
+        model_ids, model_scores = decision.index[:, :top], values[:, :top]
     else:
-        model_ids, model_probs = model_top[1], (model_top[0] - model_total[:, None]).exp()
-    placeholder = torch.zeros(len(values), 2, device=values.device)
-    return torch.cat([placeholder, model_ids.float(), model_probs, decision.index[:, :top].float(),
-                      probs[:, :top], probs.gather(1, decision.chosen)], dim=1)
+        model_ids, model_scores = model_top
+    fields = RecordLayout(top)
+    record = values.new_zeros(len(values), fields.width)
+    record[:, fields.model_ids] = model_ids
+    record[:, fields.model_probs] = (model_scores - model_total[:, None]).exp()
+    record[:, fields.sampled_ids] = decision.index[:, :top]
+    record[:, fields.sampled_probs] = probs[:, :top]
+    record[:, fields.p] = probs.gather(1, decision.chosen).squeeze(1)
+    return record
 
 
 def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> torch.Tensor:
@@ -285,28 +357,16 @@ def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> t
     return torch.where(~params.do_sample[:, None], (values - total[:, None]).exp(), decision.probs)
 
 
-def _raw_logit(scores, history, replaced, tokens) -> torch.Tensor:
-    """The model's own logit of each chosen token: the penalty overwrote those in `history`."""
-    current = scores.gather(1, tokens[:, None]).squeeze(1)
-    if replaced is None:
-        return current
-    hit = history == tokens[:, None]  # [rows, n]
-    first = hit.to(torch.int32).argmax(dim=-1, keepdim=True)
-    return torch.where(hit.any(dim=-1), replaced.gather(1, first).squeeze(1), current)
-
-
 def sampling_distribution(scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> torch.Tensor:
     """[rows, vocab] the distribution each row draws from (0 = removed), through the same window and
     whole-vocabulary paths as `choose_tokens`; greedy rows: the softmax after the penalty. For tests
     and the explorer's checks: the engine itself never builds it."""
     scores = scores.clone()
-    if params.any_penalty:
-        penalize_(scores, history, params.repetition_penalty)
     keys = torch.zeros(len(scores), dtype=torch.long, device=scores.device)
-    values, index = _sorted_candidates(scores, params.window)
-    decision = _decide(values, index, params, keys, complete=False)
-    out = torch.zeros_like(scores).scatter_(1, index, decision.probs)
-    redo = _rows_to_redo(params, decision)
+    window = _window(scores, history, params, 0)  # penalizes `scores`
+    decision = _decide(window.values, window.ids, params, keys, complete=False)
+    out = torch.zeros_like(scores).scatter_(1, window.ids, decision.probs)
+    redo = _rows_to_redo(params, decision, window.short)
     if len(redo):
         values, index = scores[redo].sort(dim=-1, descending=True, stable=True)
         full = _decide(values, index, params.rows(redo), keys[redo], complete=True)

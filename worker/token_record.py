@@ -1,8 +1,8 @@
 """The token view's record of every generated token, kept on the device until its row finishes.
 
-Each step, `choose_tokens` gives one row of floats per generated token (worker/sampling.py,
-`record_width`): token id, log-probability under the model, the model's top alternatives and those of
-the distribution sampled from, and the chosen token's probability there. `RecordBook` writes them into
+Each step, `choose_tokens` gives one row of floats per generated token (worker/sampling.py), laid out
+as `RecordLayout` names them: token id, log-probability under the model, the model's top alternatives
+and those of the distribution sampled from, and the chosen token's probability there. `RecordBook` writes them into
 a preallocated [slots, tokens, width] buffer with one indexed copy per step; a row's record crosses to
 the host once, when it finishes, and its per-token dicts are only built when someone reads them.
 """
@@ -15,6 +15,21 @@ import numpy as np
 import torch
 
 SPARE_TOKENS = 64  # room added past the longest admitted request when the buffer grows
+
+
+class RecordLayout:
+    """Where each field of a token's record sits in its row of `width` floats (`top` alternatives)."""
+
+    def __init__(self, top: int):
+        self.top = top
+        self.token = 0                                  # the chosen token id
+        self.logprob = 1                                # its log-probability under the model
+        self.model_ids = slice(2, 2 + top)              # the model's own best tokens (before the penalty)
+        self.model_probs = slice(2 + top, 2 + 2 * top)  # their probabilities under the model
+        self.sampled_ids = slice(2 + 2 * top, 2 + 3 * top)    # the best tokens of the distribution drawn from
+        self.sampled_probs = slice(2 + 3 * top, 2 + 4 * top)  # their probabilities there (0 = cut)
+        self.p = 2 + 4 * top                            # the chosen token's probability there
+        self.width = 3 + 4 * top
 
 
 class RecordBook:
@@ -33,7 +48,8 @@ class RecordBook:
 
     def write(self, slots: torch.Tensor, steps: torch.Tensor, record: torch.Tensor) -> None:
         """record[i] ([width]) is row slot slots[i]'s token number steps[i]."""
-        self.buffer.index_put_((slots, steps), record)
+        tokens = self.buffer.shape[1]  # one row copy each, by flat position: ~2x an index_put_ of (slot, step)
+        self.buffer.view(-1, self.buffer.shape[2]).index_copy_(0, slots * tokens + steps, record)
 
     def read(self, slots: list[int], tokens: int) -> np.ndarray:
         """[len(slots), tokens, width] for finished rows, in one transfer."""
@@ -46,13 +62,13 @@ class TokenSteps(Sequence):
     the model's top alternatives (`model`), those of the distribution actually sampled from after the
     config's processors (`sampled`, cut tokens left out), and the chosen token's probability there (`p`)."""
 
-    def __init__(self, values: np.ndarray, top: int):
-        self.values = values  # [tokens, 4 * top + 1]: model ids, model probs, sampled ids, sampled probs, p
-        self.top = top
+    def __init__(self, record: np.ndarray, layout: RecordLayout):
+        self.record = record  # [tokens, layout.width] as the engine wrote it
+        self.layout = layout
         self._lists = None
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.record)
 
     def __getitem__(self, position):
         if isinstance(position, slice):
@@ -66,12 +82,11 @@ class TokenSteps(Sequence):
     def _as_lists(self):
         """The columns as Python lists, converted in bulk once (per-element NumPy access is slow)."""
         if self._lists is None:
-            top, values = self.top, self.values.astype(np.float64)
-            ids = values[:, :4 * top].reshape(-1, 4, top)  # [tokens, column group, top]
-            rounded = np.round(ids, 5)
-            self._lists = (ids[:, 0].astype(np.int64).tolist(), rounded[:, 1].tolist(),
-                           ids[:, 2].astype(np.int64).tolist(), rounded[:, 3].tolist(), ids[:, 3].tolist(),
-                           np.round(values[:, 4 * top], 5).tolist())
+            fields, record = self.layout, self.record.astype(np.float64)
+            ids = lambda field: record[:, field].astype(np.int64).tolist()  # noqa: E731
+            probs = lambda field: np.round(record[:, field], 5).tolist()  # noqa: E731
+            self._lists = (ids(fields.model_ids), probs(fields.model_probs), ids(fields.sampled_ids),
+                           probs(fields.sampled_probs), record[:, fields.sampled_probs].tolist(), probs(fields.p))
         return self._lists
 
     def __eq__(self, other) -> bool:

@@ -1,0 +1,155 @@
+"""The engine's running batch as one object: every per-row field, in one row order.
+
+`BatchState` holds, for each running row, what the host and the device keep about it (the request,
+its KV cache and attention mask, next position and token, penalty history, seed, step count, limit,
+record slot, and the sampling parameters of all rows). Rows are only ever added with `concat`
+(freshly prefilled rows joining the batch, caches aligned on the right) and removed with `select`
+(finished or cancelled rows leaving, unused leading cache columns dropped). Both return a new state;
+the KV cache object is reworked in place, so after an out-of-memory error halfway through, the engine
+gives the whole batch back to its queue (its rows are generated again, token for token the same).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from shared.contract.decoding import DecodingConfig
+from worker.columns import Columns
+from worker.sampling import RowParams
+
+
+@dataclass
+class GenerationRequest:
+    key: Hashable                 # who asked: (submission id, index) in the worker
+    prompt_ids: list[int]
+    config: DecodingConfig        # the effective config (see DecodingConfig.effective)
+    seed: int
+
+
+@dataclass
+class Row:
+    request: GenerationRequest
+    started_at: float  # time.time() when admitted into the batch
+    slot: int          # this row's place in the record book, for its whole life
+
+
+@dataclass
+class BatchState:
+    """One entry per running row in every field, in the same order (see the module doc)."""
+
+    rows: list[Row]
+    cache: DynamicCache | None     # KV cache, right-aligned: every row's next token in the last column
+    mask: Columns                  # [rows, columns] attention mask, 1 = real token
+    positions: torch.Tensor        # [rows] int64 next position id
+    last_tokens: torch.Tensor      # [rows] int64 the token each row feeds next
+    history: Columns               # [rows, n] token ids the repetition penalty looks at
+    params: RowParams | None       # the rows' decoding parameters, on the device
+    seeds: np.ndarray              # [rows] uint64
+    steps: np.ndarray              # [rows] int64 tokens chosen so far (the next draw's step)
+    limits: np.ndarray             # [rows] int64 max_new_tokens
+    slots: np.ndarray              # [rows] int64 record-book slot (as in `rows`)
+    steps_on_device: torch.Tensor  # [rows] `steps`, where the record book is written
+    slots_on_device: torch.Tensor  # [rows] `slots`, likewise
+
+    @classmethod
+    def empty(cls, device: torch.device) -> BatchState:
+        ids = torch.zeros(0, dtype=torch.long, device=device)
+        return cls(rows=[], cache=None, mask=Columns(ids.view(0, 0)), positions=ids, last_tokens=ids,
+                   history=Columns(ids.view(0, 0)), params=None, seeds=np.zeros(0, dtype=np.uint64),
+                   steps=np.zeros(0, dtype=np.int64), limits=np.zeros(0, dtype=np.int64),
+                   slots=np.zeros(0, dtype=np.int64), steps_on_device=ids, slots_on_device=ids)
+
+    @classmethod
+    def prefilled(cls, requests: list[GenerationRequest], slots: list[int], cache: DynamicCache,
+                  mask: torch.Tensor, history: torch.Tensor, params: RowParams) -> BatchState:
+        """Rows just prefilled, before their first token: positions follow their prompts, steps are 0."""
+        device = mask.device
+        return cls(rows=[Row(r, time.time(), slot) for r, slot in zip(requests, slots)], cache=cache,
+                   mask=Columns(mask), positions=mask.sum(-1), last_tokens=mask.new_zeros(len(requests)),
+                   history=Columns(history), params=params,
+                   seeds=np.array([r.seed for r in requests], dtype=np.uint64),
+                   steps=np.zeros(len(requests), dtype=np.int64),
+                   limits=np.array([r.config.max_new_tokens for r in requests], dtype=np.int64),
+                   slots=np.array(slots, dtype=np.int64),
+                   steps_on_device=torch.zeros(len(requests), dtype=torch.long, device=device),
+                   slots_on_device=torch.tensor(slots, dtype=torch.long, device=device))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def count_token(self, tokens: torch.Tensor) -> None:
+        """Every row chose `tokens` ([rows]): it is fed next, the penalty sees it, steps advance."""
+        self.last_tokens = tokens
+        self.history.append(tokens)
+        self.steps += 1
+        self.steps_on_device += 1
+
+    def select(self, keep: list[int], record_top: int) -> BatchState:
+        """Rows `keep` only (a new state), without the leading cache columns none of them uses."""
+        if not keep:
+            return BatchState.empty(self.positions.device)
+        index = torch.tensor(keep, dtype=torch.long, device=self.positions.device)
+        mask = self.mask.view[index]
+        first_used = int((mask.sum(0) > 0).nonzero()[0])
+        cache = self.cache
+        for layer in cache.layers:
+            layer.replace(layer.keys[index, :, first_used:], layer.values[index, :, first_used:])
+        rows = [self.rows[i] for i in keep]
+        return BatchState(rows=rows, cache=cache, mask=Columns(mask[:, first_used:]), positions=self.positions[index],
+                          last_tokens=self.last_tokens[index], history=self.history.select(index),
+                          params=_params(rows, index.device, record_top),
+                          seeds=self.seeds[keep], steps=self.steps[keep], limits=self.limits[keep],
+                          slots=self.slots[keep], steps_on_device=self.steps_on_device[index],
+                          slots_on_device=self.slots_on_device[index])
+
+    def concat(self, other: BatchState, record_top: int) -> BatchState:
+        """This batch's rows, then `other`'s; both caches padded on the left to one width."""
+        if not self.rows:
+            return other
+        width = max(self.mask.width, other.mask.width)
+        for mine, theirs in zip(self.cache.layers, other.cache.layers):
+            mine.replace(torch.cat([_pad_left(mine.keys, width), _pad_left(theirs.keys, width)]),
+                         torch.cat([_pad_left(mine.values, width), _pad_left(theirs.values, width)]))
+        history_width = max(self.history.width, other.history.width)
+        rows = self.rows + other.rows
+        return replace(
+            self, rows=rows,
+            mask=Columns(torch.cat([_pad_left(self.mask.view, width), _pad_left(other.mask.view, width)])),
+            history=Columns(torch.cat([_pad_ids(self.history.view, history_width),
+                                       _pad_ids(other.history.view, history_width)])),
+            params=_params(rows, self.positions.device, record_top),
+            **{name: _joined(getattr(self, name), getattr(other, name))
+               for name in ("positions", "last_tokens", "seeds", "steps", "limits", "slots", "steps_on_device",
+                            "slots_on_device")})
+
+
+def _joined(first, second):
+    """Two per-row arrays, one after the other (tensors or NumPy arrays)."""
+    return torch.cat([first, second]) if isinstance(first, torch.Tensor) else np.concatenate([first, second])
+
+
+def _params(rows: list[Row], device: torch.device, record_top: int) -> RowParams:
+    return RowParams.from_configs([row.request.config for row in rows], device, record_top)
+
+
+def _pad_ids(history: torch.Tensor, width: int) -> torch.Tensor:
+    """Left-pad token histories by repeating each row's first token: padding penalizes nothing new."""
+    missing = width - history.shape[1]
+    return history if missing == 0 else torch.cat([history[:, :1].expand(-1, missing), history], dim=1)
+
+
+def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """Zero-pad the time axis (dim 2 of a cache tensor, dim 1 of a mask) on the left up to `width`."""
+    time_dim = 2 if tensor.dim() == 4 else 1
+    missing = width - tensor.shape[time_dim]
+    if missing == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[time_dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=time_dim)
