@@ -126,9 +126,10 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, message: s
 
 # --- the fast tier (`make test-fast`) ----------------------------------------------------------------
 # A test is in it when it needs no Redis server (none of these fixtures, directly or through another),
-# and its module starts no browser, proxy, compose or model training. Pure logic, the engine, records.
+# and its module starts no browser, proxy, compose, dashboard server or model training. Pure logic, the
+# engine, records.
 NEEDS_REDIS = {"redis_server", "redis_url", "settings", "connection", "store", "workers", "app_env"}
-SLOW_MODULES = {"test_browser", "test_scale_out", "test_compose", "test_demo_model"}
+SLOW_MODULES = {"test_browser", "test_scale_out", "test_compose", "test_demo_model", "test_protocol_client"}
 
 
 def pytest_collection_modifyitems(config, items):
