@@ -112,6 +112,45 @@ def test_a_press_sent_with_a_changed_seed_runs_the_new_table(dashboard_url, stor
     asyncio.run(flow())
 
 
+async def on_ablation(url: str) -> Tab:
+    tab = await joined(url)
+    await tab.click_link("Ablación de prompts")
+    await tab.wait_for(lambda: tab.settled() and tab.has("button", "Ejecutar") and tab.has("number_input", "Semilla"),
+                       60)
+    return tab
+
+
+def test_an_ablation_press_reruns_only_its_fragment_and_runs_the_form_as_drawn(dashboard_url, store):
+    async def flow():
+        tab = await on_ablation(dashboard_url)
+        tab.sent = []
+        await tab.press("Ejecutar")
+        assert tab.sent[0].rerun_script.fragment_id  # the Run/results fragment, not the page
+        wait_for(lambda: len(store.student_submissions(TEST_CLASS, "s1")) == 1, 30, message="the submission")
+        [submission] = store.student_submissions(TEST_CLASS, "s1")
+        request = store.submission(submission).request
+        assert request.lab == "ablation" and {item.variant for item in request.items} >= {"full", "topic_only"}
+        await tab.close()
+
+    asyncio.run(flow())
+
+
+def test_an_ablation_press_sent_with_a_changed_seed_runs_the_new_form(dashboard_url, store):
+    async def flow():
+        tab = await on_ablation(dashboard_url)
+        _, seed = tab.find("number_input", "Semilla")
+        tab.values[seed.id] = {"int_value": 4321}  # not marked as typed: the press stays a fragment rerun
+        tab.sent = []
+        await tab.press("Ejecutar")
+        assert tab.sent[0].rerun_script.fragment_id
+        wait_for(lambda: len(store.student_submissions(TEST_CLASS, "s1")) == 1, 30, message="the submission")
+        [submission] = store.student_submissions(TEST_CLASS, "s1")
+        assert min(item.seed for item in store.submission(submission).request.items) == 4321
+        await tab.close()
+
+    asyncio.run(flow())
+
+
 def test_the_load_test_runs_in_protocol_mode():
     from bench.load_dashboard import main
 

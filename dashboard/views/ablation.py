@@ -49,16 +49,17 @@ with left:
     remember("a-summary", NOTEBOOK_SUMMARY)
     summary = st.text_input(tr("ablation.summary"), max_chars=200, label_visibility="collapsed", key="a-summary")
 with right:
-    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()))
+    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()), key="a-extras")
     remember("a-words", 50)
     word_limit = st.number_input(tr("ablation.word_limit"), min_value=5, max_value=500, step=5, key="a-words")
     structure_labels = {tr(f"structure.{s}"): s for s in STRUCTURES}
-    structure = structure_labels[st.radio(tr("ablation.structure"), list(structure_labels), horizontal=True)]
+    structure = structure_labels[st.radio(tr("ablation.structure"), list(structure_labels), horizontal=True,
+                                          key="a-structure")]
 remember("a-custom", "")
 custom_lines = st.text_area(tr("ablation.custom_variants"), height=70, key="a-custom")
 kinds = {tr(f"ablation.custom_kind.{k}"): k for k in ("none", "contains", "regex")}
 check_left, check_right = st.columns([1, 2])
-custom_kind = kinds[check_left.selectbox(tr("ablation.custom_check"), list(kinds))]
+custom_kind = kinds[check_left.selectbox(tr("ablation.custom_check"), list(kinds), key="a-custom-kind")]
 remember("a-pattern", "")
 pattern = check_right.text_input(tr("ablation.pattern"), max_chars=200, key="a-pattern")
 columns = st.columns(5)
@@ -83,7 +84,18 @@ st.subheader(tr("ablation.variants"))
 st.dataframe(pd.DataFrame({tr("col.variant"): list(found), tr("col.prompt"): list(found.values())}),
              hide_index=True)
 
-if st.button(tr("decoding.run"), type="primary"):
+# Every widget of the form above, by key: a press of Run reruns only the fragment below, with the
+# request built from the form as the page last drew it, unless the press came with a change to it.
+FORM_KEYS = ("a-topic", "a-use-tone", "a-tone", "a-use-summary", "a-summary", "a-extras", "a-words", "a-structure",
+             "a-custom", "a-custom-kind", "a-pattern", "a-samples", "a-seed", "a-temperature", "a-top-p", "a-tokens")
+
+
+def form_state() -> str:
+    """The form as the last message from the browser left it."""
+    return repr([st.session_state.get(key) for key in FORM_KEYS])
+
+
+def run() -> None:
     config = {**NOTEBOOK_ABLATION_CONFIG, "temperature": temperature, "top_p": top_p,
               "max_new_tokens": max_new_tokens}
     own_check = {"kind": custom_kind, "pattern": pattern} if custom_kind != "none" else None
@@ -91,7 +103,6 @@ if st.button(tr("decoding.run"), type="primary"):
         settings, class_code=me.code, student=me.label, student_id=me.id, prompt="", seed=seed, model=model,
         configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))], lab="ablation",
         variants=found, checks=check_specs(parts, custom=own_check), topic=parts.topic, request_id=request_id))
-follow_unconfirmed(store)
 
 
 def matrix_view(request: Request, outputs: list[Output]) -> None:
@@ -135,8 +146,25 @@ def ablation_results(submission_id: str) -> None:
         matrix_view(store.submission(submission_id).request, store.submission_outputs(submission_id))
 
 
-history = past_submissions(store, me, "ablation")
-if history and "ablation_submission" not in st.session_state:
-    st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
-if st.session_state.get("ablation_submission"):
-    redis_tolerant(ablation_results)(st.session_state.ablation_submission)
+@st.fragment
+def run_and_results(drawn_form: str) -> None:
+    """The Run button and the results. A press reruns only this fragment (the submission and its queue
+    banner), not the form above; if the press came with a change to the form (`drawn_form` is the form
+    the page last drew), it is carried over to a full run, which builds the request from the form anew."""
+    pressed = st.button(tr("decoding.run"), type="primary")
+    if st.session_state.pop("ablation:press", False):
+        pressed = True  # a press that came with a changed form, carried over to this full run
+    if pressed:
+        if form_state() != drawn_form:
+            st.session_state["ablation:press"] = True
+            st.rerun()  # the whole page: its form is what the press runs
+        run()
+    follow_unconfirmed(store)
+    history = past_submissions(store, me, "ablation")
+    if history and "ablation_submission" not in st.session_state:
+        st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
+    if st.session_state.get("ablation_submission"):
+        redis_tolerant(ablation_results)(st.session_state.ablation_submission)
+
+
+run_and_results(form_state())
