@@ -12,6 +12,7 @@ Change a record here and both sides change with it; mypy --strict checks this pa
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -178,8 +179,6 @@ class Submission:
 
     def to_hash(self) -> dict[str, str | int | float]:
         """The Redis hash's fields (request and lists as JSON)."""
-        import json
-
         return {"request": json.dumps(self.request.to_dict()), "status": self.status, "created_at": self.created_at,
                 "progress_done": self.progress_done, "progress_total": self.progress_total,
                 "attempts": self.attempts, "error": json.dumps(self.error.to_dict()) if self.error else "",
@@ -190,8 +189,6 @@ class Submission:
     def from_hash(cls, raw: Mapping[bytes, bytes]) -> Submission:
         """Read the hash as Redis returns it. The request is read with `Request.from_dict`, so a damaged
         one raises `Problem.Invalid`; a missing field takes its default."""
-        import json
-
         values = {k.decode(): v.decode() for k, v in raw.items()}
         try:
             request_json = json.loads(values.get("request", ""))
@@ -315,7 +312,8 @@ class Output:
     worker: str
     provenance: Provenance
     metrics: Metrics = field(default_factory=dict)
-    checks: dict[str, CheckResult] = field(default_factory=dict)  # check id -> result
+    # check id -> result; the one field filled in place, by the worker's checks, before the output is stored
+    checks: dict[str, CheckResult] = field(default_factory=dict)
     details_id: str = ""        # whose token details to read (the original's, for a cached copy)
     cached_from: str | None = None  # the output this one repeats, when answered from the cache
 
