@@ -12,13 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import redis
 
-from devtools.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from shared.contract.settings import Settings
 from shared.services.classes import open_class
 from shared.services.store import Store
@@ -122,6 +123,33 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def dashboard_url(settings, store, workers, tmp_path):
+    """A real `streamlit run` of the dashboard (and one worker) on a free port; its URL."""
+    workers.start()
+    port = free_port()
+    env = {**settings_env(settings), "DECODELAB_DEMO_CLASS": ""}
+    log = open(tmp_path / "streamlit.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+                               "--server.port", str(port), "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(url), timeout=60, message="streamlit to answer")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200
+    except OSError:
+        return False
 
 
 # --- the fast tier (`make test-fast`) ----------------------------------------------------------------

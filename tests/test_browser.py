@@ -9,46 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from devtools.embedded_redis import free_port
-from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
+from tests.conftest import ROOT, TEST_CLASS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which("chromium") is None,
                                 reason="Debian chromium not installed (apt-get install -y chromium)")
-
-
-@pytest.fixture
-def dashboard_url(settings, store, workers, tmp_path):
-    workers.start()
-    port = free_port()
-    env = {**settings_env(settings), "DECODELAB_DEMO_CLASS": ""}
-    log = open(tmp_path / "streamlit.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-                               "--server.port", str(port), "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _healthy(url), timeout=60, message="streamlit to answer")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture

@@ -5,42 +5,11 @@ the prompt was typed with the press) and sees the results; the page runs what th
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import urllib.request
-
-import pytest
 
 from bench.st_client import Tab
-from devtools.embedded_redis import free_port
-from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
+from tests.conftest import TEST_CLASS, wait_for
 
 FIRST_ANSWER = "En cola: posición|Generando…|Listo en"
-
-
-@pytest.fixture
-def dashboard_url(settings, store, workers, tmp_path):
-    workers.start()
-    port = free_port()
-    env = {**settings_env(settings), "DECODELAB_DEMO_CLASS": ""}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-                               "--server.port", str(port), "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                              stdout=open(tmp_path / "streamlit.log", "wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _healthy(url), timeout=60, message="streamlit to answer")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200
-    except OSError:
-        return False
 
 
 async def joined(url: str) -> Tab:
