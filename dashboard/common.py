@@ -244,6 +244,20 @@ def redis_tolerant(render):
     return guarded
 
 
+def run_pressed(carry_key: str, form_changed) -> bool:
+    """The lab's Run button, drawn inside the fragment that holds it and the results: True when it was
+    pressed. A press reruns only that fragment, with the request built from the form as the page last
+    drew it; when the same message also changed the form above (`form_changed()`), the press is carried
+    over (under `carry_key`) to a full run of the page, which reads the form anew, and is answered there."""
+    pressed = st.button(tr("decoding.run"), type="primary")
+    if st.session_state.pop(carry_key, False):
+        return True  # a press that came with a changed form: this full run drew that form
+    if pressed and form_changed():
+        st.session_state[carry_key] = True
+        st.rerun()  # the whole page: its form is what the press runs
+    return pressed
+
+
 def submit_press(store: Store, settings: Settings, state_key: str, build) -> bool:
     """One press of a Run button: `build(request_id)` makes the request, which is then submitted and
     followed under `st.session_state[state_key]`. Returns True when a submission is followed.

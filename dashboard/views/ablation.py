@@ -12,6 +12,7 @@ from dashboard.common import (
     lang,
     redis_tolerant,
     remember,
+    run_pressed,
     submit_press,
     tr,
 )
@@ -151,13 +152,7 @@ def run_and_results(drawn_form: str) -> None:
     """The Run button and the results. A press reruns only this fragment (the submission and its queue
     banner), not the form above; if the press came with a change to the form (`drawn_form` is the form
     the page last drew), it is carried over to a full run, which builds the request from the form anew."""
-    pressed = st.button(tr("decoding.run"), type="primary")
-    if st.session_state.pop("ablation:press", False):
-        pressed = True  # a press that came with a changed form, carried over to this full run
-    if pressed:
-        if form_state() != drawn_form:
-            st.session_state["ablation:press"] = True
-            st.rerun()  # the whole page: its form is what the press runs
+    if run_pressed("ablation:press", lambda: form_state() != drawn_form):
         run()
     follow_unconfirmed(store)
     history = past_submissions(store, me, "ablation")

@@ -14,6 +14,7 @@ from dashboard.common import (
     lab_page,
     redis_tolerant,
     remember,
+    run_pressed,
     submit_press,
     tr,
 )
@@ -78,8 +79,6 @@ def run(configs: list[dict], text: str, run_seed) -> None:
         seed=run_seed, model=model, request_id=request_id))
 
 
-
-
 def show_output(output: Output, note: dict) -> None:
     output_card(output, note=note, metrics=True, collapse=True, own=True)
     if output.cached_from:
@@ -120,14 +119,11 @@ def run_and_results(configs: list[dict], drawn_form: tuple, labels: dict) -> Non
     the submission and its queue banner, not a page. `configs` and `drawn_form` are those of the page's
     last run: if the table changed since (its sweep, seed or cells, sent with the press), the press is
     carried over to a full run, which reads the table anew."""
-    pressed = st.button(tr("decoding.run"), type="primary")
-    if st.session_state.pop("decoding:press", False):
-        pressed = True  # a press that came with a changed table, carried over to this full run
-    if pressed:
+    def table_changed() -> bool:
         sweep_now = labels.get(st.session_state.get("sweep"), "")
-        if form_state(f"configs-{sweep_now}-{st.session_state.get('seed')}") != drawn_form:
-            st.session_state["decoding:press"] = True
-            st.rerun()  # the whole page: its table is what the press runs
+        return form_state(f"configs-{sweep_now}-{st.session_state.get('seed')}") != drawn_form
+
+    if run_pressed("decoding:press", table_changed):
         text = st.session_state.get("prompt", prompt)
         st.session_state["kept:prompt"] = text  # remember() runs with the page, not the fragment
         run(configs, text, st.session_state.get("seed", seed))

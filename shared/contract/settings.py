@@ -13,6 +13,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from shared.contract.keys import Keys
+
 
 def redact_url(url: str) -> str:
     """A Redis URL safe to print: its password (and user) replaced by `***`."""
@@ -110,8 +112,6 @@ class Settings:
 
     def queue_name(self, model: str | None = None) -> str:
         """One RQ queue per model, so workers of different models never take each other's jobs."""
-        from shared.contract.keys import Keys
-
         return Keys(self.key_prefix).queue(model or self.model)
 
 
