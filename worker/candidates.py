@@ -30,7 +30,6 @@ class Shortlist:
     ids: torch.Tensor         # [rows, n] int64 token ids (column numbers), score descending
     values: torch.Tensor      # [rows, n] float32 their scores
     fence: torch.Tensor       # [rows] float32: every score outside `ids` is at most this
-    sweeps: int = 1           # passes over [rows, vocab] it took
 
 
 SPARE = 4  # columns taken past the n asked for: their exact scores make the fence tight

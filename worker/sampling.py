@@ -247,7 +247,7 @@ def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top:
     if changed is not None and top:
         model_top, unsure = _model_top(model_scores, listed, *changed, top)
         short |= unsure
-    return _Window(listed.values, listed.ids, model_scores, model_top, short, sweeps + listed.sweeps)
+    return _Window(listed.values, listed.ids, model_scores, model_top, short, sweeps + 1)  # + the shortlist's topk
 
 
 def _model_top(model_scores: torch.Tensor, window, before: torch.Tensor, after: torch.Tensor, top: int):
