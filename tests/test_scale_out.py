@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from devtools.embedded_redis import free_port
-from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
-from tests.test_browser import CHROMIUM, _healthy, browser  # noqa: F401 - the browser fixture
+from tests.conftest import ROOT, TEST_CLASS, _healthy, settings_env, wait_for
+from tests.test_browser import CHROMIUM, browser  # noqa: F401 - the browser fixture
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not (Path(NGINX).exists() and Path(CHROMIUM).exists()),
