@@ -4,7 +4,7 @@ ordinary, tied, near-tied and special scores; the Gumbel bits computed in NumPy 
 import pytest
 import torch
 
-from worker.candidates import shortlist
+from worker.candidates import _in_exact_order_torch, in_exact_order, shortlist
 from worker.sampling import _hash_top_bits, gumbel_noise, hash32
 
 
@@ -55,3 +55,17 @@ def test_gumbel_bits_in_uint32_equal_the_int64_hash():
     noise = gumbel_noise(keys, ids)
     uniform = expected.float() * 2.0**-23 + 2.0**-24
     assert torch.equal(noise, -torch.log(-torch.log(uniform)))
+
+
+@pytest.mark.parametrize("kind", ["float32", "near ties", "float16 and special values"])
+def test_exact_order_of_keys_on_both_paths(kind):
+    """The NumPy sort (a CPU) and the torch sort (a GPU) of the 64-bit keys both give exact (score
+    descending, id ascending) order, for scattered ids well past GPT-2's vocabulary."""
+    scores = score_sets(torch.Generator().manual_seed(4))[kind][:, :70]
+    ids = torch.randperm(3_000_000, generator=torch.Generator().manual_seed(5))[:70].expand_as(scores)
+    ids = ids.contiguous()
+    by_id = ids.argsort(dim=-1, stable=True)  # sort by id, then stably by score
+    order = by_id.gather(1, scores.gather(1, by_id).sort(dim=-1, descending=True, stable=True).indices)
+    for values, sorted_ids in (_in_exact_order_torch(scores, ids), in_exact_order(scores, ids)):
+        assert torch.equal(sorted_ids, ids.gather(1, order))
+        assert torch.equal(values, scores.gather(1, order))  # -0.0 == 0.0

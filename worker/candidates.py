@@ -3,18 +3,19 @@
 `shortlist(scores, n)` gives each row its n best token ids and their scores, in exact order (score
 descending, ties by token id ascending: the order greedy ties and top-p cuts between tied tokens
 follow), and a fence: every token left out scores at most `fence`. The n tokens are a row's true n
-best whenever the n-th scores above the fence; callers decide a row for which that fails (a tie or a
-near-tie at the cut) over its whole vocabulary instead (worker/sampling.py), so no result depends on
-how the shortlist was found.
+best whenever the n-th scores above the fence; callers decide a row for which that fails (a tie at
+the cut) over its whole vocabulary instead (worker/sampling.py), so no result depends on how the
+shortlist was found.
 
-It is found with one `torch.topk` (exact scores, descending, ties in any order), `SPARE` columns wider
-than asked so the fence is tight; on a GPU the candidates are then always re-sorted by (score, id), on a
-CPU only the rows that need it (a tie among the first n + 1). One shortlist serves the config's top-k,
-top-p and the token view's top 5.
+It is found with one unsorted `torch.topk` of n + 1 columns (exact scores, ties in any order), then
+those few are put in exact order with one sort of 64-bit keys that hold the score's bits above the
+token id (`order_keys`): score order and id order at once, ties included, for any vocabulary. On a CPU
+the keys are sorted by NumPy (vectorised; torch sorts a CPU row element by element), on a GPU by
+`torch.sort`. One shortlist serves the config's top-k, top-p and the token view's top 5.
 
-(A CPU-only variant that sorted 32-bit keys with NumPy was tried: it only works for vocabularies of a
-few thousand tokens, so it sped up `make bench-host`'s 256-token stand-in and no real model; it was
-left out, and the benchmark measures the path GPT-2's 50,257 tokens take.)
+(A CPU-only variant that sorted 32-bit keys of the whole vocabulary was tried: it only works for
+vocabularies of a few thousand tokens, so it sped up `make bench-host`'s 256-token stand-in and no real
+model; it was left out, and the benchmark measures the path GPT-2's 50,257 tokens take.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Shortlist:
     fence: torch.Tensor       # [rows] float32: every score outside `ids` is at most this
 
 
-SPARE = 4  # columns taken past the n asked for: their exact scores make the fence tight
+LOW = 0xFFFFFFFF   # a key's low 32 bits: LOW - token id, so that a lower id sorts first among ties
+SIGN = 0x7FFFFFFF  # flipping these bits of a negative float's int32 pattern makes int32 order float order
 
 
 def shortlist(scores: torch.Tensor, n: int, ids: torch.Tensor | None = None) -> Shortlist:
@@ -40,37 +42,49 @@ def shortlist(scores: torch.Tensor, n: int, ids: torch.Tensor | None = None) -> 
     ([rows, vocab]): the token id of each column, when the columns are not the vocabulary itself."""
     rows, vocab = scores.shape
     n = min(n, vocab)
-    take = min(n + SPARE, vocab)
-    values, columns = torch.topk(scores, take, dim=-1)  # exact scores, descending, ties in any order
+    take = min(n + 1, vocab)  # one more: its score is the fence
+    values, columns = torch.topk(scores, take, dim=-1, sorted=False)  # the best `take`, ties in any order
     ids = columns if ids is None else ids.gather(1, columns)
-    if scores.device.type == "cpu":
-        values, ids = (torch.from_numpy(a) for a in _in_exact_order(values.numpy(), ids.numpy(), n))
-    else:  # on a GPU, always (checking first would wait for the device)
-        values, ids = sort_exactly(values, ids)
-    # whatever topk left out scores at most the last score it took
-    fence = values[:, n:].amax(dim=-1) if n < take else torch.full_like(values[:, 0], -float("inf"))
+    values, ids = in_exact_order(values, ids)
+    # whatever topk left out scores at most the lowest score it took
+    fence = values[:, n] if n < take else torch.full_like(values[:, 0], -float("inf"))
     return Shortlist(ids[:, :n], values[:, :n], fence)
 
 
-def _in_exact_order(values: np.ndarray, ids: np.ndarray, n: int):
-    """Put the first n entries in exact order (score descending, id ascending). Rows whose first n + 1
-    scores strictly descend already are (anything after them scoring higher shows in the fence); the
-    others (a tie, or two scores the keys could not tell apart: rare with float32 logits) are re-sorted
-    exactly."""
-    head = min(n + 1, values.shape[1])
-    out_of_order = np.flatnonzero(values[:, 1:head] >= values[:, :head - 1])  # flat: one pass, no per-row reduce
-    rows = np.unique(out_of_order // (head - 1))
-    if len(rows):
-        fixed = sort_exactly(torch.from_numpy(values[rows]), torch.from_numpy(ids[rows]))
-        values, ids = values.copy(), ids.copy()
-        values[rows], ids[rows] = (f.numpy() for f in fixed)
-    return values, ids
+def in_exact_order(values: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`values` (float32) and `ids` (int64 below 2**32), both [rows, n], each row reordered by (value
+    descending, id ascending). -0.0 comes back as 0.0 (they tie, as in torch's comparisons); no NaN."""
+    if values.device.type == "cpu":
+        ordered = _in_exact_order_numpy(values.numpy(), ids.numpy())
+        return torch.from_numpy(ordered[0]), torch.from_numpy(ordered[1])
+    return _in_exact_order_torch(values, ids)
 
 
-def sort_exactly(values: torch.Tensor, ids: torch.Tensor, *carried: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """`values` and `ids` ([rows, n]) and any `carried` tensors of the same shape, reordered by
-    (value descending, id ascending)."""
-    by_id = ids.argsort(dim=-1, stable=True)
-    by_score = values.gather(1, by_id).argsort(dim=-1, descending=True, stable=True)
-    order = by_id.gather(1, by_score)
-    return tuple(t.gather(1, order) for t in (values, ids, *carried))
+def order_keys(values: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """int64 keys whose ascending order is (value descending, id ascending): the complement of
+    (the value's bits as an ordered int32, LOW - id)."""
+    bits = (values + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into 0.0
+    ordered = bits ^ ((bits >> 31) & SIGN)   # negative floats: reverse their magnitude bits
+    return ~((ordered.long() << 32) | (LOW - ids))
+
+
+def _in_exact_order_torch(values: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One `torch.sort` of the keys, then the scores and ids read back out of them."""
+    keys = ~order_keys(values, ids).sort(dim=-1).values
+    ordered = (keys >> 32).int()
+    return (ordered ^ ((ordered >> 31) & SIGN)).view(torch.float32), LOW - (keys & LOW)
+
+
+def _in_exact_order_numpy(values: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`order_keys` and its inverse in NumPy, in place where it can be: the same keys, the same order."""
+    bits = (values + np.float32(0.0)).view(np.int32)
+    bits ^= (bits >> np.int32(31)) & np.int32(SIGN)
+    keys = bits.astype(np.int64)
+    keys <<= np.int64(32)
+    keys |= np.int64(LOW) - ids
+    np.invert(keys, out=keys)
+    keys.sort(axis=1)
+    np.invert(keys, out=keys)
+    ordered = (keys >> np.int64(32)).astype(np.int32)
+    ordered ^= (ordered >> np.int32(31)) & np.int32(SIGN)
+    return ordered.view(np.float32), np.int64(LOW) - (keys & np.int64(LOW))
