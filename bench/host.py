@@ -54,28 +54,35 @@ class StandInModel(torch.nn.Module):
         table = torch.randn(vocab, vocab, generator=torch.Generator().manual_seed(0)) * 3
         table[:, EOS] = -1e4
         self.register_buffer("table", table)  # [vocab, vocab] next-token logits by input token
+        self.seconds = 0.0  # time spent in forward (the stand-in's own, taken out of the engine's figure)
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True,
                 logits_to_keep=0):
+        start = time.perf_counter()
         rows, length = input_ids.shape
         state = self.table.new_zeros(rows, 1, length, 1)  # [rows, heads, length, head_dim]
         past_key_values.update(state, state, 0)
         last = input_ids[:, -1:] if logits_to_keep == 1 else input_ids
-        return SimpleNamespace(logits=self.table[last], past_key_values=past_key_values)  # [rows, t, vocab]
+        logits = self.table[last]  # [rows, t, vocab]
+        self.seconds += time.perf_counter() - start
+        return SimpleNamespace(logits=logits, past_key_values=past_key_values)
 
 
 class VocabPasses(TorchDispatchMode):
     """Counts aten kernels that sweep a [rows, vocab] tensor: views are free, and `gather` / in-place
-    `scatter_` touch only the indexed entries (the penalty's history, the chosen tokens)."""
+    `scatter_` touch only the indexed entries (the penalty's history, the chosen tokens). Also counts
+    every aten operation (`ops`, views included): each is host work on any device, a kernel launch
+    on a GPU."""
 
     SPARSE = {"aten.gather.default", "aten.scatter_.src"}
 
     def __init__(self, rows: int, vocab: int):
         super().__init__()
-        self.size, self.count = rows * vocab, 0
+        self.size, self.count, self.ops = rows * vocab, 0, 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        self.ops += 1
         if not func.is_view and str(func) not in self.SPARSE:
             tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
             self.count += any(t.numel() >= self.size and t.shape[-1] == VOCAB for t in tensors)
@@ -83,7 +90,8 @@ class VocabPasses(TorchDispatchMode):
 
 
 def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dict:
-    """Mean and median time of `steps` decode steps at `rows` rows, and vocab-wide ops per step."""
+    """Mean and median time of `steps` decode steps at `rows` rows, the stand-in's forward taken out
+    (and that forward's own mean), vocab-wide kernels and all aten operations per step."""
     torch.manual_seed(0)
     model = StandInModel().to(device)
     engine = Engine(model, EOS, rows, device)
@@ -94,11 +102,16 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
                       "max_new_tokens": warmup + steps + 5}).effective(), seed=row))
     for _ in range(warmup):
         engine.step()
-    times = []
+    times, forward = [], []
     for _ in range(steps):
+        model.seconds = 0.0
         start = time.perf_counter()
         engine.step()
-        times.append((time.perf_counter() - start) * 1000)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        times.append((elapsed - model.seconds) * 1000)
+        forward.append(model.seconds * 1000)
     counter = VocabPasses(rows, VOCAB)
     with counter:
         engine.step()
@@ -106,7 +119,8 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
         model(input_ids=torch.zeros(rows, 1, dtype=torch.long, device=device),
               past_key_values=SimpleNamespace(update=lambda *a: a))
     return {"rows": rows, "ms_per_step": round(statistics.mean(times), 3),
-            "median_ms": round(statistics.median(times), 3), "vocab_passes": counter.count - forward_only.count,
+            "median_ms": round(statistics.median(times), 3), "forward_ms": round(statistics.mean(forward), 3),
+            "vocab_passes": counter.count - forward_only.count, "ops": counter.ops - forward_only.ops,
             "engine_passes": getattr(engine, "vocab_passes", None)}
 
 
@@ -134,26 +148,50 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare with ('' = none)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda: the host's time with a GPU behind it")
     parser.add_argument("--json", action="store_true", help="print only the figures, as JSON")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure both engines this many times, taking turns; each figure is the median")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one core: the figure must not depend on how many this machine has free
-    current = [measure(rows, args.steps, torch.device(args.device)) for rows in args.rows]
     if args.json:
-        print(json.dumps(current))
+        print(json.dumps([measure(rows, args.steps, torch.device(args.device)) for rows in args.rows]))
         return 0
-    before = baseline(args.baseline, args) if args.baseline else "not asked for"
+    rounds_now, rounds_before = [], []
+    for _ in range(args.rounds):  # taking turns, so a busy spell on a shared machine hits both
+        rounds_now.append([measure(rows, args.steps, torch.device(args.device)) for rows in args.rows])
+        rounds_before.append(baseline(args.baseline, args) if args.baseline else "not asked for")
+    current = _median_of(rounds_now)
+    before = _median_of(rounds_before) if all(isinstance(r, list) for r in rounds_before) else rounds_before[-1]
     print(f"engine time per decode step on {args.device} (stand-in model, vocabulary {VOCAB}, class mix of "
-          f"configs, torch {torch.__version__}, 1 thread)")
-    print("vocab passes: aten kernels over [rows, vocab] / the engine's own count")
-    print(f"{'rows':>6} {'ms/step':>9} {'median':>8} {'vocab passes':>13}   before ({args.baseline}): "
-          f"{'ms/step':>8} {'median':>8} {'vocab passes':>13}")
+          f"configs, torch {torch.__version__}, 1 thread; median of {args.rounds} rounds, engines taking turns)")
+    print("ms/step: the step's time less the stand-in's forward (its own cost, shown apart); ops: aten "
+          "operations per step outside that forward (host work on any device, a kernel launch on a GPU); "
+          "vocab passes: aten kernels over [rows, vocab] / the engine's own count")
+    head = f"{'ms/step':>8} {'median':>7} {'ops':>5} {'vocab passes':>13}"
+    print(f"{'rows':>6} {head} {'forward':>8}   before ({args.baseline or '-'}): {head}")
     for index, now in enumerate(current):
         old = before[index] if isinstance(before, list) else None
-        tail = (f"{old['ms_per_step']:>8.2f} {old['median_ms']:>8.2f} {_passes(old):>13}" if old else str(before))
-        print(f"{now['rows']:>6} {now['ms_per_step']:>9.2f} {now['median_ms']:>8.2f} {_passes(now):>13}   "
-              f"{'':>{len(args.baseline) + 10}}{tail}")
+        tail = _figures(old) if old else str(before)
+        print(f"{now['rows']:>6} {_figures(now)} {now['forward_ms']:>8.2f}   {'':>{len(args.baseline) + 10}}{tail}")
     last = current[-1]
     print(f"host_ms_per_step_{last['rows']}: {last['ms_per_step']}")
     return 0
+
+
+def _figures(figures: dict) -> str:
+    ops = figures.get("ops", "-")
+    return f"{figures['ms_per_step']:>8.2f} {figures['median_ms']:>7.2f} {ops:>5} {_passes(figures):>13}"
+
+
+def _median_of(rounds: list[list[dict]]) -> list[dict]:
+    """Per batch size, each timing's median over the rounds (counts are the same every round)."""
+    merged = []
+    for figures in zip(*rounds):
+        row = dict(figures[-1])
+        for name in ("ms_per_step", "median_ms", "forward_ms"):
+            if name in row:
+                row[name] = round(statistics.median(f[name] for f in figures), 3)
+        merged.append(row)
+    return merged
 
 
 def _passes(figures: dict) -> str:
