@@ -3,9 +3,10 @@
 `BatchState` holds, for each running row, what the host and the device keep about it (the request,
 its KV cache and attention mask, next position and token, penalty history, seed, step count, limit,
 record slot, and the sampling parameters of all rows). Rows are only ever added with `concat`
-(freshly prefilled rows joining the batch, caches aligned on the right) and removed with `select`
-(finished or cancelled rows leaving, unused leading cache columns dropped). Both return a new state;
-the KV cache object is reworked in place, so after an out-of-memory error halfway through, the engine
+(freshly prefilled rows joining the batch, caches aligned on the right, written into the running
+cache's free rows) and removed with `without` (finished or cancelled rows leaving, rows from the end
+moving into their places; see worker/kv_cache.py). Both return a new state; the KV cache object is
+reworked in place, so after an out-of-memory error halfway through, the engine
 gives the whole batch back to its queue (its rows are generated again, token for token the same).
 """
 
@@ -22,6 +23,8 @@ from transformers import DynamicCache
 from shared.contract.decoding import DecodingConfig
 from worker.columns import Columns
 from worker.sampling import RowParams
+
+DROP_COLUMNS_AT_LEAST = 32  # leading cache columns no row uses: dropped (a copy of every row) past this
 
 
 @dataclass
@@ -90,32 +93,53 @@ class BatchState:
         self.steps += 1
         self.steps_on_device += 1
 
-    def select(self, keep: list[int], record_top: int) -> BatchState:
-        """Rows `keep` only (a new state), without the leading cache columns none of them uses."""
-        if not keep:
+    def without(self, gone: list[int], record_top: int, row_capacity: int, reserve: int = 0) -> BatchState:
+        """A new state without rows `gone` (positions). Rows from the end of the batch move into their
+        places, so only those rows' KV cache is copied; leading cache columns none of the remaining
+        rows uses are dropped (a copy of every row) only once they are a quarter of the width."""
+        gone_set = set(gone)
+        remaining = len(self) - len(gone_set)
+        if remaining == 0:
             return BatchState.empty(self.positions.device)
-        index = torch.tensor(keep, dtype=torch.long, device=self.positions.device)
+        holes = sorted(p for p in gone_set if p < remaining)
+        tails = [p for p in range(remaining, len(self)) if p not in gone_set]
+        order = list(range(remaining))
+        for hole, tail in zip(holes, tails):
+            order[hole] = tail
+        index = torch.tensor(order, dtype=torch.long, device=self.positions.device)
         mask = self.mask.view[index]
         first_used = int((mask.sum(0) > 0).nonzero()[0])
-        cache = self.cache
-        for layer in cache.layers:
-            layer.replace(layer.keys[index, :, first_used:], layer.values[index, :, first_used:])
-        rows = [self.rows[i] for i in keep]
-        return BatchState(rows=rows, cache=cache, mask=Columns(mask[:, first_used:]), positions=self.positions[index],
-                          last_tokens=self.last_tokens[index], history=self.history.select(index),
-                          params=_params(rows, index.device, record_top),
-                          seeds=self.seeds[keep], steps=self.steps[keep], limits=self.limits[keep],
-                          slots=self.slots[keep], steps_on_device=self.steps_on_device[index],
-                          slots_on_device=self.slots_on_device[index])
+        steps, limits = self.steps[order], self.limits[order]
+        drop = first_used >= max(DROP_COLUMNS_AT_LEAST, mask.shape[1] // 4)
+        columns = mask.shape[1] - (first_used if drop else 0) + int((limits - steps).max()) + 1
+        for layer in self.cache.layers:
+            if drop:
+                layer.rebuild(index, first_used, row_capacity, max(columns, reserve))
+            else:
+                layer.move_rows(holes, tails, remaining)
+        rows = [self.rows[i] for i in order]
+        return BatchState(rows=rows, cache=self.cache, mask=Columns(mask[:, first_used if drop else 0:]),
+                          positions=self.positions[index], last_tokens=self.last_tokens[index],
+                          history=self.history.select(index), params=_params(rows, index.device, record_top),
+                          seeds=self.seeds[order], steps=steps, limits=limits, slots=self.slots[order],
+                          steps_on_device=self.steps_on_device[index], slots_on_device=self.slots_on_device[index])
 
-    def concat(self, other: BatchState, record_top: int) -> BatchState:
-        """This batch's rows, then `other`'s; both caches padded on the left to one width."""
+    def concat(self, other: BatchState, record_top: int, row_capacity: int, reserve: int = 0) -> BatchState:
+        """This batch's rows, then `other`'s, right-aligned to the longer history. `other`'s KV cache is
+        written into this one's free rows (the running rows are not copied, unless `other`'s history is
+        longer or the buffers are too small); new buffers hold `row_capacity` rows and `reserve`
+        columns, or the columns the rows may still need if more."""
+        remaining = np.concatenate([self.limits - self.steps, other.limits - other.steps])
         if not self.rows:
+            columns = other.mask.width + int(remaining.max()) + 1
+            everyone = torch.arange(len(other), device=other.positions.device)
+            for layer in other.cache.layers:
+                layer.rebuild(everyone, 0, row_capacity, max(columns, reserve))
             return other
         width = max(self.mask.width, other.mask.width)
+        columns = width + int(remaining.max()) + 1
         for mine, theirs in zip(self.cache.layers, other.cache.layers):
-            mine.replace(torch.cat([_pad_left(mine.keys, width), _pad_left(theirs.keys, width)]),
-                         torch.cat([_pad_left(mine.values, width), _pad_left(theirs.values, width)]))
+            mine.append_rows(theirs, row_capacity, columns, reserve)
         history_width = max(self.history.width, other.history.width)
         rows = self.rows + other.rows
         return replace(
@@ -144,12 +168,7 @@ def _pad_ids(history: torch.Tensor, width: int) -> torch.Tensor:
     return history if missing == 0 else torch.cat([history[:, :1].expand(-1, missing), history], dim=1)
 
 
-def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
-    """Zero-pad the time axis (dim 2 of a cache tensor, dim 1 of a mask) on the left up to `width`."""
-    time_dim = 2 if tensor.dim() == 4 else 1
-    missing = width - tensor.shape[time_dim]
-    if missing == 0:
-        return tensor
-    shape = list(tensor.shape)
-    shape[time_dim] = missing
-    return torch.cat([tensor.new_zeros(shape), tensor], dim=time_dim)
+def _pad_left(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """Zero-pad an attention mask ([rows, columns]) on the left up to `width` columns."""
+    missing = width - mask.shape[1]
+    return mask if missing == 0 else torch.cat([mask.new_zeros(mask.shape[0], missing), mask], dim=1)

@@ -4,14 +4,16 @@ Requests in, results out (`Engine.submit`, `Engine.step`), so the queue code and
 are tested apart. The engine does continuous batching over the model's KV cache:
 
 - waiting requests are admitted into free rows: their prompts are prefilled together (left padding,
-  attention mask, position ids counted from each row's first real token) and their cache is merged
-  into the running batch, right-aligned so every row's next token sits in the last column;
+  attention mask, position ids counted from each row's first real token) and their cache is written
+  into the running cache's free rows, right-aligned so every row's next token sits in the last column
+  (the running rows are not copied; worker/kv_cache.py);
 - every step feeds each row its last token and chooses the next one per row (worker/sampling.py);
-- a row that meets EOS or its own max_new_tokens leaves at once and frees its slot; leading cache
-  columns that no remaining row uses are dropped.
+- a row that meets EOS or its own max_new_tokens leaves at once and frees its slot: rows from the end
+  of the batch move into the freed places; leading cache columns that no remaining row uses are
+  dropped once they are a quarter of the width.
 
 The running batch is one `BatchState` (worker/batch_state.py): rows join it with `concat` and leave
-with `select`. Per step the host does the same few things whatever the number of rows: the mask,
+with `without`. Per step the host does the same few things whatever the number of rows: the mask,
 positions and penalty history grow in place (worker/columns.py), each token's record is written into
 a device buffer (worker/token_record.py), and the only transfer back is one [rows] EOS vector; a row's
 tokens and record come to the host once, when it finishes.
@@ -91,6 +93,8 @@ class Engine:
         self.max_batch = max_batch
         self.device = device
         self.batch_cap = max_batch  # the configured cap; max_batch may shrink below it after OOM
+        # KV columns reserved per row: the model's context, as rows_that_fit plans memory for
+        self.context = int(getattr(model.config, "n_positions", 0) or 0)
         self.waiting: list[GenerationRequest] = []
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
@@ -123,15 +127,16 @@ class Engine:
     def mask(self) -> torch.Tensor:
         return self.batch.mask.view  # [rows, columns] 1 = real token
 
+    @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
     def cancel(self, owner) -> int:
         """Drop every waiting or running request whose key starts with `owner`; returns how many."""
         mine = lambda request: isinstance(request.key, tuple) and request.key[0] == owner  # noqa: E731
         before = len(self.waiting) + len(self.rows)
         self.waiting = [r for r in self.waiting if not mine(r)]
-        keep = [i for i, row in enumerate(self.rows) if not mine(row.request)]
-        if len(keep) < len(self.rows):
-            self._free_slots += [row.slot for row in self.rows if mine(row.request)]
-            self.batch = self.batch.select(keep, self.record_top)
+        gone = [i for i, row in enumerate(self.rows) if mine(row.request)]
+        if gone:
+            self._free_slots += [self.rows[i].slot for i in gone]
+            self.batch = self.batch.without(gone, self.record_top, self.max_batch, self.context)
         return before - len(self.waiting) - len(self.rows)
 
     def progress(self) -> dict:
@@ -212,7 +217,7 @@ class Engine:
         new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params)
         new.count_token(self._choose(out.logits[:, -1, :], new))
         first = len(self.rows)
-        self.batch = self.batch.concat(new, self.record_top)
+        self.batch = self.batch.concat(new, self.record_top, self.max_batch, self.context)
         self._admitting = []
         return self._finish(new.last_tokens, first)
 
@@ -249,8 +254,7 @@ class Engine:
         results = [self._result(batch.rows[i], records[n, :lengths[n]], "eos" if eos[i - first] else "length", now)
                    for n, i in enumerate(finished)]
         self._free_slots += batch.slots[finished].tolist()
-        self.batch = batch.select(np.flatnonzero(~np.isin(np.arange(len(batch)), finished)).tolist(),
-                                  self.record_top)
+        self.batch = batch.without(finished.tolist(), self.record_top, self.max_batch, self.context)
         return results
 
     def _result(self, row: Row, record: np.ndarray, reason: str, now: float) -> GenerationResult:

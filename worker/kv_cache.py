@@ -1,9 +1,21 @@
-"""A KV cache layer that appends in place instead of concatenating at every step.
+"""A KV cache layer with room for the whole batch: it appends in place, and rows join and leave it
+without copying the rows that stay.
 
 transformers' `DynamicLayer` does `torch.cat([keys, new], dim=-2)` per layer per step: a full copy
-of the cache every token (17 % of a CPU step in our profile). `GrowableLayer` keeps spare room on the
-time axis and writes new keys/values into it; `keys`/`values` are views of the filled part, so the
-model's attention code sees exactly what it would with `DynamicLayer`.
+of the cache every token (17 % of a CPU step in our profile). `GrowableLayer` keeps its keys and
+values in buffers [row capacity, heads, time capacity, head_dim] and writes each step's keys into
+them; `keys`/`values` are views of the filled part ([rows, heads, length, head_dim]), so the model's
+attention code sees exactly what it would with `DynamicLayer`.
+
+Rows are right-aligned (every row's next token goes in column `length`), and the running batch's
+buffers are sized for the rows it may hold and the model's whole context (or more, if its rows need
+more columns; `worker/batch_state.py` asks), so that:
+- rows joining (`append_rows`) are written into free rows, left-padded with zeros: the running rows
+  are not copied, unless the newcomers' prompts are longer than the batch's history or the buffer is
+  too small (then everything moves once into a bigger buffer);
+- rows leaving (`move_rows`) leave holes that rows from the end of the batch move into: only those
+  rows are copied. (`rebuild` copies every kept row into a fresh buffer: for dropping leading columns
+  no row uses any more, done only when that saves enough.)
 """
 
 from __future__ import annotations
@@ -12,7 +24,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-SPARE_STEPS = 64  # room added past what is needed when the buffer grows
+SPARE_STEPS = 64  # room added past what is needed when a buffer must grow
 
 
 class GrowableLayer(DynamicLayer):
@@ -25,27 +37,85 @@ class GrowableLayer(DynamicLayer):
             self.lazy_initialization(key_states, value_states)
             self.keys = key_states.new_zeros(key_states.shape[:2] + (0,) + key_states.shape[3:])
             self.values = self.keys.clone()
-        length, added = self.keys.shape[-2], key_states.shape[-2]
+        rows, length, added = key_states.shape[0], self.keys.shape[-2], key_states.shape[-2]
         if self._key_buffer is None or length + added > self._key_buffer.shape[-2]:
             self._grow(length + added + SPARE_STEPS)
-        self._key_buffer[:, :, length:length + added] = key_states
-        self._value_buffer[:, :, length:length + added] = value_states
-        self.keys = self._key_buffer[:, :, :length + added]
-        self.values = self._value_buffer[:, :, :length + added]
+        self._key_buffer[:rows, :, length:length + added] = key_states
+        self._value_buffer[:rows, :, length:length + added] = value_states
+        self._show(rows, length + added)
         return self.keys, self.values
 
-    def _grow(self, capacity: int) -> None:
-        shape = self.keys.shape[:2] + (capacity,) + self.keys.shape[3:]
-        key_buffer, value_buffer = self.keys.new_empty(shape), self.values.new_empty(shape)
-        length = self.keys.shape[-2]
-        key_buffer[:, :, :length] = self.keys
-        value_buffer[:, :, :length] = self.values
-        self._key_buffer, self._value_buffer = key_buffer, value_buffer
+    @property
+    def capacity(self) -> tuple[int, int]:
+        """(rows, columns) the buffers hold; (0, 0) before the first update."""
+        return (0, 0) if self._key_buffer is None else (self._key_buffer.shape[0], self._key_buffer.shape[2])
 
-    def replace(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        """New contents after rows were added or removed; the next update allocates spare room."""
-        self.keys, self.values = keys, values
-        self._key_buffer = self._value_buffer = None
+    def append_rows(self, other: GrowableLayer, row_capacity: int, columns: int, reserve: int = 0) -> bool:
+        """`other`'s rows after these, both right-aligned to the longer history, zero-padded on the left;
+        room for `row_capacity` rows and `columns` columns (new buffers reserve `reserve` columns if
+        more). Returns whether the rows already here stayed where they were (no copy of them)."""
+        rows, length = self.keys.shape[0], self.keys.shape[-2]
+        joining, their_length = other.keys.shape[0], other.keys.shape[-2]
+        held_rows, held_columns = self.capacity
+        in_place = their_length <= length and rows + joining <= held_rows and columns <= held_columns
+        if not in_place:
+            width = max(length, their_length)
+            self._allocate(max(row_capacity, rows + joining), max(columns, reserve, width + 1))
+            self._place(slice(0, rows), self.keys, self.values, width)
+            length = width
+        self._place(slice(rows, rows + joining), other.keys, other.values, length)
+        self._show(rows + joining, length)
+        return in_place
+
+    def move_rows(self, destinations: list[int], sources: list[int], rows: int) -> None:
+        """Row `sources[i]` moves into row `destinations[i]`; then the first `rows` rows are the batch.
+        Every source lies past `rows` and every destination before it, so no move overwrites a source."""
+        length = self.keys.shape[-2]
+        if destinations:
+            to = torch.tensor(destinations, dtype=torch.long, device=self.keys.device)
+            source = torch.tensor(sources, dtype=torch.long, device=self.keys.device)
+            for buffer in (self._key_buffer, self._value_buffer):
+                buffer[to, :, :length] = buffer[source, :, :length]
+        self._show(rows, length)
+
+    def rebuild(self, index: torch.Tensor, first_column: int, row_capacity: int, columns: int) -> None:
+        """Rows `index` only, in that order, without the columns before `first_column`, copied once into
+        fresh buffers with room for `row_capacity` rows and `columns` columns (pages a CPU never writes
+        to cost no memory; a GPU's plan counts every row at the full context, worker/engine.py)."""
+        keys, values = self.keys[:, :, first_column:], self.values[:, :, first_column:]
+        length, rows = keys.shape[-2], len(index)
+        self._allocate(max(row_capacity, rows), max(columns, length + 1))
+        for buffer, old in ((self._key_buffer, keys), (self._value_buffer, values)):
+            target = buffer[:rows, :, :length]
+            torch.index_select(old, 0, index, out=target)
+            if target.data_ptr() != buffer.data_ptr():  # `out` was reallocated, not written in place
+                buffer[:rows, :, :length] = target
+        self._show(rows, length)
+
+    # --- internals -----------------------------------------------------------------------------
+    def _allocate(self, rows: int, columns: int) -> None:
+        shape = (rows, self.keys.shape[1], columns, self.keys.shape[3])  # `keys` still views the old buffer
+        self._key_buffer, self._value_buffer = self.keys.new_empty(shape), self.values.new_empty(shape)
+
+    def _place(self, rows: slice, keys: torch.Tensor, values: torch.Tensor, length: int) -> None:
+        """Write [n, heads, t, dim] keys/values into `rows`, right-aligned at column `length`."""
+        pad = length - keys.shape[-2]
+        for buffer, source in ((self._key_buffer, keys), (self._value_buffer, values)):
+            buffer[rows, :, :pad] = 0  # masked out, but never garbage: 0 x NaN would still be NaN
+            buffer[rows, :, pad:length] = source
+
+    def _show(self, rows: int, length: int) -> None:
+        self.keys = self._key_buffer[:rows, :, :length]
+        self.values = self._value_buffer[:rows, :, :length]
+
+    def _grow(self, capacity: int) -> None:
+        rows, length = self.keys.shape[0], self.keys.shape[-2]
+        held_rows = self._key_buffer.shape[0] if self._key_buffer is not None else 0
+        shape = (max(rows, held_rows),) + self.keys.shape[1:2] + (capacity,) + self.keys.shape[3:]
+        key_buffer, value_buffer = self.keys.new_empty(shape), self.values.new_empty(shape)
+        key_buffer[:rows, :, :length] = self.keys
+        value_buffer[:rows, :, :length] = self.values
+        self._key_buffer, self._value_buffer = key_buffer, value_buffer
 
 
 def growable_cache(config) -> DynamicCache:
