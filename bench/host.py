@@ -7,7 +7,9 @@ choice. The class mix of configs (the notebook's greedy and two sampling presets
 T 0.7 / top-p 0.9, all with repetition penalty 1.1) at 64 / 256 / 1,024 rows.
 
 Also counts the vocabulary-wide operations of one step: aten ops that read or write a [rows, vocab]
-tensor (the stand-in's own forward not counted), and the engine's own count. Runs the same
+tensor (the stand-in's own forward not counted), and the engine's own count. Then a run where rows
+finish and join all the time, with a KV cache as wide as distilgpt2's (`KVStandIn`): what the engine
+copies when the batch changes. Runs the same
 measurement on an earlier engine (`--baseline REV`, from git; by default the engine before issue #14's
 host-time work) side by side. Last line: `host_ms_per_step_1024: <ms>`.
 """
@@ -66,6 +68,51 @@ class StandInModel(torch.nn.Module):
         logits = self.table[last]  # [rows, t, vocab]
         self.seconds += time.perf_counter() - start
         return SimpleNamespace(logits=logits, past_key_values=past_key_values)
+
+
+class KVStandIn(StandInModel):
+    """The stand-in with a KV cache as wide as distilgpt2's (12 heads x 64 per layer, float16; 2 layers
+    instead of 6, to keep the run short): what rows joining and leaving the batch copy is real-sized."""
+
+    LAYERS, HEADS, HEAD_DIM = 2, 12, 64
+
+    def __init__(self):
+        super().__init__()
+        self.config = GPT2Config(n_layer=self.LAYERS, n_head=self.HEADS, n_embd=self.HEADS * self.HEAD_DIM,
+                                 vocab_size=VOCAB, bos_token_id=EOS, eos_token_id=EOS)
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True,
+                logits_to_keep=0):
+        start = time.perf_counter()
+        rows, length = input_ids.shape
+        state = torch.zeros(rows, self.HEADS, length, self.HEAD_DIM, dtype=torch.float16, device=input_ids.device)
+        for layer in range(self.LAYERS):
+            past_key_values.update(state, state, layer)
+        last = input_ids[:, -1:] if logits_to_keep == 1 else input_ids
+        logits = self.table[last]
+        self.seconds += time.perf_counter() - start
+        return SimpleNamespace(logits=logits, past_key_values=past_key_values)
+
+
+def measure_churn(rows: int, steps: int, device: torch.device) -> dict:
+    """Rows finishing and joining all the time: 3 x `rows` greedy requests with prompts of 10-59 tokens
+    and 20-179 new tokens each, through `steps` steps after the first admission, on `KVStandIn`.
+    Engine time per step (the stand-in's forward taken out), and how many steps had rows leaving."""
+    model = KVStandIn().to(device)
+    engine = Engine(model, EOS, rows, device)
+    for i in range(3 * rows):
+        config = DecodingConfig(strategy=GREEDY, max_new_tokens=20 + (i * 37) % 160).effective()
+        engine.submit(GenerationRequest(i, list(range(1, 11 + (i * 7) % 50)), config, seed=i))
+    engine.step()
+    total, leaving = 0.0, 0
+    for _ in range(steps):
+        model.seconds = 0.0
+        start = time.perf_counter()
+        leaving += bool(engine.step())
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        total += time.perf_counter() - start - model.seconds
+    return {"rows": rows, "ms_per_step": round(total / steps * 1000, 3), "steps_with_rows_leaving": leaving}
 
 
 class VocabPasses(TorchDispatchMode):
@@ -153,14 +200,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one core: the figure must not depend on how many this machine has free
     if args.json:
-        print(json.dumps([measure(rows, args.steps, torch.device(args.device)) for rows in args.rows]))
+        print(json.dumps(_all_figures(args)))
         return 0
     rounds_now, rounds_before = [], []
     for _ in range(args.rounds):  # taking turns, so a busy spell on a shared machine hits both
-        rounds_now.append([measure(rows, args.steps, torch.device(args.device)) for rows in args.rows])
+        rounds_now.append(_all_figures(args))
         rounds_before.append(baseline(args.baseline, args) if args.baseline else "not asked for")
     current = _median_of(rounds_now)
     before = _median_of(rounds_before) if all(isinstance(r, list) for r in rounds_before) else rounds_before[-1]
+    churn_now, churn_before = current.pop(), before.pop() if isinstance(before, list) else None
     print(f"engine time per decode step on {args.device} (stand-in model, vocabulary {VOCAB}, class mix of "
           f"configs, torch {torch.__version__}, 1 thread; median of {args.rounds} rounds, engines taking turns)")
     print("ms/step: the step's time less the stand-in's forward (its own cost, shown apart); ops: aten "
@@ -172,9 +220,22 @@ def main(argv=None) -> int:
         old = before[index] if isinstance(before, list) else None
         tail = _figures(old) if old else str(before)
         print(f"{now['rows']:>6} {_figures(now)} {now['forward_ms']:>8.2f}   {'':>{len(args.baseline) + 10}}{tail}")
+    print(f"rows joining and leaving all the time ({churn_now['rows']} rows, {CHURN_STEPS} steps, a KV cache as "
+          f"wide as distilgpt2's, 2 layers, float16): engine ms/step {churn_now['ms_per_step']:.2f} "
+          f"({churn_now['steps_with_rows_leaving']} steps with rows leaving); before: "
+          + (f"{churn_before['ms_per_step']:.2f}" if churn_before else str(before)))
     last = current[-1]
     print(f"host_ms_per_step_{last['rows']}: {last['ms_per_step']}")
     return 0
+
+
+CHURN_ROWS, CHURN_STEPS = 128, 120
+
+
+def _all_figures(args) -> list[dict]:
+    """One round: a steady batch at each size, then the churn run (last)."""
+    device = torch.device(args.device)
+    return [measure(rows, args.steps, device) for rows in args.rows] + [measure_churn(CHURN_ROWS, CHURN_STEPS, device)]
 
 
 def _figures(figures: dict) -> str:
