@@ -299,38 +299,45 @@ def test_small_vocabulary_mixed_batch_equals_each_run_alone(small_vocab):
                 assert mine["p"] == pytest.approx(theirs["p"], abs=2e-5)
 
 
-def kv_storage(runner) -> list[int]:
-    """Where each layer's keys live: the same address means the rows were not copied."""
-    return [layer.keys.data_ptr() for layer in runner.cache.layers]
+class KVStorage:
+    """Each layer's keys as they are now, kept alive (so their memory cannot be handed out again):
+    `same_as(runner)` is true while the runner's cache still lives in those buffers."""
+
+    def __init__(self, runner):
+        self.keys = [layer.keys for layer in runner.cache.layers]
+
+    def same_as(self, runner) -> bool:
+        return [k.untyped_storage().data_ptr() for k in self.keys] == [
+            layer.keys.untyped_storage().data_ptr() for layer in runner.cache.layers]
 
 
 def test_rows_joining_and_leaving_do_not_copy_the_running_cache(tiny):
     """Admissions write into the running cache's free rows and rows leaving are replaced by rows from
-    the end (the running rows stay where they are); a newcomer with a longer history, or leading columns
-    no row uses any more, move everything once. Every request still gets its solo tokens."""
+    the end; the running rows stay in the same buffers (a newcomer with a longer history shifts them
+    right within their rows). Every request still gets its solo tokens."""
     greedy = lambda n: DecodingConfig(strategy=GREEDY, max_new_tokens=n).effective()  # noqa: E731
     sampled = lambda n: DecodingConfig(temperature=0.9, top_k=20, max_new_tokens=n).effective()  # noqa: E731
     first = [GenerationRequest("long", ids(tiny, PROMPTS[0]), greedy(60), 0),
              GenerationRequest("short", ids(tiny, PROMPTS[1]), sampled(3), 1),
              GenerationRequest("mid", ids(tiny, PROMPTS[3]), sampled(20), 2)]
     joining = GenerationRequest("joins", ids(tiny, PROMPTS[1]), sampled(8), 3)  # shorter than the batch's history
-    longer = GenerationRequest("longer", ids(tiny, PROMPTS[2] * 3), greedy(5), 4)  # longer: everything moves
+    longer = GenerationRequest("longer", ids(tiny, PROMPTS[2] * 3), greedy(5), 4)  # longer than the history
     expected = {r.key: engine(tiny).run([r])[0].token_ids for r in first + [joining, longer]}
 
     runner = engine(tiny, max_batch=4)
     for request in first:
         runner.submit(request)
     done = {r.key: r.token_ids for r in runner.step()}
-    where = kv_storage(runner)
+    where = KVStorage(runner)
     while "short" not in done:  # "short" leaves from the middle: "mid" moves into its row
         done.update({r.key: r.token_ids for r in runner.step()})
-    assert kv_storage(runner) == where and [row.request.key for row in runner.rows] == ["long", "mid"]
+    assert where.same_as(runner) and [row.request.key for row in runner.rows] == ["long", "mid"]
     runner.submit(joining)
     done.update({r.key: r.token_ids for r in runner.step()})
-    assert "joins" in {row.request.key for row in runner.rows} and kv_storage(runner) == where
+    assert "joins" in {row.request.key for row in runner.rows} and where.same_as(runner)
     runner.submit(longer)
     done.update({r.key: r.token_ids for r in runner.step()})
-    assert kv_storage(runner) != where  # the longer history needed a wider buffer
+    assert "longer" in {row.request.key for row in runner.rows} and where.same_as(runner)
     while runner.busy:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert done == expected
@@ -338,18 +345,21 @@ def test_rows_joining_and_leaving_do_not_copy_the_running_cache(tiny):
 
 def test_leading_columns_no_row_uses_are_dropped(tiny):
     """Once the rows that needed the leftmost cache columns have left, and those columns are a quarter
-    of the width or more, the cache is rebuilt without them (attention stops running over them)."""
+    of the width or more, they are dropped (attention stops running over them), in place."""
     long_prompt = ids(tiny, PROMPTS[2] * 2)
-    requests = [GenerationRequest("long", long_prompt, DecodingConfig(strategy=GREEDY, max_new_tokens=2).effective(), 0),
+    requests = [GenerationRequest("long", long_prompt, DecodingConfig(strategy=GREEDY, max_new_tokens=4).effective(), 0),
                 GenerationRequest("short", ids(tiny, PROMPTS[1]), DecodingConfig(
                     strategy=GREEDY, max_new_tokens=10).effective(), 0)]
     expected = {r.key: engine(tiny).run([r])[0].token_ids for r in requests}
     runner = engine(tiny, max_batch=2)
     for request in requests:
         runner.submit(request)
-    done = {}
+    done = {r.key: r.token_ids for r in runner.step()}  # admitted, and one step more
+    where = KVStorage(runner)
+    assert [row.request.key for row in runner.rows] == ["long", "short"]
     while "long" not in done:
         done.update({r.key: r.token_ids for r in runner.step()})
+    assert where.same_as(runner)
     width = runner.cache.layers[0].keys.shape[-2]
     assert runner.mask.shape[1] == width < len(long_prompt)  # only the short row's columns are left
     assert runner.mask.all()

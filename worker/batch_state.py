@@ -24,7 +24,7 @@ from shared.contract.decoding import DecodingConfig
 from worker.columns import Columns
 from worker.sampling import RowParams
 
-DROP_COLUMNS_AT_LEAST = 32  # leading cache columns no row uses: dropped (a copy of every row) past this
+DROP_COLUMNS_AT_LEAST = 32  # leading cache columns no row uses: dropped (every row shifts left) from this many
 
 
 @dataclass
@@ -93,10 +93,10 @@ class BatchState:
         self.steps += 1
         self.steps_on_device += 1
 
-    def without(self, gone: list[int], record_top: int, row_capacity: int, reserve: int = 0) -> BatchState:
+    def without(self, gone: list[int], record_top: int) -> BatchState:
         """A new state without rows `gone` (positions). Rows from the end of the batch move into their
         places, so only those rows' KV cache is copied; leading cache columns none of the remaining
-        rows uses are dropped (a copy of every row) only once they are a quarter of the width."""
+        rows uses are dropped (every row shifts left, in place) once they are a quarter of the width."""
         gone_set = set(gone)
         remaining = len(self) - len(gone_set)
         if remaining == 0:
@@ -111,12 +111,10 @@ class BatchState:
         first_used = int((mask.sum(0) > 0).nonzero()[0])
         steps, limits = self.steps[order], self.limits[order]
         drop = first_used >= max(DROP_COLUMNS_AT_LEAST, mask.shape[1] // 4)
-        columns = mask.shape[1] - (first_used if drop else 0) + int((limits - steps).max()) + 1
         for layer in self.cache.layers:
+            layer.move_rows(holes, tails, remaining)
             if drop:
-                layer.rebuild(index, first_used, row_capacity, max(columns, reserve))
-            else:
-                layer.move_rows(holes, tails, remaining)
+                layer.drop_columns(first_used)
         rows = [self.rows[i] for i in order]
         return BatchState(rows=rows, cache=self.cache, mask=Columns(mask[:, first_used if drop else 0:]),
                           positions=self.positions[index], last_tokens=self.last_tokens[index],
@@ -132,9 +130,8 @@ class BatchState:
         remaining = np.concatenate([self.limits - self.steps, other.limits - other.steps])
         if not self.rows:
             columns = other.mask.width + int(remaining.max()) + 1
-            everyone = torch.arange(len(other), device=other.positions.device)
             for layer in other.cache.layers:
-                layer.rebuild(everyone, 0, row_capacity, max(columns, reserve))
+                layer.adopt(row_capacity, max(columns, reserve))
             return other
         width = max(self.mask.width, other.mask.width)
         columns = width + int(remaining.max()) + 1

@@ -136,7 +136,7 @@ class Engine:
         gone = [i for i, row in enumerate(self.rows) if mine(row.request)]
         if gone:
             self._free_slots += [self.rows[i].slot for i in gone]
-            self.batch = self.batch.without(gone, self.record_top, self.max_batch, self.context)
+            self.batch = self.batch.without(gone, self.record_top)
         return before - len(self.waiting) - len(self.rows)
 
     def progress(self) -> dict:
@@ -254,7 +254,7 @@ class Engine:
         results = [self._result(batch.rows[i], records[n, :lengths[n]], "eos" if eos[i - first] else "length", now)
                    for n, i in enumerate(finished)]
         self._free_slots += batch.slots[finished].tolist()
-        self.batch = batch.without(finished.tolist(), self.record_top, self.max_batch, self.context)
+        self.batch = batch.without(finished.tolist(), self.record_top)
         return results
 
     def _result(self, row: Row, record: np.ndarray, reason: str, now: float) -> GenerationResult:

@@ -11,11 +11,13 @@ Rows are right-aligned (every row's next token goes in column `length`), and the
 buffers are sized for the rows it may hold and the model's whole context (or more, if its rows need
 more columns; `worker/batch_state.py` asks), so that:
 - rows joining (`append_rows`) are written into free rows, left-padded with zeros: the running rows
-  are not copied, unless the newcomers' prompts are longer than the batch's history or the buffer is
-  too small (then everything moves once into a bigger buffer);
+  are not copied (if the newcomers' history is longer, they move right within their own rows);
 - rows leaving (`move_rows`) leave holes that rows from the end of the batch move into: only those
-  rows are copied. (`rebuild` copies every kept row into a fresh buffer: for dropping leading columns
-  no row uses any more, done only when that saves enough.)
+  rows are copied; leading columns no row uses any more are dropped by shifting left in place
+  (`drop_columns`).
+No new buffer is allocated while the old one is alive except when the rows need more than the
+buffers hold (more rows, or more columns than the model's context): on a GPU, whose memory plan
+counts every row at the full context, a second buffer would not fit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 SPARE_STEPS = 64  # room added past what is needed when a buffer must grow
+MAX_SHIFT_CHUNKS = 8  # a shift in more chunks than this goes through one temporary copy instead
 
 
 class GrowableLayer(DynamicLayer):
@@ -51,20 +54,25 @@ class GrowableLayer(DynamicLayer):
         return (0, 0) if self._key_buffer is None else (self._key_buffer.shape[0], self._key_buffer.shape[2])
 
     def append_rows(self, other: GrowableLayer, row_capacity: int, columns: int, reserve: int = 0) -> bool:
-        """`other`'s rows after these, both right-aligned to the longer history, zero-padded on the left;
-        room for `row_capacity` rows and `columns` columns (new buffers reserve `reserve` columns if
-        more). Returns whether the rows already here stayed where they were (no copy of them)."""
+        """`other`'s rows after these, both right-aligned to the longer history, zero-padded on the left.
+        The rows need `columns` columns from now on. In place (returns True) while the buffers hold
+        them: the rows already here stay where they are, or move right within their rows if `other`'s
+        history is longer. Otherwise (returns False) everything moves once into new buffers of
+        `row_capacity` rows and `reserve` columns, or as many as needed if more."""
         rows, length = self.keys.shape[0], self.keys.shape[-2]
         joining, their_length = other.keys.shape[0], other.keys.shape[-2]
         held_rows, held_columns = self.capacity
-        in_place = their_length <= length and rows + joining <= held_rows and columns <= held_columns
-        if not in_place:
-            width = max(length, their_length)
+        width = max(length, their_length)
+        in_place = rows + joining <= held_rows and max(columns, width + 1) <= held_columns
+        if in_place:
+            if width > length:  # the newcomers' history is longer: shift these rows right, pad their left
+                self._shift(rows, 0, length, width - length)
+                self._zero(slice(0, rows), width - length)
+        else:
             self._allocate(max(row_capacity, rows + joining), max(columns, reserve, width + 1))
             self._place(slice(0, rows), self.keys, self.values, width)
-            length = width
-        self._place(slice(rows, rows + joining), other.keys, other.values, length)
-        self._show(rows + joining, length)
+        self._place(slice(rows, rows + joining), other.keys, other.values, width)
+        self._show(rows + joining, width)
         return in_place
 
     def move_rows(self, destinations: list[int], sources: list[int], rows: int) -> None:
@@ -78,18 +86,18 @@ class GrowableLayer(DynamicLayer):
                 buffer[to, :, :length] = buffer[source, :, :length]
         self._show(rows, length)
 
-    def rebuild(self, index: torch.Tensor, first_column: int, row_capacity: int, columns: int) -> None:
-        """Rows `index` only, in that order, without the columns before `first_column`, copied once into
-        fresh buffers with room for `row_capacity` rows and `columns` columns (pages a CPU never writes
-        to cost no memory; a GPU's plan counts every row at the full context, worker/engine.py)."""
-        keys, values = self.keys[:, :, first_column:], self.values[:, :, first_column:]
-        length, rows = keys.shape[-2], len(index)
+    def drop_columns(self, first: int) -> None:
+        """Drop the `first` leading columns (no row uses them any more), shifting the rest left in place."""
+        rows, length = self.keys.shape[0], self.keys.shape[-2]
+        self._shift(rows, first, length, -first)
+        self._show(rows, length - first)
+
+    def adopt(self, row_capacity: int, columns: int) -> None:
+        """Move these rows into new buffers of `row_capacity` rows and `columns` columns (a fresh batch's
+        first rows: their prefill cache is only as big as they are)."""
+        rows, length = self.keys.shape[0], self.keys.shape[-2]
         self._allocate(max(row_capacity, rows), max(columns, length + 1))
-        for buffer, old in ((self._key_buffer, keys), (self._value_buffer, values)):
-            target = buffer[:rows, :, :length]
-            torch.index_select(old, 0, index, out=target)
-            if target.data_ptr() != buffer.data_ptr():  # `out` was reallocated, not written in place
-                buffer[:rows, :, :length] = target
+        self._place(slice(0, rows), self.keys, self.values, length)
         self._show(rows, length)
 
     # --- internals -----------------------------------------------------------------------------
@@ -100,9 +108,29 @@ class GrowableLayer(DynamicLayer):
     def _place(self, rows: slice, keys: torch.Tensor, values: torch.Tensor, length: int) -> None:
         """Write [n, heads, t, dim] keys/values into `rows`, right-aligned at column `length`."""
         pad = length - keys.shape[-2]
-        for buffer, source in ((self._key_buffer, keys), (self._value_buffer, values)):
-            buffer[rows, :, :pad] = 0  # masked out, but never garbage: 0 x NaN would still be NaN
-            buffer[rows, :, pad:length] = source
+        self._zero(rows, pad)
+        self._key_buffer[rows, :, pad:length] = keys
+        self._value_buffer[rows, :, pad:length] = values
+
+    def _zero(self, rows: slice, columns: int) -> None:
+        """Masked out, but never garbage: 0 x NaN would still be NaN in attention's weighted sum."""
+        self._key_buffer[rows, :, :columns] = 0
+        self._value_buffer[rows, :, :columns] = 0
+
+    def _shift(self, rows: int, start: int, stop: int, by: int) -> None:
+        """Move columns [start, stop) of the first `rows` rows by `by` (< 0: left) in place, in chunks no
+        wider than the shift, so that no chunk overlaps where it goes (a few chunks when dropping a
+        quarter of the columns or more); past MAX_SHIFT_CHUNKS, through one copy of that region."""
+        width = abs(by)
+        starts = list(range(start, stop, width))
+        if len(starts) > MAX_SHIFT_CHUNKS:
+            for buffer in (self._key_buffer, self._value_buffer):
+                buffer[:rows, :, start + by:stop + by] = buffer[:rows, :, start:stop].clone()
+            return
+        for first in (starts if by < 0 else reversed(starts)):  # never onto a column not yet moved
+            last = min(first + width, stop)
+            for buffer in (self._key_buffer, self._value_buffer):
+                buffer[:rows, :, first + by:last + by] = buffer[:rows, :, first:last]
 
     def _show(self, rows: int, length: int) -> None:
         self.keys = self._key_buffer[:rows, :, :length]
