@@ -178,13 +178,19 @@ def baseline(rev: str, args) -> list[dict] | str:
         if archive.returncode:
             return f"not available ({archive.stderr.decode().strip()[:120]})"
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        env = {**os.environ, "PYTHONPATH": tmp}
-        command = [sys.executable, str(Path(__file__)), "--json", "--steps", str(args.steps),
-                   "--device", args.device, "--rows", *map(str, args.rows)]
-        done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True)
-        if done.returncode:
-            return f"failed ({done.stderr.strip().splitlines()[-1][:160]})"
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return in_own_process(tmp, args)
+
+
+def in_own_process(code: str, args) -> list[dict] | str:
+    """The measurement (`--json`) in a fresh process whose `worker` and `shared` come from `code`: both
+    engines are measured the same way, neither in a process the other's runs have warmed or fragmented."""
+    env = {**os.environ, "PYTHONPATH": code}
+    command = [sys.executable, str(Path(__file__)), "--json", "--steps", str(args.steps),
+               "--device", args.device, "--rows", *map(str, args.rows)]
+    done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
+    if done.returncode:
+        return f"failed ({done.stderr.strip().splitlines()[-1][:160]})"
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -195,7 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare with ('' = none)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda: the host's time with a GPU behind it")
     parser.add_argument("--json", action="store_true", help="print only the figures, as JSON")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="measure both engines this many times, taking turns; each figure is the median")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one core: the figure must not depend on how many this machine has free
@@ -204,7 +210,9 @@ def main(argv=None) -> int:
         return 0
     rounds_now, rounds_before = [], []
     for _ in range(args.rounds):  # taking turns, so a busy spell on a shared machine hits both
-        rounds_now.append(_all_figures(args))
+        rounds_now.append(in_own_process(str(ROOT), args))
+        if isinstance(rounds_now[-1], str):
+            raise SystemExit(f"bench-host: this engine's measurement {rounds_now[-1]}")
         rounds_before.append(baseline(args.baseline, args) if args.baseline else "not asked for")
     current = _median_of(rounds_now)
     before = _median_of(rounds_before) if all(isinstance(r, list) for r in rounds_before) else rounds_before[-1]
