@@ -25,7 +25,9 @@ def test_worker_killed_mid_batch_its_submissions_complete_on_a_new_worker(settin
     for request in requests:
         wait_for(lambda: store.submission(request.id).status == "done", timeout=180,
                  message=f"submission {request.id} to complete on the second worker")
-        assert Job.fetch(request.id, connection=connection).get_status() == "finished"
+        # the outputs are published first, then the job is finished in RQ: a moment apart
+        wait_for(lambda: Job.fetch(request.id, connection=connection).get_status() == "finished", timeout=30,
+                 message=f"job {request.id} to be finished in RQ")
         assert store.submission(request.id).attempts == 2
     assert store.class_output_count(TEST_CLASS) == 9  # three outputs each, none twice
     assert store.pending_count(TEST_CLASS) == 0
