@@ -22,7 +22,7 @@ run: $(DEPS)
 test: $(DEPS) check
 	$(PY) -m pytest $(ARGS)
 
-## The fast tier: pure logic, engine and records; no Redis, no worker processes, no browser (well under a minute).
+## The fast tier: pure logic, engine and records; no Redis, no worker processes, no browser (a minute or two).
 test-fast: $(DEPS)
 	$(PY) -m pytest -m fast -q -p no:cacheprovider $(ARGS)
 
