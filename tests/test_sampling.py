@@ -224,3 +224,42 @@ def test_numpy_argmax_takes_the_first_of_tied_maxima_as_torch_does():
     values[::3, 10:] = -float("inf")
     values[1::5] = 1.0  # a whole row tied: the first position
     assert torch.equal(_first_argmax(values), values.argmax(dim=-1, keepdim=True))
+
+
+class DeviceReads(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts the aten operations that make the host wait for a GPU to learn a value."""
+
+    WAITS = {"aten.nonzero.default", "aten._local_scalar_dense.default", "aten.is_nonzero.default",
+             "aten.equal.default"}
+
+    def __init__(self):
+        super().__init__()
+        self.waits = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.waits += str(func) in self.WAITS
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16-rounded (ties at the cuts)"])
+def test_eos_comes_back_with_the_rows_to_redo_in_one_transfer(half):
+    """With `eos_token_id`, the rows the window cannot decide and the rows that chose EOS come back in
+    one [2, rows] transfer (no `nonzero` or scalar read waiting on the device before it); the tokens
+    and records are those of the path that asks the device first."""
+    generator = torch.Generator().manual_seed(9)
+    rows = 160
+    logits = torch.randn(rows, 50257, generator=generator) * 2.5
+    logits = logits.half().float() if half else logits
+    eos = int(logits[0].argmax())  # row 0 greedy, so some row surely chooses EOS
+    history = torch.randint(0, 50257, (rows, 20), generator=generator)
+    configs = [DecodingConfig(strategy="greedy").effective()] + random_configs(rows - 1, generator)
+    params = RowParams.from_configs(configs, "cpu", 5)
+    keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.full(rows, 2, dtype=np.uint64)))
+    asked_first = choose_tokens(logits.clone(), history, params, keys, top=5)
+    with DeviceReads() as reads:
+        one_transfer = choose_tokens(logits.clone(), history, params, keys, top=5, eos_token_id=eos)
+    assert reads.waits == 0
+    assert len(params.full_rows) > 0 and (one_transfer.recounted_rows > 0) == half  # both redo paths taken
+    assert torch.equal(one_transfer.tokens, asked_first.tokens)
+    assert torch.equal(one_transfer.record, asked_first.record)
+    assert one_transfer.eos.tolist() == (asked_first.tokens == eos).tolist() and one_transfer.eos[0]

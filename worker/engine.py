@@ -15,7 +15,8 @@ are tested apart. The engine does continuous batching over the model's KV cache:
 The running batch is one `BatchState` (worker/batch_state.py): rows join it with `concat` and leave
 with `without`. Per step the host does the same few things whatever the number of rows: the mask,
 positions and penalty history grow in place (worker/columns.py), each token's record is written into
-a device buffer (worker/token_record.py), and the only transfer back is one [rows] EOS vector; a row's
+a device buffer (worker/token_record.py), and the only transfer back is one [2, rows] vector (which
+rows chose EOS, and which rows the candidate window could not decide: ties at a cut, rare); a row's
 tokens and record come to the host once, when it finishes.
 
 Results equal `model.generate` for greedy rows; sampled rows are reproducible from their seed.
@@ -215,11 +216,11 @@ class Engine:
         params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top)
         slots = [self._free_slots.pop() for _ in batch]
         new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params)
-        new.count_token(self._choose(out.logits[:, -1, :], new))
+        eos = self._choose(out.logits[:, -1, :], new)
         first = len(self.rows)
         self.batch = self.batch.concat(new, self.record_top, self.max_batch, self.context)
         self._admitting = []
-        return self._finish(new.last_tokens, first)
+        return self._finish(eos, first)
 
     @torch.inference_mode()
     def _decode(self) -> list[GenerationResult]:
@@ -228,20 +229,22 @@ class Engine:
         out = self.model(input_ids=batch.last_tokens[:, None], attention_mask=batch.mask.view,
                          position_ids=batch.positions[:, None], past_key_values=batch.cache, use_cache=True)
         batch.positions += 1
-        batch.count_token(self._choose(out.logits[:, -1, :], batch))
-        return self._finish(batch.last_tokens, 0)
+        return self._finish(self._choose(out.logits[:, -1, :], batch), 0)
 
-    def _choose(self, logits: torch.Tensor, batch: BatchState) -> torch.Tensor:
-        """The next token of each row of `batch` ([rows] on the device); its record goes into the book."""
+    def _choose(self, logits: torch.Tensor, batch: BatchState) -> np.ndarray:
+        """Choose the next token of each row of `batch` and count it there (its record goes into the
+        book); returns which rows chose EOS ([rows] bool, on the host: the step's one transfer back)."""
         keys = torch.from_numpy(row_keys(batch.seeds, batch.steps)).to(self.device)
-        choice = choose_tokens(logits.float(), batch.history.view, batch.params, keys, top=self.record_top)
+        choice = choose_tokens(logits.float(), batch.history.view, batch.params, keys, top=self.record_top,
+                               eos_token_id=self.eos_token_id)
         self._book.write(batch.slots_on_device, batch.steps_on_device, choice.record)
         self.vocab_passes = choice.vocab_passes
-        return choice.tokens
+        batch.count_token(choice.tokens)
+        return choice.eos
 
-    def _finish(self, tokens: torch.Tensor, first: int) -> list[GenerationResult]:
-        """Rows `first:` just chose `tokens`: hand back those that are done, and drop them."""
-        eos = (tokens == self.eos_token_id).cpu().numpy()  # the step's one transfer back: [rows] bool
+    def _finish(self, eos: np.ndarray, first: int) -> list[GenerationResult]:
+        """Rows `first:` just chose a token (`eos`: which chose EOS): hand back those that are done, and
+        drop them."""
         self.generated_tokens += len(eos)
         batch = self.batch
         done = eos | (batch.steps[first:] >= batch.limits[first:])
