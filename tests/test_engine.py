@@ -366,3 +366,20 @@ def test_leading_columns_no_row_uses_are_dropped(tiny):
     while runner.busy:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert done == expected
+
+
+def test_a_decode_step_waits_for_the_device_only_for_its_one_transfer(tiny):
+    """In steady decoding (no row joining or leaving) nothing in the step, transformers' forward
+    included, reads a value back from the device (`nonzero`, a scalar, a tensor's truth): on a GPU
+    the only wait is the step's one [2, rows] transfer (not visible on a CPU, where it costs nothing)."""
+    from tests.test_sampling import DeviceReads
+
+    runner = engine(tiny, max_batch=8)
+    for i, config in enumerate(MIXED):
+        runner.submit(GenerationRequest(i, ids(tiny, PROMPTS[i % len(PROMPTS)]), DecodingConfig(
+            **{**config.to_dict(), "max_new_tokens": 40}).effective(), seed=i))
+    runner.step()  # the admission (its prefill may wait: once per admission, not per step)
+    with DeviceReads() as reads:
+        for _ in range(5):
+            assert runner.step() == []
+    assert reads.waits == 0 and len(runner.rows) == len(MIXED)

@@ -96,6 +96,8 @@ class Engine:
         self.batch_cap = max_batch  # the configured cap; max_batch may shrink below it after OOM
         # KV columns reserved per row: the model's context, as rows_that_fit plans memory for
         self.context = int(getattr(model.config, "n_positions", 0) or 0)
+        # a 4D boolean mask is what SDPA attention takes as it is (eager attention wants an additive one)
+        self._sdpa = getattr(model.config, "_attn_implementation", None) == "sdpa"
         self.waiting: list[GenerationRequest] = []
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
@@ -226,7 +228,11 @@ class Engine:
     def _decode(self) -> list[GenerationResult]:
         batch = self.batch
         batch.mask.append(1)
-        out = self.model(input_ids=batch.last_tokens[:, None], attention_mask=batch.mask.view,
+        # One token per row attends to every real token before it: the padding mask alone, given as
+        # the 4D mask [rows, 1, 1, columns] attention uses. Given the 2D mask, transformers would first
+        # ask the device whether any column is padding (a wait for the GPU at every step).
+        mask = batch.mask.view.bool()[:, None, None, :] if self._sdpa else batch.mask.view
+        out = self.model(input_ids=batch.last_tokens[:, None], attention_mask=mask,
                          position_ids=batch.positions[:, None], past_key_values=batch.cache, use_cache=True)
         batch.positions += 1
         return self._finish(self._choose(out.logits[:, -1, :], batch), 0)
