@@ -184,7 +184,7 @@ def baseline(rev: str, args) -> list[dict] | str:
 def in_own_process(code: str, args) -> list[dict] | str:
     """The measurement (`--json`) in a fresh process whose `worker` and `shared` come from `code`: both
     engines are measured the same way, neither in a process the other's runs have warmed or fragmented."""
-    env = {**os.environ, "PYTHONPATH": code}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, str(Path(__file__)), "--json", "--steps", str(args.steps),
                "--device", args.device, "--rows", *map(str, args.rows)]
     done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
