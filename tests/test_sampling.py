@@ -245,7 +245,7 @@ class DeviceReads(torch.utils._python_dispatch.TorchDispatchMode):
 def test_eos_comes_back_with_the_rows_to_redo_in_one_transfer(half):
     """With `eos_token_id`, the rows the window cannot decide and the rows that chose EOS come back in
     one [2, rows] transfer (no `nonzero` or scalar read waiting on the device before it); the tokens
-    and records are those of the path that asks the device first."""
+    and records are those of the same call without `eos_token_id`."""
     generator = torch.Generator().manual_seed(9)
     rows = 160
     logits = torch.randn(rows, 50257, generator=generator) * 2.5
@@ -255,11 +255,11 @@ def test_eos_comes_back_with_the_rows_to_redo_in_one_transfer(half):
     configs = [DecodingConfig(strategy="greedy").effective()] + random_configs(rows - 1, generator)
     params = RowParams.from_configs(configs, "cpu", 5)
     keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.full(rows, 2, dtype=np.uint64)))
-    asked_first = choose_tokens(logits.clone(), history, params, keys, top=5)
+    without_eos = choose_tokens(logits.clone(), history, params, keys, top=5)
     with DeviceReads() as reads:
         one_transfer = choose_tokens(logits.clone(), history, params, keys, top=5, eos_token_id=eos)
     assert reads.waits == 0
     assert len(params.full_rows) > 0 and (one_transfer.recounted_rows > 0) == half  # both redo paths taken
-    assert torch.equal(one_transfer.tokens, asked_first.tokens)
-    assert torch.equal(one_transfer.record, asked_first.record)
-    assert one_transfer.eos.tolist() == (asked_first.tokens == eos).tolist() and one_transfer.eos[0]
+    assert torch.equal(one_transfer.tokens, without_eos.tokens)
+    assert torch.equal(one_transfer.record, without_eos.record)
+    assert one_transfer.eos.tolist() == (without_eos.tokens == eos).tolist() and one_transfer.eos[0]

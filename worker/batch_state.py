@@ -109,7 +109,6 @@ class BatchState:
         index = torch.tensor(order, dtype=torch.long, device=self.positions.device)
         mask = self.mask.view[index]
         first_used = int((mask.sum(0) > 0).nonzero()[0])
-        steps, limits = self.steps[order], self.limits[order]
         drop = first_used >= max(DROP_COLUMNS_AT_LEAST, mask.shape[1] // 4)
         for layer in self.cache.layers:
             layer.move_rows(holes, tails, remaining)
@@ -119,7 +118,8 @@ class BatchState:
         return BatchState(rows=rows, cache=self.cache, mask=Columns(mask[:, first_used if drop else 0:]),
                           positions=self.positions[index], last_tokens=self.last_tokens[index],
                           history=self.history.select(index), params=_params(rows, index.device, record_top),
-                          seeds=self.seeds[order], steps=steps, limits=limits, slots=self.slots[order],
+                          seeds=self.seeds[order], steps=self.steps[order], limits=self.limits[order],
+                          slots=self.slots[order],
                           steps_on_device=self.steps_on_device[index], slots_on_device=self.slots_on_device[index])
 
     def concat(self, other: BatchState, record_top: int, row_capacity: int, reserve: int = 0) -> BatchState:
@@ -128,13 +128,12 @@ class BatchState:
         longer or the buffers are too small); new buffers hold `row_capacity` rows and `reserve`
         columns, or the columns the rows may still need if more."""
         remaining = np.concatenate([self.limits - self.steps, other.limits - other.steps])
+        width = max(self.mask.width, other.mask.width)
+        columns = width + int(remaining.max()) + 1  # the most any row will have filled
         if not self.rows:
-            columns = other.mask.width + int(remaining.max()) + 1
             for layer in other.cache.layers:
                 layer.adopt(row_capacity, max(columns, reserve))
             return other
-        width = max(self.mask.width, other.mask.width)
-        columns = width + int(remaining.max()) + 1
         for mine, theirs in zip(self.cache.layers, other.cache.layers):
             mine.append_rows(theirs, row_capacity, columns, reserve)
         history_width = max(self.history.width, other.history.width)

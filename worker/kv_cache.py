@@ -41,8 +41,8 @@ class GrowableLayer(DynamicLayer):
             self.keys = key_states.new_zeros(key_states.shape[:2] + (0,) + key_states.shape[3:])
             self.values = self.keys.clone()
         rows, length, added = key_states.shape[0], self.keys.shape[-2], key_states.shape[-2]
-        if self._key_buffer is None or length + added > self._key_buffer.shape[-2]:
-            self._grow(length + added + SPARE_STEPS)
+        if length + added > self.capacity[1]:  # no buffer yet, or a full one: move into a wider one
+            self.adopt(self.capacity[0], length + added + SPARE_STEPS)
         self._key_buffer[:rows, :, length:length + added] = key_states
         self._value_buffer[:rows, :, length:length + added] = value_states
         self._show(rows, length + added)
@@ -94,7 +94,7 @@ class GrowableLayer(DynamicLayer):
 
     def adopt(self, row_capacity: int, columns: int) -> None:
         """Move these rows into new buffers of `row_capacity` rows and `columns` columns (a fresh batch's
-        first rows: their prefill cache is only as big as they are)."""
+        first rows, whose prefill cache is only as big as they are; or a buffer that is full)."""
         rows, length = self.keys.shape[0], self.keys.shape[-2]
         self._allocate(max(row_capacity, rows), max(columns, length + 1))
         self._place(slice(0, rows), self.keys, self.values, length)
@@ -135,16 +135,6 @@ class GrowableLayer(DynamicLayer):
     def _show(self, rows: int, length: int) -> None:
         self.keys = self._key_buffer[:rows, :, :length]
         self.values = self._value_buffer[:rows, :, :length]
-
-    def _grow(self, capacity: int) -> None:
-        rows, length = self.keys.shape[0], self.keys.shape[-2]
-        held_rows = self._key_buffer.shape[0] if self._key_buffer is not None else 0
-        shape = (max(rows, held_rows),) + self.keys.shape[1:2] + (capacity,) + self.keys.shape[3:]
-        key_buffer, value_buffer = self.keys.new_empty(shape), self.values.new_empty(shape)
-        key_buffer[:rows, :, :length] = self.keys
-        value_buffer[:rows, :, :length] = self.values
-        self._key_buffer, self._value_buffer = key_buffer, value_buffer
-
 
 def growable_cache(config) -> DynamicCache:
     cache = DynamicCache(config=config)

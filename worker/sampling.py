@@ -204,10 +204,10 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
                   top: int | None = None, eos_token_id: int | None = None) -> Choice:
     """Next token of every row. `scores`: float32 logits [rows, vocab], penalized in place.
     `keys`: one (seed, step) key per row. With `top` (0 or more alternatives), also each token's
-    record (see RecordLayout). With `eos_token_id`, also which rows chose it (`Choice.eos`, on the
-    host), read back from the device in the same transfer as the rows the window could not decide:
-    one wait for the device per step, a second only when a tie at a cut sends rows to the whole
-    vocabulary."""
+    record (see RecordLayout). Rows whose config needs the whole vocabulary are decided first; then
+    the rows the window could not decide come back from the device in one transfer, with `eos_token_id`
+    also which rows chose it (`Choice.eos`, on the host): one wait for the device per step, a second
+    only when a tie at a cut sends rows to the whole vocabulary."""
     recording = top is not None
     passes = 0
     model_total = None
@@ -221,34 +221,27 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     if recording:
         record = _record(decision, window.values, scores, params, model_total, window.model_top, top)
         passes += int(params.any_penalty and len(params.greedy_rows) > 0)  # greedy rows' normalizer
-    eos, recounted = None, 0
-    if eos_token_id is None:
-        redo = _rows_to_redo(params, decision, window.short)  # waits for the device
-        in_full = [redo] if len(redo) else []
-    else:  # rows the host knows need the whole vocabulary first, then one transfer back
-        in_full = [params.full_rows] if len(params.full_rows) else []
-    for rows in in_full:
-        tokens, record = _decide_rows_in_full(scores, window, params, keys, rows, model_total, top, tokens, record)
+    spilled = decision.spilled | window.short  # [rows] bool: the window cannot decide the row
+    if len(params.full_rows):  # rows the host knows need the whole vocabulary: decided first, no wait
+        tokens, record = _decide_rows_in_full(scores, window, params, keys, params.full_rows, model_total, top,
+                                              tokens, record)
         passes += 2 + int(params.any_top_p or recording)  # a copy and a sort of those rows, their Gumbel noise
-    if eos_token_id is not None:
-        spilled = decision.spilled | window.short
-        if len(params.full_rows):
-            spilled = spilled.index_fill(0, params.full_rows, False)
-        flags = torch.stack([spilled, tokens == eos_token_id]).cpu().numpy()  # the step's one wait: [2, rows]
-        eos, redo = flags[1].copy(), np.flatnonzero(flags[0])
-        if len(redo):  # a tie or near-tie at a cut: those rows again, over their whole vocabulary
-            rows = torch.from_numpy(redo).to(tokens.device)
-            tokens, record = _decide_rows_in_full(scores, window, params, keys, rows, model_total, top, tokens, record)
-            passes += 2 + int(params.any_top_p or recording)
+        spilled = spilled.index_fill(0, params.full_rows, False)
+    asked = [spilled] if eos_token_id is None else [spilled, tokens == eos_token_id]
+    flags = torch.stack(asked).cpu().numpy()  # the step's one wait for the device: [1 or 2, rows]
+    redo = np.flatnonzero(flags[0])
+    eos = None if eos_token_id is None else flags[1].copy()
+    if len(redo):  # a tie or near-tie at a cut: those rows again, over their whole vocabulary
+        rows = torch.from_numpy(redo).to(tokens.device)
+        tokens, record = _decide_rows_in_full(scores, window, params, keys, rows, model_total, top, tokens, record)
+        passes += 2 + int(params.any_top_p or recording)
+        if eos is not None:
             eos[redo] = (tokens[rows] == eos_token_id).cpu().numpy()
-        recounted = len(redo)
-    else:
-        recounted = len(redo) - len(params.full_rows)
     if recording:
         fields = RecordLayout(top)
         record[:, fields.token] = tokens.float()
         record[:, fields.logprob] = window.model_scores.gather(1, tokens[:, None]).squeeze(1) - model_total
-    return Choice(tokens, record, passes, recounted_rows=recounted, eos=eos)
+    return Choice(tokens, record, passes, recounted_rows=len(redo), eos=eos)
 
 
 def _decide_rows_in_full(scores, window, params, keys, rows, model_total, top, tokens, record):
