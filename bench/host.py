@@ -8,7 +8,7 @@ T 0.7 / top-p 0.9, all with repetition penalty 1.1) at 64 / 256 / 1,024 rows.
 
 Also counts the vocabulary-wide operations of one step: aten ops that read or write a [rows, vocab]
 tensor (the stand-in's own forward not counted), and the engine's own count. Then a run where rows
-finish and join all the time, with a KV cache as wide as distilgpt2's (`KVStandIn`): what the engine
+finish and join all the time, with a KV cache as wide as distilgpt2's (`kv_stand_in`): what the engine
 copies when the batch changes. Runs the same
 measurement on an earlier engine (`--baseline REV`, from git; by default the engine before issue #14's
 host-time work) side by side. Last line: `host_ms_per_step_1024: <ms>`.
@@ -48,11 +48,15 @@ CLASS_MIX = [  # the class burst's configs
 
 class StandInModel(torch.nn.Module):
     """GPT-2's interface at almost no cost: logits are a fixed random table looked up by the input
-    token (never EOS, so rows run to their length), the cache holds one number per token."""
+    token (never EOS, so rows run to their length); the cache holds `layers` x [heads, head_dim] zeros
+    per token (by default one number)."""
 
-    def __init__(self, vocab: int = VOCAB):
+    def __init__(self, vocab: int = VOCAB, layers: int = 1, heads: int = 1, head_dim: int = 1,
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.config = GPT2Config(n_layer=1, n_head=1, n_embd=1, vocab_size=vocab, bos_token_id=EOS, eos_token_id=EOS)
+        self.config = GPT2Config(n_layer=layers, n_head=heads, n_embd=heads * head_dim, vocab_size=vocab,
+                                 bos_token_id=EOS, eos_token_id=EOS)
+        self.kv_shape, self.kv_dtype = (heads, head_dim), dtype
         table = torch.randn(vocab, vocab, generator=torch.Generator().manual_seed(0)) * 3
         table[:, EOS] = -1e4
         self.register_buffer("table", table)  # [vocab, vocab] next-token logits by input token
@@ -62,43 +66,37 @@ class StandInModel(torch.nn.Module):
                 logits_to_keep=0):
         start = time.perf_counter()
         rows, length = input_ids.shape
-        state = self.table.new_zeros(rows, 1, length, 1)  # [rows, heads, length, head_dim]
-        past_key_values.update(state, state, 0)
+        heads, head_dim = self.kv_shape
+        state = torch.zeros(rows, heads, length, head_dim, dtype=self.kv_dtype, device=input_ids.device)
+        for layer in range(self.config.n_layer):
+            past_key_values.update(state, state, layer)
         last = input_ids[:, -1:] if logits_to_keep == 1 else input_ids
         logits = self.table[last]  # [rows, t, vocab]
         self.seconds += time.perf_counter() - start
         return SimpleNamespace(logits=logits, past_key_values=past_key_values)
 
 
-class KVStandIn(StandInModel):
+def kv_stand_in() -> StandInModel:
     """The stand-in with a KV cache as wide as distilgpt2's (12 heads x 64 per layer, float16; 2 layers
     instead of 6, to keep the run short): what rows joining and leaving the batch copy is real-sized."""
+    return StandInModel(layers=2, heads=12, head_dim=64, dtype=torch.float16)
 
-    LAYERS, HEADS, HEAD_DIM = 2, 12, 64
 
-    def __init__(self):
-        super().__init__()
-        self.config = GPT2Config(n_layer=self.LAYERS, n_head=self.HEADS, n_embd=self.HEADS * self.HEAD_DIM,
-                                 vocab_size=VOCAB, bos_token_id=EOS, eos_token_id=EOS)
-
-    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True,
-                logits_to_keep=0):
-        start = time.perf_counter()
-        rows, length = input_ids.shape
-        state = torch.zeros(rows, self.HEADS, length, self.HEAD_DIM, dtype=torch.float16, device=input_ids.device)
-        for layer in range(self.LAYERS):
-            past_key_values.update(state, state, layer)
-        last = input_ids[:, -1:] if logits_to_keep == 1 else input_ids
-        logits = self.table[last]
-        self.seconds += time.perf_counter() - start
-        return SimpleNamespace(logits=logits, past_key_values=past_key_values)
+def timed_step(engine: Engine, model: StandInModel, device: torch.device) -> tuple[float, float, list]:
+    """One engine step: (its seconds less the stand-in's forward, the forward's seconds, finished rows)."""
+    model.seconds = 0.0
+    start = time.perf_counter()
+    finished = engine.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start - model.seconds, model.seconds, finished
 
 
 def measure_churn(rows: int, steps: int, device: torch.device) -> dict:
     """Rows finishing and joining all the time: 3 x `rows` greedy requests with prompts of 10-59 tokens
-    and 20-179 new tokens each, through `steps` steps after the first admission, on `KVStandIn`.
+    and 20-179 new tokens each, through `steps` steps after the first admission, on `kv_stand_in()`.
     Engine time per step (the stand-in's forward taken out), and how many steps had rows leaving."""
-    model = KVStandIn().to(device)
+    model = kv_stand_in().to(device)
     engine = Engine(model, EOS, rows, device)
     for i in range(3 * rows):
         config = DecodingConfig(strategy=GREEDY, max_new_tokens=20 + (i * 37) % 160).effective()
@@ -106,12 +104,8 @@ def measure_churn(rows: int, steps: int, device: torch.device) -> dict:
     engine.step()
     total, leaving = 0.0, 0
     for _ in range(steps):
-        model.seconds = 0.0
-        start = time.perf_counter()
-        leaving += bool(engine.step())
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        total += time.perf_counter() - start - model.seconds
+        seconds, _, finished = timed_step(engine, model, device)
+        total, leaving = total + seconds, leaving + bool(finished)
     return {"rows": rows, "ms_per_step": round(total / steps * 1000, 3), "steps_with_rows_leaving": leaving}
 
 
@@ -151,14 +145,9 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
         engine.step()
     times, forward = [], []
     for _ in range(steps):
-        model.seconds = 0.0
-        start = time.perf_counter()
-        engine.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        times.append((elapsed - model.seconds) * 1000)
-        forward.append(model.seconds * 1000)
+        seconds, forward_seconds, _ = timed_step(engine, model, device)
+        times.append(seconds * 1000)
+        forward.append(forward_seconds * 1000)
     counter = VocabPasses(rows, VOCAB)
     with counter:
         engine.step()
