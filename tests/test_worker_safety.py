@@ -198,8 +198,12 @@ def test_identical_generations_in_flight_run_once_and_everyone_gets_the_text(set
 def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, connection, workers):
     from shared.services.submissions import cancel
 
-    running = decoding_request(settings, "impatient", max_new_tokens=900, prompt="Once")
+    # Eight long rows fill the engine (max_batch 8), so the second submission stays in the queue.
+    long_rows = [{"strategy": "sampling", "temperature": 0.5 + i / 8, "max_new_tokens": 900} for i in range(8)]
+    running = build_request(settings, class_code=TEST_CLASS, student="impatient", prompt="Once",
+                            configs=long_rows, seed=1, model=settings.model)
     queued = decoding_request(settings, "impatient", seed=2, max_new_tokens=4)
+    assert settings.max_batch == len(long_rows)
     submit(store, settings, running)
     assert not cancel(store, running.id, "someone-else")  # only their own
     workers.start()
@@ -211,6 +215,51 @@ def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, co
         assert store.submission(request.id).error.code == "cancelled"
     assert store.pending_count(TEST_CLASS) == 0 and Queue(settings.queue_name(), connection=connection).count == 0
     wait_for(lambda: not store.redis.smembers(store.keys.cancel()), 30, message="the cancel flags cleared")
+
+
+class CancelsAtStep(torch.nn.Module):
+    """The real model behind the same call; at its `step`-th forward the student presses Cancel: after
+    the worker's last look at the cancel flags, before it publishes the last token."""
+
+    def __init__(self, model, press, step: int):
+        super().__init__()
+        self.model, self.press, self.step, self.config = model, press, step, model.config
+        self.calls = 0
+
+    def forward(self, input_ids, **kwargs):
+        self.calls += 1
+        if self.calls == self.step:
+            self.press()
+        return self.model(input_ids, **kwargs)
+
+
+def test_a_cancel_that_lands_after_the_last_token_still_ends_the_submission_cancelled(settings, store, connection):
+    """Cancel said yes, so the submission must not turn up done (and in the gallery) a moment later."""
+    from shared.services.submissions import cancel
+
+    request = decoding_request(settings, "late", max_new_tokens=4)
+    submit(store, settings, request)
+    pressed = []
+    worker, loaded = in_process_worker(settings, connection, lambda loaded: CancelsAtStep(
+        loaded.model, lambda: pressed.append(cancel(store, request.id, "late")), step=4))
+    worker.work(burst=True)
+    assert pressed == [True] and loaded.model.calls == 4  # pressed during the last token's forward
+    record = store.submission(request.id)
+    assert record.status == "failed" and record.error.code == "cancelled", record
+    assert store.submission_outputs(request.id) == [] and not store.redis.smembers(store.keys.cancel())
+    assert not store.redis.zcard(store.keys.outputs(TEST_CLASS))  # nothing reached the gallery
+    assert Job.fetch(request.id, connection=connection).get_status() == "failed"
+
+
+def test_cancel_says_no_once_the_submission_is_done(settings, store, connection):
+    from shared.services.submissions import cancel
+
+    request = decoding_request(settings, "slow-to-click", max_new_tokens=2)
+    submit(store, settings, request)
+    in_process_worker(settings, connection)[0].work(burst=True)
+    assert store.submission(request.id).status == "done"
+    assert not cancel(store, request.id, "slow-to-click")
+    assert store.submission(request.id).status == "done" and not store.redis.smembers(store.keys.cancel())
 
 
 def test_small_top_k_beside_greedy_rows_completes_for_everyone(settings, store, connection):

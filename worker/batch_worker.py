@@ -281,7 +281,9 @@ class BatchWorker(SimpleWorker):
                outputs: list[Output]) -> None:
         if self.inflight.get(flight.id) is not flight:
             return  # timed out while its checks ran
-        _retry_redis(lambda: publish(self.store, flight.request, outputs, details, cache_keys))
+        if not _retry_redis(lambda: publish(self.store, flight.request, outputs, details, cache_keys)):
+            self._end(flight, Problem("cancelled"))  # its student cancelled it after its last token
+            return
         del self.inflight[flight.id]
         self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o.id for o in outputs]})
 

@@ -27,16 +27,25 @@ def prompt_hash(prompt: str) -> str:
 
 
 def publish(store: Store, request: Request, outputs: list[Output], details: dict[str, TokenDetails] | None = None,
-            cache_keys: dict[str, str] | None = None) -> None:
+            cache_keys: dict[str, str] | None = None) -> bool:
     """Store a finished submission's outputs (and token details, cache entries) and index every output
-    in the class gallery, atomically with the submission's change to done."""
+    in the class gallery, atomically with the submission's change to done. False, and nothing written,
+    when its student cancelled it first: the cancel flags are watched, so a cancel that lands while this
+    runs makes it look again (see `Store.request_cancel`)."""
     code = request.class_code
-    hidden = store.redis.smismember(store.keys.hidden(code), [o.id for o in outputs]) if outputs else []
-    with store.redis.pipeline() as pipe:
+    output_ids = [o.id for o in outputs]
+
+    def write(pipe) -> bool:
+        if pipe.sismember(store.keys.cancel(), request.id):
+            return False
+        hidden = pipe.smismember(store.keys.hidden(code), output_ids) if outputs else []
+        pipe.multi()
         store.write_outputs(pipe, request, outputs, details or {}, cache_keys or {})
         for output, is_hidden in zip(outputs, hidden, strict=True):
             index_output(pipe, store, output, visible=not is_hidden)
-        pipe.execute()
+        return True
+
+    return store.redis.transaction(write, store.keys.cancel(), value_from_callable=True)
 
 
 def index_output(pipe, store: Store, output: Output, visible: bool = True) -> None:

@@ -15,7 +15,7 @@ from redis import BlockingConnectionPool, Redis
 
 from shared.contract.keys import Keys
 from shared.contract.problems import Problem
-from shared.contract.records import CHECKING, DONE, FAILED, RUNNING, Output, Request, Submission, TokenDetails
+from shared.contract.records import ACTIVE, CHECKING, DONE, FAILED, RUNNING, Output, Request, Submission, TokenDetails
 
 POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
 
@@ -68,8 +68,21 @@ class Store:
             pipe.hincrby(self.keys.submission(submission_id), "attempts", 1)
             return int(pipe.execute()[1])
 
-    def request_cancel(self, submission_id: str) -> None:
-        self.redis.sadd(self.keys.cancel(), submission_id)
+    def request_cancel(self, submission_id: str) -> bool:
+        """Flag a submission for cancelling while it is still active; False when it has already finished.
+        Atomic with the worker's `publish`, which watches these flags: a True here always ends it cancelled,
+        never done, however close the two come."""
+        key = self.keys.submission(submission_id)
+
+        def flag(pipe) -> bool:
+            status = pipe.hget(key, "status")
+            if status is None or status.decode() not in ACTIVE:
+                return False
+            pipe.multi()
+            pipe.sadd(self.keys.cancel(), submission_id)
+            return True
+
+        return self.redis.transaction(flag, key, value_from_callable=True)
 
     def cancel_requested(self, submission_ids: list[str]) -> list[str]:
         """Which of `submission_ids` their students asked to cancel (one round trip)."""

@@ -210,7 +210,8 @@ def cancel(store: Store, submission_id: str, student_id: str) -> bool:
     record = store.submission(submission_id)
     if record is None or record.request.student_id != student_id or not record.active:
         return False
-    store.request_cancel(submission_id)
+    if not store.request_cancel(submission_id):
+        return False  # it finished meanwhile
     try:
         job = Job.fetch(submission_id, connection=store.redis)
         if job.get_status() == JobStatus.QUEUED:
