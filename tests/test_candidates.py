@@ -32,9 +32,10 @@ def score_sets(generator):
 
 @pytest.mark.parametrize("kind", ["float32", "near ties", "float16 and special values"])
 @pytest.mark.parametrize("n", [58, 5, 1, 250])
-def test_shortlist_keeps_the_contract(kind, n):
+@pytest.mark.parametrize("sort_all", [False, True])
+def test_shortlist_keeps_the_contract(kind, n, sort_all):
     scores = score_sets(torch.Generator().manual_seed(3))[kind]
-    listed = shortlist(scores, n)
+    listed = shortlist(scores, n, sort_all=sort_all)
     sorted_values, sorted_ids = exact_order(scores)
     inside = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, listed.ids, True)
     # the fence bounds everything left out
@@ -45,6 +46,20 @@ def test_shortlist_keeps_the_contract(kind, n):
     assert torch.equal(listed.values, scores.gather(1, listed.ids))
     if kind == "float32":
         assert exact.all()  # nothing for the engine to redo on ordinary logits
+    if sort_all:  # everything sorted: the n best in exact order on every row, ties at the cut included
+        assert torch.equal(listed.ids, sorted_ids[:, :n]) and torch.equal(listed.values, sorted_values[:, :n])
+
+
+def test_a_window_shortlisted_by_sorting_all_of_it_keeps_its_token_ids():
+    """`sort_all` with `ids`: the columns are a window's tokens (scattered ids), not the vocabulary."""
+    scores = score_sets(torch.Generator().manual_seed(7))["float16 and special values"][:, :58]
+    ids = torch.randperm(50257, generator=torch.Generator().manual_seed(8))[:58].expand_as(scores).contiguous()
+    for sort_all in (False, True):
+        listed = shortlist(scores, 5, ids=ids, sort_all=sort_all)
+        assert torch.equal(listed.values, scores.gather(1, (ids[:1] == listed.ids[..., None]).int().argmax(-1)))
+    whole = shortlist(scores, 5, ids=ids, sort_all=True)
+    values, sorted_ids = in_exact_order(scores, ids)
+    assert torch.equal(whole.ids, sorted_ids[:, :5]) and torch.equal(whole.fence, values[:, 5])
 
 
 def test_gumbel_bits_in_uint32_equal_the_int64_hash():

@@ -278,7 +278,7 @@ def _model_top(model_scores: torch.Tensor, window, before: torch.Tensor, after: 
     only if it is in the history, scored below the window after the penalty and above it before. Rows
     where such a token (or a tie) could be among the best are marked, to be decided in full."""
     own = model_scores.gather(1, window.ids)  # [rows, width] the window's tokens, before the penalty
-    best = shortlist(own, top, ids=window.ids)  # in exact order; its fence bounds the rest of the window
+    best = shortlist(own, top, ids=window.ids, sort_all=True)  # exact order; its fence bounds the rest
     left_out = torch.where(after < window.values[:, -1:], before, -float("inf")).amax(dim=1)  # history outside
     bound = torch.maximum(torch.maximum(best.fence, window.fence), left_out)
     return (best.ids, best.values), best.values[:, -1] <= bound
