@@ -11,12 +11,14 @@ warm_up()
 restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/services/sessions.py)
 joined = student() is not None
 views = Path(__file__).parent / "views"
+# Material Symbols ship with Streamlit's frontend: emoji icons need an emoji font, which classroom
+# Linux machines and projector PCs often lack (they showed as empty boxes in headless chromium).
 pages = [
-    st.Page(views / "join.py", title=tr("nav.join"), icon="🚪", default=not joined),
-    st.Page(views / "decoding.py", title=tr("nav.decoding"), icon="🎛️", default=joined),
-    st.Page(views / "ablation.py", title=tr("nav.ablation"), icon="✂️"),
-    st.Page(views / "gallery.py", title=tr("nav.gallery"), icon="🖼️"),
-    st.Page(views / "instructor.py", title=tr("nav.instructor"), icon="🧑‍🏫"),
+    st.Page(views / "join.py", title=tr("nav.join"), icon=":material/login:", default=not joined),
+    st.Page(views / "decoding.py", title=tr("nav.decoding"), icon=":material/tune:", default=joined),
+    st.Page(views / "ablation.py", title=tr("nav.ablation"), icon=":material/content_cut:"),
+    st.Page(views / "gallery.py", title=tr("nav.gallery"), icon=":material/photo_library:"),
+    st.Page(views / "instructor.py", title=tr("nav.instructor"), icon=":material/school:"),
 ]
 current = st.navigation(pages, position="hidden")
 # Our own links carry the session token: Streamlit's navigation drops query parameters, and after a
