@@ -119,11 +119,12 @@ class VocabPasses(TorchDispatchMode):
 
     def __init__(self, rows: int, vocab: int):
         super().__init__()
-        self.size, self.count, self.ops = rows * vocab, 0, 0
+        self.size, self.count, self.ops, self.kernels = rows * vocab, 0, 0, 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         self.ops += 1
+        self.kernels += not func.is_view
         if not func.is_view and str(func) not in self.SPARSE:
             tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
             self.count += any(t.numel() >= self.size and t.shape[-1] == VOCAB for t in tensors)
@@ -157,6 +158,7 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
     return {"rows": rows, "ms_per_step": round(statistics.mean(times), 3),
             "median_ms": round(statistics.median(times), 3), "forward_ms": round(statistics.mean(forward), 3),
             "vocab_passes": counter.count - forward_only.count, "ops": counter.ops - forward_only.ops,
+            "kernels": counter.kernels - forward_only.kernels,
             "engine_passes": getattr(engine, "vocab_passes", None)}
 
 
@@ -175,7 +177,7 @@ def in_own_process(code: str, args) -> list[dict] | str:
     engines are measured the same way, neither in a process the other's runs have warmed or fragmented."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, str(Path(__file__)), "--json", "--steps", str(args.steps),
-               "--device", args.device, "--rows", *map(str, args.rows)]
+               "--device", args.device, "--rows", *map(str, args.rows), *(["--device-path"] if args.device_path else [])]
     done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
     if done.returncode:
         return f"failed ({done.stderr.strip().splitlines()[-1][:160]})"
@@ -189,11 +191,20 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=40, help="decode steps timed per batch size")
     parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare with ('' = none)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda: the host's time with a GPU behind it")
+    parser.add_argument("--device-path", action="store_true",
+                        help="run the torch code a GPU runs where a CPU would use NumPy (worker.candidates."
+                             "NUMPY_ON_CPU off): a GPU step's operations, counted on a CPU")
     parser.add_argument("--json", action="store_true", help="print only the figures, as JSON")
     parser.add_argument("--rounds", type=int, default=5,
                         help="measure both engines this many times, taking turns; each figure is the median")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one core: the figure must not depend on how many this machine has free
+    if args.device_path:
+        import worker.candidates  # an engine from before NUMPY_ON_CPU existed ignores it (and says so)
+
+        if not hasattr(worker.candidates, "NUMPY_ON_CPU"):
+            raise SystemExit("--device-path: this engine has no NumPy switch (worker.candidates.NUMPY_ON_CPU)")
+        worker.candidates.NUMPY_ON_CPU = False
     if args.json:
         print(json.dumps(_all_figures(args)))
         return 0
@@ -208,10 +219,13 @@ def main(argv=None) -> int:
     churn_now, churn_before = current.pop(), before.pop() if isinstance(before, list) else None
     print(f"engine time per decode step on {args.device} (stand-in model, vocabulary {VOCAB}, class mix of "
           f"configs, torch {torch.__version__}, 1 thread; median of {args.rounds} rounds, engines taking turns)")
-    print("ms/step: the step's time less the stand-in's forward (its own cost, shown apart); ops: aten "
-          "operations per step outside that forward (host work on any device, a kernel launch on a GPU); "
-          "vocab passes: aten kernels over [rows, vocab] / the engine's own count")
-    head = f"{'ms/step':>8} {'median':>7} {'ops':>5} {'vocab passes':>13}"
+    if args.device_path:
+        print("NumPy paths off: the torch code a GPU runs (key sort, Gumbel hash, argmax), on this CPU")
+    print("ms/step: the step's time less the stand-in's forward (its own cost, shown apart); ops/kernels: aten "
+          "operations per step outside that forward (host work on any device), and those of them that are "
+          "not views (a kernel launch each on a GPU); vocab passes: aten kernels over [rows, vocab] / the "
+          "engine's own count")
+    head = f"{'ms/step':>8} {'median':>7} {'ops/kern':>9} {'vocab passes':>13}"
     print(f"{'rows':>6} {head} {'forward':>8}   before ({args.baseline or '-'}): {head}")
     for index, now in enumerate(current):
         old = before[index] if isinstance(before, list) else None
@@ -236,8 +250,8 @@ def _all_figures(args) -> list[dict]:
 
 
 def _figures(figures: dict) -> str:
-    ops = figures.get("ops", "-")
-    return f"{figures['ms_per_step']:>8.2f} {figures['median_ms']:>7.2f} {ops:>5} {_passes(figures):>13}"
+    ops = "/".join(str(figures[name]) for name in ("ops", "kernels") if name in figures) or "-"
+    return f"{figures['ms_per_step']:>8.2f} {figures['median_ms']:>7.2f} {ops:>9} {_passes(figures):>13}"
 
 
 def _median_of(rounds: list[list[dict]]) -> list[dict]:

@@ -383,3 +383,26 @@ def test_a_decode_step_waits_for_the_device_only_for_its_one_transfer(tiny):
         for _ in range(5):
             assert runner.step() == []
     assert reads.waits == 0 and len(runner.rows) == len(MIXED)
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16 logits"])
+def test_the_gpu_code_paths_give_the_cpu_paths_tokens_and_records(tiny, monkeypatch, half):
+    """On a CPU the key sort, the Gumbel hash and the draw's argmax run through NumPy; a GPU runs their
+    torch versions. Both, on the same logits, give every request the same tokens, log-probs and token
+    view (float16-rounded logits: many ties, so the tie order of both sorts is exercised)."""
+    from worker import candidates
+
+    model = HalfLogitsModel(tiny.model) if half else tiny.model
+    configs = MIXED + [DecodingConfig(temperature=1.0, top_k=k, repetition_penalty=1.2, max_new_tokens=10)
+                       for k in (1, 3, 300)]
+    requests = [GenerationRequest((p, c), ids(tiny, prompt), config.effective(), seed=7 + p)
+                for p, prompt in enumerate(PROMPTS) for c, config in enumerate(configs)]
+
+    def run():
+        results = Engine(model, tiny.eos_token_id, 12, tiny.device).run(requests)
+        return {r.key: (r.token_ids, r.logprobs, r.steps) for r in results}
+
+    numpy_paths = run()
+    monkeypatch.setattr(candidates, "NUMPY_ON_CPU", False)
+    assert not candidates.numpy_path(torch.zeros(1))
+    assert run() == numpy_paths

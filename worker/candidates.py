@@ -33,6 +33,18 @@ class Shortlist:
     fence: torch.Tensor       # [rows] float32: every score outside `ids` is at most this
 
 
+# On a CPU a few steps run through NumPy, vectorised where torch's CPU kernels go element by element
+# (this key sort, the Gumbel hash and the draw's argmax in worker/sampling.py). False runs the torch
+# code a GPU runs, on a CPU: tests check that both give the same tokens, `make bench-host
+# ARGS=--device-path` counts a GPU step's operations.
+NUMPY_ON_CPU = True
+
+
+def numpy_path(tensor: torch.Tensor) -> bool:
+    """Whether work on `tensor` goes through NumPy (a CPU tensor, NUMPY_ON_CPU) or stays in torch."""
+    return NUMPY_ON_CPU and tensor.device.type == "cpu"
+
+
 LOW = 0xFFFFFFFF   # a key's low 32 bits: LOW - token id, so that a lower id sorts first among ties
 SIGN = 0x7FFFFFFF  # flipping these bits of a negative float's int32 pattern makes int32 order float order
 
@@ -63,7 +75,7 @@ def shortlist(scores: torch.Tensor, n: int, ids: torch.Tensor | None = None, sor
 def in_exact_order(values: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """`values` (float32) and `ids` (int64 below 2**32), both [rows, n], each row reordered by (value
     descending, id ascending). -0.0 comes back as 0.0 (they tie, as in torch's comparisons); no NaN."""
-    if values.device.type == "cpu":
+    if numpy_path(values):
         ordered = _in_exact_order_numpy(values.numpy(), ids.numpy())
         return torch.from_numpy(ordered[0]), torch.from_numpy(ordered[1])
     return _in_exact_order_torch(values, ids)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from worker.candidates import shortlist
+from worker.candidates import numpy_path, shortlist
 from worker.token_record import RecordLayout
 
 _MASK32 = 0xFFFFFFFF
@@ -64,7 +64,7 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
 
 def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
     """Gumbel(0, 1) numbers, float32, one per (row key, token id); 23-bit uniforms inside (0, 1)."""
-    if keys.device.type == "cpu":  # the same bits in NumPy's uint32, which wraps as the masks do
+    if numpy_path(keys):  # the same bits in NumPy's uint32, which wraps as the masks do
         top_bits = torch.from_numpy(_hash_top_bits(keys.numpy(), token_ids.numpy()))
     else:
         top_bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32) >> 9
@@ -310,7 +310,7 @@ def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: 
 def _first_argmax(values: torch.Tensor) -> torch.Tensor:
     """[n, 1] position of each row's largest value, the first one if tied (as `torch.argmax`). On a CPU
     through NumPy, whose argmax is vectorised (torch's runs element by element along a row there)."""
-    if values.device.type == "cpu":
+    if numpy_path(values):
         return torch.from_numpy(values.numpy().argmax(axis=1)[:, None])
     return values.argmax(dim=-1, keepdim=True)
 
