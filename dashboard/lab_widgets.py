@@ -108,9 +108,23 @@ def heat(p) -> str:
     return f"background-color: rgba(31, 119, 180, {0.05 + 0.55 * float(p):.2f})"
 
 
+# Characters a model's text may hold that a screen cannot show honestly: control characters (a
+# terminal's escapes, a bell, a carriage return) and the bidirectional overrides and isolates, which
+# reorder whatever follows them on the projected page. Each is shown as "�"; line breaks and tabs stay.
+_HIDDEN_CODES = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                 *range(0x2066, 0x206A)]
+UNSHOWABLE = {code: "\ufffd" for code in _HIDDEN_CODES if chr(code) not in "\n\t"}
+
+
+def plain(text: str) -> str:
+    """A model's text as a screen shows it: its control and bidirectional characters as "�" (what is
+    stored, exported and measured stays the text itself)."""
+    return text.translate(UNSHOWABLE)
+
+
 def visible(piece: str) -> str:
-    """Make a token's spaces and line breaks visible: ' the' -> '␣the'."""
-    return piece.replace(" ", "␣").replace("\n", "⏎")
+    """Make a token's spaces and line breaks visible: ' the' -> '␣the'; unshowable characters as "�"."""
+    return plain(piece.replace(" ", "␣").replace("\n", "⏎"))
 
 
 def theory_notes() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import lang, tr
-from dashboard.lab_widgets import metrics_line
+from dashboard.lab_widgets import metrics_line, plain
 from shared.contract.decoding import config_summary
 from shared.contract.problems import Problem
 from shared.contract.records import CHECKING, DONE, FAILED, QUEUED, RUNNING, Output, Progress
@@ -54,8 +54,8 @@ def card_header(output: Output) -> str:
 
 
 def output_text(text: str, key: str, collapse: bool) -> None:
-    """The model's text as text; when `collapse`, a long one shows its start and "show all"."""
-    text = text or "∅"
+    """The model's text as text (`plain`); when `collapse`, a long one shows its start and "show all"."""
+    text = plain(text) or "∅"
     lines = text.splitlines()
     if not collapse or (len(lines) <= COLLAPSED_LINES and len(text) <= COLLAPSED_CHARS):
         st.text(text)
@@ -108,7 +108,7 @@ def diff_html(left: str, right: str) -> str:
     """The word diff of two outputs, coloured. Model text is escaped piece by piece (html.escape), so
     an output containing markup is shown as the characters it is, never run as HTML."""
     spans = [f'<span style="{DIFF_STYLE[kind]}">{html.escape(words)}</span>' if DIFF_STYLE[kind]
-             else html.escape(words) for kind, words in diff_pieces(left or "", right or "")]
+             else html.escape(words) for kind, words in diff_pieces(plain(left or ""), plain(right or ""))]
     return ('<div style="font-size:1.35rem;line-height:1.6;white-space:pre-wrap;font-family:sans-serif;">'
             + " ".join(spans) + "</div>")
 

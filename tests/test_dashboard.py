@@ -106,6 +106,25 @@ def test_model_output_is_shown_as_plain_text_never_markdown(app_env, settings, s
     assert any("<b>eve</b>" in t for t in texts(app))
 
 
+def test_control_and_bidirectional_characters_in_model_text_are_shown_as_a_mark(app_env, settings, store):
+    """A model's text can hold a terminal escape, a bell or a right-to-left override, which would reorder
+    the rest of a projected card: the screen shows "�" in their place; the stored text is unchanged."""
+    from dashboard.lab_widgets import plain, visible
+    from devtools.factories import make_output, store_outputs
+
+    raw = "left \u202eright\u202c \x1b[31mred\x07 tab\tand\nline"
+    assert plain(raw) == "left \ufffdright\ufffd \ufffd[31mred\ufffd tab\tand\nline"
+    assert visible(" \u2066x\n") == "␣\ufffdx⏎"
+    assert plain("¿Qué tal? café – ünïcode ✓ 中文") == "¿Qué tal? café – ünïcode ✓ 中文"  # real text untouched
+    output = make_output(0, TEST_CLASS, text=raw, model="random-tiny")
+    store_outputs(store, [output])
+    app = joined_app()
+    app.switch_page("views/gallery.py").run()
+    shown = "\n".join(texts(app))
+    assert plain(raw) in shown and "\u202e" not in shown and "\x1b" not in shown
+    assert store.outputs([output.id])[0].text == raw
+
+
 def test_instructor_console_is_locked_without_password_and_checks_it(app_env, monkeypatch, store):
     monkeypatch.setenv("DECODELAB_INSTRUCTOR_PASSWORD", "")
     st.cache_resource.clear()

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
+from dashboard.lab_widgets import plain
 from dashboard.widgets import diff_html, output_card, readable_table
 from shared.services.classes import list_classes
 from shared.services.gallery import (
@@ -228,7 +229,7 @@ with compare_tab:
         st.info(tr("gallery.need_two_kept"))
     else:
         st.caption(tr("gallery.compare_reach", count=len(choices)))
-        names = {f"{o.student} · {o.label} · {tr('common.seed', seed=o.seed)} · {o.text[:30]} · #{o.id}": o
+        names = {f"{o.student} · {o.label} · {tr('common.seed', seed=o.seed)} · {plain(o.text[:30])} · #{o.id}": o
                  for o in choices}
         left, right = st.columns(2)
         first = names[left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")]
@@ -251,7 +252,7 @@ with spotlight_tab:
     with st.container(key="spotlight"):
         for output in starred:
             st.text(output.label)
-            st.text(output.text)
+            st.text(plain(output.text))
             st.text(tr("common.with_seed", who=output.student, seed=output.seed))
             if notes[output.id]["comment"]:  # what the instructor wants the class to look at
                 st.text(tr("gallery.comment_mark", comment=notes[output.id]["comment"]))
