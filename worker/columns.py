@@ -27,6 +27,6 @@ class Columns:
         self.buffer[:, self.width] = column
         self.width += 1
 
-    def select(self, index: torch.Tensor, first_column: int = 0) -> Columns:
-        """Rows `index` only, without the columns before `first_column` (a new buffer)."""
-        return Columns(self.view[index, first_column:])
+    def select(self, index: torch.Tensor) -> Columns:
+        """Rows `index` only (a new buffer)."""
+        return Columns(self.view[index])
