@@ -199,12 +199,12 @@ def main(argv=None) -> int:
                         help="measure both engines this many times, taking turns; each figure is the median")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one core: the figure must not depend on how many this machine has free
-    if args.device_path:
-        import worker.candidates  # an engine from before NUMPY_ON_CPU existed ignores it (and says so)
+    if args.device_path:  # imported here: the baselines' engines (1c8a71f, c43cd49) have no worker.candidates
+        import worker.candidates as candidates
 
-        if not hasattr(worker.candidates, "NUMPY_ON_CPU"):
+        if not hasattr(candidates, "NUMPY_ON_CPU"):  # an engine from before the switch: say so
             raise SystemExit("--device-path: this engine has no NumPy switch (worker.candidates.NUMPY_ON_CPU)")
-        worker.candidates.NUMPY_ON_CPU = False
+        candidates.NUMPY_ON_CPU = False
     if args.json:
         print(json.dumps(_all_figures(args)))
         return 0

@@ -59,13 +59,11 @@ def shortlist(scores: torch.Tensor, n: int, ids: torch.Tensor | None = None, sor
     n = min(n, vocab)
     take = vocab if sort_all else min(n + 1, vocab)  # at least one more: its score is the fence
     if sort_all:
-        values, columns = scores, None
+        values = scores
+        ids = torch.arange(vocab, device=scores.device).expand(rows, vocab) if ids is None else ids
     else:
         values, columns = torch.topk(scores, take, dim=-1, sorted=False)  # the best `take`, ties in any order
-    if ids is None:
-        ids = columns if columns is not None else torch.arange(vocab, device=scores.device).expand(rows, vocab)
-    elif columns is not None:
-        ids = ids.gather(1, columns)
+        ids = columns if ids is None else ids.gather(1, columns)
     values, ids = in_exact_order(values, ids)
     # whatever topk left out scores at most the lowest score it took
     fence = values[:, n] if n < take else torch.full_like(values[:, 0], -float("inf"))

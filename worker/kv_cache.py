@@ -136,6 +136,7 @@ class GrowableLayer(DynamicLayer):
         self.keys = self._key_buffer[:rows, :, :length]
         self.values = self._value_buffer[:rows, :, :length]
 
+
 def growable_cache(config) -> DynamicCache:
     cache = DynamicCache(config=config)
     cache.layers = [GrowableLayer() for _ in cache.layers]
