@@ -29,6 +29,7 @@ from shared.services.moderation import (
     server_secret,
     sign_membership,
 )
+from shared.services.names import name_keys
 from shared.services.roster import on_roster
 from shared.services.sessions import Session, browser_id, is_revoked, issue, new_sign_in, revoke, verify
 from shared.services.store import Store, redis_client
@@ -44,8 +45,10 @@ def get_settings() -> Settings:
 @st.cache_resource
 def warm_up() -> None:
     """Load what the first press of Run would otherwise wait for (the GPT-2 tokenizer that counts a
-    prompt's tokens: ~0.7 s), once per process, when the first visitor opens a page."""
+    prompt's tokens: ~0.7 s; the confusables table a join compares names with: ~0.5 s), once per process,
+    when the first visitor opens a page."""
     count_gpt2_tokens("warm up")
+    name_keys("warm up")
 
 
 @st.cache_resource

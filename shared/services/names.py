@@ -19,8 +19,6 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-from confusable_homoglyphs.utils import load as load_confusables
-
 from shared.contract.problems import Problem
 
 MAX_NAME_CHARS = 40
@@ -83,7 +81,10 @@ def _skeleton(text: str) -> str:
 
 @functools.cache
 def _prototypes() -> dict[str, str]:
-    """character -> the representative of its confusable class, built once per process (~0.1 s)."""
+    """character -> the representative of its confusable class, built once per process (~0.5 s). Imported
+    here, not at the top: the worker imports this module's neighbours but never compares names."""
+    from confusable_homoglyphs.utils import load as load_confusables
+
     parent: dict[str, str] = {}
 
     def root(ch: str) -> str:
