@@ -1,6 +1,6 @@
 """shared/services/door.py: the client's address is the connection's unless a trusted proxy vouches for it."""
 
-from shared.services.door import LOCAL, Allowance, TrustedProxies, client_address, exhausted, knock
+from shared.services.door import LOOPBACK, Allowance, TrustedProxies, client_address, exhausted, knock
 
 NGINX = TrustedProxies.parse("10.0.0.2, 172.18.0.0/16")
 
@@ -22,7 +22,7 @@ def test_a_trusted_proxy_names_the_client_from_the_right_of_the_chain():
 
 
 def test_loopback_is_this_machine_and_host_names_are_trusted_by_their_address():
-    assert client_address(None, {}, NGINX) == LOCAL and client_address("::1", {}, NGINX) == LOCAL
+    assert client_address(None, {}, NGINX) == LOOPBACK and client_address("::1", {}, NGINX) == "::1"
     by_name = TrustedProxies.parse("localhost")
     assert client_address(None, {"X-Forwarded-For": "192.168.1.60"}, by_name) == "192.168.1.60"
     assert client_address("::ffff:10.0.0.2", {"X-Real-IP": "192.168.1.61"}, NGINX) == "192.168.1.61"
