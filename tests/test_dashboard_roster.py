@@ -41,6 +41,7 @@ def test_the_instructor_locks_joining_and_sets_the_expected_size(app_env, store,
     button(app, "Unlock joining").click().run()
     app.number_input(key=f"expected-size-{TEST_CLASS}").set_value(1)
     button(app, "Save size").click().run()
+    assert "expected size: 1" in " ".join(c.value for c in app.caption)
     assert joined_app(name="First").session_state.student_label == "First"
     second = joined_app(name="Second", lang="es")
     assert any("ya tiene los 1 estudiantes" in e.value for e in second.error)

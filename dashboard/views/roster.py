@@ -56,6 +56,7 @@ def roster_section(store: Store, settings: Settings, token: str, code: str) -> N
         st.dataframe(roster_table(rows), hide_index=True)
         _one_student(store, settings, token, code, rows)
         _bulk(store, settings, token, code)
+        _confirm(store, settings, token, code, rows)  # under both: the question follows either button
     gone = removed(store, code)
     if gone:
         st.caption(tr("roster.removed_list", names=", ".join(gone)))
@@ -69,45 +70,44 @@ def roster_table(rows: list[RosterRow]) -> pd.DataFrame:
 
 def _door(store: Store, settings: Settings, token: str, code: str, locked: bool, expected: int) -> None:
     """Lock or unlock joining; the expected class size."""
-    state, button, size = st.columns([3, 1, 2], vertical_alignment="bottom")
     if locked:
-        state.warning(tr("roster.locked"))
+        st.warning(tr("roster.locked"))
     else:
-        state.caption(tr("roster.unlocked"))
-    if button.button(tr("roster.unlock" if locked else "roster.lock"), key=f"lock-{code}",
-                     type="secondary" if locked else "primary"):
+        st.caption(tr("roster.unlocked"))
+    lock, size, save = st.columns([2, 2, 1], vertical_alignment="bottom")
+    if lock.button(tr("roster.unlock" if locked else "roster.lock"), key=f"lock-{code}",
+                   type="secondary" if locked else "primary", width="stretch"):
         lock_joins(store, settings, token, code, not locked)
         st.rerun()
-    with size.form(f"expected-{code}", border=False):
-        wanted = st.number_input(tr("roster.expected"), min_value=0, max_value=2000, value=expected, step=1,
-                                 help=tr("roster.expected_help"), key=f"expected-size-{code}")
-        if st.form_submit_button(tr("roster.expected_set")):
-            set_expected_size(store, settings, token, code, int(wanted))
-            st.rerun()
+    wanted = size.number_input(tr("roster.expected"), min_value=0, max_value=2000, value=expected, step=1,
+                               help=tr("roster.expected_help"), key=f"expected-size-{code}")
+    if save.button(tr("roster.expected_set"), key=f"expected-save-{code}", width="stretch"):
+        set_expected_size(store, settings, token, code, int(wanted))
+        st.rerun()
 
 
 def _one_student(store: Store, settings: Settings, token: str, code: str, rows: list[RosterRow]) -> None:
     """Pick a student: remove them (asks first) or give them a new rejoin code."""
     labels = {f"{row.label} ({row.id})": row for row in rows}
-    pick, remove, rejoin = st.columns([3, 1, 1], vertical_alignment="bottom")
+    pick, remove, rejoin = st.columns([2, 1, 1], vertical_alignment="bottom")
     chosen = labels[pick.selectbox(tr("roster.pick"), list(labels), key=f"roster-pick-{code}")]
-    if remove.button(tr("roster.remove"), key=f"remove-{code}"):
+    if remove.button(tr("roster.remove"), key=f"remove-{code}", width="stretch"):
         st.session_state[CONFIRM] = (code, [chosen.id])
-    if rejoin.button(tr("roster.new_rejoin"), key=f"rejoin-{code}"):
+        st.rerun()
+    if rejoin.button(tr("roster.new_rejoin"), key=f"rejoin-{code}", width="stretch"):
         fresh = new_rejoin_code(store, settings, token, get_secret(), code, chosen.id)
         if fresh:
             st.success(tr("roster.new_rejoin_done", name=chosen.label, rejoin=fresh))
-    _confirm(store, settings, token, code, rows)
 
 
 def _bulk(store: Store, settings: Settings, token: str, code: str) -> None:
     """Everyone who joined in the last N minutes (a flood from a leaked code), after a confirmation."""
-    minutes_box, button = st.columns([3, 2], vertical_alignment="bottom")
+    minutes_box, button = st.columns([2, 2], vertical_alignment="bottom")
     minutes = minutes_box.number_input(tr("roster.bulk_minutes"), min_value=1, max_value=24 * 60, value=10,
                                        step=1, key=f"bulk-minutes-{code}")
     count = len(joined_within(store, code, minutes))
     if button.button(tr("roster.bulk_remove", count=count, minutes=minutes), key=f"bulk-{code}",
-                     disabled=count == 0):
+                     disabled=count == 0, width="stretch"):
         st.session_state[CONFIRM] = (code, [row.id for row in joined_within(store, code, minutes)])
         st.rerun()
 

@@ -24,7 +24,8 @@ from shared.services.store import Store
 
 log = logging.getLogger(__name__)
 
-LOCAL = "local"  # the address of a client that shares the dashboard's own machine (Streamlit reports none)
+LOCAL = "local"  # the client of a caller that knows no address (a script on the server itself)
+LOOPBACK = "127.0.0.1"  # what Streamlit reports as no address: a client on the dashboard's own machine
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -81,7 +82,7 @@ def client_address(peer: str | None, headers: Mapping[str, str], trusted: Truste
     machine's loopback, as Streamlit reports it); `headers`: the request's. Only when the peer is a
     trusted proxy are its headers read: X-Forwarded-For from the right (each proxy appends the address it
     saw; anything to the left of the last trusted hop was written by the client), then X-Real-IP."""
-    peer = peer or "127.0.0.1"
+    peer = peer or LOOPBACK
     if not trusted.trusts(peer):
         return _canonical(peer)
     hops = [hop.strip() for hop in _header(headers, "x-forwarded-for").split(",") if hop.strip()]
@@ -103,9 +104,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 def _canonical(address: str) -> str:
     ip = _ip(address)
-    if ip is None:
-        return LOCAL
-    return LOCAL if ip.is_loopback else str(ip)
+    return str(ip) if ip is not None else LOCAL
 
 
 # --- counting knocks --------------------------------------------------------------------------------------
