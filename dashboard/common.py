@@ -277,8 +277,11 @@ def log_in(password: str) -> LoginAttempt:
     (shorter) lifetime."""
     if "login_session" not in st.session_state:
         st.session_state.login_session = secrets.token_hex(16)
-    attempt = log_in_instructor(get_store(), get_settings(), password, st.session_state.login_session,
-                                client(), browser())
+    # The per-browser count: the browser's cookie; a client that sends none where Streamlit sets one (a
+    # script) shares one count with every such client of its address, so a new session starts no fresh one.
+    cookieless = f"no cookie from {client()}" if st.get_option("server.enableXsrfProtection") else ""
+    attempt = log_in_instructor(get_store(), get_settings(), password,
+                                browser() or cookieless or st.session_state.login_session, client(), browser())
     if attempt.token:
         st.session_state.instructor_token = attempt.token
         end_sign_in()

@@ -120,3 +120,12 @@ def test_a_sign_in_ends_at_its_maximum_lifetime_however_often_it_is_renewed(app_
     app.session_state.sign_in = {**app.session_state.sign_in, "expires": time.time() - 1}  # an hour later
     app.switch_page("views/instructor.py").run()
     assert "instructor_token" not in app.session_state
+
+
+def test_a_student_who_leaves_ends_their_sign_in_for_every_url_of_it(app_env, store):
+    app = joined_app(name="Sol", lang="en")
+    token = app.query_params["session"]
+    assert reopen(token, "views/join.py").session_state.student_label == "Sol"
+    button(app, "Leave").click().run()
+    assert "student" not in app.session_state
+    assert "student" not in reopen(token, "views/join.py").session_state  # the shared PC's next user

@@ -96,6 +96,23 @@ def test_a_students_wrong_passwords_behind_nginx_do_not_lock_out_the_instructor(
     asyncio.run(flow())
 
 
+def test_a_new_session_does_not_start_a_fresh_count_of_wrong_passwords(dashboard_behind_nginx):
+    async def flow():
+        script = await opened(dashboard_behind_nginx, "127.0.0.6", cookies=False, page="Profesor/a")
+        failures = 0
+        while failures < 8:  # 5 free, then waits of 2 and 4 s; the 8th makes the next attempt wait 8 s
+            if (await log_in(script, "guess")).startswith("Demasiados"):
+                await asyncio.sleep(1)
+            else:
+                failures += 1
+        await script.close()
+        again = await opened(dashboard_behind_nginx, "127.0.0.6", cookies=False, page="Profesor/a")
+        assert (await log_in(again, "guess")).startswith("Demasiados")  # a new session: still waiting
+        await again.close()
+
+    asyncio.run(flow())
+
+
 async def join(url: str, source: str, name: str, cookies: bool = True) -> str:
     tab = await opened(url, source, cookies)
     answer = tab.watch(r"Estás en la clase|cookie|desde esta red")
