@@ -86,6 +86,10 @@ def language_picker() -> None:
         st.rerun()
 
 
+STUDENT_STATE = ("class_code", "student", "student_label", "membership", "current_submission",
+                 "ablation_submission", "explore_id", "unconfirmed")
+
+
 def student() -> Student | None:
     """The student signed in in this browser session, if joined, still signed, and still on the class's
     roster (the instructor may have removed them: then this session ends here)."""
@@ -96,7 +100,9 @@ def student() -> Student | None:
         return None
     if not _still_on_roster(code, student_id):
         st.session_state.removed_from = code
-        forget_student()
+        for key in STUDENT_STATE:  # no revocation: an instructor sign-in in the same session stays
+            st.session_state.pop(key, None)
+        save_session()
         return None
     return Student(code, student_id, st.session_state.get("student_label") or student_id)
 
@@ -117,8 +123,7 @@ def remember_student(joined: Student) -> None:
 
 def forget_student() -> None:
     """The student leaves (or was removed): this sign-in's tokens, in the history too, get nothing more."""
-    for key in ("class_code", "student", "student_label", "membership", "current_submission",
-                "ablation_submission", "explore_id", "unconfirmed"):
+    for key in STUDENT_STATE:
         st.session_state.pop(key, None)
     end_sign_in()
     save_session()
