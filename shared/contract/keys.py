@@ -27,7 +27,7 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:class:{code}:students             hash    student id -> StudentInfo JSON               services/classes
     {p}:class:{code}:removed              hash    student id -> StudentInfo JSON of a removed student  services/roster
     {p}:class:{code}:student_seq          string  last student number given in the class       services/classes
-    {p}:class:{code}:names                hash    casefolded name -> how many took it ("Ana · 2")  services/classes
+    {p}:class:{code}:names                hash    a name's look-alike key -> how many took it ("Ana · 2")  services/classes
     {p}:class:{code}:joins:{minute}       string  joins in one minute (expires)                services/classes
     {p}:class:{code}:joins:browser:{hash} string  joins from one browser in an hour (expires)  services/classes
     {p}:class:{code}:pending              set     submission ids queued, running or checking   services/store

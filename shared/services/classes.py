@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from shared.contract.problems import Problem
 from shared.services import door
@@ -139,7 +140,7 @@ def join_class(store: Store, code: str, name: str, browser: str | None = None, k
     return student
 
 
-def _unknown_code(store: Store, code: str, knock: Knock) -> None:
+def _unknown_code(store: Store, code: str, knock: Knock) -> NoReturn:
     if knock.address is not None:
         door.knock(store, UNKNOWN_CODES, knock.address)
         log.warning("join with an unknown class code %r from %s", code[:24], knock.address)
