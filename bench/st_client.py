@@ -3,7 +3,7 @@
 It does what the frontend does, on the same wire (`/_stcore/stream`, `BackMsg`/`ForwardMsg` protobufs),
 as recorded from Debian chromium against this dashboard (bench/load_dashboard.py `--client protocol`):
 
-- opens the page: GET / (the `_streamlit_xsrf` cookie), /_stcore/health and /_stcore/host-config, then
+- opens the page: GET /, /_stcore/health (the `_streamlit_xsrf` cookie) and /_stcore/host-config, then
   the WebSocket with the subprotocols ["streamlit", <xsrf cookie>] and the cookie, same Origin;
 - keeps the element tree from the deltas (main area and sidebar, by delta path) and drops what a
   finished run did not redraw (a full run: everything stale; a fragment run: that fragment's stale
@@ -41,9 +41,11 @@ TEXT_FIELDS = ("body", "label", "text")
 FINISHED_OK = (0, 3)  # FINISHED_SUCCESSFULLY, FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 
 
-async def http_get(host: str, port: int, path: str, cookie: str = "") -> tuple[int, dict, bytes]:
-    """A plain HTTP/1.1 GET over loopback (no third-party client needed); status, headers, body."""
-    reader, writer = await asyncio.open_connection(host, port)
+async def http_get(host: str, port: int, path: str, cookie: str = "",
+                   source: str | None = None) -> tuple[int, dict, bytes]:
+    """A plain HTTP/1.1 GET over loopback (no third-party client needed); status, headers, body. `source`:
+    the local address to connect from (any of 127.0.0.0/8 on loopback: another client address)."""
+    reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0) if source else None)
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
     if cookie:
         request += f"Cookie: {cookie}\r\n"
@@ -62,8 +64,11 @@ async def http_get(host: str, port: int, path: str, cookie: str = "") -> tuple[i
 class Tab:
     """One student's browser tab on one Streamlit server."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, source: str | None = None, cookies: bool = True):
+        """`source`: the local address to connect from; `cookies=False`: a client that keeps no cookie (a
+        script: Streamlit's `_streamlit_xsrf` is never sent back)."""
         self.base_url = base_url.rstrip("/")
+        self.source, self.keeps_cookies = source, cookies
         parsed = urllib.parse.urlparse(self.base_url)
         self.host, self.port = parsed.hostname, parsed.port
         self.cookies: dict[str, str] = {}
@@ -88,21 +93,20 @@ class Tab:
 
     # --- connecting ------------------------------------------------------------------------------
     async def open(self, path: str = "/") -> None:
-        status, headers, _ = await http_get(self.host, self.port, path)
-        if status != 200:
-            raise RuntimeError(f"GET {path}: {status}")
-        for header in headers.get("set-cookie", []):  # kept verbatim: the xsrf cookie holds '|'
-            name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        for step in (path, "/_stcore/health", "/_stcore/host-config"):  # Streamlit 1.67 sets the cookie at health
+            status, headers, _ = await http_get(self.host, self.port, step, self.cookie_header(), self.source)
+            if status != 200:
+                raise RuntimeError(f"GET {step}: {status}")
+            for header in headers.get("set-cookie", []) if self.keeps_cookies else []:  # verbatim: it holds '|'
+                name, _, rest = header.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
         cookie = self.cookie_header()
-        for extra in ("/_stcore/health", "/_stcore/host-config"):
-            await http_get(self.host, self.port, extra, cookie)
         self.url_path = path
         protocols = ["streamlit", self.cookies.get("_streamlit_xsrf", "PLACEHOLDER_AUTH_TOKEN")]
         self.ws = await websockets.connect(
             f"ws://{self.host}:{self.port}/_stcore/stream", subprotocols=protocols,
-            additional_headers={"Origin": self.base_url, "Cookie": cookie}, max_size=None,
-            compression=None, ping_interval=None)
+            additional_headers={"Origin": self.base_url, **({"Cookie": cookie} if cookie else {})}, max_size=None,
+            compression=None, ping_interval=None, local_addr=(self.source, 0) if self.source else None)
         self.reader = asyncio.create_task(self._read())
         await self.rerun()  # the frontend's first message: a full run with no widget state
 

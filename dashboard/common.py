@@ -10,7 +10,6 @@ import functools
 import hashlib
 import secrets
 import time
-from dataclasses import replace
 
 import redis
 import streamlit as st
@@ -19,7 +18,8 @@ from shared.contract.i18n import t
 from shared.contract.problems import Problem
 from shared.contract.settings import Settings, redact_url
 from shared.contract.tokens import count_gpt2_tokens
-from shared.services.classes import Student, open_class_once, student_of
+from shared.services.classes import Knock, Student, open_class_once, student_of
+from shared.services.door import TrustedProxies, client_address
 from shared.services.moderation import (
     LoginAttempt,
     holds_membership,
@@ -29,14 +29,9 @@ from shared.services.moderation import (
     server_secret,
     sign_membership,
 )
-from shared.services.sessions import (
-    INSTRUCTOR_SESSION_SECONDS,
-    STUDENT_SESSION_SECONDS,
-    Session,
-    browser_id,
-    issue,
-    verify,
-)
+from shared.services.names import name_keys
+from shared.services.roster import on_roster
+from shared.services.sessions import Session, browser_id, is_revoked, issue, new_sign_in, revoke, verify
 from shared.services.store import Store, redis_client
 from shared.services.submissions import cancel, new_request_id, progress, submit
 from shared.services.workers import served_models
@@ -50,8 +45,10 @@ def get_settings() -> Settings:
 @st.cache_resource
 def warm_up() -> None:
     """Load what the first press of Run would otherwise wait for (the GPT-2 tokenizer that counts a
-    prompt's tokens: ~0.7 s), once per process, when the first visitor opens a page."""
+    prompt's tokens: ~0.7 s; the confusables table a join compares names with: ~0.5 s), once per process,
+    when the first visitor opens a page."""
     count_gpt2_tokens("warm up")
+    name_keys("warm up")
 
 
 @st.cache_resource
@@ -89,14 +86,32 @@ def language_picker() -> None:
         st.rerun()
 
 
+STUDENT_STATE = ("class_code", "student", "student_label", "membership", "current_submission",
+                 "ablation_submission", "explore_id", "unconfirmed")
+
+
 def student() -> Student | None:
-    """The student signed in in this browser session, if joined and still signed."""
+    """The student signed in in this browser session, if joined, still signed, and still on the class's
+    roster (the instructor may have removed them: then this session ends here)."""
     code, student_id = st.session_state.get("class_code"), st.session_state.get("student")
-    if not (code and student_id):
+    if not (code and student_id) or _sign_in_over():
         return None
     if not holds_membership(get_secret(), code, student_id, st.session_state.get("membership")):
         return None
+    if not _still_on_roster(code, student_id):
+        st.session_state.removed_from = code
+        for key in STUDENT_STATE:  # no revocation: an instructor sign-in in the same session stays
+            st.session_state.pop(key, None)
+        save_session()
+        return None
     return Student(code, student_id, st.session_state.get("student_label") or student_id)
+
+
+def _still_on_roster(code: str, student_id: str) -> bool:
+    try:
+        return on_roster(get_store(), code, student_id)
+    except redis.exceptions.RedisError:
+        return True  # Redis away: the page says so; the roster is checked again at the next run
 
 
 def remember_student(joined: Student) -> None:
@@ -107,9 +122,10 @@ def remember_student(joined: Student) -> None:
 
 
 def forget_student() -> None:
-    for key in ("class_code", "student", "student_label", "membership", "current_submission",
-                "ablation_submission", "explore_id", "unconfirmed"):
+    """The student leaves (or was removed): this sign-in's tokens, in the history too, get nothing more."""
+    for key in STUDENT_STATE:
         st.session_state.pop(key, None)
+    end_sign_in()
     save_session()
 
 
@@ -169,6 +185,54 @@ def browser() -> str:
     return browser_id(st.context.cookies)
 
 
+@st.cache_resource
+def trusted_proxies() -> TrustedProxies:
+    return TrustedProxies.parse(get_settings().trusted_proxies)
+
+
+def client() -> str:
+    """The client's address (services/door.py): the connection's, or what a trusted proxy says it saw."""
+    return client_address(st.context.ip_address, st.context.headers, trusted_proxies())
+
+
+def join_knock() -> Knock:
+    """Who asks to join. The browser's cookie is required when Streamlit sets one (its XSRF protection is on,
+    the default): a client without it is a script, not a browser."""
+    requires_cookie = bool(st.get_option("server.enableXsrfProtection"))
+    return Knock(browser=browser() if requires_cookie else None, address=client(),
+                 joins_per_address=get_settings().joins_per_address_per_hour)
+
+
+# A sign-in: {"sid": id, "expires": epoch seconds}. Set when a student joins or the instructor logs in, taken
+# over from the URL's token on a reload; every token of this browser session carries it (sessions.py).
+SIGN_IN = "sign_in"
+
+
+def start_sign_in(hours: int) -> None:
+    st.session_state[SIGN_IN] = {"sid": new_sign_in(), "expires": time.time() + hours * 3600}
+
+
+def end_sign_in() -> None:
+    """Revoke this sign-in in Redis (every token of it), and start none: the next join or login will."""
+    current = st.session_state.pop(SIGN_IN, None)
+    if current:
+        try:
+            revoke(get_store(), current["sid"], current["expires"])
+        except redis.exceptions.RedisError:
+            pass  # the tokens still expire on their own; the page says Redis is away
+    st.session_state.pop("session_seen", None)
+
+
+def _sign_in_over() -> bool:
+    """The sign-in reached its maximum lifetime: the student or instructor must sign in again."""
+    current = st.session_state.get(SIGN_IN)
+    if current and current["expires"] < time.time():
+        for key in ("class_code", "student", "student_label", "membership", "instructor_token", SIGN_IN):
+            st.session_state.pop(key, None)
+        return True
+    return False
+
+
 def restore_session() -> None:
     """At the top of every run: a valid URL session token signs this browser session back in."""
     token = st.query_params.get(SESSION_PARAM)
@@ -176,12 +240,13 @@ def restore_session() -> None:
         st.session_state.session_seen = token
         try:
             session = verify(get_secret(), token, browser(), _instructor_signature())
+            if session is None or is_revoked(get_store(), session.sid):
+                return
         except redis.exceptions.RedisError:
-            return
-        if session is None:
             return
         if session.lang:
             st.session_state.lang = session.lang
+        st.session_state[SIGN_IN] = {"sid": session.sid, "expires": session.expires}
         if session.instructor and _instructor_signature():
             st.session_state.instructor_token = _instructor_signature()
         known = session.code and student_of(get_store(), session.code, session.student)
@@ -197,40 +262,62 @@ def save_session() -> None:
         if SESSION_PARAM in st.query_params:
             del st.query_params[SESSION_PARAM]
         return
+    if SIGN_IN not in st.session_state:
+        settings = get_settings()
+        start_sign_in(settings.instructor_session_hours if is_teacher else settings.student_session_hours)
+    sign_in = st.session_state[SIGN_IN]
     wanted = Session(joined.code if joined else "", joined.id if joined else "", joined.label if joined else "",
-                     is_teacher, lang(), 0.0, browser())
-    lifetime = INSTRUCTOR_SESSION_SECONDS if is_teacher else STUDENT_SESSION_SECONDS
+                     is_teacher, lang(), float(round(sign_in["expires"])), browser(), sign_in["sid"])
     current = verify(get_secret(), st.query_params.get(SESSION_PARAM), browser(), _instructor_signature())
-    if current and replace(current, expires=0.0) == wanted and current.expires - time.time() > lifetime / 2:
+    if current == wanted:
         return
-    token = issue(get_secret(), replace(wanted, expires=time.time() + lifetime), _instructor_signature())
+    token = issue(get_secret(), wanted, _instructor_signature())
     st.query_params[SESSION_PARAM] = token
     st.session_state.session_seen = token
 
 
 def log_in(password: str) -> LoginAttempt:
-    """Constant-time compare, throttled per session and client address (shared/services/moderation.py); the
-    session keeps a token derived from the password, not a flag."""
+    """Constant-time compare, throttled per browser and client address (shared/services/moderation.py); the
+    session keeps a token derived from the password, not a flag. A new sign-in, with the instructor's
+    (shorter) lifetime."""
     if "login_session" not in st.session_state:
         st.session_state.login_session = secrets.token_hex(16)
-    address = st.context.ip_address  # of the WebSocket connection; None on localhost
-    attempt = log_in_instructor(get_store(), get_settings(), password, st.session_state.login_session,
-                                address if isinstance(address, str) else "local")
+    # The per-browser count: the browser's cookie; a client that sends none where Streamlit sets one (a
+    # script) shares one count with every such client of its address, so a new session starts no fresh one.
+    cookieless = f"no cookie from {client()}" if st.get_option("server.enableXsrfProtection") else ""
+    attempt = log_in_instructor(get_store(), get_settings(), password,
+                                browser() or cookieless or st.session_state.login_session, client(), browser())
     if attempt.token:
         st.session_state.instructor_token = attempt.token
+        end_sign_in()
+        start_sign_in(get_settings().instructor_session_hours)
         save_session()
     return attempt
 
 
 def log_out() -> None:
+    """The instructor logs out: the sign-in is revoked server-side, so this URL, and every one of it in the
+    browser's history, opens nothing. A student identity in the same browser session stays, under a new
+    sign-in."""
     st.session_state.pop("instructor_token", None)
+    end_sign_in()
     save_session()
 
 
 def instructor() -> str | None:
-    """The instructor token of this session, if it is valid."""
+    """The instructor token of this session, if it is valid and its sign-in was not ended elsewhere (a
+    logout in another tab of the same sign-in)."""
     token = st.session_state.get("instructor_token")
-    return token if is_instructor(get_settings(), token) else None
+    if not is_instructor(get_settings(), token) or _sign_in_over():
+        return None
+    sign_in = st.session_state.get(SIGN_IN)
+    try:
+        if sign_in and is_revoked(get_store(), sign_in["sid"]):
+            st.session_state.pop("instructor_token", None)
+            return None
+    except redis.exceptions.RedisError:
+        pass
+    return token
 
 
 def redis_tolerant(render):

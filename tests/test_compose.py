@@ -58,3 +58,27 @@ def test_compose_puts_the_dashboards_behind_a_sticky_websocket_proxy():
     conf = (ROOT / "docker" / "nginx.conf").read_text()
     assert "hash $cookie__streamlit_xsrf consistent" in conf and "proxy_set_header Upgrade" in conf
     assert "server dashboard:8501" in conf
+
+
+def test_compose_tls_override_serves_https_from_a_certificate_volume_and_trusts_only_its_proxy():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["dashboard"]["environment"]["DECODELAB_TRUSTED_PROXIES"] == "${DECODELAB_TRUSTED_PROXIES:-proxy}"
+    proxy = yaml.safe_load((ROOT / "docker-compose.tls.yml").read_text())["services"]["proxy"]
+    assert "443:443" in proxy["ports"] and "./docker/nginx-tls.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert "${DECODELAB_TLS_DIR:-./certs}:/etc/nginx/certs:ro" in proxy["volumes"]
+    tls = (ROOT / "docker" / "nginx-tls.conf").read_text()
+    assert "return 301 https://$host$request_uri;" in tls and "ssl_certificate /etc/nginx/certs/decodelab.crt;" in tls
+    for conf in ("nginx.conf", "nginx-tls.conf"):
+        text = (ROOT / "docker" / conf).read_text()
+        assert "$uri $server_protocol" in text and "$request_uri\"" not in text and "$request " not in text
+        assert "proxy_set_header X-Real-IP $remote_addr;" in text
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_compose_with_the_tls_override_validates():
+    args = ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "-f", str(ROOT / "docker-compose.tls.yml"),
+            "config"]
+    done = subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    proxy = yaml.safe_load(done.stdout)["services"]["proxy"]
+    assert {p["published"] for p in proxy["ports"]} >= {80, 443}

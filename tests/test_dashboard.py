@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from rq import Queue
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from shared.services.classes import open_class
@@ -21,7 +22,12 @@ def app_env(settings, store, monkeypatch):
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("DECODELAB_DEMO_CLASS", "")
     st.cache_resource.clear()
+    # AppTest has no browser and so no `_streamlit_xsrf` cookie: it is a server with XSRF protection off,
+    # where joining needs no cookie (tests/test_roster_door.py runs the cookie check in a real server).
+    xsrf = config.get_option("server.enableXsrfProtection")
+    config.set_option("server.enableXsrfProtection", False)
     yield
+    config.set_option("server.enableXsrfProtection", xsrf)
     st.cache_resource.clear()
 
 

@@ -173,7 +173,7 @@ def test_console_shows_join_times_as_hours_and_headers_as_words(app_env, store, 
     join_class(store, "clase-test", "ana")
     app = console(settings, "es")
     students = [d.value for d in app.dataframe if "estudiante" in d.value.columns][0]
-    assert list(students.columns) == ["estudiante", "entró a las", "envíos"]
+    assert list(students.columns) == ["estudiante", "id", "entró a las", "envíos"]
     assert re.fullmatch(r"\d\d:\d\d:\d\d", students["entró a las"][0])  # not epoch seconds
 
 

@@ -21,15 +21,20 @@ pytestmark = pytest.mark.skipif(not (Path(NGINX).exists() and Path(CHROMIUM).exi
                                 reason="needs Debian's nginx and chromium (apt-get install -y nginx-light chromium)")
 
 
-def nginx_conf(tmp: Path, listen: int, upstreams: list[int]) -> Path:
-    """docker/nginx.conf with this machine's ports, run as an unprivileged, foreground nginx."""
-    conf = (ROOT / "docker" / "nginx.conf").read_text()
+def nginx_conf(tmp: Path, listen: int, upstreams: list[int], source: str = "nginx.conf", tls_listen: int = 0,
+               certs: Path | None = None) -> Path:
+    """docker/`source` with this machine's ports, run as an unprivileged, foreground nginx; its access log
+    in `tmp`/access.log. `tls_listen`, `certs`: the HTTPS port and the certificate's folder (nginx-tls.conf)."""
+    conf = (ROOT / "docker" / source).read_text()
     servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" for port in upstreams)
     conf = conf.replace("        server dashboard:8501 max_fails=1 fail_timeout=10s;", servers)
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    conf = conf.replace("listen 443 ssl;", f"listen 127.0.0.1:{tls_listen} ssl;")
+    conf = conf.replace("/etc/nginx/certs", str(certs or tmp))
+    conf = conf.replace("/var/log/nginx/access.log", f"{tmp}/access.log")
     conf = conf.replace("worker_processes auto;", f"worker_processes 1;\npid {tmp}/nginx.pid;\n"
                         f"error_log {tmp}/error.log;\ndaemon off;")
-    conf = conf.replace("http {", f"http {{\n    access_log off;\n    client_body_temp_path {tmp}/body;\n"
+    conf = conf.replace("http {", f"http {{\n    client_body_temp_path {tmp}/body;\n"
                         f"    proxy_temp_path {tmp}/proxy;\n    fastcgi_temp_path {tmp}/fastcgi;\n"
                         f"    uwsgi_temp_path {tmp}/uwsgi;\n    scgi_temp_path {tmp}/scgi;")
     path = tmp / "nginx.conf"

@@ -28,7 +28,7 @@ def test_forged_expired_or_foreign_tokens_get_nothing():
     assert verify(SECRET, token[:-2] + "AA", "b1") is None
     assert verify(SECRET, issue(SECRET, ana(expires=time.time() - 1)), "b1") is None
     assert verify(SECRET, token, "another-browser") is None           # a URL pasted into another browser
-    for junk in (None, "", "a.b.c", "%%%.%%%", "x" * 5000, "e30.AAAA"):
+    for junk in (None, "", "a.b.c", "%%%.%%%", "x" * 5000, "e30.AAAA", "W10.AAAA"):
         assert verify(SECRET, junk, "b1") is None
 
 
@@ -46,6 +46,27 @@ def test_rejoin_codes_name_one_student_of_one_class():
     assert rejoin_student_id(SECRET, "otra-clase", code) is None
     assert rejoin_student_id(SECRET, "clase", "18" + code[2:]) is None
     assert rejoin_student_id(SECRET, "clase", "Ana") is None
+
+
+def test_malformed_rejoin_codes_are_none_never_an_exception():
+    for typed in ("1-É", "²-AAAAAAAA", "٣-AAAAAAAA", "1-ÉÉÉÉÉÉÉÉ", None, "9" * 50):
+        assert rejoin_student_id(SECRET, "clase", typed) is None
+
+
+def test_a_new_generation_of_rejoin_code_voids_the_old_one():
+    old, new = rejoin_code(SECRET, "clase", "s4"), rejoin_code(SECRET, "clase", "s4", generation=1)
+    assert old != new and rejoin_student_id(SECRET, "clase", new, generation=1) == "s4"
+    assert rejoin_student_id(SECRET, "clase", old, generation=1) is None
+
+
+def test_a_revoked_sign_in_is_revoked_for_every_token_of_it(store):
+    from shared.services.sessions import is_revoked, new_sign_in, revoke
+
+    sid, other = new_sign_in(), new_sign_in()
+    assert sid != other and not is_revoked(store, sid)
+    revoke(store, sid, until=time.time() + 3600)
+    assert is_revoked(store, sid) and not is_revoked(store, other) and not is_revoked(store, "")
+    assert 3600 <= store.redis.ttl(next(iter(store.redis.scan_iter(store.keys.signed_out("*"))))) <= 3700
 
 
 def test_browser_id_reads_tornados_xsrf_cookie_the_same_whatever_the_mask():

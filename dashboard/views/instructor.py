@@ -7,6 +7,7 @@ import streamlit as st
 from rq import Queue
 
 from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant, tr
+from dashboard.views.roster import keeps_open, roster_section
 from dashboard.widgets import readable_table
 from shared.contract.problems import Problem
 from shared.services.classes import close_class, list_classes, open_class
@@ -16,7 +17,6 @@ from shared.services.moderation import (
     export_rows,
     failed_submissions,
     requeue_failed,
-    students_overview,
 )
 from shared.services.workers import console_rows, live_workers, served_models
 
@@ -35,6 +35,8 @@ if not redis_ok(store):
 
 token = instructor()
 if not token:
+    if st.session_state.pop("logged_out", False):
+        st.info(tr("instructor.logged_out"))
     with st.form("login"):
         password = st.text_input(tr("instructor.password"), type="password")
         if st.form_submit_button(tr("instructor.login")):
@@ -49,7 +51,8 @@ if not token:
 
 st.success(tr("instructor.logged_in"))
 if st.button(tr("instructor.logout")):
-    log_out()
+    log_out()  # revoked server-side: this URL, in the history too, opens nothing more
+    st.session_state.logged_out = True
     st.rerun()
 with st.form("new_class", clear_on_submit=True):
     new_code = st.text_input(tr("instructor.new_class"), max_chars=24)
@@ -58,19 +61,6 @@ with st.form("new_class", clear_on_submit=True):
             st.success(tr("instructor.created", code=open_class(store, new_code)))
         except Problem.Invalid:
             st.error(tr("instructor.bad_code"))
-
-
-def joined_at(seconds: float) -> str:
-    """A join time as people read it: the hour today, the date and hour otherwise."""
-    moment = time.localtime(seconds)
-    same_day = time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d")
-    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", moment)
-
-
-def students_table(code: str) -> pd.DataFrame:
-    return pd.DataFrame([{tr("col.student"): row["student"], tr("col.joined_at"): joined_at(row["joined_at"]),
-                          tr("col.submissions"): row["submissions"]} for row in students_overview(store, code)],
-                        columns=[tr("col.student"), tr("col.joined_at"), tr("col.submissions")])
 
 
 def open_or_close(row: dict, column) -> None:
@@ -100,9 +90,9 @@ def open_or_close(row: dict, column) -> None:
 def class_section(row: dict) -> None:
     state = tr("instructor.open") if row["open"] else tr("instructor.closed")
     with st.expander(tr("instructor.class_row", code=row["code"], students=row["students"], outputs=row["outputs"],
-                        state=state), expanded=st.session_state.get("confirm_close") == row["code"]):
-        st.text(tr("instructor.students", code=row["code"]))
-        st.dataframe(students_table(row["code"]), hide_index=True)
+                        state=state), expanded=st.session_state.get("confirm_close") == row["code"]
+                     or keeps_open(row["code"])):
+        roster_section(store, settings, token, row["code"])  # who is in, lock, size, remove (views/roster.py)
         rows = export_rows(store, settings, token, row["code"])
         left, middle, right = st.columns(3)
         left.download_button(tr("instructor.export_csv", code=row["code"]), export_csv(rows),

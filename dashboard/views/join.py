@@ -3,10 +3,11 @@
 import streamlit as st
 
 from dashboard.common import (
-    browser,
+    client,
     forget_student,
     get_secret,
     get_store,
+    join_knock,
     lang,
     redis_ok,
     remember_student,
@@ -14,8 +15,8 @@ from dashboard.common import (
     tr,
 )
 from shared.contract.problems import Problem
-from shared.services.classes import join_class, normalize_code, student_of
-from shared.services.sessions import rejoin_code, rejoin_student_id
+from shared.services.classes import join_class, rejoin_class
+from shared.services.roster import current_rejoin_code
 
 st.header(tr("join.header"))
 store = get_store()
@@ -25,11 +26,19 @@ if not redis_ok(store):
 joined = student()
 if joined:
     st.success(tr("join.joined", code=joined.code, name=joined.label))
-    st.info(tr("join.rejoin_code", rejoin=rejoin_code(get_secret(), joined.code, joined.id)))
+    st.info(tr("join.rejoin_code", rejoin=current_rejoin_code(store, get_secret(), joined.code, joined.id)))
     if st.button(tr("join.leave")):
         forget_student()
         st.rerun()
     st.stop()
+if st.session_state.get("removed_from"):
+    st.warning(tr("join.removed", code=st.session_state.pop("removed_from")))
+
+
+def show(invalid: Problem.Invalid) -> None:
+    for message in invalid.messages(lang()):
+        st.error(message)
+
 
 with st.form("join"):
     name = st.text_input(tr("join.name"), max_chars=40)
@@ -37,11 +46,10 @@ with st.form("join"):
     submitted = st.form_submit_button(tr("join.submit"))
 if submitted:
     try:
-        remember_student(join_class(store, code, name, browser()))
+        remember_student(join_class(store, code, name, knock=join_knock()))
         st.rerun()
     except Problem.Invalid as invalid:
-        for message in invalid.messages(lang()):
-            st.error(message)
+        show(invalid)
 
 with st.expander(tr("join.rejoin_header")):
     with st.form("rejoin"):
@@ -49,10 +57,8 @@ with st.expander(tr("join.rejoin_header")):
         again = st.text_input(tr("join.rejoin_input"), max_chars=40, key="rejoin-code")
         back = st.form_submit_button(tr("join.rejoin_submit"))
     if back:
-        code = normalize_code(again_code)
-        student_id = rejoin_student_id(get_secret(), code, again)
-        found = student_of(store, code, student_id) if student_id else None
-        if found:
-            remember_student(found)
+        try:
+            remember_student(rejoin_class(store, get_secret(), again_code, again, client()))
             st.rerun()
-        st.error(Problem("bad_rejoin_code").message(lang()))
+        except Problem.Invalid as invalid:
+            show(invalid)

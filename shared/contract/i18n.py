@@ -489,6 +489,77 @@ TEXT: dict[str, dict[str, str]] = {
                             "en": "The code must have 3 to 24 letters, digits or dashes."},
     "instructor.queue": {"es": "Cola: {queued} en espera · {running} en ejecución · {failed} fallidos",
                          "en": "Queue: {queued} waiting · {running} running · {failed} failed"},
+    # --- the door and the roster (issue 20: shared/services/door.py, roster.py; dashboard/views/roster.py) ---
+    "problem.invisible_name_characters": {
+        "es": "El nombre contiene un carácter invisible o de control ({codepoint}). Escríbelo solo con letras "
+              "visibles.",
+        "en": "The name contains an invisible or control character ({codepoint}). Write it with visible "
+              "letters only."},
+    "problem.no_browser_cookie": {
+        "es": "Tu navegador no ha enviado la cookie de esta página, y sin ella no se puede entrar. Activa las "
+              "cookies para este sitio (o sal del modo que las bloquea) y recarga la página.",
+        "en": "Your browser did not send this page's cookie, and joining needs it. Allow cookies for this site "
+              "(or leave the mode that blocks them) and reload the page."},
+    "problem.class_locked": {
+        "es": "La clase está cerrada a nuevas incorporaciones: tu profesor/a ha bloqueado las entradas. Si ya "
+              "habías entrado, usa tu código de reingreso; si no, pídele que las desbloquee.",
+        "en": "The class is closed to new students: your instructor has locked joining. If you joined before, "
+              "use your rejoin code; otherwise ask them to unlock it."},
+    "problem.class_full": {
+        "es": "La clase ya tiene los {limit} estudiantes que espera tu profesor/a. Si ya habías entrado, usa tu "
+              "código de reingreso; si no, pídele que amplíe la clase.",
+        "en": "The class already has the {limit} students your instructor expects. If you joined before, use "
+              "your rejoin code; otherwise ask them to make room."},
+    "problem.too_many_joins_here": {
+        "es": "Demasiadas entradas nuevas desde esta red en la última hora. Si ya entraste, usa tu código de "
+              "reingreso; si no, avisa a tu profesor/a.",
+        "en": "Too many new joins from this network in the last hour. If you joined before, use your rejoin "
+              "code; otherwise tell your instructor."},
+    "problem.too_many_attempts": {
+        "es": "Demasiados intentos fallidos desde aquí: espera {minutes} minutos y comprueba el código con tu "
+              "profesor/a.",
+        "en": "Too many failed attempts from here: wait {minutes} minutes and check the code with your "
+              "instructor."},
+    "problem.bad_rejoin_format": {
+        "es": "Un código de reingreso tiene la forma 17-K3QZ7M2A: tu número, un guion y 8 letras o cifras.",
+        "en": "A rejoin code looks like 17-K3QZ7M2A: your number, a dash and 8 letters or digits."},
+    "join.removed": {"es": "Tu profesor/a te ha quitado de la clase {code}.",
+                     "en": "Your instructor removed you from class {code}."},
+    "instructor.logged_out": {"es": "Sesión cerrada: el enlace de esta sesión ya no sirve.",
+                              "en": "Logged out: this session's link no longer works."},
+    "roster.header": {"es": "Lista de la clase {code}", "en": "Roster of {code}"},
+    "roster.empty": {"es": "Nadie ha entrado todavía.", "en": "No one has joined yet."},
+    "roster.locked": {"es": "Entradas bloqueadas: nadie nuevo puede entrar (los que ya están siguen dentro).",
+                      "en": "Joining locked: no one new can join (those already in stay in)."},
+    "roster.unlocked": {"es": "Entradas abiertas: cualquiera con el código puede entrar.",
+                        "en": "Joining open: anyone with the code can join."},
+    "roster.lock": {"es": "Bloquear entradas", "en": "Lock joining"},
+    "roster.unlock": {"es": "Desbloquear entradas", "en": "Unlock joining"},
+    "roster.expected": {"es": "Tamaño esperado (0 = sin límite)", "en": "Expected size (0 = no limit)"},
+    "roster.expected_help": {"es": "Al llegar a este número de estudiantes, nadie más puede entrar.",
+                             "en": "Once this many students are in, no one else can join."},
+    "roster.expected_set": {"es": "Guardar tamaño", "en": "Save size"},
+    "roster.count": {"es": "{students} estudiante(s) en la clase · tamaño esperado: {expected}",
+                     "en": "{students} student(s) in the class · expected size: {expected}"},
+    "roster.no_limit": {"es": "sin límite", "en": "no limit"},
+    "roster.pick": {"es": "Estudiante", "en": "Student"},
+    "roster.remove": {"es": "Quitar de la clase", "en": "Remove from the class"},
+    "roster.remove_confirm": {
+        "es": "¿Quitar a {names} de la clase? Sus envíos pendientes se cancelan, sus resultados se ocultan, su "
+              "código de reingreso deja de valer y su sesión se cierra.",
+        "en": "Remove {names} from the class? Their pending submissions are cancelled, their results hidden, "
+              "their rejoin code void and their session ended."},
+    "roster.remove_yes": {"es": "Sí, quitar", "en": "Yes, remove"},
+    "roster.removed": {"es": "{count} estudiante(s) fuera de la clase.", "en": "{count} student(s) removed."},
+    "roster.bulk_minutes": {"es": "Quitar en bloque: quienes entraron en los últimos (minutos)",
+                            "en": "Remove in bulk: those who joined in the last (minutes)"},
+    "roster.bulk_remove": {"es": "Quitar a los {count} que entraron en los últimos {minutes} min",
+                           "en": "Remove the {count} who joined in the last {minutes} min"},
+    "roster.new_rejoin": {"es": "Nuevo código de reingreso", "en": "New rejoin code"},
+    "roster.new_rejoin_done": {"es": "Nuevo código de reingreso de {name}: {rejoin} (el anterior ya no vale).",
+                               "en": "{name}'s new rejoin code: {rejoin} (the old one no longer works)."},
+    "roster.removed_list": {"es": "Quitados de la clase: {names}", "en": "Removed from the class: {names}"},
+    "col.student_id": {"es": "id", "en": "id"},
 }
 
 

@@ -10,6 +10,9 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:classes                           hash    class code -> ClassInfo JSON                 services/classes
     {p}:secret                            string  signs sessions and memberships               services/moderation
     {p}:login:{kind}:{digest}             hash    failed instructor logins per browser/address services/moderation
+    {p}:door:{kind}:{digest}              string  attempts of one kind by one address or class (expires)  services/door
+    {p}:signed_out:{digest}               string  a sign-in ended by logout: its tokens get nothing (expires)  services/sessions
+    {p}:instructor_browsers               zset    browsers the instructor logged in from, by last login  services/moderation
     {p}:workers                           set     names of workers that announced themselves   services/workers
     {p}:worker:{name}                     hash    WorkerInfo of a live worker (expires)        services/workers
     {p}:cancel                            set     submission ids their students cancelled      services/store
@@ -22,8 +25,9 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:explore:{id}                      hash    next-token logits (float32 bytes), prompt ids (1 day)  services/store
     {p}:model:{model}                     RQ queue of one model (RQ's keys: rq:queue:{p}:model:{model})
     {p}:class:{code}:students             hash    student id -> StudentInfo JSON               services/classes
+    {p}:class:{code}:removed              hash    student id -> StudentInfo JSON of a removed student  services/roster
     {p}:class:{code}:student_seq          string  last student number given in the class       services/classes
-    {p}:class:{code}:names                hash    casefolded name -> how many took it ("Ana · 2")  services/classes
+    {p}:class:{code}:names                hash    a name's look-alike key -> how many took it ("Ana · 2")  services/classes
     {p}:class:{code}:joins:{minute}       string  joins in one minute (expires)                services/classes
     {p}:class:{code}:joins:browser:{hash} string  joins from one browser in an hour (expires)  services/classes
     {p}:class:{code}:pending              set     submission ids queued, running or checking   services/store
@@ -67,6 +71,16 @@ class Keys:
 
     def login_failures(self, kind: str, digest: str) -> str:
         return self._key("login", kind, digest)
+
+    # --- the door: limits on joins, rejoins and logins; sign-ins (services/door, sessions) --------
+    def door(self, kind: str, digest: str) -> str:
+        return self._key("door", kind, digest)
+
+    def signed_out(self, digest: str) -> str:
+        return self._key("signed_out", digest)
+
+    def instructor_browsers(self) -> str:
+        return self._key("instructor_browsers")
 
     def workers(self) -> str:
         return self._key("workers")
@@ -117,6 +131,9 @@ class Keys:
 
     def students(self, code: str) -> str:
         return self._class(code, "students")
+
+    def removed_students(self, code: str) -> str:
+        return self._class(code, "removed")
 
     def student_seq(self, code: str) -> str:
         return self._class(code, "student_seq")

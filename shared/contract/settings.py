@@ -84,6 +84,18 @@ class Settings:
         1800, "DECODELAB_JOB_TIMEOUT",
         "RQ job timeout of one submission, seconds: past it, the submission fails (its rows are freed, the "
         "rest of the batch goes on)")
+    # --- the door (issue 20: docs/security.md): who a client is, how often it may knock, how long it stays.
+    trusted_proxies: str = setting(
+        "", "DECODELAB_TRUSTED_PROXIES",
+        "reverse proxies (addresses, networks, host names; comma-separated) whose X-Forwarded-For / X-Real-IP "
+        "names the client; empty: the connection's own address is the client's", shown="*(none)*")
+    joins_per_address_per_hour: int = setting(
+        60, "DECODELAB_JOINS_PER_ADDRESS_PER_HOUR",
+        "new students one client address may create in an hour (raise it when a class joins through one NAT)")
+    student_session_hours: int = setting(12, "DECODELAB_SESSION_HOURS",
+                                         "a student's sign-in ends this long after joining (then: rejoin code)")
+    instructor_session_hours: int = setting(8, "DECODELAB_INSTRUCTOR_SESSION_HOURS",
+                                            "the instructor's sign-in ends this long after the password")
     # `make run` only (scripts/run.py): where it serves and what it starts.
     port: int = setting(8501, "DECODELAB_PORT", "`make run`: the dashboard's port")
     redis_port: int = setting(6390, "DECODELAB_REDIS_PORT",

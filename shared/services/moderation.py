@@ -26,13 +26,17 @@ from shared.contract.settings import Settings
 from shared.services.store import Store
 
 MAX_COMMENT_CHARS = 300
-# Instructor login throttling, per browser session and per client address (a school's NAT puts a whole
-# class behind one address, so its allowance is larger). After `free` wrong passwords each further one
+# Instructor login throttling, per browser (its XSRF cookie, else the page session) and per client address
+# (services/door.client_address: behind a trusted proxy, the address the proxy saw). A school's NAT puts a
+# whole class behind one address, so its allowance is larger. After `free` wrong passwords each further one
 # makes the next attempt wait 2, 4, 8... seconds, up to `LOGIN_MAX_WAIT_SECONDS`; counts are forgotten
-# after an hour without failures, and reset by a correct password.
+# after an hour without failures, and reset by a correct password. A browser the instructor logged in from
+# before (within `KNOWN_BROWSER_SECONDS`) is held only to its own count, not its address's: a student's
+# guesses from the same NAT do not lock the instructor out (OWASP's "device cookie").
 LOGIN_FREE_FAILURES = {"session": 5, "address": 20}
 LOGIN_MAX_WAIT_SECONDS = 15 * 60
 LOGIN_MEMORY_SECONDS = 3600
+KNOWN_BROWSER_SECONDS = 30 * 24 * 3600
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,12 @@ class LoginAttempt:
     wait_seconds: int = 0        # > 0: refused without looking at the password; try again after this
 
 
-def log_in_instructor(store: Store, settings: Settings, password: str, session: str, address: str) -> LoginAttempt:
-    """Check the password unless this session or address must wait after repeated failures."""
-    scopes = {"session": session, "address": address or "local"}
+def log_in_instructor(store: Store, settings: Settings, password: str, session: str, address: str,
+                      browser: str = "") -> LoginAttempt:
+    """Check the password unless this browser (or session) or address must wait after repeated failures."""
+    scopes = {"session": browser or session}
+    if not (browser and _known_browser(store, browser)):
+        scopes["address"] = address or "local"
     keys = {kind: store.keys.login_failures(kind, hashlib.sha256(value.encode()).hexdigest()[:24])
             for kind, value in scopes.items()}
     now_ = time.time()
@@ -71,6 +78,8 @@ def log_in_instructor(store: Store, settings: Settings, password: str, session: 
     token = instructor_token(settings, password)
     if token:
         store.redis.delete(*keys.values())
+        if browser:
+            store.redis.zadd(store.keys.instructor_browsers(), {_browser_digest(browser): now_})
         return LoginAttempt(token=token)
     for kind, key in keys.items():
         failures = store.redis.hincrby(key, "failures", 1)
@@ -78,8 +87,17 @@ def log_in_instructor(store: Store, settings: Settings, password: str, session: 
         over = failures - LOGIN_FREE_FAILURES[kind]
         if over > 0:
             store.redis.hset(key, "until", now_ + min(2 ** over, LOGIN_MAX_WAIT_SECONDS))
-    log.warning("instructor login failed from %s (session %s…)", scopes["address"], session[:8])
+    log.warning("instructor login failed from %s (browser %s…)", address or "local", scopes["session"][:8])
     return LoginAttempt()
+
+
+def _browser_digest(browser: str) -> str:
+    return hashlib.sha256(b"instructor browser" + browser.encode()).hexdigest()[:24]
+
+
+def _known_browser(store: Store, browser: str) -> bool:
+    seen = store.redis.zscore(store.keys.instructor_browsers(), _browser_digest(browser))
+    return seen is not None and time.time() - seen < KNOWN_BROWSER_SECONDS
 
 
 def is_instructor(settings: Settings, token: str | None) -> bool:

@@ -15,8 +15,14 @@ and a token pasted into another browser is refused. Where no such cookie exists 
 off), tokens are bearer tokens: say so to whoever deploys it.
 
 A **rejoin code** (`17-K3QZ7M2A`) lets a student get back in from another browser or device: the
-student's number in the class and an HMAC of (class, student) under the server secret, so it can only
-be made by the server and is never just a name.
+student's number in the class and an HMAC of (class, student, generation) under the server secret, so
+it can only be made by the server and is never just a name. The instructor can give a student a new
+one (the generation goes up and the old code is void).
+
+Every token carries the id of the **sign-in** it belongs to (`sid`) and that sign-in's end: a token
+re-issued on a language change keeps both, so a session cannot be stretched past its maximum lifetime
+(`DECODELAB_SESSION_HOURS`, `DECODELAB_INSTRUCTOR_SESSION_HOURS`), and logging out revokes the sign-in
+in Redis (`revoke`): every token of it, the ones in the browser's history included, then gets nothing.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
+import secrets
 import time
 from dataclasses import dataclass
 
-STUDENT_SESSION_SECONDS = 12 * 3600     # a school day
-INSTRUCTOR_SESSION_SECONDS = 8 * 3600
+from shared.services.store import Store
+
 REJOIN_MAC_CHARS = 8                    # base32: 40 bits, behind the join and rejoin limits
+REJOIN_PATTERN = re.compile(rf"^([0-9]{{1,6}})-([A-Z2-7]{{{REJOIN_MAC_CHARS}}})$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Session:
     lang: str = ""
     expires: float = 0.0
     browser: str = ""         # hash of the browser's XSRF token; "" = not bound
+    sid: str = ""             # the sign-in this token belongs to (revoked as a whole on logout)
 
 
 def _b64(data: bytes) -> str:
@@ -61,7 +71,7 @@ def issue(secret: bytes, session: Session, instructor_token: str = "") -> str:
     """The URL token for `session`. The instructor's rights are signed together with the current
     instructor token, so changing the password ends every instructor session."""
     body = json.dumps([session.code, session.student, session.label, session.instructor, session.lang,
-                       round(session.expires), session.browser], separators=(",", ":")).encode()
+                       round(session.expires), session.browser, session.sid], separators=(",", ":")).encode()
     mac = _mac(secret, b"session" + instructor_token.encode(), body)
     return f"{_b64(body)}.{_b64(mac[:18])}"
 
@@ -79,7 +89,7 @@ def verify(secret: bytes, token: str | None, browser: str, instructor_token: str
         return None
     if not hmac.compare_digest(mac, _mac(secret, b"session" + instructor_token.encode(), body)[:18]):
         return None
-    if not (isinstance(fields, list) and len(fields) == 7):
+    if not (isinstance(fields, list) and len(fields) == 8):
         return None
     session = Session(*fields)
     if session.expires < (now if now is not None else time.time()):
@@ -108,16 +118,47 @@ def browser_id(cookies) -> str:
     return hashlib.sha256(b"decodelab browser" + token).hexdigest()[:24]
 
 
-def rejoin_code(secret: bytes, code: str, student_id: str) -> str:
-    mac = base64.b32encode(_mac(secret, b"rejoin", f"{code}|{student_id}".encode())).decode()
+def rejoin_code(secret: bytes, code: str, student_id: str, generation: int = 0) -> str:
+    """The student's rejoin code; `generation` > 0 after the instructor gave them a new one."""
+    named = f"{code}|{student_id}" + (f"|{generation}" if generation else "")
+    mac = base64.b32encode(_mac(secret, b"rejoin", named.encode())).decode()
     return f"{student_id[1:]}-{mac[:REJOIN_MAC_CHARS]}"
 
 
-def rejoin_student_id(secret: bytes, code: str, rejoin: str) -> str | None:
-    """The student id a rejoin code names, if the code is authentic for this class."""
-    text = (rejoin or "").strip().upper().replace(" ", "")
-    number, _, _ = text.partition("-")
-    if not number.isdigit() or len(text) > 40:
+def parse_rejoin(rejoin: str) -> str | None:
+    """The student id a typed rejoin code claims ("17-k3qz 7m2a" -> "s17"), or None when it is not
+    shaped like one (ASCII digits, a dash, 8 base32 letters): `1-É` or `²-AAAAAAAA` are not."""
+    match = REJOIN_PATTERN.match(typed_rejoin(rejoin))
+    return f"s{int(match.group(1))}" if match else None
+
+
+def typed_rejoin(rejoin: str) -> str:
+    return str(rejoin or "")[:40].strip().upper().replace(" ", "")
+
+
+def rejoin_student_id(secret: bytes, code: str, rejoin: str, generation: int = 0) -> str | None:
+    """The student id a rejoin code names, if the code is authentic for this class and generation."""
+    student_id = parse_rejoin(rejoin)
+    if student_id is None:
         return None
-    student_id = f"s{int(number)}"
-    return student_id if hmac.compare_digest(text, rejoin_code(secret, code, student_id)) else None
+    expected = rejoin_code(secret, code, student_id, generation)
+    return student_id if hmac.compare_digest(typed_rejoin(rejoin), expected) else None
+
+
+# --- sign-ins and their revocation ---------------------------------------------------------------------------
+def new_sign_in() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def revoke(store: Store, sid: str, until: float) -> None:
+    """End a sign-in: every token carrying `sid` is refused from now on (kept until its tokens expire)."""
+    if sid:
+        store.redis.set(_signed_out(store, sid), 1, exat=max(int(until), int(time.time())) + 60)
+
+
+def is_revoked(store: Store, sid: str) -> bool:
+    return bool(sid) and bool(store.redis.exists(_signed_out(store, sid)))
+
+
+def _signed_out(store: Store, sid: str) -> str:
+    return store.keys.signed_out(hashlib.sha256(sid.encode()).hexdigest()[:24])
