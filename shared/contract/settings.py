@@ -84,6 +84,10 @@ class Settings:
         1800, "DECODELAB_JOB_TIMEOUT",
         "RQ job timeout of one submission, seconds: past it, the submission fails (its rows are freed, the "
         "rest of the batch goes on)")
+    # Lessons the instructor leads (issue 23, docs/lessons.md).
+    lessons_dir: str = setting("", "DECODELAB_LESSONS_DIR",
+                               "folder of lesson files (`*.toml`) the console offers",
+                               shown="the built-in `lessons/`")
     # `make run` only (scripts/run.py): where it serves and what it starts.
     port: int = setting(8501, "DECODELAB_PORT", "`make run`: the dashboard's port")
     redis_port: int = setting(6390, "DECODELAB_REDIS_PORT",
