@@ -13,6 +13,7 @@ from dashboard.common import (
     student,
     tr,
 )
+from dashboard.lesson_step import lesson_pointer
 from shared.contract.problems import Problem
 from shared.services.classes import join_class, normalize_code, student_of
 from shared.services.sessions import rejoin_code, rejoin_student_id
@@ -25,6 +26,7 @@ if not redis_ok(store):
 joined = student()
 if joined:
     st.success(tr("join.joined", code=joined.code, name=joined.label))
+    lesson_pointer(store, joined)  # what to do now: the class's current step, and a link to it
     st.info(tr("join.rejoin_code", rejoin=rejoin_code(get_secret(), joined.code, joined.id)))
     if st.button(tr("join.leave")):
         forget_student()
