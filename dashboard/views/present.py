@@ -49,21 +49,21 @@ def class_to_show() -> str:
 
 def move(running: ClassLesson) -> None:
     """◀ and ▶ (the arrow keys), open/close the question (Q) and reveal (V)."""
-    back, where, ask, show, forward = st.columns([1, 3, 1.4, 1.4, 1], vertical_alignment="center")
-    if back.button("◀", shortcut="Left", disabled=running.index == 0, key="present-prev"):
+    st.caption(tr("lesson.banner", title=running.lesson.title.get(lang()), number=running.index + 1,
+                  total=len(running.lesson.steps)))
+    back, ask, show, forward = st.columns([1, 2, 2, 1], vertical_alignment="center")
+    if back.button("◀", shortcut="Left", disabled=running.index == 0, key="present-prev", width="stretch"):
         lessons.go_to(store, get_settings(), token, running.code, running.index - 1)
         st.rerun()
-    where.caption(tr("lesson.banner", title=running.lesson.title.get(lang()), number=running.index + 1,
-                     total=len(running.lesson.steps)))
     if running.question and ask.button(tr("lesson.close_question") if running.accepting else tr("lesson.open_question"),
-                                       shortcut="Q", key="present-ask"):
+                                       shortcut="Q", key="present-ask", width="stretch"):
         toggle_question(running)
     if show.button(tr("lesson.unreveal") if running.revealed else tr("lesson.reveal"), shortcut="V",
-                   key="present-reveal"):
+                   key="present-reveal", width="stretch"):
         lessons.reveal(store, get_settings(), token, running.code, not running.revealed)
         st.rerun()
     if forward.button("▶", shortcut="Right", disabled=running.index + 1 >= len(running.lesson.steps),
-                      key="present-next"):
+                      key="present-next", width="stretch"):
         lessons.go_to(store, get_settings(), token, running.code, running.index + 1)
         st.rerun()
 
@@ -92,7 +92,7 @@ def live(code: str, seen: int) -> None:
     tally = lessons.class_tally(store, running)
     if tally is not None and running.question is not None:
         st.markdown(f"### {running.question.text.get(lang())}")
-        st.text(tr("lesson.answered_count", answered=tally.answered, students=students))
+        st.markdown(f"**{tr('lesson.answered_count', answered=tally.answered, students=students)}**")
     if running.blind:
         blind_texts(running, lessons.blind_outputs(store, running), tally)
     tally_view(running, tally, big=True)

@@ -385,3 +385,23 @@ def answer_text(question: Question, value: Any, lang: str, labels: list[str] | N
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def main(paths: list[str]) -> int:
+    """`python -m shared.teaching.lessons FILE...`: check lesson files as the console would; 1 on an error."""
+    failed = 0
+    for name in paths:
+        try:
+            lesson = load_file(Path(name))
+        except LessonError as error:
+            print(error.message("en"))
+            failed = 1
+            continue
+        print(f"{name}: ok · {lesson.id} · {len(lesson.steps)} steps · "
+              f"{sum(1 for s in lesson.steps if s.question)} questions")
+    return failed
+
+
+if __name__ == "__main__":
+    import sys
+    raise SystemExit(main(sys.argv[1:]))
