@@ -12,6 +12,11 @@ presentation page, the one Streamlit session whose timing is asked for, is real.
 (`--retries`) sends its answer twice (a retry after a lost reply) and another share (`--changes`) changes
 its mind once.
 
+`--followers` more students (30 by default) join through their own protocol-client pages and sit on the
+decoding lab, following the lesson as a class does: the server's CPU while they follow (their pages poll
+the lesson every 3 s) and the time from the instructor's next step to each of their pages showing it
+(`step_push_p95_s`) are reported too.
+
 Printed: `votes_lost` (students whose last answer is not the stored one, or missing from the tally),
 `votes_duplicated` (answers counted beyond one per student), `tally_p95_s` and `last_vote_to_tally_s`
 (from the moment the k-th student's first answer is stored to the moment the presentation page first
@@ -37,6 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from bench.load_dashboard import process_cpu_seconds
+from bench.load_dashboard_protocol import join
 from bench.st_client import Tab
 from devtools.embedded_redis import EmbeddedRedis, free_port
 from shared.contract.settings import Settings
@@ -62,6 +69,8 @@ def parse_args(argv=None):
     parser.add_argument("--retries", type=float, default=0.1, help="share of students who send their answer twice")
     parser.add_argument("--changes", type=float, default=0.1, help="share of students who change their answer")
     parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for the page to show the tally")
+    parser.add_argument("--followers", type=int, default=30, help="students on real pages following the lesson")
+    parser.add_argument("--measure", type=float, default=10.0, help="seconds of each CPU measurement")
     parser.add_argument("--out", help="write the figures as JSON here")
     return parser.parse_args(argv)
 
@@ -111,7 +120,7 @@ async def presentation(url: str, students: int, timeout: float) -> Tab:
     await tab.click_link("Profesor/a")
     await tab.wait_for(lambda: tab.has("text_input", "Contraseña") and tab.settled(), timeout)
     tab.type("Contraseña", PASSWORD)
-    await tab.press("Entrar", "form_submit_button")
+    await tab.press("Entrar")  # the login form's submit button
     await tab.wait_for(lambda: tab.has("page_link", "Presentación") and tab.settled(), timeout)
     await tab.click_link("Presentación")
     await tab.wait_text(f"0 de {students} han respondido", timeout)
@@ -175,14 +184,57 @@ def cast_votes(store: Store, students: list[Student], key: str, args) -> tuple[d
     return last, sorted(firsts), errors[0]
 
 
-async def measure(url: str, store: Store, students: list[Student], key: str, args) -> dict:
+async def server_cpu_pct(pid: int, seconds: float) -> float:
+    start_cpu, start = process_cpu_seconds(pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    return round(100 * (process_cpu_seconds(pid) - start_cpu) / (time.monotonic() - start), 1)
+
+
+async def measure(url: str, pid: int, store: Store, settings: Settings, students: list[Student], key: str,
+                  args) -> dict:
     tab = await presentation(url, len(students), args.timeout)
+    figures: dict = {"presentation_only_cpu_pct": await server_cpu_pct(pid, args.measure)}
+    followers = [await join(url, i, args.timeout, CLASS) for i in range(args.followers)]
+    if followers:
+        await asyncio.sleep(3)
+        figures["following_cpu_pct"] = await server_cpu_pct(pid, args.measure)
+        figures["following_cpu_pct_per_student"] = round(
+            max(0.0, figures["following_cpu_pct"] - figures["presentation_only_cpu_pct"]) / len(followers), 3)
     seen: dict[int, float] = {}
     watcher = asyncio.create_task(watch_tally(tab, len(students), seen, args.window + args.timeout))
+    cpu = asyncio.create_task(server_cpu_pct(pid, args.window))
     last, firsts, errors = await asyncio.to_thread(cast_votes, store, students, key, args)
     await watcher
+    figures["voting_cpu_pct"] = await cpu
     shown = shown_count(tab)
-    await tab.close()
+    figures.update(await push_step(store, settings, followers, args.timeout))
+    for page in [tab, *followers]:
+        await page.close()
+    return {**count_votes(store, students, key, last, firsts, errors, shown, seen, args), **figures}
+
+
+async def push_step(store: Store, settings: Settings, followers: list[Tab], timeout: float) -> dict:
+    """The instructor's next step: how long until each following page shows its title."""
+    if not followers:
+        return {}
+    running = lessons.current(store, CLASS)
+    assert running is not None
+    title = running.lesson.steps[running.index + 1].title.es
+    pushed = time.monotonic()
+    lessons.go_to(store, settings, instructor_token(settings, PASSWORD) or "", CLASS, running.index + 1)
+    moments = await asyncio.gather(*(page.wait_text(re.escape(title), timeout) for page in followers),
+                                   return_exceptions=True)
+    delays = sorted(m - pushed for m in moments if isinstance(m, float))
+    return {"step_push_p95_s": pct(delays, 95), "step_push_missed": len(followers) - len(delays)}
+
+
+def pct(values: list[float], share: int) -> float | None:
+    return round(values[min(len(values) - 1, int(share / 100 * len(values)))], 3) if values else None
+
+
+def count_votes(store: Store, students: list[Student], key: str, last: dict[str, int], firsts: list[float],
+                errors: int, shown: int, seen: dict[int, float], args) -> dict:
+    """What was stored, counted and shown against what each student last sent."""
     stored = lessons.answers(store, CLASS, key)
     running = lessons.current(store, CLASS)
     tally = lessons.class_tally(store, running) if running else None
@@ -197,12 +249,10 @@ async def measure(url: str, store: Store, students: list[Student], key: str, arg
     if tally and tally.counts != expected:
         lost += sum(max(0, e - c) for e, c in zip(expected, tally.counts))
         duplicated += sum(max(0, c - e) for e, c in zip(expected, tally.counts))
-    delays = [seen[k] - moment for k, moment in enumerate(firsts, 1) if k in seen]
-    delays.sort()
+    delays = sorted(seen[k] - moment for k, moment in enumerate(firsts, 1) if k in seen)
     return {"students": len(students), "window_s": args.window, "vote_errors": errors, "shown": shown,
-            "votes_lost": lost, "votes_duplicated": duplicated,
-            "tally_p50_s": round(delays[len(delays) // 2], 3) if delays else None,
-            "tally_p95_s": round(delays[min(len(delays) - 1, int(0.95 * len(delays)))], 3) if delays else None,
+            "votes_lost": lost, "votes_duplicated": duplicated, "tally_p50_s": pct(delays, 50),
+            "tally_p95_s": pct(delays, 95),
             "last_vote_to_tally_s": round(seen[len(firsts)] - firsts[-1], 3) if firsts and len(firsts) in seen else None}
 
 
@@ -212,7 +262,7 @@ def main(argv=None) -> int:
         redis_server, dashboard, url, store, settings = start_stack(Path(tmp_name))
         try:
             students, key = prepare_class(store, settings, args.students)
-            figures = asyncio.run(measure(url, store, students, key, args))
+            figures = asyncio.run(measure(url, dashboard.pid, store, settings, students, key, args))
         finally:
             dashboard.send_signal(signal.SIGTERM)
             dashboard.wait(timeout=20)

@@ -128,14 +128,14 @@ def who_answered(store: Store, code: str) -> None:
     students = {k.decode(): v for k, v in store.redis.hgetall(store.keys.students(code)).items()}
     st.text(tr("lesson.answered_count", answered=len(found), students=len(students)))
     labels = running.step.task.config_labels() if running.step.task else []
-    st.dataframe(pd.DataFrame([{tr("lesson.col.student"): lessons_label(raw),
+    st.dataframe(pd.DataFrame([{tr("lesson.col.student"): student_label(raw),
                                 tr("lesson.col.answer"): answer_text(running.question, found[i]["value"], lang(), labels)
                                 if i in found else ""} for i, raw in students.items()],
                               columns=[tr("lesson.col.student"), tr("lesson.col.answer")]), hide_index=True)
     tally_view(running, lessons.class_tally(store, running))
 
 
-def lessons_label(raw: bytes) -> str:
+def student_label(raw: bytes) -> str:
     return json.loads(raw)["label"]
 
 

@@ -23,7 +23,11 @@ SHOWN_TEXT_ANSWERS = 30  # the newest free-text answers the projector lists
 
 
 def step_text(running: ClassLesson) -> None:
+    """The step's Markdown; on the first step, the lesson's objectives under it."""
     st.markdown(running.step.text.get(lang()))
+    if running.index == 0 and running.lesson.objectives:
+        st.markdown(f"**{tr('lesson.objectives')}**\n\n" +
+                    "\n".join(f"- {objective.get(lang())}" for objective in running.lesson.objectives))
 
 
 def config_labels(running: ClassLesson) -> list[str]:
@@ -67,31 +71,48 @@ def bars(labels: list[str], counts: list[int], big: bool) -> None:
 
 
 def blind_tally(running: ClassLesson, tally: Tally, big: bool) -> None:
-    """Per text, how many guessed each configuration; after the reveal, which one it really was."""
+    """One row per text, its bar split by the configuration the class guessed; after the reveal each
+    row's label says which configuration really made it."""
     labels = config_labels(running)
     truth = running.blind.truth if running.blind else ()
+    rows = []
     for number, guesses in enumerate(tally.guesses):
-        st.text(tr("lesson.text_n", number=number + 1))
-        shown = [labels[i] if i < len(labels) else str(i) for i in range(len(guesses))]
+        text = tr("lesson.text_n", number=number + 1)
         if running.revealed and number < len(truth):
-            shown[truth[number]] = "✔ " + shown[truth[number]]
-        bars(shown, guesses, big)
+            text += f" (✔ {labels[truth[number]]})"
+        rows += [{"text": text, "guess": labels[i] if i < len(labels) else str(i), "count": count}
+                 for i, count in enumerate(guesses) if count]
+    if not rows:
+        return
+    size = 18 if big else 13
+    chart = alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
+        y=alt.Y("text:N", title=None, axis=alt.Axis(labelLimit=0)),
+        x=alt.X("count:Q", title=tr("lesson.count"), axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("guess:N", sort=labels, title=None, legend=alt.Legend(orient="bottom", columns=1)),
+        tooltip=["text", "guess", "count"])
+    st.altair_chart(chart.properties(height=alt.Step(44 if big else 30)).configure_axis(
+        labelFontSize=size, titleFontSize=size).configure_legend(labelFontSize=size, labelLimit=0), width="stretch")
 
 
-def blind_texts(running: ClassLesson, outputs: list[Output], tally: Tally | None) -> None:
-    """The texts of the comparison, numbered; after the reveal each says which configuration made it
-    and how many in the class guessed right."""
+def blind_texts(running: ClassLesson, outputs: list[Output], tally: Tally | None, side_by_side: bool = False) -> None:
+    """The texts of the comparison, numbered (side by side on the projector); after the reveal each says
+    which configuration made it and how many in the class guessed right."""
     labels = config_labels(running)
     truth = running.blind.truth if running.blind else ()
-    for number, output in enumerate(outputs):
-        with st.container(border=True):
+    prompts = list(dict.fromkeys(o.prompt for o in outputs))
+    if len(prompts) == 1:
+        st.text(tr("lesson.prompt_was", prompt=prompts[0]))
+    holders = st.columns(len(outputs)) if side_by_side and outputs else [st.container() for _ in outputs]
+    for number, (output, holder) in enumerate(zip(outputs, holders)):
+        with holder, st.container(border=True):
             st.text(tr("lesson.text_n", number=number + 1))
-            st.text(tr("lesson.prompt_was", prompt=output.prompt))
-            st.text(output.text or "∅")
             if running.revealed and number < len(truth):
                 st.text(tr("lesson.made_by", config=labels[truth[number]]))
                 if tally is not None and tally.correct:
                     st.text(tr("lesson.guessed", right=tally.correct[number], total=tally.answered))
+            if len(prompts) > 1:
+                st.text(tr("lesson.prompt_was", prompt=output.prompt))
+            st.text(output.text or "∅")
 
 
 def outputs_with_prompts(outputs: list[Output]) -> None:

@@ -39,8 +39,15 @@ def log_in(page, password: str) -> None:
     page.get_by_text(w["logged_in"]).wait_for(timeout=30_000)
 
 
-def join(browser, url: str, name: str, lang: str):
+def opened(browser, url: str, lang: str):
+    """A new browser context on the dashboard; patient, as a shared 2-core machine needs."""
     page = open_in(browser, url, lang)
+    page.set_default_timeout(90_000)
+    return page
+
+
+def join(browser, url: str, name: str, lang: str):
+    page = opened(browser, url, lang)
     w = WORDS[lang]
     page.get_by_label(w["name"]).fill(name)
     page.get_by_label(w["code"], exact=True).fill(TEST_CLASS)
@@ -68,13 +75,13 @@ def pick(page, label: str, option: str) -> None:
     except Exception:
         shot(page, "lesson-blind-failed.png", full_page=True)
         raise
-    box.locator("[data-baseweb='select']").click()
+    box.get_by_role("combobox").click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_the_instructor_leads_the_built_in_lesson_for_three_students(dashboard_url, browser, store, settings):
     ARTIFACTS.mkdir(exist_ok=True)
-    teacher = open_in(browser, dashboard_url, "es")
+    teacher = opened(browser, dashboard_url, "es")
     log_in(teacher, settings.instructor_password)
     teacher.get_by_role("button", name="Empezar la lección").click()
     teacher.get_by_text("Lección: Modelos GPT y estrategias de generación · paso 1 de").wait_for(timeout=30_000)
@@ -121,12 +128,16 @@ def test_the_instructor_leads_the_built_in_lesson_for_three_students(dashboard_u
             pick(page, s["which"].format(n=number), guess)
         page.get_by_role("button", name=s["send"]).click()
         page.get_by_text(s["saved"]).first.wait_for(timeout=30_000)
+    chloe.get_by_text(SAY["en"]["blind"]).first.scroll_into_view_if_needed()
+    shot(chloe, "lesson-student-en.png")
     teacher.get_by_text("3 de 3 han respondido").wait_for(timeout=30_000)
     shot(teacher, "present-blind-es.png")
     teacher.keyboard.press("v")  # the reveal: each text's configuration beside the class's guesses
-    teacher.get_by_text(f"Lo generó: {truth[0]}").wait_for(timeout=30_000)
-    assert teacher.get_by_text("[data-testid='stSidebar']").count() == 0
-    shot(teacher, "present-reveal-es.png", full_page=True)
+    revealed = teacher.get_by_text(f"Lo generó: {truth[0]}")
+    revealed.wait_for(timeout=30_000)
+    assert not teacher.locator("[data-testid='stSidebar']").is_visible()  # the projector shows no sidebar
+    revealed.scroll_into_view_if_needed()
+    shot(teacher, "present-reveal-es.png")
     students["Chloe"].get_by_text(f"Made by: {truth[0]}").first.wait_for(timeout=30_000)
     teacher.keyboard.press("ArrowLeft")
     wait_for(lambda: lessons.current(store, TEST_CLASS).step.id == "1.2-predict", timeout=30)

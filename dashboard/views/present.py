@@ -94,7 +94,7 @@ def live(code: str, seen: int) -> None:
         st.markdown(f"### {running.question.text.get(lang())}")
         st.markdown(f"**{tr('lesson.answered_count', answered=tally.answered, students=students)}**")
     if running.blind:
-        blind_texts(running, lessons.blind_outputs(store, running), tally)
+        blind_texts(running, lessons.blind_outputs(store, running), tally, side_by_side=True)
     tally_view(running, tally, big=True)
 
 
@@ -117,6 +117,7 @@ if current is None:
 with st.container(key="present"):
     move(current)
     st.title(current.step.title.get(lang()))
-    step_text(current)
+    if not (current.question and current.question_state):
+        step_text(current)  # once the question is asked, the projector gives the question the room
     st.fragment(run_every=PRESENT_POLL_SECONDS)(live)(code, current.version)
     outputs(current)
