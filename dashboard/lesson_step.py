@@ -102,7 +102,8 @@ def question_box(store: Store, me: Student, running: ClassLesson) -> None:
     key = running.question_key
     mine = lessons.own_answer(store, me, key)
     if running.question.kind == "blind" and running.blind:
-        blind_texts(running, lessons.blind_outputs(store, running), None)
+        shown_tally = lessons.class_tally(store, running) if running.revealed else None  # the class's guesses
+        blind_texts(running, lessons.blind_outputs(store, running), shown_tally)
     if not running.question_state:
         st.caption(tr("lesson.waiting_question"))
         return
@@ -136,8 +137,8 @@ def answer_input(running: ClassLesson, key: str, mine):
     guesses = []
     for number in range(len(running.blind.output_ids) if running.blind else 0):
         kept = mine[number] if isinstance(mine, list) and number < len(mine) else None
-        picked = st.selectbox(tr("lesson.which_config", number=number + 1), labels, index=kept,
-                              key=f"q-{key}-{number}")
+        # radios, not select boxes: a select box's open list closes when the page's poll reruns
+        picked = st.radio(tr("lesson.which_config", number=number + 1), labels, index=kept, key=f"q-{key}-{number}")
         guesses.append(labels.index(picked) if picked is not None else None)
     return guesses
 

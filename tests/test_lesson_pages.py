@@ -134,3 +134,34 @@ def test_a_malformed_lesson_file_is_an_error_in_the_console_not_a_crash(app_env,
     app.button(key="lesson-start").click().run()
     assert lessons.current(store, TEST_CLASS).lesson.id == "tokens"
     assert not app.exception
+
+
+def test_a_blind_comparison_is_guessed_on_the_page_and_revealed_beside_the_guesses(app_env, store, settings, token,
+                                                                                  notebook):
+    lessons.start(store, settings, token, TEST_CLASS, notebook)
+    go(store, settings, token, notebook, "1.2-blind")
+    store_outputs(store, [make_output(i, temperature=t, text=f"text at T {t}") for i, t in enumerate((0.1, 0.7, 1.5))])
+    lessons.open_question(store, settings, token, TEST_CLASS)
+    running = lessons.current(store, TEST_CLASS)
+    labels = running.step.task.config_labels()
+    app = joined_app(name="ana", lang="en").switch_page("views/decoding.py").run()
+    shown = [t for t in texts(app) if t.startswith("text at T")]
+    assert shown == [f"text at T {(0.1, 0.7, 1.5)[i]}" for i in running.blind.truth]
+    assert not any(label in " ".join(texts(app)) for label in labels)  # no configuration beside a text
+    for number, truth in enumerate(running.blind.truth):
+        app.radio(key=f"q-{running.question_key}-{number}").set_value(labels[truth])
+    [b for b in app.button if b.label == "Send answer"][0].click().run()
+    assert list(lessons.answers(store, TEST_CLASS, running.question_key).values())[0]["value"] == list(running.blind.truth)
+    lessons.reveal(store, settings, token, TEST_CLASS)
+    app.run()
+    assert f"Made by: {labels[running.blind.truth[0]]}" in texts(app)
+    assert "The class got it right 1 of 1 times" in texts(app)
+
+
+def test_the_console_exports_answers_and_outputs_per_student(app_env, store, settings, token, notebook):
+    lessons.start(store, settings, token, TEST_CLASS, notebook)
+    app = console(settings)
+    app.selectbox(key="lesson-class").select(TEST_CLASS).run()
+    app.toggle(key=f"lesson-exports-{TEST_CLASS}").set_value(True).run()
+    labels = [d.proto.label for d in app.get("download_button")]
+    assert f"Answers and outputs of {TEST_CLASS} (CSV)" in labels and f"Report of {TEST_CLASS} by student (Markdown)" in labels
