@@ -137,6 +137,8 @@ def test_the_instructor_leads_the_built_in_lesson_for_three_students(dashboard_u
     assert not teacher.locator("[data-testid='stSidebar']").is_visible()  # the projector shows no sidebar
     revealed.scroll_into_view_if_needed()
     shot(teacher, "present-reveal-es.png")
+    teacher.set_viewport_size({"width": 1920, "height": 1080})  # the other projector the issue names
+    shot(teacher, "present-reveal-1080-es.png")
     students["Chloe"].get_by_text(f"Made by: {truth[0]}").first.wait_for(timeout=30_000)
     teacher.keyboard.press("ArrowLeft")
     wait_for(lambda: lessons.current(store, TEST_CLASS).step.id == "1.2-predict", timeout=30)
@@ -144,5 +146,6 @@ def test_the_instructor_leads_the_built_in_lesson_for_three_students(dashboard_u
     key = "decoding/1.2-blind"
     found = lessons.answers(store, TEST_CLASS, key)
     assert len(found) == 3 and sorted(a["label"] for a in found.values()) == ["Ana", "Bruno", "Chloe"]
-    for name in ("present-tally-es.png", "present-blind-es.png", "present-reveal-es.png", "lesson-student-en.png"):
+    for name in ("present-tally-es.png", "present-blind-es.png", "present-reveal-es.png", "lesson-student-en.png",
+                 "present-reveal-1080-es.png"):
         shutil.copy(ARTIFACTS / name, DOCS / name)

@@ -128,3 +128,8 @@ def test_a_blind_tally_counts_guesses_per_text_and_the_right_ones():
     assert result.answered == 3
     assert result.guesses[0] == [1, 0, 2] and result.correct == [2, 2, 1]
     assert answer_text(question, [2, 0, 1], "en", ["T 0.1", "T 0.7", "T 1.5"]) == "1 → T 1.5; 2 → T 0.1; 3 → T 0.7"
+
+
+def test_the_dashboard_image_ships_the_built_in_lessons():
+    image = (BUILT_IN_FOLDER.parent / "docker" / "dashboard.Dockerfile").read_text()
+    assert "COPY lessons/ lessons/" in image  # BUILT_IN_FOLDER is resolved beside shared/, as in the image
