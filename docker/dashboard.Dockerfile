@@ -5,6 +5,7 @@ COPY requirements-dashboard.txt .
 RUN pip install --no-cache-dir -r requirements-dashboard.txt
 COPY shared/ shared/
 COPY dashboard/ dashboard/
+COPY lessons/ lessons/
 COPY .streamlit/ .streamlit/
 ENV PYTHONPATH=/app
 EXPOSE 8501

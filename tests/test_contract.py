@@ -38,7 +38,8 @@ def test_every_key_is_documented_in_the_layout_table_as_it_is_built():
         params = list(inspect.signature(method).parameters)
         placeholders = {"code": "{code}", "student_id": "{student id}", "submission_id": "{id}", "request_id": "{id}",
                         "output_id": "{output id}", "digest": "{digest}", "name": "{name}", "kind": "{kind}",
-                        "minute": "{minute}", "browser": "{hash}", "model": "{model}"}
+                        "minute": "{minute}", "browser": "{hash}", "model": "{model}",
+                        "question": "{question}"}
         if name == "index":
             built = [method("{code}", index, "{x}") for index in keys_module.INDEXES]
             assert all(re.sub(r"\{x\}$", "", key) in table for key in built), built

@@ -17,6 +17,7 @@ from dashboard.common import (
     tr,
 )
 from dashboard.lab_widgets import past_submissions
+from dashboard.lesson_step import lesson_step, results_hidden
 from dashboard.widgets import progress_banner
 from shared.contract.records import Output, Request
 from shared.services.submissions import build_request
@@ -36,6 +37,7 @@ from shared.teaching.ablation import (
 from shared.teaching.checks import check_detail
 
 me, store, settings, model = lab_page("ablation.header", "ablation.intro")
+lesson_step(store, me, "ablation")  # the class's current step, and this form prefilled with its task
 
 remember("a-topic", NOTEBOOK_TOPIC)  # the form stays as the student left it, under their results
 topic = st.text_input(tr("ablation.topic"), max_chars=300, key="a-topic")
@@ -143,7 +145,7 @@ def cell_text(cell: dict) -> str:
 def ablation_results(submission_id: str) -> None:
     """Progress while pending (polled); then the effect matrix and samples, drawn once."""
     view = follow(store, settings, submission_id, progress_banner, owner=me)
-    if view is not None and progress_banner(view):
+    if view is not None and progress_banner(view) and not results_hidden(store, me):
         matrix_view(store.submission(submission_id).request, store.submission_outputs(submission_id))
 
 

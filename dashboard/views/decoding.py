@@ -19,6 +19,7 @@ from dashboard.common import (
     tr,
 )
 from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
+from dashboard.lesson_step import lesson_step, results_hidden
 from dashboard.widgets import output_card, progress_banner
 from shared.contract.decoding import NOTEBOOK_PROMPT, STRATEGIES
 from shared.contract.records import Output
@@ -35,6 +36,7 @@ def blank_if_none(value):
 
 
 me, store, settings, model = lab_page("decoding.header", "decoding.intro")
+lesson_step(store, me, "decoding")  # the class's current step, and this form prefilled with its task
 theory_notes()
 
 remember("prompt", NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
@@ -93,7 +95,7 @@ def show_output(output: Output, note: dict) -> None:
 def show_results(submission_id: str) -> None:
     """Queue position and progress while pending (polled); then the outputs side by side, drawn once."""
     view = follow(store, settings, submission_id, progress_banner, owner=me)
-    if view is None or not progress_banner(view):
+    if view is None or not progress_banner(view) or results_hidden(store, me):
         return
     st.success(tr("decoding.done", seconds=round(view.finished_at - view.created_at, 1)))
     st.subheader(tr("decoding.results"))

@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.lab_widgets import plain
+from dashboard.lesson_step import results_hidden
 from dashboard.widgets import diff_html, output_card, readable_table
 from shared.services.classes import list_classes
 from shared.services.gallery import (
@@ -49,6 +50,8 @@ else:
     st.info(tr("join.need"))
     st.stop()
 st.header(tr("gallery.header", code=code))
+if joined and not token and results_hidden(store, joined):
+    st.stop()  # the step keeps the class's results for its reveal
 include_hidden = token is not None
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from rq import Queue
 
 from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant, tr
+from dashboard.lesson_console import lesson_console
 from dashboard.views.roster import keeps_open, roster_section
 from dashboard.widgets import readable_table
 from shared.contract.problems import Problem
@@ -147,6 +148,8 @@ def live_status(busy: bool) -> None:
         st.session_state.console_busy = now_busy
         st.rerun()
 
+
+lesson_console(store, settings, token)  # the lesson the instructor leads (dashboard/lesson_console.py)
 
 st.subheader(tr("instructor.workers"))
 busy_now = st.session_state.get("console_busy", False)

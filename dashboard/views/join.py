@@ -14,6 +14,7 @@ from dashboard.common import (
     student,
     tr,
 )
+from dashboard.lesson_step import lesson_pointer
 from shared.contract.problems import Problem
 from shared.services.classes import join_class, rejoin_class
 from shared.services.roster import current_rejoin_code
@@ -26,6 +27,7 @@ if not redis_ok(store):
 joined = student()
 if joined:
     st.success(tr("join.joined", code=joined.code, name=joined.label))
+    lesson_pointer(store, joined)  # what to do now: the class's current step, and a link to it
     st.info(tr("join.rejoin_code", rejoin=current_rejoin_code(store, get_secret(), joined.code, joined.id)))
     if st.button(tr("join.leave")):
         forget_student()

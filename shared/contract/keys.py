@@ -45,6 +45,9 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:class:{code}:starred              zset    outputs the instructor starred, by star time services/moderation
     {p}:class:{code}:hidden               set     outputs the instructor hid                   services/moderation
     {p}:class:{code}:comments             hash    output id -> the instructor's comment        services/moderation
+    {p}:class:{code}:lesson               hash    the running lesson: its text, step, question state, reveal  services/lessons
+    {p}:class:{code}:answers:{question}   hash    student id -> Answer JSON (one per student)  services/lessons
+    {p}:class:{code}:questions            zset    question keys ("lesson/step") asked, by first answer  services/lessons
 """
 
 from __future__ import annotations
@@ -182,3 +185,14 @@ class Keys:
 
     def comments(self, code: str) -> str:
         return self._class(code, "comments")
+
+    # --- the lesson the instructor leads (services/lessons.py) ---------------------------------
+    def lesson(self, code: str) -> str:
+        return self._class(code, "lesson")
+
+    def answers(self, code: str, question: str) -> str:
+        """`question` is "lesson id/step id" (both restricted to [a-z0-9._-] by the lesson format)."""
+        return self._class(code, "answers", question)
+
+    def questions(self, code: str) -> str:
+        return self._class(code, "questions")

@@ -96,6 +96,11 @@ class Settings:
                                          "a student's sign-in ends this long after joining (then: rejoin code)")
     instructor_session_hours: int = setting(8, "DECODELAB_INSTRUCTOR_SESSION_HOURS",
                                             "the instructor's sign-in ends this long after the password")
+
+    # Lessons the instructor leads (issue 23, docs/lessons.md).
+    lessons_dir: str = setting("", "DECODELAB_LESSONS_DIR",
+                               "folder of lesson files (`*.toml`) the console offers",
+                               shown="the built-in `lessons/`")
     # `make run` only (scripts/run.py): where it serves and what it starts.
     port: int = setting(8501, "DECODELAB_PORT", "`make run`: the dashboard's port")
     redis_port: int = setting(6390, "DECODELAB_REDIS_PORT",
