@@ -87,6 +87,10 @@ class Settings:
                                           "submissions a student may have queued or running")
     max_per_minute_per_student: int = setting(10, "DECODELAB_MAX_PER_MINUTE",
                                               "submissions a student may send per minute")
+    sandbox_children: int = setting(
+        4, "DECODELAB_SANDBOX_CHILDREN",
+        "students' regular expressions compiled at once per dashboard process, each in a child of up to 256 MB; "
+        "a press of Run past it waits 2 s, then is asked to try again")
     max_configs: int = setting(16, "DECODELAB_MAX_CONFIGS", "configurations in one submission, at most")
     max_prompt_chars: int = setting(6000, "DECODELAB_MAX_PROMPT_CHARS",
                                     "longest prompt accepted (the 1024-token window is checked too)")
