@@ -36,7 +36,7 @@ if not redis_ok(store):
 token = instructor()
 if not token:
     with st.form("login"):
-        password = st.text_input(tr("instructor.password"), type="password")
+        password = st.text_input(tr("instructor.password"), type="password", max_chars=settings.max_prompt_chars)
         if st.form_submit_button(tr("instructor.login")):
             attempt = log_in(password)
             if attempt.token:
