@@ -4,14 +4,13 @@ against the student's limits. Real Redis, real sandbox children, the submit path
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from devtools.sandbox_children import ChildCounter
 from shared.contract.problems import Problem
 from shared.services.submissions import build_request, submit
 from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
@@ -26,44 +25,6 @@ def ablation_request(settings, student: str, pattern: str):
     return build_request(settings, class_code=TEST_CLASS, student=student, prompt="", configs=[config], seed=1,
                          model=settings.model, lab="ablation", variants={"full": "Advantages of Git."},
                          checks=[{"id": "custom", "kind": "regex", "pattern": pattern}], topic="git")
-
-
-def sandbox_children() -> set[int]:
-    """Pids of this process's children that run the pattern sandbox, read from /proc (no psutil)."""
-    me, found = str(os.getpid()), set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue  # it ended while we looked
-        if stat.rsplit(")", 1)[1].split()[1] == me and b"pattern_sandbox.py" in cmdline:
-            found.add(int(entry.name))
-    return found
-
-
-class ChildCounter:
-    """Samples this process's sandbox children while the presses run: the most at once, and every pid seen."""
-
-    def __init__(self):
-        self.most, self.seen, self._stop = 0, set(), threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while not self._stop.is_set():
-            now = sandbox_children()
-            self.most, self.seen = max(self.most, len(now)), self.seen | now
-            time.sleep(0.002)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def press_at_once(store, settings, sandbox, students: list[str], pattern: str) -> list[str]:
