@@ -214,7 +214,7 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     model_total = None
     if recording:
         model_total = log_normalizer(scores)  # [rows, 2] the model's normalizer (see log_probs)
-        passes += 1
+        passes += NORMALIZER_PASSES
     window = _window(scores, history, params, top or 0, keep_model_scores=recording)
     passes += window.sweeps
     decision = _decide(window.values, window.ids, params, keys, complete=False)
@@ -381,10 +381,14 @@ def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> t
     return torch.where(~params.do_sample[:, None], log_probs(values, total).exp(), decision.probs)
 
 
+NORMALIZER_PASSES = 4  # log_normalizer's kernels over [rows, vocab]: amax, subtract, exp, sum
+
+
 def log_normalizer(scores: torch.Tensor) -> torch.Tensor:
     """[rows, 2]: each row's largest score and log(sum(exp(score - largest))), the two numbers softmax
     divides by. Kept apart, not added into one logsumexp: at |logit| ~ 600 float32 steps by 6e-5, so
-    `score - logsumexp` lost the 3e-5 that make a probability 0.99997 and not 1.0."""
+    `score - logsumexp` lost the 3e-5 that make a probability 0.99997 and not 1.0. (The kernels are
+    those logsumexp runs inside itself; `make bench-host` now counts them one by one.)"""
     peak = scores.amax(dim=-1, keepdim=True)  # [rows, 1]
     return torch.cat([peak, (scores - peak).exp_().sum(dim=-1, keepdim=True).log_()], dim=1)
 
