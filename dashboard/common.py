@@ -35,6 +35,7 @@ from shared.services.sessions import Session, browser_id, is_revoked, issue, new
 from shared.services.store import Store, redis_client
 from shared.services.submissions import cancel, new_request_id, progress, submit
 from shared.services.workers import served_models
+from shared.teaching.pattern_sandbox import ChildSlots
 
 
 @st.cache_resource
@@ -49,6 +50,13 @@ def warm_up() -> None:
     when the first visitor opens a page."""
     count_gpt2_tokens("warm up")
     name_keys("warm up")
+
+
+@st.cache_resource
+def get_sandbox() -> ChildSlots:
+    """The sandboxed children this dashboard process may run at once, shared by every session it serves
+    (DECODELAB_SANDBOX_CHILDREN): each press of Run with a custom regex compiles it in one."""
+    return ChildSlots(get_settings().sandbox_children)
 
 
 @st.cache_resource
@@ -358,7 +366,7 @@ def submit_press(store: Store, settings: Settings, state_key: str, build) -> boo
     try:
         if follow_unconfirmed(store):
             return True
-        submit(store, settings, build(request_id))
+        submit(store, settings, build(request_id), sandbox=get_sandbox())
     except Problem.Invalid as invalid:
         st.session_state.pop("unconfirmed", None)
         for message in invalid.messages(lang()):

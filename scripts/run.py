@@ -1,5 +1,8 @@
 """`make run`: Redis (embedded unless REDIS_URL is set), one worker, the dashboard on :8501.
 
+The embedded Redis has a password (random, kept in `data/redis/password`, mode 0600); the worker and
+the dashboard get it in REDIS_URL, which is printed with the password masked.
+
 Every process it starts is its own child, stopped by pid on Ctrl-C (SIGTERM, then SIGKILL after a
 grace period); nothing else on the machine is touched. If the worker cannot load its model it exits
 with one line saying why; the dashboard keeps running and says that no worker is ready.
@@ -19,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from devtools.embedded_redis import EmbeddedRedis
-from shared.contract.settings import Settings
+from devtools.embedded_redis import EmbeddedRedis, kept_password
+from shared.contract.settings import Settings, redact_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +75,12 @@ def choose_model(env: dict) -> None:
               f"DECODELAB_MODEL=/path/to/a/saved/model make run", flush=True)
 
 
+def embedded_redis(data_dir: Path, port: int) -> EmbeddedRedis:
+    """The embedded server, with the password kept in its data directory: on a shared machine every local
+    account can reach 127.0.0.1, and Redis holds the secret behind every rejoin code."""
+    return EmbeddedRedis(data_dir, port=port, password=kept_password(data_dir))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     settings = Settings.from_env()  # DECODELAB_PORT, DECODELAB_REDIS_PORT, DECODELAB_DATA_DIR give the defaults
@@ -84,10 +93,10 @@ def main() -> int:
     choose_model(env)
     redis_server = None
     if not env.get("REDIS_URL"):
-        redis_server = EmbeddedRedis(Path(args.data_dir) / "redis", port=args.redis_port).start()
-        env["REDIS_URL"] = redis_server.url
-        print(f"[run] embedded Redis on {redis_server.url} (append-only file in {redis_server.data_dir})",
-              flush=True)
+        redis_server = embedded_redis(Path(args.data_dir) / "redis", args.redis_port).start()
+        env["REDIS_URL"] = redis_server.url  # with its password: the worker and the dashboard log in with it
+        print(f"[run] embedded Redis on {redact_url(redis_server.url)} (append-only file in {redis_server.data_dir}, "
+              f"password in {redis_server.data_dir / 'password'})", flush=True)
     children = {
         "worker": start("worker", [sys.executable, "-m", "worker"], env),
         "dashboard": start("dashboard", [

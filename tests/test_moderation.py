@@ -18,6 +18,25 @@ def test_csv_cells_that_look_like_formulas_are_neutralised():
     assert parsed["checks"] == '{"valid_json": true}'
 
 
+INVISIBLE_LEADS = ["\u200b", "\ufeff", "\u00a0", "\u2060", "\u200e", "\u3164", "\u2800", "\u3000",
+                   "\u200b\ufeff\u00a0 "]
+
+
+def test_formulas_behind_invisible_characters_are_neutralised():
+    """F17: a zero-width space, BOM, NBSP, word joiner, bidi mark or blank filler in front of `=`, `+`,
+    `-`, `@` (in any width), a tab or a CR hides the formula from a check of the first character."""
+    starts = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "\uff1d1+1", "\ufe661+1",
+              "\u22121+1"]
+    cells = [lead + start for lead in INVISIBLE_LEADS for start in starts]
+    rows = [{"id": f"s{i}:0", "student": cell, "text": cell} for i, cell in enumerate(cells)]
+    parsed = list(csv.DictReader(io.StringIO(export_csv(rows), newline="")))
+    for row, cell in zip(parsed, cells, strict=True):
+        assert row["student"] == "'" + cell and row["text"] == "'" + cell, repr(cell)
+    harmless = [{"id": "s0:0", "text": "\u200bHola = mundo", "student": "Ana\u00a0-1"}]
+    row = next(csv.DictReader(io.StringIO(export_csv(harmless), newline="")))
+    assert row["text"] == "\u200bHola = mundo" and row["student"] == "Ana\u00a0-1"
+
+
 def test_repeated_wrong_passwords_lock_the_session_out_even_from_the_right_one(store, settings):
     outcomes = [log_in_instructor(store, settings, f"guess-{i}", "session-a", "10.0.0.7") for i in range(151)]
     refused_without_checking = [o for o in outcomes if o.wait_seconds]

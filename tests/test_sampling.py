@@ -263,3 +263,62 @@ def test_eos_comes_back_with_the_rows_to_redo_in_one_transfer(half):
     assert torch.equal(one_transfer.tokens, without_eos.tokens)
     assert torch.equal(one_transfer.record, without_eos.record)
     assert one_transfer.eos.tolist() == (without_eos.tokens == eos).tolist() and one_transfer.eos[0]
+
+
+# --- three edges of the engine's functions, called directly (issue 21) ----------------------------
+def test_a_vocabulary_smaller_than_the_records_top_leaves_the_missing_alternatives_blank():
+    """`choose_tokens(..., top=5)` over 3 tokens: the record keeps its layout (the engine's buffer is
+    that wide) and the token view lists the 3 tokens there are."""
+    from worker.token_record import RecordLayout, TokenSteps
+
+    logits = torch.tensor([[2.0, 1.0, 0.5], [0.1, 0.2, 0.3], [1.0, 1.0, -3.0], [0.0, 5.0, 1.0]])
+    configs = [DecodingConfig(strategy="greedy"), DecodingConfig(top_k=2), DecodingConfig(top_k=0, top_p=0.9),
+               DecodingConfig(top_k=50, repetition_penalty=1.3)]
+    params = RowParams.from_configs([c.effective() for c in configs], "cpu", record_top=5)
+    seen = torch.tensor([[1], [0], [2], [1]])
+    choice = choose_tokens(logits.clone(), seen, params, torch.tensor([1, 2, 3, 4]), top=5)
+    layout = RecordLayout(5)
+    assert choice.record.shape == (4, layout.width)
+    for row in range(4):
+        step = TokenSteps(choice.record[row][None].numpy(), layout)[0]
+        assert sorted(i for i, _ in step["model"]) == [0, 1, 2]
+        assert sum(q for _, q in step["model"]) == pytest.approx(1.0, abs=1e-4)
+        assert {i for i, _ in step["sampled"]} <= {0, 1, 2} and step["p"] > 0
+
+
+@pytest.mark.parametrize("ids_shape", ["[1, n]", "[n]", "[rows, n]"])
+def test_gumbel_noise_broadcasts_token_ids_the_same_way_on_both_paths(ids_shape, monkeypatch):
+    import worker.candidates
+
+    keys = torch.tensor([7, 123, 2**32 - 1, 0])
+    ids = torch.arange(50)
+    given = {"[1, n]": ids[None, :], "[n]": ids, "[rows, n]": ids.repeat(4, 1)}[ids_shape]
+    numpy_noise = gumbel_noise(keys, given)
+    monkeypatch.setattr(worker.candidates, "NUMPY_ON_CPU", False)
+    torch_noise = gumbel_noise(keys, given)
+    assert numpy_noise.shape == torch_noise.shape == (4, 50)
+    assert torch.equal(numpy_noise, torch_noise)
+    assert torch.equal(numpy_noise, gumbel_noise(keys, ids.repeat(4, 1)))
+
+
+@pytest.mark.parametrize("config", [DecodingConfig(strategy="greedy", repetition_penalty=1.0),
+                                    DecodingConfig(strategy="greedy", repetition_penalty=1.3),
+                                    DecodingConfig(top_k=0, temperature=1.0, repetition_penalty=1.0),
+                                    DecodingConfig(top_k=50, temperature=1.0, repetition_penalty=1.3)])
+def test_the_recorded_probability_is_the_distributions_at_large_logits(config):
+    """At |logit| ~ 600 a float32 logsumexp is 6e-5 coarse: the record showed 1.0 where the distribution
+    gives 0.99997. The record's p, log-prob and alternatives are computed as the distribution is."""
+    from worker.token_record import RecordLayout
+
+    logits = torch.tensor([[600.0, 589.6, -600.0, 0.0, 3.0, -1.0]])
+    seen = torch.tensor([[5]])  # a token far from the top: the penalty changes nothing that matters
+    params = RowParams.from_configs([config.effective()], "cpu", record_top=2)
+    choice = choose_tokens(logits.clone(), seen, params, torch.tensor([9]), top=2)
+    layout, token = RecordLayout(2), int(choice.tokens[0])
+    distribution = sampling_distribution(logits, seen, params)[0]
+    assert token == 0 and distribution[0] < 0.99998
+    assert choice.record[0, layout.p].item() == pytest.approx(distribution[0].item(), rel=1e-6, abs=0)
+    assert choice.record[0, layout.p].item() < 0.99998
+    model = logits.double().log_softmax(-1)[0]
+    assert choice.record[0, layout.logprob].item() == pytest.approx(model[0].item(), abs=1e-7)  # not 0.0
+    torch.testing.assert_close(choice.record[0, layout.model_probs].double(), model[:2].exp(), rtol=1e-5, atol=0)

@@ -20,6 +20,26 @@ def test_redact_url_keeps_urls_without_credentials():
     assert redact_url("rediss://user:pw@host/1") == "rediss://***@host/1"
 
 
+SECRET_URLS = ["redis://host/0?password=s3cr3t-pw", "redis://:s3cr3t-pw@host:6379/0",
+               "rediss://user:s3cr3t-pw@host/1?ssl_cert_reqs=none", "redis://host/0?socket_timeout=5&Password=s3cr3t-pw",
+               "redis://host/0?db=1&auth_token=s3cr3t-pw#s3cr3t-pw", "redis://:s3cr3t%2Dpw@host/0",
+               "unix:///run/redis.sock?password=s3cr3t-pw&db=0", "redis://:s3cr3t-pw@[::1]:6390/0"]
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_a_password_anywhere_in_the_url_is_masked_in_repr_and_on_screen(url):
+    """F12: `?password=` is as good a password as `:pw@` (redis-py logs in with either)."""
+    shown = redact_url(url)
+    assert "s3cr3t" not in shown and "***" in shown, shown
+    assert "s3cr3t" not in repr(Settings(redis_url=url))
+
+
+def test_masking_keeps_what_an_operator_needs_to_find_the_server():
+    assert redact_url("redis://host/0?password=x&socket_timeout=5") == "redis://host/0?password=***&socket_timeout=5"
+    assert redact_url("redis://:pw@[::1]:6390/0") == "redis://***@[::1]:6390/0"
+    assert redact_url("unix:///run/redis.sock?db=0") == "unix:///run/redis.sock?db=0"
+
+
 def test_the_workers_cannot_reach_redis_message_hides_the_password():
     from worker.__main__ import connect
 

@@ -75,7 +75,8 @@ def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
 def _hash_top_bits(keys: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
     """`hash32(key + id * 0x9E3779B1) >> 9` in uint32 arithmetic (products wrap mod 2**32, exactly what
     the int64 version's masks do): a third of the operations, each on half the bytes. int32 out."""
-    x = token_ids.astype(np.uint32)
+    shape = np.broadcast_shapes((len(keys), 1), token_ids.shape)  # as torch broadcasts keys[:, None] + ids
+    x = np.broadcast_to(token_ids, shape).astype(np.uint32)  # a copy of its own: the steps below are in place
     x *= np.uint32(0x9E3779B1)
     x += keys.astype(np.uint32)[:, None]
     x ^= x >> np.uint32(16)
@@ -212,8 +213,8 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     passes = 0
     model_total = None
     if recording:
-        model_total = scores.logsumexp(dim=-1)  # [rows] log of the model's normalizer
-        passes += 1
+        model_total = log_normalizer(scores)  # [rows, 2] the model's normalizer (see log_probs)
+        passes += NORMALIZER_PASSES
     window = _window(scores, history, params, top or 0, keep_model_scores=recording)
     passes += window.sweeps
     decision = _decide(window.values, window.ids, params, keys, complete=False)
@@ -240,7 +241,7 @@ def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams
     if recording:
         fields = RecordLayout(top)
         record[:, fields.token] = tokens.float()
-        record[:, fields.logprob] = window.model_scores.gather(1, tokens[:, None]).squeeze(1) - model_total
+        record[:, fields.logprob] = log_probs(window.model_scores.gather(1, tokens[:, None]), model_total).squeeze(1)
     return Choice(tokens, record, passes, recounted_rows=len(redo), eos=eos)
 
 
@@ -360,10 +361,11 @@ def _record(decision: _Decision, values, scores, params, model_total, model_top,
         model_ids, model_scores = model_top
     fields = RecordLayout(top)
     record = values.new_zeros(len(values), fields.width)
-    record[:, fields.model_ids] = model_ids
-    record[:, fields.model_probs] = (model_scores - model_total[:, None]).exp()
-    record[:, fields.sampled_ids] = decision.index[:, :top]
-    record[:, fields.sampled_probs] = probs[:, :top]
+    record[:, fields.model_ids] = record[:, fields.sampled_ids] = BLANK_ID
+    _fill(record, fields.model_ids, model_ids)
+    _fill(record, fields.model_probs, log_probs(model_scores, model_total).exp())
+    _fill(record, fields.sampled_ids, decision.index[:, :top])
+    _fill(record, fields.sampled_probs, probs[:, :top])
     record[:, fields.p] = probs.gather(1, decision.chosen).squeeze(1)
     return record
 
@@ -375,8 +377,35 @@ def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> t
         return decision.probs
     total = model_total
     if params.any_penalty:  # the penalty changed the normalizer of the greedy rows (only)
-        total = model_total.index_put((params.greedy_rows,), scores[params.greedy_rows].logsumexp(dim=-1))
-    return torch.where(~params.do_sample[:, None], (values - total[:, None]).exp(), decision.probs)
+        total = model_total.index_put((params.greedy_rows,), log_normalizer(scores[params.greedy_rows]))
+    return torch.where(~params.do_sample[:, None], log_probs(values, total).exp(), decision.probs)
+
+
+NORMALIZER_PASSES = 4  # log_normalizer's kernels over [rows, vocab]: amax, subtract, exp, sum
+
+
+def log_normalizer(scores: torch.Tensor) -> torch.Tensor:
+    """[rows, 2]: each row's largest score and log(sum(exp(score - largest))), the two numbers softmax
+    divides by. Kept apart, not added into one logsumexp: at |logit| ~ 600 float32 steps by 6e-5, so
+    `score - logsumexp` lost the 3e-5 that make a probability 0.99997 and not 1.0. (The kernels are
+    those logsumexp runs inside itself; `make bench-host` now counts them one by one.)"""
+    peak = scores.amax(dim=-1, keepdim=True)  # [rows, 1]
+    return torch.cat([peak, (scores - peak).exp_().sum(dim=-1, keepdim=True).log_()], dim=1)
+
+
+def log_probs(values: torch.Tensor, normalizer: torch.Tensor) -> torch.Tensor:
+    """[rows, n] log-probabilities of scores `values` under `normalizer` (log_normalizer's rows), computed
+    as softmax does: the difference to the row's largest score (exact for nearby floats) first."""
+    return (values - normalizer[:, :1]) - normalizer[:, 1:]
+
+
+BLANK_ID = -1  # an alternative the record leaves blank: the vocabulary has fewer tokens than `top`
+
+
+def _fill(record: torch.Tensor, field: slice, columns: torch.Tensor) -> None:
+    """`columns` into the first places of `field`: fewer than `top` when the vocabulary is smaller."""
+    start = field.start or 0
+    record[:, start:start + columns.shape[1]] = columns
 
 
 def sampling_distribution(scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> torch.Tensor:

@@ -28,6 +28,7 @@ class RecordLayout:
         self.model_probs = slice(2 + top, 2 + 2 * top)  # their probabilities under the model
         self.sampled_ids = slice(2 + 2 * top, 2 + 3 * top)    # the best tokens of the distribution drawn from
         self.sampled_probs = slice(2 + 3 * top, 2 + 4 * top)  # their probabilities there (0 = cut)
+        # (a vocabulary of fewer than `top` tokens leaves the last alternatives blank: id -1, probability 0)
         self.p = 2 + 4 * top                            # the chosen token's probability there
         self.width = 3 + 4 * top
 
@@ -75,7 +76,7 @@ class TokenSteps(Sequence):
             return [self[i] for i in range(*position.indices(len(self)))]
         model_ids, model_probs, sampled_ids, sampled_probs, sampled_exact, p = self._as_lists()
         return {"p": p[position],
-                "model": [[i, q] for i, q in zip(model_ids[position], model_probs[position])],
+                "model": [[i, q] for i, q in zip(model_ids[position], model_probs[position]) if i >= 0],
                 "sampled": [[i, q] for i, q, exact in zip(sampled_ids[position], sampled_probs[position],
                                                           sampled_exact[position]) if exact > 0]}
 

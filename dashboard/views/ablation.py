@@ -59,7 +59,7 @@ with right:
     structure = structure_labels[st.radio(tr("ablation.structure"), list(structure_labels), horizontal=True,
                                           key="a-structure")]
 remember("a-custom", "")
-custom_lines = st.text_area(tr("ablation.custom_variants"), height=70, key="a-custom")
+custom_lines = st.text_area(tr("ablation.custom_variants"), height=70, max_chars=settings.max_prompt_chars, key="a-custom")
 kinds = {tr(f"ablation.custom_kind.{k}"): k for k in ("none", "contains", "regex")}
 check_left, check_right = st.columns([1, 2])
 custom_kind = kinds[check_left.selectbox(tr("ablation.custom_check"), list(kinds), key="a-custom-kind")]

@@ -40,7 +40,7 @@ lesson_step(store, me, "decoding")  # the class's current step, and this form pr
 theory_notes()
 
 remember("prompt", NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
-prompt = st.text_area(tr("decoding.prompt"), height=100, key="prompt")
+prompt = st.text_area(tr("decoding.prompt"), height=100, max_chars=settings.max_prompt_chars, key="prompt")
 sweep_labels = {tr(f"sweep.{name}"): name for name in SWEEP_NAMES}  # plain options: AppTest drives them
 if st.session_state.get("sweep") not in sweep_labels:  # back on the page, or the language changed
     kept_sweep = st.session_state.get("kept:sweep_name", SWEEP_NAMES[0])

@@ -39,7 +39,7 @@ if not token:
     if st.session_state.pop("logged_out", False):
         st.info(tr("instructor.logged_out"))
     with st.form("login"):
-        password = st.text_input(tr("instructor.password"), type="password")
+        password = st.text_input(tr("instructor.password"), type="password", max_chars=settings.max_prompt_chars)
         if st.form_submit_button(tr("instructor.login")):
             attempt = log_in(password)
             if attempt.token:

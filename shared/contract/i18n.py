@@ -90,6 +90,17 @@ TEXT: dict[str, dict[str, str]] = {
                                 "en": "That rejoin code is not valid for this class."},
     "problem.busy": {"es": "El servidor está ocupado con otro envío tuyo: vuelve a pulsar en un momento.",
                      "en": "The server is busy with another submission of yours: press again in a moment."},
+    # --- resource caps on untrusted work (issue 20, section 5) ---
+    "problem.sandbox_busy": {
+        "es": "El servidor está comprobando muchas expresiones regulares a la vez. No se ha enviado nada: "
+              "vuelve a pulsar Ejecutar en unos segundos.",
+        "en": "The server is checking many regular expressions at once. Nothing was sent: press Run again "
+              "in a few seconds."},
+    "problem.too_many_pattern_checks": {
+        "es": "Máximo {limit} comprobaciones de expresiones regulares por minuto. No se ha enviado nada: "
+              "espera un momento y vuelve a probar.",
+        "en": "At most {limit} regular-expression checks a minute. Nothing was sent: wait a moment and "
+              "try again."},
     # --- common ---
     "app.title": {"es": "Decoding Lab", "en": "Decoding Lab"},
     "app.language": {"es": "Idioma", "en": "Language"},

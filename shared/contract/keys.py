@@ -19,6 +19,7 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:sub:{id}                          hash    Submission (request JSON, status, progress)  services/store
     {p}:submitting:{code}:{student id}    string  lock held while one student's submit runs    services/submissions
     {p}:student:{code}:{student id}       zset    the student's submission ids by creation     services/store
+    {p}:patterns:{code}:{student id}      zset    the student's regex checks of the last minute  services/submissions
     {p}:out:{output id}                   string  Output JSON (output id = "{submission id}:{index}")  services/gallery
     {p}:tok:{output id}                   string  TokenDetails JSON of an output               services/gallery
     {p}:cache:{hash}                      string  output id answering an identical request     services/gallery
@@ -111,6 +112,10 @@ class Keys:
 
     def student_submissions(self, code: str, student_id: str) -> str:
         return self._key("student", code, student_id)
+
+    def pattern_checks(self, code: str, student_id: str) -> str:
+        """Each of the student's custom regexes compiled in a sandboxed child, by time (a per-minute limit)."""
+        return self._key("patterns", code, student_id)
 
     def output(self, output_id: str) -> str:
         return self._key("out", output_id)

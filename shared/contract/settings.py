@@ -11,22 +11,41 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from shared.contract.keys import Keys
 
+# Query parameters of a connection URL whose value is a secret: redis-py passes every unknown query
+# parameter to the connection, so `redis://host/0?password=...` logs in as surely as `redis://:pw@host`.
+SECRET_QUERY_NAMES = ("password", "pass", "passwd", "pwd", "secret", "token", "auth", "key")
+MASK = "***"
+
 
 def redact_url(url: str) -> str:
-    """A Redis URL safe to print: its password (and user) replaced by `***`."""
+    """A Redis URL safe to print or show: its user and password (`redis://user:pw@host`) and every
+    secret-looking query parameter (`?password=...`) replaced by `***`. Whatever cannot be parsed is
+    not shown at all (it might hold a password in a form we do not recognise)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None and parts.username is None:
-        return url
-    netloc = f"***@{parts.hostname or ''}" + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None or parts.username is not None or "@" in netloc:
+        host = parts.hostname or ""
+        netloc = f"{MASK}@{f'[{host}]' if ':' in host else host}" + (f":{port}" if port else "")
+    query = _redact_query(parts.query)  # the fragment is left out: nothing of ours goes there
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def _redact_query(query: str) -> str:
+    """`a=1&password=x` -> `a=1&password=***`: any parameter whose name contains a secret word."""
+    redacted = []
+    for pair in query.split("&") if query else []:
+        name, equals, _ = pair.partition("=")
+        secret = any(word in unquote_plus(name).lower() for word in SECRET_QUERY_NAMES)
+        redacted.append(f"{name}={MASK}" if secret and equals else pair)
+    return "&".join(redacted)
 
 
 def setting(default: Any, env: str, meaning: str, *, shown: str | None = None, secret: bool = False,
@@ -68,6 +87,10 @@ class Settings:
                                           "submissions a student may have queued or running")
     max_per_minute_per_student: int = setting(10, "DECODELAB_MAX_PER_MINUTE",
                                               "submissions a student may send per minute")
+    sandbox_children: int = setting(
+        4, "DECODELAB_SANDBOX_CHILDREN",
+        "students' regular expressions compiled at once per dashboard process, each in a child of up to 256 MB; "
+        "a press of Run past it waits 2 s, then is asked to try again")
     max_configs: int = setting(16, "DECODELAB_MAX_CONFIGS", "configurations in one submission, at most")
     max_prompt_chars: int = setting(6000, "DECODELAB_MAX_PROMPT_CHARS",
                                     "longest prompt accepted (the 1024-token window is checked too)")

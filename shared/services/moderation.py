@@ -16,6 +16,7 @@ import json
 import logging
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from rq import Queue
@@ -213,15 +214,36 @@ def export_rows(store: Store, settings: Settings, token: str, code: str) -> list
     return rows
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+FORMULA_STARTS = ("=", "+", "-", "@", "\u2212")  # what a spreadsheet reads as a formula (\u2212: minus sign)
+CONTROL_STARTS = ("\t", "\r", "\n")                # OWASP: a leading tab or line break, whatever follows
+# Characters that show nothing: they hide what a cell starts with, and spreadsheets skip or strip some of
+# them (LibreOffice trims NBSP; Sheets ignores a leading BOM), so "\u200b=HYPERLINK(...)" still runs.
+BLANK_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # Hangul fillers, the braille blank
+
+
+def _shows_nothing(ch: str) -> bool:
+    """Whitespace, format characters (zero-width, BOM, bidi marks), controls and blank fillers."""
+    return ch.isspace() or ch in BLANK_FILLERS or unicodedata.category(ch) in ("Cf", "Cc", "Zs", "Zl", "Zp")
+
+
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet could run `text`: among the characters that show nothing at its start there
+    is a tab or line break, or its first visible character is (in any width: NFKC folds \uff1d and
+    \ufe66 to "=") one that starts a formula."""
+    hidden = 0
+    while hidden < len(text) and _shows_nothing(text[hidden]):
+        hidden += 1
+    if any(ch in CONTROL_STARTS for ch in text[:hidden]):
+        return True
+    return hidden < len(text) and unicodedata.normalize("NFKC", text[hidden]).startswith(FORMULA_STARTS)
 
 
 def spreadsheet_safe(value):
     """A cell a spreadsheet shows as text, never runs (OWASP CSV injection): text that starts like a
-    formula gets a leading apostrophe. Numbers stay numbers."""
+    formula, behind any invisible characters, gets a leading apostrophe. Numbers stay numbers."""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_STARTS):
+    if isinstance(value, str) and starts_like_formula(value):
         return "'" + value
     return value
 

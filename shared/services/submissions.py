@@ -30,6 +30,7 @@ from shared.services.classes import BIDI_CONTROLS, class_info, is_open
 from shared.services.store import Store
 from shared.services.workers import served_models
 from shared.teaching.checks import check_shape_problem, validate_custom
+from shared.teaching.pattern_sandbox import ChildSlots
 
 MAX_GENERATIONS = 64  # generations in one submission (variants x samples, or configs)
 JOB_FUNCTION = "worker.jobs.run_submission"  # by name: the dashboard never imports the worker
@@ -100,7 +101,7 @@ def build_request(settings: Settings, *, class_code: str, student: str, prompt: 
              for name, text in variants.items()}
     if len(variants) * len(parsed) > MAX_GENERATIONS:
         problems.append(Problem("too_many_generations", limit=MAX_GENERATIONS))
-    problems += [Problem(p) for p in (check_problem(spec) for spec in checks or []) if p]
+    problems += [Problem(p) for p in (check_shape_problem(spec) for spec in checks or []) if p]
     if problems:
         raise Problem.Invalid(problems)
     for text in texts.values():
@@ -129,15 +130,6 @@ def new_request_id() -> str:
 def _clean_label(name: str) -> str:
     """A variant name as shown to the class: without bidirectional controls that would disguise it."""
     return "".join(ch for ch in str(name) if ch not in BIDI_CONTROLS)
-
-
-def check_problem(spec: dict) -> str | None:
-    """None when an instruction check from a request is usable, else the problem code. A custom regex is
-    compiled in a sandboxed child (the dashboard's check before anything is enqueued)."""
-    shape = check_shape_problem(spec)
-    if shape or spec["id"] != "custom":
-        return shape
-    return validate_custom(spec["kind"], spec["pattern"])
 
 
 def build_explore_request(settings: Settings, *, class_code: str, student: str, prompt: str, model: str,
@@ -177,9 +169,11 @@ def queue_for(redis: Redis, settings: Settings, model: str) -> Queue:
     return Queue(settings.queue_name(model), connection=redis)
 
 
-def submit(store: Store, settings: Settings, request: Request) -> Job:
+def submit(store: Store, settings: Settings, request: Request, sandbox: ChildSlots | None = None) -> Job:
     """Record the submission and enqueue its RQ job atomically. Refuses a closed or unknown class, and a
-    student over their limits (so one student cannot fill the queue ahead of the class).
+    student over their limits (so one student cannot fill the queue ahead of the class). A custom regex
+    is compiled in a sandboxed child first (`check_patterns`), in one of `sandbox`'s: the serving
+    process's children, shared by all its sessions (None: a pool of this call's own).
 
     Idempotent: a request id that is already stored (the page retrying one press of Run after an error)
     returns that job and enqueues nothing. Once the transaction has committed, nothing after it may
@@ -199,6 +193,7 @@ def submit(store: Store, settings: Settings, request: Request) -> Job:
         if store.exists(request.id):
             return Job.fetch(request.id, connection=store.redis)
         check_limits(store, settings, request.class_code, request.student_id)
+        check_patterns(store, settings, request, sandbox or ChildSlots(settings.sandbox_children))
         return _enqueue(store, settings, request)
     finally:
         _release(lock)
@@ -287,6 +282,37 @@ def reconcile_pending(store: Store) -> int:
             if status in ENDED_STATUSES:
                 ended += end_if_unfinished(store, submission_id, Problem("worker_lost"))
     return ended
+
+
+def check_patterns(store: Store, settings: Settings, request: Request, sandbox: ChildSlots) -> None:
+    """Compile the request's custom regexes, each in a sandboxed child (up to 256 MB and 3 s). Each
+    compilation counts against the student's per-minute limit before its child starts, refused ones too,
+    so pressing Run in many tabs cannot start children without end; and waits at most a moment for one
+    of `sandbox`'s children ("busy, try again" past that). Runs under the student's submit lock: one
+    child at a time per student."""
+    for spec in request.checks:
+        if spec.get("id") != "custom" or spec.get("kind") != "regex":
+            continue
+        count_pattern_check(store, settings, request.class_code, request.student_id)
+        problem = validate_custom("regex", spec["pattern"], sandbox)
+        if problem:
+            raise Problem.Invalid([Problem(problem)])
+
+
+def count_pattern_check(store: Store, settings: Settings, code: str, student: str) -> None:
+    """One more sandboxed compilation for `student`, or `too_many_pattern_checks` past the per-minute
+    limit (`max_per_minute_per_student`, the same number as submissions)."""
+    key, now = store.keys.pattern_checks(code, student), time.time()
+    with store.redis.pipeline() as pipe:
+        pipe.zremrangebyscore(key, "-inf", now - 60)
+        pipe.zcard(key)
+        _, recent = pipe.execute()
+    if recent >= settings.max_per_minute_per_student:
+        raise Problem.Invalid([Problem("too_many_pattern_checks", limit=settings.max_per_minute_per_student)])
+    with store.redis.pipeline() as pipe:
+        pipe.zadd(key, {uuid.uuid4().hex: now})
+        pipe.expire(key, 120)
+        pipe.execute()
 
 
 def check_limits(store: Store, settings: Settings, code: str, student: str) -> None:

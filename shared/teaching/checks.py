@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from shared.contract.i18n import t
 from shared.teaching.metrics import ngrams, words
-from shared.teaching.pattern_sandbox import BAD_PATTERN, COMPILED, PatternRun, validate_pattern
+from shared.teaching.pattern_sandbox import (
+    BAD_PATTERN,
+    BUSY,
+    COMPILED,
+    TOO_BIG,
+    ChildSlots,
+    PatternRun,
+    validate_pattern,
+)
 
 BULLET = re.compile(r"^\s*(?:[-*•·●▪‣]|\d+[.)])\s+\S")
 EXAMPLE_MARKERS = ("for example", "for instance", "e.g.", "such as", "as an example", "por ejemplo")
@@ -173,14 +181,18 @@ def check_shape_problem(spec) -> str | None:
     return None
 
 
-def validate_custom(kind: str, pattern: str) -> str | None:
+PATTERN_PROBLEMS = {BAD_PATTERN: "bad_custom_check", TOO_BIG: "custom_check_too_costly", BUSY: "sandbox_busy"}
+
+
+def validate_custom(kind: str, pattern: str, slots: ChildSlots | None = None) -> str | None:
     """None when a student's custom check is usable, else the reason. A regex is compiled in a sandboxed
-    child (shared/teaching/pattern_sandbox.py), never in this process."""
+    child (shared/teaching/pattern_sandbox.py), never in this process; with `slots`, only when one of
+    the process's children is free ("sandbox_busy" when none came free in time)."""
     shape = check_shape_problem({"id": "custom", "kind": kind, "pattern": pattern})
     if shape or kind != "regex":
         return shape
-    status = validate_pattern(pattern)
-    return None if status == COMPILED else ("bad_custom_check" if status == BAD_PATTERN else "custom_check_too_costly")
+    status = validate_pattern(pattern, slots=slots)
+    return PATTERN_PROBLEMS.get(status)
 
 
 # check id -> the instruction it tests (a key of the ablation's instruction library, or a part).

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +31,40 @@ VALIDATE_SECONDS = 3.0             # wall clock for compiling a pattern (start-u
 RUN_BUDGET_SECONDS = 3.0           # wall clock for one submission's searches, all texts together
 SNIPPET_CHARS = 40                 # characters of a match kept for the check's detail
 
-COMPILED, BAD_PATTERN, TOO_BIG = "compiled", "bad_pattern", "too_big"
+SLOT_WAIT_SECONDS = 2.0            # how long a validation waits for a free child before saying "busy"
+
+COMPILED, BAD_PATTERN, TOO_BIG, BUSY = "compiled", "bad_pattern", "too_big", "busy"
 
 
-def validate_pattern(pattern: str, seconds: float = VALIDATE_SECONDS) -> str:
-    """COMPILED, BAD_PATTERN (does not parse) or TOO_BIG (out of memory or time while compiling)."""
-    return PatternRun(pattern, [], seconds).wait().status
+class ChildSlots:
+    """How many sandboxed children one serving process may run at once (the dashboard's, for the
+    validations of every session it serves). Each child may take `CHILD_MEMORY_BYTES`: 24 tabs pressing
+    Run at once must not mean 24 children (6 GB). Thread-safe: Streamlit runs each session in a thread."""
+
+    def __init__(self, limit: int):
+        self.limit = max(1, limit)
+        self._free = threading.BoundedSemaphore(self.limit)
+
+    def take(self, wait_seconds: float) -> bool:
+        """A slot, waiting at most `wait_seconds` for one; False when none came free (the caller says busy)."""
+        return self._free.acquire(timeout=wait_seconds)
+
+    def give_back(self) -> None:
+        self._free.release()
+
+
+def validate_pattern(pattern: str, seconds: float = VALIDATE_SECONDS, slots: ChildSlots | None = None,
+                     wait_seconds: float = SLOT_WAIT_SECONDS) -> str:
+    """COMPILED, BAD_PATTERN (does not parse), TOO_BIG (out of memory or time while compiling), or BUSY:
+    `slots` had no free child within `wait_seconds` (nothing was started)."""
+    if slots is None:
+        return PatternRun(pattern, [], seconds).wait().status
+    if not slots.take(wait_seconds):
+        return BUSY
+    try:
+        return PatternRun(pattern, [], seconds).wait().status
+    finally:
+        slots.give_back()  # the child has exited (wait() reaps it, killed at its deadline if need be)
 
 
 @dataclass
