@@ -27,15 +27,18 @@ def server_binary() -> Path:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1"):
+    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1", password: str = ""):
+        """`host`: the one address it listens on; anything but loopback wants a `password`."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.host = host
+        self.password = password
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
 
     def _write_config(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -44,7 +47,7 @@ class EmbeddedRedis:
             f"bind {self.host}", f"port {self.port}", f'dir "{self.data_dir}"', "protected-mode yes",
             "appendonly yes", "appendfsync always", 'save ""', "daemonize no",
             f'logfile "{self.data_dir / "valkey.log"}"',
-        ]) + "\n")
+        ] + ([f'requirepass "{self.password}"'] if self.password else [])) + "\n")
         return config
 
     def start(self, timeout: float = 15.0) -> EmbeddedRedis:
@@ -62,6 +65,11 @@ class EmbeddedRedis:
     def ping(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                if self.password:
+                    word = self.password.encode()
+                    sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(word), word))
+                    if not sock.recv(64).startswith(b"+OK"):
+                        return False
                 sock.sendall(b"*1\r\n$4\r\nPING\r\n")
                 return sock.recv(64).startswith(b"+PONG")
         except OSError:
