@@ -158,6 +158,7 @@ def _healthy(url: str) -> bool:
 # engine, records.
 NEEDS_REDIS = {"redis_server", "redis_url", "settings", "connection", "store", "workers", "app_env"}
 SLOW_MODULES = {"test_browser", "test_scale_out", "test_compose", "test_demo_model", "test_protocol_client"}
+SLOW_MODULES |= {"test_partition", "test_prometheus"}  # operations: a network namespace, a real Prometheus
 
 
 def pytest_collection_modifyitems(config, items):

@@ -27,10 +27,10 @@ import pytest
 import redis
 
 from devtools.embedded_redis import EmbeddedRedis, free_port
+from shared.contract.decoding import NOTEBOOK_PROMPT
 from shared.contract.settings import Settings
 from shared.services.classes import open_class
 from shared.services.store import Store
-from shared.contract.decoding import NOTEBOOK_PROMPT
 from shared.services.submissions import build_request, submit
 from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
 
@@ -100,6 +100,13 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def _within(seconds: float, condition) -> bool:
+    try:
+        return bool(wait_for(condition, timeout=seconds, interval=0.2))
+    except AssertionError:
+        return False
+
+
 def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefix=()) -> None:
     """Worker A takes the class's submissions; `interrupt()` cuts or freezes it mid-batch; worker B,
     started then, finishes them; `resume()` gives A back. Checks nothing is lost or written twice, and
@@ -128,16 +135,16 @@ def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefi
             taken_over = max(store.submission(r.id).started_at for r in requests)
             resume(a)
             resumed = time.time()
-            wait_for(lambda: (announced(store, "worker-a") or {}).get("seen_at", 0) > resumed
-                     and announced(store, "worker-a")["in_flight"] == 0, timeout=90,
-                     message="worker A to come back and let go of what B holds")
+            let_go = _within(90, lambda: (announced(store, "worker-a") or {}).get("seen_at", 0) > resumed
+                             and announced(store, "worker-a")["in_flight"] == 0)
             time.sleep(settings.heartbeat_seconds + settings.heartbeat_grace + settings.maintenance_seconds + 1)
-        assert a.poll() is None, "worker A died instead of resuming"
         lost_count, duplicated = lost(store, requests), writes.duplicated()
         print(f"taken over {taken_over - interrupted:.1f} s after the "
               f"interruption (worker B ready after {b_ready - interrupted:.1f} s); lost {lost_count}, "
               f"duplicated {duplicated}")
         assert lost_count == 0 and duplicated == 0, writes.writes
+        assert let_go, "worker A did not come back and let go of what B holds"
+        assert a.poll() is None, "worker A died instead of resuming"
         assert len(writes.writes) == SUBMISSIONS  # each output written exactly once, by B
         assert store.class_output_count(TEST_CLASS) == SUBMISSIONS and store.pending_count(TEST_CLASS) == 0
         assert all(store.submission(r.id).attempts == 2 for r in requests)  # no third run after A came back
