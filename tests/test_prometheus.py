@@ -112,6 +112,10 @@ def test_prometheus_scrapes_a_worker_and_a_dashboard_through_a_press_of_run(sett
         assert query(api, "decodelab_worker_submissions_completed_total") == {"model=random-tiny": 1.0}
         assert "decodelab_dashboard_sessions" in json.dumps(
             json.loads(urllib.request.urlopen(f"{api}/api/v1/label/__name__/values", timeout=5).read()))
+        board = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "decodelab.json").read_text())
+        answered = [panel["title"] for panel in board["panels"]  # query() asserts each is valid PromQL
+                    if any(query(api, target["expr"]) for target in panel["targets"])]
+        assert len(answered) >= len(board["panels"]) - 1, answered  # all but failures (none happened)
         rules = json.loads(urllib.request.urlopen(f"{api}/api/v1/rules", timeout=5).read())["data"]["groups"]
         assert {rule["name"] for group in rules for rule in group["rules"]} == {
             "DecodeLabNoWorkerForQueuedWork", "DecodeLabQueueWaitHigh", "DecodeLabFailuresRising"}
