@@ -27,9 +27,11 @@ import pytest
 import redis
 
 from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.factories import make_output, make_request
 from shared.contract.decoding import NOTEBOOK_PROMPT
 from shared.contract.settings import Settings
 from shared.services.classes import open_class
+from shared.services.gallery import publish
 from shared.services.store import Store
 from shared.services.submissions import build_request, submit
 from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
@@ -115,7 +117,7 @@ def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefi
     a = start_worker(settings, tmp_path / "worker-a.log", *worker_prefix, name="worker-a")
     b = None
     try:
-        wait_for(lambda: announced(store, "worker-a"), timeout=120, message="worker A to start")
+        wait_for(lambda: announced(store, "worker-a"), timeout=240, message="worker A to start")
         for request in requests:
             submit(store, settings, request)
         wait_for(lambda: all(s == "running" for s in store.statuses([r.id for r in requests])), timeout=60,
@@ -125,7 +127,7 @@ def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefi
             interrupt(a)
             assert all(store.submission(r.id).status == "running" for r in requests), "the batch ended too soon"
             b = start_worker(settings, tmp_path / "worker-b.log", name="worker-b")
-            wait_for(lambda: announced(store, "worker-b"), timeout=120, message="worker B to start")
+            wait_for(lambda: announced(store, "worker-b"), timeout=240, message="worker B to start")
             b_ready = time.time()
             for request in requests:
                 wait_for(lambda: store.submission(request.id).status == "done", timeout=180,
@@ -157,6 +159,23 @@ def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefi
         stop(a)
         if b is not None:
             stop(b)
+
+
+def test_publish_refuses_a_submission_another_attempt_holds(store):
+    """The fence itself: worker A's attempt 1 was requeued and worker B runs attempt 2; A's late publish
+    writes nothing, B's goes through."""
+    output = make_output(1, TEST_CLASS)
+    request = make_request(TEST_CLASS, id=output.submission_id)
+    with store.redis.pipeline() as pipe:
+        store.add_submission(pipe, request)
+        pipe.execute()
+    first = store.mark_running(request.id, "worker-a")
+    second = store.mark_running(request.id, "worker-b")  # requeued after worker A went silent
+    assert not publish(store, request, [output], owner=("worker-a", first))
+    assert store.outputs([output.id]) == [] and store.status(request.id) == "running"
+    assert publish(store, request, [output], owner=("worker-b", second))
+    assert store.status(request.id) == "done" and store.outputs([output.id])[0].id == output.id
+    assert not publish(store, request, [output], owner=("worker-b", second))  # done: not active any more
 
 
 def test_frozen_worker_loses_nothing_and_publishes_nothing_twice(settings, store, tmp_path):

@@ -9,8 +9,8 @@ Two kinds of figure, chosen so the step loop pays (almost) nothing:
 - read at scrape time, from the scraping thread (`WorkerState.collect`): queue depth, rows in the
   batch, waiting generations, checks backlog. The loop never touches them.
 - counted in the loop: tokens, step phases, admission wait, outcomes. One `step()` call per engine
-  step: a counter increment and three histogram observations (~2 µs; `make bench-host` shows the
-  step's time, see docs/operations.md).
+  step: a counter increment and three histogram observations (`make bench-metrics` measures it;
+  figures in docs/operations.md).
 
 Each worker has its own `CollectorRegistry` (not prometheus_client's global one), so tests and tools
 that build several workers in one process never collide on a name.
