@@ -39,7 +39,7 @@ from rq.worker import WorkerStatus
 
 from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
-from shared.contract.records import EXPLORE, Output, Request, TokenDetails
+from shared.contract.records import DONE, EXPLORE, Output, Request, TokenDetails
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
 from shared.services.store import Store
@@ -170,8 +170,8 @@ class BatchWorker(SimpleWorker):
         request = record.request if record else None
         if job.enqueued_at:
             self.metrics.admitted((now() - job.enqueued_at).total_seconds())
-        if record and not record.active:  # finished by an earlier attempt (its worker was cut off, then came back)
-            self._succeed(job, queue, execution, {"already": record.status})
+        if record and record.status == DONE:  # published by an earlier attempt (its worker was cut off, came back)
+            self._succeed(job, queue, execution, {"already": DONE})
             return
         if self.store.cancel_requested([job.id]):
             self._fail(job, queue, execution, request, Problem("cancelled"))
