@@ -37,7 +37,7 @@ from shared.services.submissions import build_request, submit
 from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
 
 SUBMISSIONS = 3
-NEW_TOKENS = 150  # one sampled generation each; the interruption comes as soon as all three run
+NEW_TOKENS = 300  # one sampled generation each; the interruption comes as soon as all three run
 
 
 def sampled_request(settings: Settings, student: str, seed: int, max_new_tokens: int = NEW_TOKENS):

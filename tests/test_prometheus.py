@@ -130,3 +130,16 @@ def test_prometheus_scrapes_a_worker_and_a_dashboard_through_a_press_of_run(sett
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def test_the_dashboard_counts_its_sandboxed_regex_children():
+    from dashboard.metrics import _sandbox_children
+    from shared.teaching.pattern_sandbox import PatternRun
+
+    assert _sandbox_children() == 0
+    run = PatternRun(r"((\w|\W)+)+\d{9}", ["a" * 3000] * 20, budget_seconds=20)  # backtracks for seconds
+    try:
+        wait_for(lambda: _sandbox_children() == 1, timeout=10, interval=0.02, message="the child to be counted")
+    finally:
+        run.cancel()
+    wait_for(lambda: _sandbox_children() == 0, timeout=10, message="the ended child to leave the count")
