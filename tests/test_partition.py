@@ -145,6 +145,9 @@ def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefi
               f"interruption (worker B ready after {b_ready - interrupted:.1f} s); lost {lost_count}, "
               f"duplicated {duplicated}")
         assert lost_count == 0 and duplicated == 0, writes.writes
+        # requeued and started by B within heartbeat + grace (or B's start, if later) and one sweep
+        lapsed = interrupted + settings.heartbeat_seconds + settings.heartbeat_grace
+        assert taken_over - max(b_ready, lapsed) <= settings.maintenance_seconds + 10
         assert let_go, "worker A did not come back and let go of what B holds"
         assert a.poll() is None, "worker A died instead of resuming"
         assert len(writes.writes) == SUBMISSIONS  # each output written exactly once, by B
