@@ -130,8 +130,10 @@ def run_and_interrupt(settings, store, tmp_path, interrupt, resume, worker_prefi
             wait_for(lambda: announced(store, "worker-b"), timeout=240, message="worker B to start")
             b_ready = time.time()
             for request in requests:
-                wait_for(lambda: store.submission(request.id).status == "done", timeout=180,
-                         message=f"{request.id} to be finished by worker B")
+                if not _within(240, lambda: store.submission(request.id).status == "done"):
+                    record = store.submission(request.id)
+                    raise AssertionError(f"{request.id} not finished by worker B: {record.status}, "
+                                         f"{record.worker}, attempt {record.attempts}, {record.progress_done} tokens")
                 record = store.submission(request.id)
                 assert (record.worker, record.attempts) == ("worker-b", 2)
             taken_over = max(store.submission(r.id).started_at for r in requests)
