@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard load-lesson chaos worker dashboard clean demo-model demo-check demo-text
+.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard load-lesson chaos worker dashboard clean demo-model demo-check demo-text bench-metrics
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-worker-base.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,3 +85,7 @@ load-dashboard: $(DEPS)
 ## Lesson load test: 300 students answer one question within 10 s; votes lost/duplicated and the projector's tally delay.
 load-lesson: $(DEPS)
 	$(PY) -m bench.load_lesson $(ARGS)
+
+## What the worker's Prometheus metrics cost its step loop (docs/operations.md).
+bench-metrics: $(DEPS)
+	$(PY) -m bench.metrics_cost $(ARGS)

@@ -14,6 +14,7 @@ import time
 import redis
 import streamlit as st
 
+from dashboard.metrics import dashboard_metrics
 from shared.contract.i18n import t
 from shared.contract.problems import Problem
 from shared.contract.settings import Settings, redact_url
@@ -363,10 +364,14 @@ def submit_press(store: Store, settings: Settings, state_key: str, build) -> boo
     """
     pending = st.session_state.get("unconfirmed")
     request_id = pending["id"] if pending and pending["key"] == state_key else new_request_id()
+    pressed_at = time.perf_counter()
     try:
         if follow_unconfirmed(store):
             return True
-        submit(store, settings, build(request_id), sandbox=get_sandbox())
+        request = build(request_id)
+        submit(store, settings, request, sandbox=get_sandbox())
+        dashboard_metrics().pressed(request.lab)
+        st.session_state[PRESSED] = (request_id, pressed_at)  # for the press-to-banner figure
     except Problem.Invalid as invalid:
         st.session_state.pop("unconfirmed", None)
         for message in invalid.messages(lang()):
@@ -468,6 +473,7 @@ def follow(store: Store, settings: Settings, submission_id: str, banner, owner: 
 
 
 FIRST_VIEW = "follow-view:"
+PRESSED = "pressed-at"  # (submission id, perf_counter) of the last press, until its first banner
 
 
 @redis_tolerant
@@ -477,6 +483,8 @@ def _pending(store: Store, settings: Settings, submission_id: str, interval: flo
     if view is None or not view.active or poll_interval(time.time() - view.created_at) != interval:
         st.rerun()  # finished (render it once, unpolled) or time to poll less often
     banner(view)
+    if st.session_state.get(PRESSED, ("",))[0] == submission_id:
+        dashboard_metrics().banner_drawn(time.perf_counter() - st.session_state.pop(PRESSED)[1])
     if owner and st.button(tr("decoding.cancel"), key=f"cancel-{submission_id}"):
         cancel(store, submission_id, owner.id)
         st.rerun()

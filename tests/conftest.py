@@ -160,6 +160,7 @@ NEEDS_REDIS = {"redis_server", "redis_url", "settings", "connection", "store", "
 SLOW_MODULES = {"test_browser", "test_lesson_browser", "test_load_lesson", "test_scale_out", "test_compose",
                 "test_demo_model", "test_protocol_client", "test_proxy", "test_browser_roster",
                 "test_run"}  # test_run: `make run` itself (a worker and a dashboard)
+SLOW_MODULES |= {"test_partition", "test_prometheus"}  # operations: a network namespace, a real Prometheus
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,6 +1,7 @@
 """docker-compose.yml: validated by Debian's docker-compose (offline `config`) where installed, and its
 promises (password, persistence, health-gated start, GPU reservation, profiles) checked in the YAML."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,8 @@ import yaml
 
 from tests.conftest import ROOT
 
-ENV = {**os.environ, "REDIS_PASSWORD": "r3dis-secret", "DECODELAB_INSTRUCTOR_PASSWORD": "profe"}
+ENV = {**os.environ, "REDIS_PASSWORD": "r3dis-secret", "DECODELAB_INSTRUCTOR_PASSWORD": "profe",
+       "GRAFANA_ADMIN_PASSWORD": "graf-secret"}
 
 
 def compose_config(env, *profiles):
@@ -82,3 +84,30 @@ def test_compose_with_the_tls_override_validates():
     assert done.returncode == 0, done.stderr
     proxy = yaml.safe_load(done.stdout)["services"]["proxy"]
     assert {p["published"] for p in proxy["ports"]} >= {80, 443}
+
+
+def test_compose_watches_the_service_with_prometheus_grafana_and_the_redis_exporter():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]  # no login of its own: not on the network
+    grafana = services["grafana"]
+    assert "GRAFANA_ADMIN_PASSWORD" in grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    for volume in grafana["volumes"][:2]:
+        assert (ROOT / volume.split(":")[0]).is_dir(), volume
+    exporter = services["redis-exporter"]["environment"]
+    assert exporter["REDIS_EXPORTER_CHECK_KEYS"] == "rq:queue:${DECODELAB_PREFIX:-dl}:model:*"
+    # what Prometheus scrapes is what the processes serve
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    ports = {job["job_name"]: job["dns_sd_configs"][0]["port"] for job in scrape if "dns_sd_configs" in job}
+    assert services["worker"]["environment"]["DECODELAB_WORKER_METRICS_PORT"] == ports["decodelab-worker"]
+    assert services["dashboard"]["environment"]["DECODELAB_DASHBOARD_METRICS_PORT"] == ports["decodelab-dashboard"]
+    # the provisioned dashboard uses the provisioned data source
+    source = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    board = json.loads((ROOT / "deploy/grafana/dashboards/decodelab.json").read_text())
+    assert {panel["datasource"]["uid"] for panel in board["panels"]} == {source["datasources"][0]["uid"]}
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_compose_refuses_to_run_grafana_without_its_password():
+    missing = compose_config({k: v for k, v in ENV.items() if k != "GRAFANA_ADMIN_PASSWORD"})
+    assert missing.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in missing.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 import time
 
@@ -33,15 +34,24 @@ class RoutineAtDebug(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
+# A worker on another host whose link to Redis is cut must notice, not wait on a socket for the kernel's
+# ~15 minutes of retransmissions: unanswered data, keepalives or a connect for this long fail (as a
+# timeout), the worker keeps generating, and reconnects when the link is back (tests/test_partition.py).
+DEAD_LINK_SECONDS = 10
+DEAD_LINK_OPTIONS = {socket.TCP_KEEPIDLE: 5, socket.TCP_KEEPINTVL: 2, socket.TCP_KEEPCNT: 3,
+                     socket.TCP_USER_TIMEOUT: DEAD_LINK_SECONDS * 1000}
+
+
 def connect(url: str, wait_seconds: float = 60.0) -> redis.Redis:
     """A Redis client, once the server answers (it may still be starting)."""
-    client = redis.Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
+    client = redis.Redis.from_url(url, health_check_interval=10, socket_keepalive=True,
+                                  socket_keepalive_options=DEAD_LINK_OPTIONS)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             client.ping()
             return client
-        except redis.exceptions.ConnectionError as error:
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
             if time.monotonic() > deadline:
                 raise SystemExit(f"worker: cannot reach Redis at {redact_url(url)}: {redact_url(str(error))}") from error
             time.sleep(0.5)
@@ -71,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     connection = connect(settings.redis_url)
     queue = Queue(settings.queue_name(loaded.name), connection=connection)
     worker = BatchWorker([queue], connection=connection, loaded=loaded, settings=settings, name=args.name)
+    worker.metrics.serve(settings.worker_metrics_port)
     logging.info("worker %s ready: model %s on %s (%s), batches of up to %d rows, queue %s, Redis %s",
                  worker.name, loaded.name, loaded.device, loaded.dtype, worker.max_batch, queue.name,
                  redact_url(settings.redis_url))

@@ -39,13 +39,14 @@ from rq.worker import WorkerStatus
 
 from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
-from shared.contract.records import EXPLORE, Output, Request, TokenDetails
+from shared.contract.records import DONE, EXPLORE, Output, Request, TokenDetails
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
 from shared.services.store import Store
 from shared.services.submissions import cache_key, check_context, clean_prompt, reconcile_pending, validate_request
 from worker.checking import CheckPool
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
+from worker.metrics import WorkerMetrics
 from worker.model import LoadedModel, next_token_logits
 from worker.outputs import build_outputs, cached_copy
 from worker.registry import announce
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 300  # how long finished results wait in memory for Redis to come back
 EXPLORER_TEXTS = 100  # the explorer labels the model's likeliest tokens; their text is stored with the logits
 IDLE_POLL_SECONDS = 0.01  # loop pace while only instruction checks are pending (no engine rows)
+# Redis gone (refused) or out of reach (a cut link: the kernel's TCP_USER_TIMEOUT, worker/__main__.py,
+# surfaces as a timeout): either way the worker goes on generating and retries later.
+REDIS_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 @dataclass
@@ -101,6 +105,7 @@ class BatchWorker(SimpleWorker):
         self.tokens_per_second = 0.0
         self._last_beat = 0.0
         self._tokens_at_beat = 0
+        self.metrics = WorkerMetrics(self)  # served by `python -m worker` (worker/metrics.py)
 
     def _new_engine(self) -> Engine:
         return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device)
@@ -114,7 +119,7 @@ class BatchWorker(SimpleWorker):
         try:
             super().heartbeat(timeout, pipeline)
             announce(self.store, self, ttl=self.worker_ttl + 5, pipeline=pipeline)
-        except redis.exceptions.ConnectionError:
+        except REDIS_UNREACHABLE:
             log.warning("Redis unreachable: heartbeat skipped, retrying at the next one")
 
     def execute_job(self, job: Job, queue: Queue):
@@ -125,7 +130,7 @@ class BatchWorker(SimpleWorker):
             if not stop_requested(self) and not (self.suspects or self.isolating):
                 try:
                     self._fill()
-                except redis.exceptions.ConnectionError:
+                except REDIS_UNREACHABLE:
                     log.warning("Redis unreachable: no new admissions until it is back")
             self._isolate_next()
             if self.engine.busy:
@@ -134,6 +139,7 @@ class BatchWorker(SimpleWorker):
                 except Exception as error:  # noqa: BLE001 - isolate the request that breaks the engine
                     self._engine_failed(error)
                     continue
+                self.metrics.step(self.engine)
                 for result in finished:
                     self._collect(result)
             else:
@@ -162,6 +168,11 @@ class BatchWorker(SimpleWorker):
         except (ValueError, KeyError, TypeError, AttributeError):
             record, problem = None, Problem("malformed_request")
         request = record.request if record else None
+        if job.enqueued_at:
+            self.metrics.admitted((now() - job.enqueued_at).total_seconds())
+        if record and record.status == DONE:  # published by an earlier attempt (its worker was cut off, came back)
+            self._succeed(job, queue, execution, {"already": DONE})
+            return
         if self.store.cancel_requested([job.id]):
             self._fail(job, queue, execution, request, Problem("cancelled"))
             return
@@ -281,10 +292,15 @@ class BatchWorker(SimpleWorker):
                outputs: list[Output]) -> None:
         if self.inflight.get(flight.id) is not flight:
             return  # timed out while its checks ran
-        if not _retry_redis(lambda: publish(self.store, flight.request, outputs, details, cache_keys)):
-            self._end(flight, Problem("cancelled"))  # its student cancelled it after its last token
+        owner = (self.name, flight.attempt)
+        if not _retry_redis(lambda: publish(self.store, flight.request, outputs, details, cache_keys, owner)):
+            if _retry_redis(lambda: self._taken_over([flight])):
+                self._drop(flight)  # another attempt holds it now: that one publishes, not this
+            else:
+                self._end(flight, Problem("cancelled"))  # its student cancelled it after its last token
             return
         del self.inflight[flight.id]
+        self.metrics.completed.inc()
         self._succeed(flight.job, flight.queue, flight.execution, {"outputs": [o.id for o in outputs]})
 
     def _succeed(self, job: Job, queue: Queue, execution: Execution, result: dict) -> None:
@@ -293,6 +309,7 @@ class BatchWorker(SimpleWorker):
 
     def _fail(self, job: Job, queue: Queue, execution: Execution, request: Request | None, problem: Problem) -> None:
         """Finish a job as failed, with no retry; the student's submission shows the reason."""
+        self.metrics.failed(problem.code)
         self.store.fail_record(job.id, request.class_code if request else None, problem)
         self.store.forget_cancel(job.id)
         fail_job(self, job, queue, execution, f"{problem.code}: {problem.params}")
@@ -305,6 +322,24 @@ class BatchWorker(SimpleWorker):
         self.inflight.pop(flight.id, None)
         self._hand_over(flight)
         _retry_redis(lambda: self._fail(flight.job, flight.queue, flight.execution, flight.request, problem))
+
+    def _drop(self, flight: InFlight) -> None:
+        """Let go of a submission another attempt now holds (this worker was cut off from Redis, or
+        frozen, past its heartbeat's grace, and the job was requeued): free its rows and write nothing,
+        neither its outputs nor anything in RQ. The other attempt publishes it, once."""
+        log.warning("submission %s is now held by another attempt; dropped here without publishing", flight.id)
+        self.engine.cancel(flight.id)
+        self.checks.drop(flight.id)
+        self.inflight.pop(flight.id, None)
+        self._hand_over(flight)
+        self.metrics.dropped.inc()
+
+    def _taken_over(self, flights: list[InFlight]) -> list[InFlight]:
+        """Which of `flights` this worker no longer holds: their record names another worker or a later
+        attempt, or they were ended elsewhere (one round trip)."""
+        holders = self.store.holders([f.id for f in flights])
+        return [f for f, holder in zip(flights, holders, strict=True)
+                if holder != (self.name, f.attempt, True)]
 
     def _show_current_job(self) -> None:
         """RQ shows one current job per worker and clears it when any job ends: while others still run,
@@ -357,6 +392,12 @@ class BatchWorker(SimpleWorker):
             rate = (self.engine.generated_tokens - self._tokens_at_beat) / elapsed
             self.tokens_per_second = rate if not self.tokens_per_second else 0.5 * rate + 0.5 * self.tokens_per_second
         self._last_beat, self._tokens_at_beat = moment, self.engine.generated_tokens
+        try:
+            for flight in self._taken_over(list(self.inflight.values())) if self.inflight else []:
+                self._drop(flight)  # first: nothing of theirs is heartbeated, timed out or published
+        except REDIS_UNREACHABLE:
+            log.warning("Redis unreachable; generation goes on, heartbeats resume when it is back")
+            return
         self._enforce_timeouts()
         try:
             for submission_id in self.store.cancel_requested(list(self.inflight)):
@@ -364,7 +405,7 @@ class BatchWorker(SimpleWorker):
             self._beat_all()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()
-        except redis.exceptions.ConnectionError:
+        except REDIS_UNREACHABLE:
             log.warning("Redis unreachable; generation goes on, heartbeats resume when it is back")
 
     def _enforce_timeouts(self) -> None:
@@ -406,7 +447,7 @@ def _retry_redis(action):
     while True:
         try:
             return action()
-        except redis.exceptions.ConnectionError:
+        except REDIS_UNREACHABLE:
             if time.monotonic() > deadline:
                 raise
             log.warning("Redis unreachable; retrying in %.1f s", delay)

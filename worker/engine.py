@@ -102,6 +102,9 @@ class Engine:
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
         self.vocab_passes = 0      # vocabulary-wide operations of the last step's token choice
+        # seconds of the last decode step's (model, sampling, host) phases; None after a step without
+        # one. Read by the worker's metrics (worker/metrics.py); three clock reads a step.
+        self.step_times: tuple[float, float, float] | None = None
         self._clean_steps = 0
         self._book = RecordBook(max_batch, self.layout.width, device)
         self._reset_batch()
@@ -154,6 +157,7 @@ class Engine:
         come out token for token the same. No request fails for lack of memory unless one row alone
         does not fit.
         """
+        self.step_times = None
         try:
             finished: list[GenerationResult] = []
             if self._should_admit():
@@ -232,10 +236,16 @@ class Engine:
         # the 4D mask [rows, 1, 1, columns] attention uses. Given the 2D mask, transformers would first
         # ask the device whether any column is padding (a wait for the GPU at every step).
         mask = batch.mask.view.bool()[:, None, None, :] if self._sdpa else batch.mask.view
+        start = time.perf_counter()
         out = self.model(input_ids=batch.last_tokens[:, None], attention_mask=mask,
                          position_ids=batch.positions[:, None], past_key_values=batch.cache, use_cache=True)
         batch.positions += 1
-        return self._finish(self._choose(out.logits[:, -1, :], batch), 0)
+        modelled = time.perf_counter()  # on a GPU: launched; the wait for it lands in the choice's transfer
+        eos = self._choose(out.logits[:, -1, :], batch)
+        chosen = time.perf_counter()
+        finished = self._finish(eos, 0)
+        self.step_times = (modelled - start, chosen - modelled, time.perf_counter() - chosen)
+        return finished
 
     def _choose(self, logits: torch.Tensor, batch: BatchState) -> np.ndarray:
         """Choose the next token of each row of `batch` and count it there (its record goes into the

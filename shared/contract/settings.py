@@ -130,6 +130,12 @@ class Settings:
                               "`make run`: the embedded Redis server's port (when `REDIS_URL` is unset)")
     data_dir: str = setting("data", "DECODELAB_DATA_DIR",
                             "`make run`: where the embedded Redis keeps its files (relative to the checkout)")
+    # Operations (docs/operations.md): Prometheus endpoints, on by default as vLLM's and TGI's are, so one
+    # scrape config fits every host; a port already taken is logged and the process goes on without it.
+    worker_metrics_port: int = setting(9400, "DECODELAB_WORKER_METRICS_PORT",
+                                       "port of a worker's Prometheus `/metrics` (all interfaces); 0 = off")
+    dashboard_metrics_port: int = setting(9401, "DECODELAB_DASHBOARD_METRICS_PORT",
+                                          "port of a dashboard process's Prometheus `/metrics`; 0 = off")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -27,16 +27,20 @@ def prompt_hash(prompt: str) -> str:
 
 
 def publish(store: Store, request: Request, outputs: list[Output], details: dict[str, TokenDetails] | None = None,
-            cache_keys: dict[str, str] | None = None) -> bool:
+            cache_keys: dict[str, str] | None = None, owner: tuple[str, int] | None = None) -> bool:
     """Store a finished submission's outputs (and token details, cache entries) and index every output
     in the class gallery, atomically with the submission's change to done. False, and nothing written,
     when its student cancelled it first: the cancel flags are watched, so a cancel that lands while this
-    runs makes it look again (see `Store.request_cancel`)."""
+    runs makes it look again (see `Store.request_cancel`). `owner`: (worker, attempt) that must still
+    hold the submission, else False too: a worker cut off from Redis (or frozen) while its job was
+    requeued and run again elsewhere publishes nothing when it comes back (the record is watched)."""
     code = request.class_code
     output_ids = [o.id for o in outputs]
 
     def write(pipe) -> bool:
         if pipe.sismember(store.keys.cancel(), request.id):
+            return False
+        if owner and store.holders([request.id])[0] != (*owner, True):
             return False
         hidden = pipe.smismember(store.keys.hidden(code), output_ids) if outputs else []
         pipe.multi()
@@ -45,7 +49,8 @@ def publish(store: Store, request: Request, outputs: list[Output], details: dict
             index_output(pipe, store, output, visible=not is_hidden)
         return True
 
-    return store.redis.transaction(write, store.keys.cancel(), value_from_callable=True)
+    return store.redis.transaction(write, store.keys.cancel(), store.keys.submission(request.id),
+                                   value_from_callable=True)
 
 
 def index_output(pipe, store: Store, output: Output, visible: bool = True) -> None:

@@ -68,6 +68,13 @@ class Store:
             pipe.hincrby(self.keys.submission(submission_id), "attempts", 1)
             return int(pipe.execute()[1])
 
+    def holders(self, submission_ids: list[str]) -> list[tuple[str, int, bool]]:
+        """(worker, attempt, still active) of each submission, in one round trip: who may publish it."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for submission_id in submission_ids:
+                pipe.hmget(self.keys.submission(submission_id), "worker", "attempts", "status")
+            return [_holder(reply) for reply in pipe.execute()]
+
     def request_cancel(self, submission_id: str) -> bool:
         """Flag a submission for cancelling while it is still active; False when it has already finished.
         Atomic with the worker's `publish`, which watches these flags: a True here always ends it cancelled,
@@ -181,3 +188,8 @@ class Store:
 
     def pending_count(self, code: str) -> int:
         return self.redis.scard(self.keys.pending(code))
+
+
+def _holder(reply: list) -> tuple[str, int, bool]:
+    worker, attempts, status = (value.decode() if value else "" for value in reply)
+    return worker, int(attempts or 0), status in ACTIVE
