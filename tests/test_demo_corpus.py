@@ -135,3 +135,20 @@ def test_ablation_figures_count_what_the_targets_name():
     share, gram = memorized_8gram_share(outputs, training)
     assert share == pytest.approx(2 / 3) and len(gram.split()) == 8 and gram in training[0] and gram in outputs[1]
     assert memorized_8gram_share(outputs[2:], training) == (0.0, "")
+
+
+def test_a_source_reads_its_package_files_and_says_how_to_install_a_missing_one(tmp_path):
+    from scripts.train_demo_model import Source
+
+    (tmp_path / "git-commit.txt").write_text(ASCII_DOC_WITH_PROSE)
+    source = Source("en", 1.0, "git-doc", "GPL-2", (f"{tmp_path}/*.txt",), asciidoc_sections)
+    first, second = ASCII_DOC_WITH_PROSE.split("\n\n")
+    assert source.sections() == [first + "\n" + " ".join(second.split())]  # one section, wrapped lines joined
+    missing = Source("en", 1.0, "git-doc", "GPL-2", (f"{tmp_path}/nothing/*.txt",), asciidoc_sections)
+    with pytest.raises(SystemExit, match="make demo-text"):
+        missing.sections()
+
+
+ASCII_DOC_WITH_PROSE = ("Git is a fast, scalable, distributed revision control system with an unusually rich command set\n\n"
+                        "that provides both high-level operations and full access to internals, and it keeps every\n"
+                        "version of every file of a project, so that any earlier state can be restored at any time.\n")
