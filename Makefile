@@ -56,7 +56,7 @@ demo-text:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q $(DEMO_PACKAGES) || { apt-get update -q && apt-get install -y -q $(DEMO_PACKAGES); }; \
 	  else echo "run: sudo apt-get install -y $(DEMO_PACKAGES)"; exit 1; fi; }
 
-## Train the demo model offline (~9 min on 2 CPU cores) into data/models/demo; ARGS="--minutes 30" trains longer.
+## Train the demo model offline (8.5 min on 2 CPU cores, all included) into data/models/demo; ARGS="--minutes 30" trains longer.
 demo-model: $(DEPS) demo-text
 	$(PY) -m pip install -q -r requirements-demo.txt
 	$(PY) -m scripts.train_demo_model $(ARGS)

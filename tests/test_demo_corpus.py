@@ -152,3 +152,11 @@ def test_a_source_reads_its_package_files_and_says_how_to_install_a_missing_one(
 ASCII_DOC_WITH_PROSE = ("Git is a fast, scalable, distributed revision control system with an unusually rich command set\n\n"
                         "that provides both high-level operations and full access to internals, and it keeps every\n"
                         "version of every file of a project, so that any earlier state can be restored at any time.\n")
+
+
+def test_the_budget_covers_the_whole_command_so_a_busy_machine_trains_less_but_finishes_on_time():
+    from scripts.train_demo_model import AFTER_TRAINING_SECONDS, training_seconds
+
+    quiet, busy = training_seconds(510, spent=30), training_seconds(510, spent=200)
+    assert quiet == 510 - 30 - AFTER_TRAINING_SECONDS and busy == quiet - 170
+    assert training_seconds(510, spent=600) == 60  # still trains a minute rather than not at all
