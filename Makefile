@@ -47,8 +47,8 @@ bench-gallery: $(DEPS)
 load: $(DEPS)
 	$(PY) -m bench.load $(ARGS)
 
-# Public-domain Bibles from Debian (World English Bible, Reina-Valera 1909) and the reader that exports them.
-DEMO_PACKAGES := diatheke sword-text-web sword-text-sparv
+# The demo model's text: technical prose in English and Spanish that Debian ships (docs/demo-model.md).
+DEMO_PACKAGES := git-doc debian-reference-en debian-reference-es manpages-es
 
 ## Install the demo model's text (Debian packages; as root, or prints the sudo command).
 demo-text:
@@ -56,12 +56,12 @@ demo-text:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q $(DEMO_PACKAGES) || { apt-get update -q && apt-get install -y -q $(DEMO_PACKAGES); }; \
 	  else echo "run: sudo apt-get install -y $(DEMO_PACKAGES)"; exit 1; fi; }
 
-## Train the demo model offline (~7 min on 2 CPU cores) into data/models/demo; then DECODELAB_MODEL=demo make run.
+## Train the demo model offline (8.5 min on 2 CPU cores, all included) into data/models/demo; ARGS="--minutes 30" trains longer.
 demo-model: $(DEPS) demo-text
 	$(PY) -m pip install -q -r requirements-demo.txt
 	$(PY) -m scripts.train_demo_model $(ARGS)
 
-## What the demo model teaches (the README's table): temperature, repetition penalty, held-out perplexity.
+## What the demo model teaches (docs/demo-model.md): exercise 1's table, then exercise 2's ablation and its targets.
 demo-check: $(DEPS)
 	$(PY) -m bench.demo_teaches $(ARGS)
 

@@ -8,31 +8,36 @@ on the same prompts and seeds for both models:
 - greedy at repetition_penalty 1.0 and 1.3: loops (shared/teaching/metrics.py `looping`) and the share of
   repeated 3-grams should fall with the penalty;
 - T 1.0 and T 1.5 at the same seed: how many texts differ;
-- perplexity of held-out chapters (never trained on) over the whole 50,257-token vocabulary.
+- perplexity of held-out sections (never trained on) over the whole 50,257-token vocabulary.
 
-Prints a Markdown table (the README's) and a few sample texts. Needs `make demo-model` first.
+Prints a Markdown table (docs/demo-model.md's) and a few sample texts, then exercise 2's ablation
+(bench/demo_ablation.py), ending with the lines `topic_mention: X`, `check_spread_points: Y` and
+`memorized_8gram_share: Z`. Needs `make demo-model` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from bench import demo_ablation
 from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, DecodingConfig
 from shared.teaching.metrics import distinct_n, looping, repeated_share, words
 from worker.demo_training import perplexity
 from worker.engine import Engine, GenerationRequest
-from worker.model import DEMO_MODEL, LoadedModel, load_model
+from worker.model import DEMO_MODEL, DEMO_MODEL_DIR, LoadedModel, load_model
 
-PROMPTS = [  # the notebook's prompt, two in the style of the training text, one in Spanish
+PROMPTS = [  # exercise 1's prompt, two in the style of the training text, one in Spanish; none names Git
     NOTEBOOK_PROMPT,
-    "The king said to his servants,",
-    "Then the people of the city",
-    "Entonces el rey dijo",
+    "The system administrator",
+    "To configure the network,",
+    "Para instalar un paquete,",
 ]
 SEEDS = range(5)               # each sampled configuration runs once per prompt and seed
 TEMPERATURES = (0.1, 0.7, 1.5)
@@ -78,33 +83,50 @@ def figures(texts: dict[tuple, str]) -> dict[str, str]:
     return row
 
 
-def held_out_tokens() -> dict[str, list[int]]:
-    from scripts.train_demo_model import corpus  # the same chapters the training held out
-
-    return corpus().held_out
+def trained_sources(model_dir: Path) -> list[str]:
+    """The sources the model was trained on (its training.json), so held-out text is really unseen."""
+    return list(json.loads((model_dir / "training.json").read_text())["corpus"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", action="store_true", help="also print every text of the notebook prompt")
+    parser.add_argument("--model-dir", type=Path, default=DEMO_MODEL_DIR, help="the demo model to check")
+    parser.add_argument("--ablation-samples", type=int, default=20, help="samples per exercise 2 prompt")
+    parser.add_argument("--ablation-tokens", type=int, default=demo_ablation.DEFAULT_NEW_TOKENS,
+                        help="new tokens per exercise 2 sample (the notebook: 500)")
+    parser.add_argument("--ablation-only", action="store_true", help="only exercise 2 (skip the table)")
     args = parser.parse_args()
     began = time.monotonic()
-    models = {DEMO_MODEL: load_model(DEMO_MODEL, device="cpu"), RANDOM_MODEL: load_model(RANDOM_MODEL, device="cpu")}
+    demo = load_model(DEMO_MODEL, device="cpu", demo_dir=args.model_dir)
+    from scripts.train_demo_model import corpus, documents, training_sections
+
+    sections = documents(trained_sources(args.model_dir))
+    if not args.ablation_only:
+        exercise_1_table(demo, corpus(texts=sections).held_out, args.samples)
+    demo_ablation.report(demo, PROMPTS, training_sections(sections), args.ablation_samples, args.ablation_tokens)
+    print(f"({time.monotonic() - began:.0f} s in all)")
+    return 0
+
+
+def exercise_1_table(demo: LoadedModel, held_out: dict[str, list[int]], everything: bool) -> None:
+    """The table of exercise 1's effects, demo vs random models, and a few samples."""
+    began = time.monotonic()
+    models = {DEMO_MODEL: demo, RANDOM_MODEL: load_model(RANDOM_MODEL, device="cpu")}
     rows, texts = {}, {}
     for name, loaded in models.items():
         texts[name] = generate_all(loaded)
         rows[name] = figures(texts[name])
-    held_out = held_out_tokens()
-    for name, loaded in [*models.items(), ("random-distilgpt2", load_model("random-distilgpt2", device="cpu"))]:
+    for name, loaded in models.items():
         for source, tokens in held_out.items():
-            with torch.no_grad():
-                value = perplexity(loaded.model, tokens)
+            with torch.no_grad():  # a random model's perplexity is ~50,000 on any text: a few windows show it
+                value = perplexity(loaded.model, tokens, max_windows=32 if name == DEMO_MODEL else 4)
             rows.setdefault(name, {})[f"held-out perplexity, {source}"] = f"{value:,.0f}"
     print_table(rows)
-    print_samples(texts[DEMO_MODEL], everything=args.samples)
+    print_samples(texts[DEMO_MODEL], everything=everything)
     print(f"\n({time.monotonic() - began:.0f} s; prompts: {PROMPTS}; seeds {list(SEEDS)}; "
-          f"{MAX_NEW_TOKENS} new tokens; sampling with top-k 50 and repetition_penalty 1.1 as the notebook)")
-    return 0
+          f"{MAX_NEW_TOKENS} new tokens; sampling with top-k 50 and repetition_penalty 1.1 as the notebook; "
+          f"perplexity on the sections the training held out)")
 
 
 def print_table(rows: dict[str, dict[str, str]]) -> None:
