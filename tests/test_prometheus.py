@@ -95,8 +95,10 @@ def test_prometheus_scrapes_a_worker_and_a_dashboard_through_a_press_of_run(sett
         [submission] = store.student_submissions(TEST_CLASS, "s1")
         wait_for(lambda: store.submission(submission).status == "done", timeout=120, message="the submission")
         tokens = "decodelab_worker_generated_tokens_total"
-        wait_for(lambda: query(api, tokens).get("model=random-tiny", 0) >= 3 * 80, timeout=60, interval=1,
-                 message="Prometheus to scrape the worker's tokens")
+        completed = "decodelab_worker_submissions_completed_total"
+        wait_for(lambda: query(api, tokens).get("model=random-tiny", 0) >= 3 * 80
+                 and query(api, completed).get("model=random-tiny", 0) >= 1, timeout=60, interval=1,
+                 message="Prometheus to scrape the worker's tokens and the finished submission")
         assert query(api, "count(up == 1)") == {"": 2.0}  # the worker and the dashboard
         assert query(api, 'decodelab_dashboard_presses_total') == {"lab=decoding": 1.0}
         assert query(api, "decodelab_dashboard_press_to_banner_seconds_count") == {"": 1.0}
