@@ -103,7 +103,8 @@ class BatchWorker(SimpleWorker):
         self._tokens_at_beat = 0
 
     def _new_engine(self) -> Engine:
-        return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device)
+        return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device,
+                      fair_rows=self.settings.fair_rows)
 
     # --- RQ hooks -------------------------------------------------------------------------------
     def get_heartbeat_ttl(self, job: Job) -> int:
@@ -145,7 +146,9 @@ class BatchWorker(SimpleWorker):
 
     # --- admission ------------------------------------------------------------------------------
     def _fill(self) -> None:
-        while self.engine.free_rows > 0:
+        """Take queued submissions while the engine takes more: past a full batch, so that a student who
+        just pressed Run gets a row by the fair share instead of waiting behind a big job."""
+        while self.engine.takes_more:
             found = self.queue_class.dequeue_any(self._ordered_queues, None, connection=self.connection,
                                                  job_class=self.job_class, serializer=self.serializer)
             if found is None:
@@ -194,7 +197,8 @@ class BatchWorker(SimpleWorker):
                 continue
             flight.cache_keys[index] = key
             flight.generations[index] = GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids,
-                                                          config=config, seed=item.seed)
+                                                          config=config, seed=item.seed,
+                                                          owner=(request.class_code, request.student_id))
         for index, generation in flight.generations.items():
             self._generate_or_follow(flight, index, generation)
         if not flight.generations:
