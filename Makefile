@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text
+.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard chaos worker dashboard clean demo-model demo-check demo-text bench-fairness
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-worker-base.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,3 +81,7 @@ chaos: $(DEPS)
 ## Dashboard load test: simulated students in Chromium sessions against one Streamlit server (loopback, bounded).
 load-dashboard: $(DEPS)
 	$(PY) -m bench.load_dashboard $(ARGS)
+
+## Fair share and storage: bystanders' p95 alone and beside a maximal job; Redis bytes per stored token (docs/fairness-and-storage.md).
+bench-fairness: $(DEPS)
+	$(PY) -m bench.fairness $(ARGS)

@@ -38,10 +38,12 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from shared.contract.decoding import DecodingConfig
+from shared.contract.packed_tokens import PackedTokens
 from shared.contract.problems import Problem
-from shared.contract.records import EXPLORE, Output, Request, TokenDetails
+from shared.contract.records import EXPLORE, Output, Request
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
+from shared.services.retention import purge_expired_classes
 from shared.services.store import Store
 from shared.services.submissions import cache_key, check_context, clean_prompt, reconcile_pending, validate_request
 from worker.checking import CheckPool
@@ -87,6 +89,7 @@ class BatchWorker(SimpleWorker):
         self.loaded = loaded
         self.settings = settings
         self.store = Store(connection, settings.key_prefix)
+        self.store.save_vocabulary(loaded.name, loaded.token_texts)  # packed token details hold only ids
         self.max_batch = batch_size_for(loaded, settings.max_batch)
         self.engine = self._new_engine()
         self.inflight: dict[str, InFlight] = {}
@@ -281,7 +284,7 @@ class BatchWorker(SimpleWorker):
         else:
             _retry_redis(lambda: self.store.mark_checking(flight.id))
 
-    def _store(self, flight: InFlight, details: dict[str, TokenDetails], cache_keys: dict[str, str],
+    def _store(self, flight: InFlight, details: dict[str, PackedTokens], cache_keys: dict[str, str],
                outputs: list[Output]) -> None:
         if self.inflight.get(flight.id) is not flight:
             return  # timed out while its checks ran
@@ -386,6 +389,7 @@ class BatchWorker(SimpleWorker):
         ended = reconcile_pending(self.store)
         if ended:
             log.warning("%d submission(s) whose RQ job had ended were marked failed", ended)
+        purge_expired_classes(self.store, self.settings)  # closed classes past their retention
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)

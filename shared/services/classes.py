@@ -61,6 +61,7 @@ def close_class(store: Store, code: str) -> None:
     info = class_info(store, code)
     if info:
         info["open"] = False
+        info["closed_at"] = time.time()  # its data is deleted DECODELAB_RETENTION_DAYS later (services/retention)
         store.redis.hset(store.keys.classes(), code, json.dumps(info))
 
 
