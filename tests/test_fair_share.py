@@ -105,3 +105,28 @@ def test_the_bystander_finishes_first_and_the_hog_gets_its_rows_back(tiny):
     assert order.index(("b", 0)) == 0  # done long before any of the hog's 60-token rows
     assert len(order) == 17
     assert widest_after == 8  # once alone again, the hog fills the batch
+
+
+# --- through the real worker and Redis ----------------------------------------------------------------
+def test_a_bystanders_small_job_sent_after_a_maximal_job_finishes_long_before_it(settings, store, workers):
+    from shared.contract.decoding import NOTEBOOK_PROMPT
+    from shared.services.submissions import build_request, cancel, submit
+    from tests.conftest import TEST_CLASS, wait_for
+
+    workers.start()
+    variants = {f"part {i}": f"Write a long story, part {i}." for i in range(4)}
+    hog = build_request(settings, class_code=TEST_CLASS, student="Hog", student_id="s1", prompt="", lab="ablation",
+                        variants=variants, configs=[{"temperature": 1.0, "max_new_tokens": 300, "seed": s}
+                                                    for s in range(16)], seed=1, model=settings.model)
+    assert len(hog.items) == 64  # the most one submission may ask for
+    submit(store, settings, hog)
+    wait_for(lambda: store.submission(hog.id).progress_done > 0, timeout=120, message="the hog to run")
+    bystander = build_request(settings, class_code=TEST_CLASS, student="Ana", student_id="s2", prompt=NOTEBOOK_PROMPT,
+                              configs=[{"strategy": "greedy", "max_new_tokens": 8}], seed=1, model=settings.model)
+    submit(store, settings, bystander)
+    wait_for(lambda: store.status(bystander.id) == "done", timeout=120, message="the bystander's job")
+    record = store.submission(hog.id)
+    assert record.status == "running"
+    assert record.progress_done < record.progress_total / 2, record  # before, it waited for ~all of the hog
+    assert cancel(store, hog.id, "s1")
+    wait_for(lambda: store.status(hog.id) == "failed", timeout=60, message="the hog to be cancelled")

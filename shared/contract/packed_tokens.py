@@ -57,10 +57,11 @@ class PackedTokens:
         ids = "H" if max((*self.token_ids, *self.model_ids, *self.sampled_ids), default=0) < 65536 else "I"
         reason, model = self.finish_reason.encode(), self.model.encode()
         head = MAGIC + HEADER.pack(VERSION, struct.calcsize(ids), self.top, len(self.token_ids), len(reason), len(model))
+        p = self.p or (NO_PROBABILITY,) * len(self.token_ids)  # one per token, recorded or not
         model_logs = [_log(q) for q in self.model_probs]
         sampled_logs = [_log(q) for q in self.sampled_probs]
         arrays = [
-            _pack(ids, self.token_ids), _pack("e", self.logprobs), _pack("e", [_log(q) for q in self.p]),
+            _pack(ids, self.token_ids), _pack("e", self.logprobs), _pack("e", [_log(q) for q in p]),
             _pack(ids, self.model_ids), _pack("e", model_logs),
             _pack(ids, [(s - m) % (1 << 8 * struct.calcsize(ids)) for s, m in zip(self.sampled_ids, self.model_ids)]),
             _pack("e", [_difference(s, m) for s, m in zip(sampled_logs, model_logs)]),
