@@ -9,6 +9,7 @@ from shared.services.classes import class_info, close_class, open_class
 from shared.services.gallery import publish
 from shared.services.retention import DAY_SECONDS, deletion_time, purge_expired_classes
 from shared.services.submissions import build_request, submit
+from tests.test_dashboard import app_env  # noqa: F401 - a fixture
 
 
 def run_in(store, settings, code, student_id, index):
@@ -58,3 +59,16 @@ def test_an_open_or_reopened_class_and_a_retention_of_zero_keep_everything(setti
     assert deletion_time(class_info(store, "kept"), settings) is None
     assert purge_expired_classes(store, settings, now=later) == []
     assert store.submission(request.id) is not None
+
+
+def test_the_console_offers_the_export_beside_a_closed_classs_deletion_date(app_env, store, settings):  # noqa: F811
+    import time
+
+    from tests.test_dashboard_lesson import console
+
+    close_class(store, "clase-test")
+    date = time.strftime("%Y-%m-%d", time.localtime(class_info(store, "clase-test")["closed_at"] + 30 * DAY_SECONDS))
+    for lang, words in (("en", "will be deleted on"), ("es", "se borrarán el")):
+        app = console(settings, lang)
+        shown = [c.value for c in app.caption if date in c.value]
+        assert shown and words in shown[0] and "CSV" in shown[0]
