@@ -32,11 +32,17 @@ def test_big_jobs_alone_together_split_the_rows_evenly():
 
 
 def test_a_student_with_no_row_takes_one_from_the_largest_holder_when_none_is_free():
-    owners = [("c", f"s{i}") for i in range(8)]
-    running = [o for o in owners for _ in range(2)]  # 8 students x 2 rows fill a batch of 16
-    gone = rows_to_preempt(running, [5] * 16, [("c", "new")], 16, 2)
+    owners = [("c", f"s{i}") for i in range(4)]
+    running = [o for o in owners for _ in range(4)]  # 4 students x 4 rows fill a batch of 16
+    gone = rows_to_preempt(running, [5] * 16, [("c", "new")] * 3, 16, 2)
     assert len(gone) == 1
     assert rows_to_preempt(running, [5] * 16, [], 16, 2) == []  # nobody waiting: nobody gives way
+
+
+def test_in_a_class_burst_of_small_jobs_newcomers_wait_their_turn_without_preempting():
+    owners = [("c", f"s{i}") for i in range(16)]
+    running = [o for o in owners for _ in range(4)]  # 16 students x 4 rows (the ablation) fill 64 rows
+    assert rows_to_preempt(running, [5] * 64, [("c", "new")] * 4, 64, 8) == []
 
 
 def test_admission_is_round_robin_across_students_fewest_rows_first():

@@ -132,10 +132,13 @@ class Engine:
 
     @property
     def takes_more(self) -> bool:
-        """Whether the worker should hand over more work: up to one batch of generations may wait here, so
-        that a student who just pressed Run can be given a row by the fair share (worker/fair_share.py)
-        even while another student's big job fills the batch."""
-        return len(self.waiting) < self.max_batch
+        """Whether the worker should hand over more work: while rows are free, or while no student here
+        still waits for a first row. So a student who just pressed Run reaches the fair share
+        (worker/fair_share.py) even while another student's big job fills the batch, one at a time."""
+        if self.free_rows > 0:
+            return True
+        running = {row.request.owner for row in self.rows}
+        return all(request.owner in running for request in self.waiting)
 
     @property
     def mask(self) -> torch.Tensor:

@@ -6,7 +6,8 @@ module two things before each admission:
 - `rows_to_preempt`: running rows that must give way. While more than one student has work, a student
   may hold at most `limit_rows` rows; rows above it are preempted (their least advanced first, so
   little work is lost). And a student with work waiting but no row at all takes one from the largest
-  holder above an even split, when no row is free. A preempted row goes back to the queue and is run
+  holder above both an even split and `fair_rows`, when no row is free (in a class burst of small jobs
+  nobody is preempted: round-robin admission gives newcomers the next free rows). A preempted row goes back to the queue and is run
   again from its prompt later: sampling draws depend only on (seed, step, token), so it comes out
   token for token the same (recompute-preemption, as vLLM does without swap space).
 - `admission_order`: free rows go round-robin across students, each time to the student holding the
@@ -59,7 +60,7 @@ def rows_to_preempt(running: Sequence[Hashable], steps: Sequence[int], waiting: 
     even = max(1, max_batch // len(demand))
     for _ in range(max(0, short)):
         biggest, count = keeping.most_common(1)[0]
-        if count <= even:
+        if count <= max(even, fair_rows):  # small holders (a class burst) are not preempted: they wait their turn
             break
         excess[biggest] += 1
         keeping[biggest] -= 1
