@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 ARGS ?=
 
-.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard load-lesson chaos worker dashboard clean demo-model demo-check demo-text bench-metrics
+.PHONY: run test test-fast check bench bench-host bench-gallery load load-dashboard load-lesson chaos worker dashboard clean demo-model demo-check demo-text bench-metrics bench-fairness
 
 $(DEPS): requirements.txt requirements-dashboard.txt requirements-worker.txt requirements-worker-base.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -89,3 +89,7 @@ load-lesson: $(DEPS)
 ## What the worker's Prometheus metrics cost its step loop (docs/operations.md).
 bench-metrics: $(DEPS)
 	$(PY) -m bench.metrics_cost $(ARGS)
+
+## Fair share and storage: bystanders' p95 alone and beside a maximal job; Redis bytes per stored token (docs/fairness-and-storage.md).
+bench-fairness: $(DEPS)
+	$(PY) -m bench.fairness $(ARGS)

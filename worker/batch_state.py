@@ -33,6 +33,7 @@ class GenerationRequest:
     prompt_ids: list[int]
     config: DecodingConfig        # the effective config (see DecodingConfig.effective)
     seed: int
+    owner: Hashable = None        # whose work it is, for the fair share (the worker: class code, student id)
 
 
 @dataclass

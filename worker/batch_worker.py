@@ -38,10 +38,12 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from shared.contract.decoding import DecodingConfig
+from shared.contract.packed_tokens import PackedTokens
 from shared.contract.problems import Problem
-from shared.contract.records import DONE, EXPLORE, Output, Request, TokenDetails
+from shared.contract.records import DONE, EXPLORE, Output, Request
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
+from shared.services.retention import purge_expired_classes
 from shared.services.store import Store
 from shared.services.submissions import cache_key, check_context, clean_prompt, reconcile_pending, validate_request
 from worker.checking import CheckPool
@@ -91,6 +93,7 @@ class BatchWorker(SimpleWorker):
         self.loaded = loaded
         self.settings = settings
         self.store = Store(connection, settings.key_prefix)
+        self.store.save_vocabulary(loaded.name, loaded.token_texts)  # packed token details hold only ids
         self.max_batch = batch_size_for(loaded, settings.max_batch)
         self.engine = self._new_engine()
         self.inflight: dict[str, InFlight] = {}
@@ -108,7 +111,8 @@ class BatchWorker(SimpleWorker):
         self.metrics = WorkerMetrics(self)  # served by `python -m worker` (worker/metrics.py)
 
     def _new_engine(self) -> Engine:
-        return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device)
+        return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device,
+                      fair_rows=self.settings.fair_rows)
 
     # --- RQ hooks -------------------------------------------------------------------------------
     def get_heartbeat_ttl(self, job: Job) -> int:
@@ -151,7 +155,9 @@ class BatchWorker(SimpleWorker):
 
     # --- admission ------------------------------------------------------------------------------
     def _fill(self) -> None:
-        while self.engine.free_rows > 0:
+        """Take queued submissions while the engine takes more: past a full batch, so that a student who
+        just pressed Run gets a row by the fair share instead of waiting behind a big job."""
+        while self.engine.takes_more:
             found = self.queue_class.dequeue_any(self._ordered_queues, None, connection=self.connection,
                                                  job_class=self.job_class, serializer=self.serializer)
             if found is None:
@@ -205,7 +211,8 @@ class BatchWorker(SimpleWorker):
                 continue
             flight.cache_keys[index] = key
             flight.generations[index] = GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids,
-                                                          config=config, seed=item.seed)
+                                                          config=config, seed=item.seed,
+                                                          owner=(request.class_code, request.student_id))
         for index, generation in flight.generations.items():
             self._generate_or_follow(flight, index, generation)
         if not flight.generations:
@@ -288,7 +295,7 @@ class BatchWorker(SimpleWorker):
         else:
             _retry_redis(lambda: self.store.mark_checking(flight.id))
 
-    def _store(self, flight: InFlight, details: dict[str, TokenDetails], cache_keys: dict[str, str],
+    def _store(self, flight: InFlight, details: dict[str, PackedTokens], cache_keys: dict[str, str],
                outputs: list[Output]) -> None:
         if self.inflight.get(flight.id) is not flight:
             return  # timed out while its checks ran
@@ -423,6 +430,7 @@ class BatchWorker(SimpleWorker):
         ended = reconcile_pending(self.store)
         if ended:
             log.warning("%d submission(s) whose RQ job had ended were marked failed", ended)
+        purge_expired_classes(self.store, self.settings)  # closed classes past their retention
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)

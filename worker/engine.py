@@ -33,6 +33,7 @@ import torch
 from transformers import DynamicCache
 
 from worker.batch_state import BatchState, GenerationRequest, Row
+from worker.fair_share import admission_order, fair_rows_for, rows_to_preempt
 from worker.kv_cache import growable_cache
 from worker.sampling import RowParams, choose_tokens, row_keys
 from worker.token_record import RecordBook, RecordLayout, TokenSteps
@@ -86,8 +87,10 @@ RECORD_TOP = 5  # alternatives recorded per generated token, for the token view
 
 class Engine:
     def __init__(self, model: torch.nn.Module, eos_token_id: int, max_batch: int, device: torch.device,
-                 record_top: int = RECORD_TOP):
+                 record_top: int = RECORD_TOP, fair_rows: int = 0):
         self.model = model
+        # rows one student may hold while a student with a small job has work (worker/fair_share.py)
+        self.fair_rows = fair_rows_for(max_batch, fair_rows)
         self.record_top = record_top
         self.layout = RecordLayout(record_top)
         self.eos_token_id = eos_token_id
@@ -101,6 +104,7 @@ class Engine:
         self.waiting: list[GenerationRequest] = []
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
+        self.preempted_rows = 0    # rows that gave way to another student's (run again from their prompt)
         self.vocab_passes = 0      # vocabulary-wide operations of the last step's token choice
         # seconds of the last decode step's (model, sampling, host) phases; None after a step without
         # one. Read by the worker's metrics (worker/metrics.py); three clock reads a step.
@@ -128,6 +132,16 @@ class Engine:
     @property
     def free_rows(self) -> int:
         return self.max_batch - len(self.rows) - len(self.waiting)
+
+    @property
+    def takes_more(self) -> bool:
+        """Whether the worker should hand over more work: while rows are free, or while no student here
+        still waits for a first row. So a student who just pressed Run reaches the fair share
+        (worker/fair_share.py) even while another student's big job fills the batch, one at a time."""
+        if self.free_rows > 0:
+            return True
+        running = {row.request.owner for row in self.rows}
+        return all(request.owner in running for request in self.waiting)
 
     @property
     def mask(self) -> torch.Tensor:
@@ -160,6 +174,8 @@ class Engine:
         self.step_times = None
         try:
             finished: list[GenerationResult] = []
+            if self.waiting and self.rows:
+                self._share_fairly()
             if self._should_admit():
                 finished += self._admit()
             if self.rows:
@@ -197,19 +213,46 @@ class Engine:
     # --- the batch (worker/batch_state.py) ------------------------------------------------------
     def _reset_batch(self) -> None:
         self._admitting: list[GenerationRequest] = []
+        self._admissible: list[int] = []  # positions in `waiting`, from the last `_should_admit`
         self._free_slots = list(range(self.batch_cap - 1, -1, -1))
         self.batch = BatchState.empty(self.device)
+
+    # --- the fair share (worker/fair_share.py) ------------------------------------------------------
+    @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
+    def _share_fairly(self) -> None:
+        """Rows over their student's share give way: they go back to the front of the queue and are run
+        again from their prompt later (the same tokens: draws depend only on seed and step)."""
+        gone = rows_to_preempt([row.request.owner for row in self.rows], self.batch.steps.tolist(),
+                               [r.owner for r in self.waiting], self.max_batch, self.fair_rows)
+        if not gone:
+            return
+        preempted = [self.rows[i].request for i in gone]
+        self._free_slots += [self.rows[i].slot for i in gone]
+        self.batch = self.batch.without(gone, self.record_top)
+        self.waiting = preempted + self.waiting
+        self.preempted_rows += len(gone)
+
+    def _admission(self) -> list[int]:
+        """Positions in `waiting` that may be admitted, in the order they would be (round-robin by student)."""
+        return admission_order([row.request.owner for row in self.rows], [r.owner for r in self.waiting],
+                               self.max_batch, self.max_batch, self.fair_rows)
 
     def _should_admit(self) -> bool:
         free = self.max_batch - len(self.rows)
         if not self.waiting or free <= 0:
             return False
-        return not self.rows or free >= min(len(self.waiting), max(1, int(self.max_batch * ADMIT_FRACTION)))
+        admissible = self._admissible = self._admission()
+        if not admissible:
+            return False
+        owners = {row.request.owner for row in self.rows}
+        newcomer = any(self.waiting[i].owner not in owners for i in admissible[:free])  # a student with no row waits for none
+        return not self.rows or newcomer or free >= min(len(admissible), max(1, int(self.max_batch * ADMIT_FRACTION)))
 
     @torch.inference_mode()
     def _admit(self) -> list[GenerationResult]:
-        count = self.max_batch - len(self.rows)
-        batch, self.waiting = self.waiting[:count], self.waiting[count:]
+        chosen = set(self._admissible[:self.max_batch - len(self.rows)])  # as `_should_admit` found them
+        batch = [r for i, r in enumerate(self.waiting) if i in chosen]
+        self.waiting = [r for i, r in enumerate(self.waiting) if i not in chosen]
         self._admitting = batch  # given back to `waiting` if this admission runs out of memory
         self._book.make_room(max(r.config.max_new_tokens for r in batch))
         input_ids, mask = self._left_pad([r.prompt_ids for r in batch])

@@ -5,22 +5,26 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
+
+from shared.contract.packed_tokens import PackedTokens
 from shared.contract.records import Output, Request, TokenDetails, TokenStep, gallery_group
 from shared.teaching.metrics import output_metrics
 from worker.engine import GenerationResult
 from worker.model import LoadedModel
+from worker.token_record import TokenSteps
 
 
 def build_outputs(request: Request, results: dict[int, GenerationResult], loaded: LoadedModel,
-                  worker: str) -> tuple[list[Output], dict[str, TokenDetails]]:
-    """(output records, token details by output id) of a finished submission."""
+                  worker: str) -> tuple[list[Output], dict[str, PackedTokens]]:
+    """(output records, token details by output id, packed) of a finished submission."""
     provenance = loaded.provenance()
     outputs, details = [], {}
     for index, result in sorted(results.items()):
         item = request.items[index]
         text = loaded.tokenizer.decode(result.token_ids, skip_special_tokens=True)
         output_id = f"{request.id}:{index}"
-        details[output_id] = token_details(loaded, result)
+        details[output_id] = packed_tokens(loaded, result)
         group_key, label = gallery_group(request.lab, item, loaded.name)
         outputs.append(Output(
             id=output_id, submission_id=request.id, index=index, class_code=request.class_code,
@@ -57,3 +61,20 @@ def token_details(loaded: LoadedModel, result: GenerationResult) -> TokenDetails
                                sampled=tuple((loaded.token_texts[i], p) for i, p in step.get("sampled", []))))
     return TokenDetails(token_ids=tuple(result.token_ids), logprobs=tuple(result.logprobs),
                         finish_reason=result.finish_reason, steps=tuple(steps))
+
+
+
+def packed_tokens(loaded: LoadedModel, result: GenerationResult) -> PackedTokens:
+    """The token view's data of one output as stored (shared/contract/packed_tokens.py): ids, not texts,
+    read from the engine's record in bulk (the cut alternatives too, as probability 0)."""
+    steps = result.steps
+    if not isinstance(steps, TokenSteps) or not len(steps):
+        return PackedTokens(model=loaded.name, finish_reason=result.finish_reason,
+                            token_ids=tuple(result.token_ids), logprobs=tuple(result.logprobs))
+    record, fields = steps.record.astype(np.float64), steps.layout
+    ids = lambda columns: tuple(record[:, columns].astype(np.int64).ravel().tolist())  # noqa: E731
+    probs = lambda columns: tuple(record[:, columns].ravel().tolist())  # noqa: E731
+    return PackedTokens(model=loaded.name, finish_reason=result.finish_reason, token_ids=tuple(result.token_ids),
+                        logprobs=tuple(result.logprobs), top=fields.top, p=probs(fields.p),
+                        model_ids=ids(fields.model_ids), model_probs=probs(fields.model_probs),
+                        sampled_ids=ids(fields.sampled_ids), sampled_probs=probs(fields.sampled_probs))

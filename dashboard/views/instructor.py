@@ -19,6 +19,7 @@ from shared.services.moderation import (
     failed_submissions,
     requeue_failed,
 )
+from shared.services.retention import deletion_time
 from shared.services.workers import console_rows, live_workers, served_models
 
 # The queue and workers section redraws itself: quickly while anything is queued or running, slowly when
@@ -95,6 +96,10 @@ def class_section(row: dict) -> None:
                      or keeps_open(row["code"])):
         roster_section(store, settings, token, row["code"])  # who is in, lock, size, remove (views/roster.py)
         rows = export_rows(store, settings, token, row["code"])
+        deleted_at = deletion_time(row, settings)  # offered the export before the data goes
+        if deleted_at:
+            st.caption(tr("instructor.retention", date=time.strftime("%Y-%m-%d", time.localtime(deleted_at)),
+                          days=settings.retention_days))
         left, middle, right = st.columns(3)
         left.download_button(tr("instructor.export_csv", code=row["code"]), export_csv(rows),
                              file_name=f"decodelab-{row['code']}.csv", mime="text/csv", key=f"csv-{row['code']}")

@@ -682,6 +682,20 @@ TEXT: dict[str, dict[str, str]] = {
     "lesson.report.outputs": {"es": "Salidas", "en": "Outputs"},
     "lesson.report.prompt": {"es": "Prompt", "en": "Prompt"},
     "lesson.report.none": {"es": "ninguna", "en": "none"},
+    # --- fair share and storage (docs/fairness-and-storage.md) ---
+    "problem.token_budget": {
+        "es": "Este envío usaría {tokens} tokens; te quedan {left} este minuto (límite: {limit} por minuto). "
+              "Espera un momento o pide menos tokens o generaciones.",
+        "en": "This would use {tokens} tokens; you have {left} left this minute (limit: {limit} per minute). "
+              "Wait a moment, or ask for fewer tokens or generations."},
+    "problem.storage_full": {
+        "es": "El almacenamiento del servidor (Redis) está lleno: no se aceptan envíos nuevos. "
+              "Avisa al profesor/a; lo ya generado sigue disponible.",
+        "en": "The server's storage (Redis) is full: no new submissions are accepted. "
+              "Tell the instructor; everything already generated is still there."},
+    "instructor.retention": {
+        "es": "Cerrada: sus datos se borrarán el {date} ({days} días tras el cierre). Descarga antes el CSV/JSON.",
+        "en": "Closed: its data will be deleted on {date} ({days} days after closing). Download the CSV/JSON first."},
 }
 
 

@@ -21,7 +21,8 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:student:{code}:{student id}       zset    the student's submission ids by creation     services/store
     {p}:patterns:{code}:{student id}      zset    the student's regex checks of the last minute  services/submissions
     {p}:out:{output id}                   string  Output JSON (output id = "{submission id}:{index}")  services/gallery
-    {p}:tok:{output id}                   string  TokenDetails JSON of an output               services/gallery
+    {p}:tok:{output id}                   string  token details of an output: PackedTokens bytes (JSON before)  services/gallery
+    {p}:vocab:{model}                     hash    token id -> its text, for packed token details  services/store
     {p}:cache:{hash}                      string  output id answering an identical request     services/gallery
     {p}:explore:{id}                      hash    next-token logits (float32 bytes), prompt ids (1 day)  services/store
     {p}:model:{model}                     RQ queue of one model (RQ's keys: rq:queue:{p}:model:{model})
@@ -123,6 +124,13 @@ class Keys:
     def token_details(self, output_id: str) -> str:
         return self._key("tok", output_id)
 
+    def vocabulary(self, model: str) -> str:
+        return self._key("vocab", model)
+
+    def cache_pattern(self) -> str:
+        """For SCAN (the retention sweep: cache entries of a deleted class)."""
+        return self._key("cache", "*")
+
     def cache(self, digest: str) -> str:
         return self._key("cache", digest)
 
@@ -136,6 +144,14 @@ class Keys:
     # --- one class -----------------------------------------------------------------------------
     def _class(self, code: str, *parts: str) -> str:
         return self._key("class", code, *parts)
+
+    def class_pattern(self, code: str) -> str:
+        """Every key of one class, for SCAN (the retention sweep deletes them)."""
+        return self._class(code, "*")
+
+    def student_submissions_pattern(self, code: str) -> str:
+        """Every student's submission index in one class, for SCAN (the retention sweep)."""
+        return self._key("student", code, "*")
 
     def students(self, code: str) -> str:
         return self._class(code, "students")

@@ -12,7 +12,9 @@ Change a record here and both sides change with it; mypy --strict checks this pa
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -327,7 +329,7 @@ class Output:
     def to_dict(self) -> JSON:
         data = asdict(self)
         data["config"], data["effective_config"] = self.config.to_dict(), self.effective_config.to_dict()
-        data["token_ids"] = list(self.token_ids)
+        data["token_ids"] = packed_ids(self.token_ids)
         provenance = data.pop("provenance")
         return {**data, **provenance}  # flat, as stored since the first version
 
@@ -338,7 +340,7 @@ class Output:
             id=data["id"], submission_id=data["submission_id"], index=int(data["index"]),
             class_code=data["class_code"], student_id=data.get("student_id") or student, student=student,
             lab=data["lab"], prompt=data["prompt"], variant=data.get("variant", ""), text=data["text"],
-            token_ids=tuple(data.get("token_ids") or ()),
+            token_ids=unpacked_ids(data.get("token_ids")),
             config=DecodingConfig(**data["config"]), effective_config=DecodingConfig(**data["effective_config"]),
             group_key=data["group_key"], label=data["label"], seed=int(data["seed"]),
             prompt_tokens=int(data.get("prompt_tokens", 0)), new_tokens=int(data["new_tokens"]),
@@ -368,6 +370,25 @@ class Output:
 
     def stats(self) -> OutputStats:
         return OutputStats.of(self)
+
+
+PACKED_IDS = "u16:"  # an Output's token ids as base64 of little-endian uint16 (a JSON list before)
+
+
+def packed_ids(token_ids: tuple[int, ...]) -> str | list[int]:
+    """Token ids as stored in an Output's JSON: 2.7 bytes each instead of ~7 as a list of numbers (a
+    vocabulary past 65,536 ids stays a list)."""
+    if any(not 0 <= token < 65536 for token in token_ids):
+        return list(token_ids)
+    return PACKED_IDS + base64.b64encode(struct.pack(f"<{len(token_ids)}H", *token_ids)).decode()
+
+
+def unpacked_ids(stored: Any) -> tuple[int, ...]:
+    """Read `packed_ids` back; a list (records stored before) is read as it is."""
+    if isinstance(stored, str) and stored.startswith(PACKED_IDS):
+        raw = base64.b64decode(stored[len(PACKED_IDS):])
+        return tuple(struct.unpack(f"<{len(raw) // 2}H", raw))
+    return tuple(stored or ())
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,17 @@ class Settings:
         4, "DECODELAB_SANDBOX_CHILDREN",
         "students' regular expressions compiled at once per dashboard process, each in a child of up to 256 MB; "
         "a press of Run past it waits 2 s, then is asked to try again")
+
+    # --- fair share and storage (docs/fairness-and-storage.md) ---
+    tokens_per_minute_per_student: int = setting(
+        64000, "DECODELAB_TOKENS_PER_MINUTE",
+        "tokens a student's submissions may ask for per minute (max_new_tokens x generations); 0 = no limit")
+    fair_rows: int = setting(
+        0, "DECODELAB_FAIR_ROWS",
+        "engine rows one student may hold while another student with a small job has work",
+        shown="`0` (auto: an eighth of the batch)")
+    retention_days: int = setting(30, "DECODELAB_RETENTION_DAYS",
+                                  "days a closed class's data is kept before it is deleted; 0 = forever")
     max_configs: int = setting(16, "DECODELAB_MAX_CONFIGS", "configurations in one submission, at most")
     max_prompt_chars: int = setting(6000, "DECODELAB_MAX_PROMPT_CHARS",
                                     "longest prompt accepted (the 1024-token window is checked too)")

@@ -52,8 +52,9 @@ def open_class_once(store: Store, code: str) -> bool:
 
 
 def close_class(store: Store, code: str) -> None:
-    """Students can no longer join or submit; everything the class made stays (reopen with open_class)."""
-    update_class(store, code, open=False)
+    """Students can no longer join or submit; everything the class made stays (reopen with open_class)
+    until DECODELAB_RETENTION_DAYS after this moment (shared/services/retention.py)."""
+    update_class(store, code, open=False, closed_at=time.time())
 
 
 def update_class(store: Store, code: str, **changes) -> None:

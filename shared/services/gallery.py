@@ -14,6 +14,7 @@ import json
 import statistics
 from dataclasses import asdict, dataclass
 
+from shared.contract.packed_tokens import PackedTokens
 from shared.contract.records import Output, OutputStats, Request, TokenDetails
 from shared.services.store import Store
 
@@ -26,7 +27,8 @@ def prompt_hash(prompt: str) -> str:
     return hashlib.sha1(prompt.encode()).hexdigest()[:16]
 
 
-def publish(store: Store, request: Request, outputs: list[Output], details: dict[str, TokenDetails] | None = None,
+def publish(store: Store, request: Request, outputs: list[Output],
+            details: dict[str, TokenDetails | PackedTokens] | None = None,
             cache_keys: dict[str, str] | None = None, owner: tuple[str, int] | None = None) -> bool:
     """Store a finished submission's outputs (and token details, cache entries) and index every output
     in the class gallery, atomically with the submission's change to done. False, and nothing written,

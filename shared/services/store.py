@@ -14,9 +14,11 @@ import time
 from redis import BlockingConnectionPool, Redis
 
 from shared.contract.keys import Keys
+from shared.contract.packed_tokens import MAGIC, PackedTokens, texts_lookup
 from shared.contract.problems import Problem
 from shared.contract.records import ACTIVE, CHECKING, DONE, FAILED, RUNNING, Output, Request, Submission, TokenDetails
 
+VOCABULARY_CHUNK = 5000  # token texts per HSET when a worker stores its model's vocabulary
 POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
 
 
@@ -111,17 +113,18 @@ class Store:
                 pipe.hset(self.keys.submission(submission_id), "progress_done", done)
             pipe.execute()
 
-    def write_outputs(self, pipe, request: Request, outputs: list[Output], details: dict[str, TokenDetails],
+    def write_outputs(self, pipe, request: Request, outputs: list[Output], details: dict[str, TokenDetails | PackedTokens],
                       cache_keys: dict[str, str]) -> None:
         """Queue the writes of a finished submission's records and its status change (the gallery's
         `publish` adds its indexes to the same transaction). `details`: token view data by output id;
         `cache_keys`: output id -> the cache key it answers."""
         for output_id, detail in details.items():
-            pipe.set(self.keys.token_details(output_id), json.dumps(detail.to_dict()))
+            stored = detail.to_bytes() if isinstance(detail, PackedTokens) else json.dumps(detail.to_dict())
+            pipe.set(self.keys.token_details(output_id), stored)
         for output_id, cache_key in cache_keys.items():
             pipe.set(self.keys.cache(cache_key), output_id, nx=True)
         for output in outputs:
-            pipe.set(self.keys.output(output.id), json.dumps(output.to_dict()))
+            pipe.set(self.keys.output(output.id), json.dumps(output.to_dict(), ensure_ascii=False))  # UTF-8, not \\uXXXX
         pipe.hset(self.keys.submission(request.id), mapping={
             "status": DONE, "finished_at": time.time(), "progress_done": request.total_tokens,
             "outputs": json.dumps([o.id for o in outputs])})
@@ -160,8 +163,30 @@ class Store:
             pipe.execute()
 
     def token_details(self, output_id: str) -> TokenDetails | None:
+        """The token view's record: packed (ids; texts from the model's vocabulary) or, stored before, JSON."""
         raw = self.redis.get(self.keys.token_details(output_id))
-        return TokenDetails.from_dict(json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        if not raw.startswith(MAGIC):
+            return TokenDetails.from_dict(json.loads(raw))
+        packed = PackedTokens.from_bytes(raw)
+        return packed.details(texts_lookup(self.token_texts(packed.model, sorted(packed.ids_shown()))))
+
+    def save_vocabulary(self, model: str, texts: list[str]) -> None:
+        """Each token id's text, once per model (a worker at start): packed token details hold only ids."""
+        key = self.keys.vocabulary(model)
+        if self.redis.hlen(key) == len(texts):
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(texts), VOCABULARY_CHUNK):
+                pipe.hset(key, mapping={i: texts[i] for i in range(start, min(start + VOCABULARY_CHUNK, len(texts)))})
+            pipe.execute()
+
+    def token_texts(self, model: str, token_ids: list[int]) -> dict[int, str]:
+        if not token_ids:
+            return {}
+        raw = self.redis.hmget(self.keys.vocabulary(model), token_ids)
+        return {i: text.decode("utf-8", "replace") for i, text in zip(token_ids, raw) if text is not None}
 
     def cached_outputs(self, cache_keys: list[str]) -> list[str | None]:
         """Output id that answered each cache key before, or None."""

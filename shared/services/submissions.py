@@ -184,6 +184,14 @@ def submit(store: Store, settings: Settings, request: Request, sandbox: ChildSlo
         raise Problem.Invalid([Problem("class_closed" if known else "bad_class_code")])
     if store.exists(request.id):
         return Job.fetch(request.id, connection=store.redis)
+    check_storage(store, request)
+    try:
+        return _submit_locked(store, settings, request)
+    except redis.exceptions.OutOfMemoryError:  # filled up since the check: refused whole, nothing half-written
+        raise Problem.Invalid([Problem("storage_full")]) from None
+
+
+def _submit_locked(store: Store, settings: Settings, request: Request) -> Job:
     # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.
     lock = store.redis.lock(store.keys.submitting(request.class_code, request.student_id),
                             timeout=SUBMIT_LOCK_SECONDS, blocking_timeout=SUBMIT_LOCK_SECONDS)
@@ -192,7 +200,7 @@ def submit(store: Store, settings: Settings, request: Request, sandbox: ChildSlo
     try:
         if store.exists(request.id):
             return Job.fetch(request.id, connection=store.redis)
-        check_limits(store, settings, request.class_code, request.student_id)
+        check_limits(store, settings, request.class_code, request.student_id, request.total_tokens)
         check_patterns(store, settings, request, sandbox or ChildSlots(settings.sandbox_children))
         return _enqueue(store, settings, request)
     finally:
@@ -315,7 +323,9 @@ def count_pattern_check(store: Store, settings: Settings, code: str, student: st
         pipe.execute()
 
 
-def check_limits(store: Store, settings: Settings, code: str, student: str) -> None:
+def check_limits(store: Store, settings: Settings, code: str, student: str, tokens: int = 0) -> None:
+    """The student's allowances: submissions active and sent this minute, and tokens asked for this
+    minute (`tokens`: what the new submission asks for). Keyed on the student id the server gave them."""
     recent = store.student_submissions(code, student, limit=settings.max_active_per_student + 20)
     active = sum(status in ACTIVE for status in store.statuses(recent))
     if active >= settings.max_active_per_student:
@@ -323,7 +333,41 @@ def check_limits(store: Store, settings: Settings, code: str, student: str) -> N
     last_minute = store.redis.zcount(store.keys.student_submissions(code, student), time.time() - 60, "+inf")
     if last_minute >= settings.max_per_minute_per_student:
         raise Problem.Invalid([Problem("too_many_per_minute", limit=settings.max_per_minute_per_student)])
+    check_token_budget(store, settings, code, student, tokens)
 
+
+def check_token_budget(store: Store, settings: Settings, code: str, student: str, tokens: int) -> None:
+    """Tokens a student may ask for per minute (their submissions' max_new_tokens x generations, whether
+    generated, cached or cancelled since): a student cannot keep the workers busy alone by resubmitting."""
+    limit = settings.tokens_per_minute_per_student
+    if limit <= 0:
+        return
+    recent = store.redis.zrangebyscore(store.keys.student_submissions(code, student), time.time() - 60, "+inf")
+    with store.redis.pipeline(transaction=False) as pipe:
+        for submission_id in recent:
+            pipe.hget(store.keys.submission(submission_id.decode()), "progress_total")
+        used = sum(int(float(raw or 0)) for raw in pipe.execute())
+    if used + tokens > limit:
+        raise Problem.Invalid([Problem("token_budget", tokens=tokens, left=max(0, limit - used), limit=limit)])
+
+
+# Bytes a submission may add to Redis: its outputs' fixed part (record, gallery indexes, stats) and each
+# token (text, compact token details); measured by `make bench-fairness` (docs/fairness-and-storage.md).
+BYTES_PER_OUTPUT = 4096
+BYTES_PER_TOKEN = 64
+STORAGE_HEADROOM = 0.05  # share of maxmemory kept free for queues, heartbeats and work already queued
+
+
+def check_storage(store: Store, request: Request) -> None:
+    """Refuse a submission when Redis (its `maxmemory`) has no room for its outputs: a full Redis would
+    refuse the worker's writes after the generation, so the student is told now, and nothing is written."""
+    memory = store.redis.info("memory")
+    limit = int(memory.get("maxmemory") or 0)
+    if limit <= 0:
+        return  # no maxmemory: Redis grows until the machine runs out (see the docs' sizing table)
+    needed = len(request.items) * BYTES_PER_OUTPUT + request.total_tokens * BYTES_PER_TOKEN
+    if int(memory["used_memory"]) + needed > limit * (1 - STORAGE_HEADROOM):
+        raise Problem.Invalid([Problem("storage_full")])
 
 def progress(store: Store, settings: Settings, submission_id: str) -> Progress | None:
     """What the student's page shows while waiting: status, queue position and depth, tokens done."""
