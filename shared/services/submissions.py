@@ -186,12 +186,12 @@ def submit(store: Store, settings: Settings, request: Request, sandbox: ChildSlo
         return Job.fetch(request.id, connection=store.redis)
     check_storage(store, request)
     try:
-        return _submit_locked(store, settings, request)
+        return _submit_locked(store, settings, request, sandbox)
     except redis.exceptions.OutOfMemoryError:  # filled up since the check: refused whole, nothing half-written
         raise Problem.Invalid([Problem("storage_full")]) from None
 
 
-def _submit_locked(store: Store, settings: Settings, request: Request) -> Job:
+def _submit_locked(store: Store, settings: Settings, request: Request, sandbox: ChildSlots | None) -> Job:
     # One submit at a time per student (two tabs cannot both pass the limits), held for milliseconds.
     lock = store.redis.lock(store.keys.submitting(request.class_code, request.student_id),
                             timeout=SUBMIT_LOCK_SECONDS, blocking_timeout=SUBMIT_LOCK_SECONDS)
