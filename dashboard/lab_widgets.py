@@ -46,6 +46,23 @@ def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str,
     return found
 
 
+def history_picker(store, me: Student, lab: str, state_key: str) -> None:
+    """"My earlier submissions": always showing the submission the page shows (`st.session_state[state_key]`,
+    a new run included); picking another shows it at once."""
+    history = past_submissions(store, me, lab)
+    if len(history) < 2:
+        return
+    shown = next((label for label, submission_id in history.items()
+                  if submission_id == st.session_state.get(state_key)), None)
+    if shown is not None:
+        st.session_state["history"] = shown  # set before the widget is drawn: it follows the page
+
+    def pick() -> None:
+        st.session_state[state_key] = history.get(st.session_state["history"], st.session_state.get(state_key))
+
+    st.selectbox(tr("decoding.history"), list(history), key="history", on_change=pick)
+
+
 def submission_summary(request: Request) -> str:
     """What a submission ran, in a few words: '3 × greedy / T 0.7 / T 1.5 · seed 42'."""
     items = request.items

@@ -39,7 +39,7 @@ from rq.worker import WorkerStatus
 
 from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
-from shared.contract.records import EXPLORE, Output, Request, TokenDetails
+from shared.contract.records import EXPLORE, Output, PartialText, Request, TokenDetails
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
 from shared.services.store import Store
@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 300  # how long finished results wait in memory for Redis to come back
 EXPLORER_TEXTS = 100  # the explorer labels the model's likeliest tokens; their text is stored with the logits
 IDLE_POLL_SECONDS = 0.01  # loop pace while only instruction checks are pending (no engine rows)
+# How often the text so far of every running generation (and the tokens done) is published for the
+# students' pages, which poll about once a second: text appears as it is generated.
+PROGRESS_SECONDS = 0.5
 
 
 @dataclass
@@ -69,6 +72,7 @@ class InFlight:
     cache_keys: dict[int, str] = field(default_factory=dict)  # index -> cache key, for new results
     generations: dict[int, GenerationRequest] = field(default_factory=dict)  # index -> what the engine runs
     checking: bool = False                                    # generated; its checks still run
+    streamed: dict[int, PartialText] = field(default_factory=dict)  # index -> the text last published
 
     @property
     def id(self) -> str:
@@ -101,6 +105,7 @@ class BatchWorker(SimpleWorker):
         self.tokens_per_second = 0.0
         self._last_beat = 0.0
         self._tokens_at_beat = 0
+        self._last_progress = 0.0
 
     def _new_engine(self) -> Engine:
         return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device)
@@ -140,6 +145,7 @@ class BatchWorker(SimpleWorker):
                 time.sleep(IDLE_POLL_SECONDS)  # only checks (or Redis writes) are pending
             for pending in self.checks.finished():
                 self._store(*pending.payload, pending.outputs)
+            self._publish_progress()
             self._housekeeping()
         _retry_redis(lambda: self.set_state(WorkerStatus.IDLE))
 
@@ -385,18 +391,55 @@ class BatchWorker(SimpleWorker):
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)
-        running: dict[str, int] = {}
-        for (job_id, _), count in self.engine.progress().items():
-            running[job_id] = running.get(job_id, 0) + count
-        done_tokens: dict[str, int] = {}
         with self.connection.pipeline() as pipe:
             self.heartbeat(self.worker_ttl + 60, pipeline=pipe)
-            for job_id, flight in self.inflight.items():
+            for flight in self.inflight.values():
                 flight.execution.heartbeat(flight.job.started_job_registry, ttl, pipeline=pipe)
                 flight.job.heartbeat(now(), ttl, pipeline=pipe, xx=True)
-                done_tokens[job_id] = sum(len(r.token_ids) for r in flight.results.values()) + running.get(job_id, 0)
             pipe.execute()
-        self.store.set_progress(done_tokens)
+
+    # --- the students' pages: tokens done and the text so far -------------------------------------
+    def _publish_progress(self) -> None:
+        """Every PROGRESS_SECONDS: each in-flight submission's tokens done and, where it changed, the text
+        of each of its generations so far (a finished one marked done, so its card is complete at once)."""
+        moment = time.monotonic()
+        if moment - self._last_progress < PROGRESS_SECONDS:
+            return
+        self._last_progress = moment
+        running = self.engine.partial_tokens()
+        for leader, followers in self.followers.items():  # identical generations show the leader's text
+            for follower in followers:
+                if leader in running:
+                    running[follower] = running[leader]
+        done_tokens: dict[str, int] = {}
+        changed: dict[str, list[PartialText]] = {}
+        for job_id, flight in self.inflight.items():
+            texts = [self._partial(flight, index, running.get((job_id, index)))
+                     for index in range(len(flight.request.items))]
+            done_tokens[job_id] = sum(text.tokens for text in texts)
+            if any(flight.streamed.get(text.index) != text for text in texts):
+                changed[job_id] = texts
+                flight.streamed = {text.index: text for text in texts}
+        try:
+            self.store.set_progress(done_tokens, changed)
+        except redis.exceptions.ConnectionError:
+            log.warning("Redis unreachable: progress not published, retrying at the next pace")
+
+    def _partial(self, flight: InFlight, index: int, running: list[int] | None) -> PartialText:
+        """One generation's text so far: from the cache, its result, the engine's running row, or nothing yet.
+        Decoded again only when its token count changed."""
+        if index in flight.cached:
+            cached = flight.cached[index]
+            return PartialText(index, cached.text, cached.new_tokens, done=True)
+        result = flight.results.get(index)
+        tokens = result.token_ids if result is not None else (running or [])
+        known = flight.streamed.get(index)
+        if known is not None and known.tokens == len(tokens) and known.done == (result is not None):
+            return known
+        text = self.loaded.tokenizer.decode(tokens, skip_special_tokens=True)
+        if result is None:
+            text = text.rstrip("\ufffd")  # a character whose bytes are not all generated yet
+        return PartialText(index, text, len(tokens), done=result is not None)
 
 
 def _retry_redis(action):

@@ -127,7 +127,7 @@ def matrix_view(request: Request, outputs: list[Output]) -> None:
             st.text(tr("common.with_seed", who=output.label, seed=output.seed))
             st.text(output.text or "∅")
             for check_id, result in output.checks.items():
-                st.text(tr("check.result", mark="✅" if result["passed"] else "❌", name=tr(f"check.{check_id}"),
+                st.text(tr("check.result", mark=tr("check.passed" if result["passed"] else "check.failed"), name=tr(f"check.{check_id}"),
                            detail=check_detail(result, lang())))
 
 

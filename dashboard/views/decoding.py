@@ -18,8 +18,8 @@ from dashboard.common import (
     submit_press,
     tr,
 )
-from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
-from dashboard.widgets import output_card, progress_banner
+from dashboard.lab_widgets import explorer, history_picker, past_submissions, theory_notes, token_view
+from dashboard.widgets import live_banner, output_card, progress_banner
 from shared.contract.decoding import NOTEBOOK_PROMPT, STRATEGIES
 from shared.contract.records import Output
 from shared.services.moderation import annotations
@@ -92,7 +92,7 @@ def show_output(output: Output, note: dict) -> None:
 
 def show_results(submission_id: str) -> None:
     """Queue position and progress while pending (polled); then the outputs side by side, drawn once."""
-    view = follow(store, settings, submission_id, progress_banner, owner=me)
+    view = follow(store, settings, submission_id, live_banner, owner=me)
     if view is None or not progress_banner(view):
         return
     st.success(tr("decoding.done", seconds=round(view.finished_at - view.created_at, 1)))
@@ -128,16 +128,15 @@ def run_and_results(configs: list[dict], drawn_form: tuple, labels: dict) -> Non
         st.session_state["kept:prompt"] = text  # remember() runs with the page, not the fragment
         run(configs, text, st.session_state.get("seed", seed))
     follow_unconfirmed(store)
-    history = past_submissions(store, me, "decoding")
-    if history and "current_submission" not in st.session_state:
-        st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
-    if len(history) > 1:
-        left, right = st.columns([3, 1])
-        picked = left.selectbox(tr("decoding.history"), list(history), key="history")
-        if right.button(tr("decoding.show"), key="show-history"):
-            st.session_state.current_submission = history[picked]
+    if "current_submission" not in st.session_state:  # after a reload or a restart: the newest
+        newest = next(iter(past_submissions(store, me, "decoding").values()), None)
+        if newest:
+            st.session_state.current_submission = newest
+    history_slot = st.container()  # above the results, filled after them: its labels are read after theirs
     if st.session_state.get("current_submission"):
         redis_tolerant(show_results)(st.session_state.current_submission)
+    with history_slot:
+        history_picker(store, me, "decoding", "current_submission")
 
 
 run_and_results([row_to_config(row) for row in edited.to_dict("records")], form_state(editor), sweep_labels)

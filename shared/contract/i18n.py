@@ -429,7 +429,7 @@ TEXT: dict[str, dict[str, str]] = {
     "gallery.save_comment": {"es": "Guardar comentario", "en": "Save comment"},
     "gallery.starred_mark": {"es": "★ destacada por el profesor/a", "en": "★ starred by the instructor"},
     "gallery.hidden_mark": {"es": "oculta a los estudiantes", "en": "hidden from students"},
-    "gallery.comment_mark": {"es": "💬 {comment}", "en": "💬 {comment}"},
+    "gallery.comment_mark": {"es": "✎ {comment}", "en": "✎ {comment}"},
     "gallery.left": {"es": "Salida A", "en": "Output A"},
     "gallery.right": {"es": "Salida B", "en": "Output B"},
     "gallery.diff": {"es": "Diferencias por palabra: [-solo en A-] {{+solo en B+}}",
@@ -490,6 +490,24 @@ TEXT: dict[str, dict[str, str]] = {
     "instructor.queue": {"es": "Cola: {queued} en espera · {running} en ejecución · {failed} fallidos",
                          "en": "Queue: {queued} waiting · {running} running · {failed} failed"},
 }
+
+
+# --- issue 22: streamed text, prompts on cards, cancelled as its own state (dashboard views) ---------------
+# Symbols only from what every font stack has (DejaVu, as Debian's chromium falls back to): no emoji.
+TEXT.update({
+    "card.prompt": {"es": "Prompt: «{prompt}»", "en": "Prompt: “{prompt}”"},
+    "card.prompt_all": {"es": "Prompt completo", "en": "Full prompt"},
+    "card.seed_greedy": {"es": "semilla {seed} (greedy no la usa)", "en": "seed {seed} (greedy ignores it)"},
+    "decoding.starting": {"es": "Empezando: un worker acaba de tomar tu envío…",
+                          "en": "Starting: a worker has just taken your submission…"},
+    "decoding.cancelled": {"es": "Cancelaste este envío: no se generó nada más.",
+                           "en": "You cancelled this submission: nothing more was generated."},
+    "status.cancelled": {"es": "cancelado", "en": "cancelled"},
+    "stream.writing": {"es": "escribiendo… {tokens} tokens", "en": "writing… {tokens} tokens"},
+    "stream.done": {"es": "✓ terminada · {tokens} tokens", "en": "✓ finished · {tokens} tokens"},
+    "check.passed": {"es": "✔ cumple", "en": "✔ pass"},
+    "check.failed": {"es": "✘ no cumple", "en": "✘ fail"},
+})
 
 
 def t(key: str, lang: str, **params: Any) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from shared.contract.records import QUEUED, Output, Submission
+from shared.contract.records import FAILED, QUEUED, Output, Submission
 from shared.contract.settings import Settings
 from shared.services.store import Store
 
@@ -223,9 +223,11 @@ def export_json(rows: list[dict]) -> str:
 
 # --- queue ----------------------------------------------------------------------------------------
 def failed_submissions(store: Store, settings: Settings, model: str) -> list[Submission]:
+    """Submissions of `model` that failed. RQ's failed registry also holds the jobs their students
+    cancelled (a worker ends a cancelled job as failed, without retry): those are not failures."""
     registry = FailedJobRegistry(settings.queue_name(model), connection=store.redis)
     records = [store.submission(job_id) for job_id in registry.get_job_ids()]
-    return [r for r in records if r]
+    return [r for r in records if r and r.status == FAILED]
 
 
 def requeue_failed(store: Store, settings: Settings, token: str, model: str) -> int:
@@ -236,6 +238,8 @@ def requeue_failed(store: Store, settings: Settings, token: str, model: str) -> 
     count = 0
     for job_id in registry.get_job_ids():
         record = store.submission(job_id)
+        if record is not None and record.status != FAILED:
+            continue  # cancelled by its student (or already done): never run again
         registry.requeue(job_id)
         if record:
             with store.redis.pipeline() as pipe:
