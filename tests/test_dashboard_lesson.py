@@ -121,8 +121,8 @@ def test_cards_show_seed_and_plain_config_and_the_instructors_marks_inside(app_e
     card = [block for block in app.get("flex_container") if "output number 3" in [t.value for t in block.text]][0]
     inside = [t.value for t in card.text]
     assert inside[0] == "greedy · rep 1.1 · 80 tok · m"  # no temperature or top-k: greedy ignores them
-    assert inside[1].startswith("semilla 3 · ana · ")
-    assert "★ destacada por el profesor/a" in inside and "💬 Mirad el bucle" in inside
+    assert inside[1].startswith("semilla 3 (greedy no la usa) · ana · ")
+    assert "★ destacada por el profesor/a" in inside and "✎ Mirad el bucle" in inside
 
 
 def token_page():
@@ -270,7 +270,7 @@ def test_the_projector_view_shows_the_instructors_comment(app_env, store, settin
     set_star(store, settings, token, "clase-test", "s1:0", True)
     set_comment(store, settings, token, "clase-test", "s1:0", "Fijaos en la repetición")
     app = gallery(lang="es")
-    assert texts(app).count("💬 Fijaos en la repetición") == 2  # in its card and on the projector
+    assert texts(app).count("✎ Fijaos en la repetición") == 2  # in its card and on the projector
 
 
 def own_card_page():
@@ -288,4 +288,4 @@ def test_a_students_own_card_says_the_instructor_hid_it_and_shows_the_comment(ap
     app.run()
     shown = texts(app)
     assert "Tu profesor/a ocultó este resultado a la clase (tú lo sigues viendo)." in shown
-    assert "💬 Demasiado largo" in shown and "oculta a los estudiantes" not in shown
+    assert "✎ Demasiado largo" in shown and "oculta a los estudiantes" not in shown

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.lab_widgets import plain
-from dashboard.widgets import diff_html, output_card, readable_table
+from dashboard.widgets import diff_html, output_card, readable_table, shortened
 from shared.services.classes import list_classes
 from shared.services.gallery import (
     SORTS,
@@ -242,16 +242,29 @@ with compare_tab:
         st.caption(tr("gallery.diff_legend"))
         st.html(diff_html(first.text, second.text))
 
+# Static CSS (model text stays in st.text): projected type, and the prompt set apart from what the model
+# wrote after it: smaller, grey, italic, behind a bar, and labelled, so it reads apart without colour too.
+SPOTLIGHT_CSS = """<style>
+.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * {
+  font-size: 1.6rem !important; line-height: 1.4; }
+.st-key-spotlight [class*='st-key-spotlight-prompt'] [data-testid='stText'],
+.st-key-spotlight [class*='st-key-spotlight-prompt'] [data-testid='stText'] * {
+  font-size: 1.25rem !important; font-style: italic; color: #555; }
+.st-key-spotlight [class*='st-key-spotlight-prompt'] { border-left: 6px solid #999; padding-left: 0.8rem; }
+</style>"""
+SPOTLIGHT_PROMPT_CHARS = 240  # a projected prompt: the notebook's in full, an ablation's first lines
+
 with spotlight_tab:
-    st.html("<style>.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * "
-            "{font-size: 1.6rem !important; line-height: 1.4;}</style>")  # static CSS: model text stays in st.text
+    st.html(SPOTLIGHT_CSS)
     starred = spotlight(store, code)
     if not starred:
         st.info(tr("spotlight.empty"))
     notes = annotations(store, code, [o.id for o in starred])
     with st.container(key="spotlight"):
-        for output in starred:
+        for number, output in enumerate(starred):
             st.text(output.label)
+            with st.container(key=f"spotlight-prompt-{number}"):
+                st.text(tr("card.prompt", prompt=shortened(output.prompt, SPOTLIGHT_PROMPT_CHARS)))
             st.text(plain(output.text))
             st.text(tr("common.with_seed", who=output.student, seed=output.seed))
             if notes[output.id]["comment"]:  # what the instructor wants the class to look at

@@ -292,7 +292,7 @@ TEXT: dict[str, dict[str, str]] = {
     "check.topic_words": {"es": "menciona el tema", "en": "mentions the topic"},
     "check.not_an_echo": {"es": "no repite el prompt", "en": "does not echo the prompt"},
     "check.custom": {"es": "comprobación propia", "en": "own check"},
-    "check.result": {"es": "{mark} {name}: {detail}", "en": "{mark} {name}: {detail}"},
+    "check.result": {"es": "{mark} · {name}: {detail}", "en": "{mark} · {name}: {detail}"},
     # --- why a check passed or failed (shared/teaching/checks.py CheckResult keys) ---
     "checkdetail.bullets": {"es": "{count} línea(s) de viñeta al final", "en": "{count} bullet line(s) at the end"},
     "checkdetail.json_ok": {"es": "JSON válido", "en": "valid JSON"},

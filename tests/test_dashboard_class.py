@@ -1,0 +1,122 @@
+"""What the class sees is right and alive (issue 22): streamed text, prompts on every card, the history
+following the page, cancelled as its own state, the queue banner. AppTest pages against the real Redis;
+where a worker's part matters, a real worker process."""
+
+from __future__ import annotations
+
+from rq import Queue
+
+from shared.services.gallery import publish
+from shared.services.moderation import failed_submissions, instructor_token, requeue_failed, set_star
+from shared.services.submissions import build_request, cancel, submit
+from tests.conftest import TEST_CLASS, wait_for
+from tests.test_dashboard import app_env, joined_app, texts  # noqa: F401 - app_env is a fixture
+from tests.test_gallery import make_output, store_outputs
+
+
+def decoding_app(name="ana", lang="es"):
+    app = joined_app(name=name, lang=lang)
+    app.switch_page("views/decoding.py").run()
+    return app
+
+
+def test_a_running_submission_shows_each_text_as_it_grows_and_a_finished_one_complete(app_env, store):
+    from shared.contract.records import PartialText
+
+    app = decoding_app()
+    app.button[0].click().run()  # the notebook's three presets; no worker: it waits
+    submission = app.session_state.current_submission
+    store.mark_running(submission, "w")  # what a worker publishes at its progress pace
+    store.set_progress({submission: 9}, {submission: [
+        PartialText(0, " with Goliath. This", 4, done=True), PartialText(1, "The robots", 3),
+        PartialText(2, "", 0)]})
+    app.run()
+    shown = texts(app)
+    assert shown.count("Prompt: «In a distant future, humans and AI»") == 3  # every card tells its prompt
+    assert any(t.strip() == "with Goliath. This" for t in shown) and "✓ terminada · 4 tokens" in shown  # complete at once
+    assert "The robots ▍" in shown and "escribiendo… 3 tokens" in shown      # still being written
+    assert "▍" in shown                                                      # not started yet
+    assert not any("Listo en" in s.value for s in app.success)
+
+
+def test_the_history_shows_the_submission_on_the_page_after_every_new_run(app_env, store):
+    app = decoding_app(name="Ines")
+    for _ in range(3):  # three queued submissions (the limit): every new one is the one shown
+        app.button[0].click().run()
+        current = app.session_state.current_submission
+        if len(store.student_submissions(TEST_CLASS, app.session_state.student)) > 1:
+            picked = app.selectbox(key="history").value
+            assert picked.startswith(label_time(store, current)) and "en cola" in picked
+    publish(store, store.submission(current).request, [])  # a worker finished it
+    app.run()
+    assert "listo" in app.selectbox(key="history").value
+    first = store.student_submissions(TEST_CLASS, app.session_state.student)[-1]
+    app.selectbox(key="history").select(app.selectbox(key="history").options[-1]).run()
+    assert app.session_state.current_submission == first  # picking one shows it, no second button
+
+
+def label_time(store, submission_id: str) -> str:
+    import time
+
+    return time.strftime("%H:%M:%S", time.localtime(store.submission(submission_id).created_at))
+
+
+def test_a_job_a_worker_just_took_reads_starting_never_position_unknown(app_env, settings, store):
+    app = decoding_app(lang="en")
+    app.button[0].click().run()
+    Queue(settings.queue_name(), connection=store.redis).pop_job_id()  # taken, not yet marked running
+    app.run()
+    banners = [i.value for i in app.info]
+    assert any(b.startswith("Starting: a worker has just taken") for b in banners), banners
+    assert not any("?" in b for b in banners)
+
+
+def test_cancelled_is_its_own_state_never_a_failure_and_never_requeued(app_env, settings, store, workers):
+    app = decoding_app(name="Uma", lang="en")
+    configs = [{"strategy": "sampling", "max_new_tokens": 900}] * 3  # long enough to cancel while it runs
+    request = build_request(settings, class_code=TEST_CLASS, student="Uma", student_id=app.session_state.student,
+                            prompt="Hello", configs=configs, seed=1, model=settings.model)
+    submit(store, settings, request)
+    workers.start(DECODELAB_TORCH_THREADS="1")
+    wait_for(lambda: store.status(request.id) == "running", timeout=120, message="the run to start")
+    assert cancel(store, request.id, app.session_state.student)
+    wait_for(lambda: store.status(request.id) == "cancelled", timeout=60, message="the worker to end it")
+    app.session_state.current_submission = request.id
+    app.run()
+    assert any("You cancelled this submission" in i.value for i in app.info) and not app.error
+    token = instructor_token(settings, settings.instructor_password)
+    assert failed_submissions(store, settings, settings.model) == []  # the console lists no failure
+    assert requeue_failed(store, settings, token, settings.model) == 0
+    assert store.status(request.id) == "cancelled" and store.submission(request.id).attempts == 1
+
+
+def test_every_gallery_card_and_the_projector_show_the_prompt_before_the_text(app_env, store, settings):
+    store_outputs(store, [make_output(0, prompt="In a distant future, humans and AI", text="with Goliath."),
+                          make_output(1, prompt="Once upon a time " * 20, text=" there was")])
+    set_star(store, settings, instructor_token(settings, settings.instructor_password), TEST_CLASS, "s0:0", True)
+    app = joined_app(name="bob", lang="en")
+    app.switch_page("views/gallery.py").run()
+    shown = texts(app)
+    assert "Prompt: “In a distant future, humans and AI”" in shown
+    long_prompt = [t for t in shown if t.startswith("Prompt: “Once upon a time")]
+    assert long_prompt and long_prompt[0].endswith("…”") and len(long_prompt[0]) < 110  # shortened
+    assert any(e.label == "Full prompt" for e in app.expander)                           # the rest a click away
+    order = shown[::-1]  # the projector is drawn last: its prompt, then its text
+    assert order.index("with Goliath.") < order.index("Prompt: “In a distant future, humans and AI”")
+
+
+def test_a_cached_greedy_card_shows_this_students_seed_and_says_greedy_ignores_it(app_env, store):
+    from devtools.factories import make_request
+    from shared.contract.decoding import DecodingConfig
+    from shared.contract.records import Item
+    from worker.outputs import cached_copy
+
+    marias = make_output(5, strategy="greedy", student="María", seed=79830)
+    toms = make_request(TEST_CLASS, id="tom1", student="Tom",
+                        items=[Item(prompt="P", config=DecodingConfig(strategy="greedy"), seed=12)])
+    copy = cached_copy(marias, toms, 0)
+    assert copy.seed == 12 and copy.student == "Tom" and copy.text == marias.text
+    publish(store, toms, [copy])
+    app = joined_app(name="bob", lang="en")
+    app.switch_page("views/gallery.py").run()
+    assert any(t.startswith("seed 12 (greedy ignores it) · Tom") for t in texts(app)), texts(app)
