@@ -199,6 +199,11 @@ def explorer_chart(rows: list[dict]) -> None:
     bar at what it had before the cut (so the cut is seen, as in Transformer Explainer). Black ticks: the
     model's own probability. One legend names all three."""
     kept, removed, model = tr("explorer.kept"), tr("explorer.removed"), tr("explorer.model_tick")
+    # Most likely first under the current settings (penalty and temperature applied, before the cut): the
+    # tokens top-k / top-p remove are then the grey tail. The order is given as the list itself, since
+    # Vega-Lite drops a sort by field on layers with different data and falls back to alphabetical.
+    rows = sorted(rows, key=lambda r: -r["before_cut"])
+    order = list(dict.fromkeys(r["token"] for r in rows))
     bars = pd.DataFrame([{"token": r["token"], "rank": n, "series": kept if r["kept"] else removed,
                           "p": r["after"] if r["kept"] else r["before_cut"]} for n, r in enumerate(rows)])
     ticks = pd.DataFrame([{"token": r["token"], "rank": n, "series": model, "p": r["model"]}
@@ -206,7 +211,7 @@ def explorer_chart(rows: list[dict]) -> None:
     colour = alt.Color("series:N", title="", scale=alt.Scale(domain=[kept, removed, model],
                                                             range=[KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR]),
                        legend=alt.Legend(orient="top", labelLimit=0, labelFontSize=13))
-    x = alt.X("token:N", sort=alt.EncodingSortField("rank"), title=tr("col.token"))
+    x = alt.X("token:N", sort=order, title=tr("col.token"))
     tooltip = [alt.Tooltip("token:N", title=tr("col.token")), alt.Tooltip("series:N", title=""),
                alt.Tooltip("p:Q", title=tr("col.p"), format=".3g")]
     chart = (alt.Chart(bars).mark_bar().encode(x=x, y=alt.Y("p:Q", title=tr("col.p")), color=colour,

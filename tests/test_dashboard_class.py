@@ -120,3 +120,28 @@ def test_a_cached_greedy_card_shows_this_students_seed_and_says_greedy_ignores_i
     app = joined_app(name="bob", lang="en")
     app.switch_page("views/gallery.py").run()
     assert any(t.startswith("seed 12 (greedy ignores it) · Tom") for t in texts(app)), texts(app)
+
+
+def explorer_with_a_penalty():
+    import numpy as np
+
+    from dashboard.lab_widgets import explorer_chart
+    from shared.teaching.explorer import reshape, top_table
+
+    names = {0: ",", 1: "with", 2: "ah", 3: ".", 4: "the"}  # alphabetical order is not probability order
+    logits = np.log(np.array([0.30, 0.25, 0.20, 0.15, 0.10], dtype=np.float32))
+    shaped = reshape(logits, [0], top_k=3, repetition_penalty_value=3.0)  # "," was said: penalised
+    explorer_chart(top_table(shaped, names.get, count=5))
+
+
+def test_the_explorer_bars_go_from_most_to_least_likely_with_the_cut_as_a_tail(app_env):
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(explorer_with_a_penalty, default_timeout=60)
+    app.session_state.lang = "en"
+    app.run()
+    spec = json.loads(app.get("vega_lite_chart")[0].proto.spec)
+    for layer in spec["layer"]:
+        assert layer["encoding"]["x"]["sort"] == ["with", "ah", ".", "the", ","]  # kept three, the cut, "," last
