@@ -6,6 +6,7 @@ import html
 import math
 import time
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -204,3 +205,23 @@ def cell_text(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def pass_rate_chart(frame: pd.DataFrame, variants: list[str] | None = None) -> alt.LayerChart:
+    """The instruction pass rate by variant: a check per row (its name read level, never dropped for lack
+    of room), a variant per column (in `variants` order), each cell coloured and labelled with its rate.
+    `frame`: variant, check (its readable name), rate (0..1) and, if known, outputs."""
+    frame = frame.assign(label=frame["rate"].map(lambda r: f"{round(100 * r)}%"))
+    tooltip = [alt.Tooltip("variant:N", title=tr("col.variant")), alt.Tooltip("check:N", title=tr("col.check")),
+               alt.Tooltip("rate:Q", title=tr("col.rate"), format=".0%")]
+    if "outputs" in frame:
+        tooltip.append(alt.Tooltip("outputs:Q", title=tr("col.count")))
+    base = alt.Chart(frame).encode(
+        x=alt.X("variant:N", sort=variants, title=tr("col.variant"),
+                axis=alt.Axis(labelAngle=-30, labelLimit=0, labelOverlap=False)),
+        y=alt.Y("check:N", title=tr("col.check"), axis=alt.Axis(labelLimit=0, labelOverlap=False)))
+    cells = base.mark_rect().encode(
+        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")), tooltip=tooltip)
+    labels = base.mark_text(fontSize=16).encode(
+        text="label:N", color=alt.condition("datum.rate > 0.5", alt.value("white"), alt.value("black")))
+    return (cells + labels).properties(height=alt.Step(40))

@@ -145,3 +145,26 @@ def test_the_explorer_bars_go_from_most_to_least_likely_with_the_cut_as_a_tail(a
     spec = json.loads(app.get("vega_lite_chart")[0].proto.spec)
     for layer in spec["layer"]:
         assert layer["encoding"]["x"]["sort"] == ["with", "ah", ".", "the", ","]  # kept three, the cut, "," last
+
+
+def test_the_penalty_chart_plots_repetition_and_the_heatmap_names_every_check(app_env, store):
+    import json
+
+    checks = {name: i % 2 == 0 for i, name in enumerate(
+        ("three_bullets", "mentions_topic", "tone", "word_limit", "valid_json", "no_jargon", "examples"))}
+    from dataclasses import replace
+
+    def with_penalty(output, penalty):
+        return replace(output, effective_config=replace(output.effective_config, repetition_penalty=penalty))
+
+    store_outputs(store, [with_penalty(make_output(0, loop=True, distinct=0.3), 1.0),
+                          with_penalty(make_output(1, loop=False, distinct=0.9), 1.5),
+                          make_output(2, lab="ablation", variant="full", checks=checks)])
+    app = joined_app(name="bob", lang="en")
+    app.switch_page("views/gallery.py").run()
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    penalty = [s for s in specs if s.get("encoding", {}).get("x", {}).get("field") == "repetition_penalty"][0]
+    assert penalty["encoding"]["y"]["field"] == "value"  # distinct-2 and loop rate, not the length
+    heatmap = [s for s in specs if "layer" in s and s["layer"][0]["mark"]["type"] == "rect"][0]
+    axis = heatmap["layer"][0]["encoding"]["y"]
+    assert axis["field"] == "check" and axis["axis"]["labelOverlap"] is False  # no check label dropped

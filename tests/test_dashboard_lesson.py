@@ -33,7 +33,7 @@ def test_gallery_charts_follow_the_lab_filter(app_env, store):
     app = gallery()
     titles = [s.value for s in app.subheader]
     assert "Instruction pass rate by variant" in titles
-    assert "Length (median tokens) against repetition_penalty" in titles
+    assert "distinct-2 and loop rate against repetition_penalty" in titles
     app.selectbox(key="f-lab").select("Decoding").run()
     titles = [s.value for s in app.subheader]
     assert "Instruction pass rate by variant" not in titles  # no ablation heatmap under Lab = decoding

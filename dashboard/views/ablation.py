@@ -1,6 +1,5 @@
 """Exercise 2: build a prompt from parts, sample every variant on the same seeds, read the effect matrix."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -16,8 +15,8 @@ from dashboard.common import (
     submit_press,
     tr,
 )
-from dashboard.lab_widgets import past_submissions
-from dashboard.widgets import progress_banner
+from dashboard.lab_widgets import past_submissions, plain
+from dashboard.widgets import live_banner, pass_rate_chart, progress_banner, prompt_line
 from shared.contract.records import Output, Request
 from shared.services.submissions import build_request
 from shared.teaching.ablation import (
@@ -117,15 +116,13 @@ def matrix_view(request: Request, outputs: list[Output]) -> None:
     st.dataframe(table, hide_index=True)
     heat = pd.DataFrame([{"variant": row["variant"], "check": tr(f"check.{c}"), "rate": row[c]["rate"] or 0.0}
                          for row in rows for c in check_ids])
-    st.altair_chart(alt.Chart(heat).mark_rect().encode(
-        x=alt.X("check:N", title=tr("col.check")), y=alt.Y("variant:N", sort=order, title=tr("col.variant")),
-        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
-        tooltip=["variant", "check", "rate"]), width="stretch")
+    st.altair_chart(pass_rate_chart(heat, order), width="stretch")
     chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
     for output in [o for o in outputs if o.variant == chosen]:
         with st.container(border=True):
             st.text(tr("common.with_seed", who=output.label, seed=output.seed))
-            st.text(output.text or "∅")
+            prompt_line(output.prompt, expandable=True)
+            st.text(plain(output.text) or "∅")
             for check_id, result in output.checks.items():
                 st.text(tr("check.result", mark=tr("check.passed" if result["passed"] else "check.failed"), name=tr(f"check.{check_id}"),
                            detail=check_detail(result, lang())))
@@ -142,7 +139,7 @@ def cell_text(cell: dict) -> str:
 
 def ablation_results(submission_id: str) -> None:
     """Progress while pending (polled); then the effect matrix and samples, drawn once."""
-    view = follow(store, settings, submission_id, progress_banner, owner=me)
+    view = follow(store, settings, submission_id, live_banner, owner=me)
     if view is not None and progress_banner(view):
         matrix_view(store.submission(submission_id).request, store.submission_outputs(submission_id))
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.lab_widgets import plain
-from dashboard.widgets import diff_html, output_card, readable_table, shortened
+from dashboard.widgets import diff_html, output_card, pass_rate_chart, readable_table, shortened
 from shared.services.classes import list_classes
 from shared.services.gallery import (
     SORTS,
@@ -166,44 +166,33 @@ def numeric_axis(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.assign(**{column: frame[column].map(lambda v: f"{v:g}")})
 
 
-def temperature_chart(rows: list[dict]) -> None:
-    frame = numeric_axis(pd.DataFrame(rows), "temperature").melt(
-        "temperature", ["distinct_2", "loop_rate"], "metric")
+def repetition_chart(rows: list[dict], knob: str) -> None:
+    """distinct-2 and loop rate (0..1) against one knob's values, as lines with points."""
+    frame = numeric_axis(pd.DataFrame(rows), knob).melt([knob, "outputs"], ["distinct_2", "loop_rate"], "metric")
     frame["metric"] = frame["metric"].map(lambda m: tr(f"col.{m}"))
-    order = [f"{r['temperature']:g}" for r in rows]
+    order = [f"{r[knob]:g}" for r in rows]
     st.altair_chart(projected(alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=90)).encode(
-        x=alt.X("temperature:O", sort=order, title=tr("col.temperature"), axis=alt.Axis(labelAngle=0)),
+        x=alt.X(f"{knob}:O", sort=order, title=tr(f"col.{knob}"), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", title=tr("chart.value"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("metric:N", title=""), tooltip=[alt.Tooltip("value:Q", format=".2f")])), width="stretch")
+        color=alt.Color("metric:N", title=""),
+        tooltip=[alt.Tooltip("metric:N", title=""), alt.Tooltip("value:Q", format=".2f"),
+                 alt.Tooltip("outputs:Q", title=tr("col.count"))])), width="stretch")
+
+
+def temperature_chart(rows: list[dict]) -> None:
+    repetition_chart(rows, "temperature")
 
 
 def penalty_chart(rows: list[dict]) -> None:
-    frame = numeric_axis(pd.DataFrame(rows), "repetition_penalty")
-    order = list(frame["repetition_penalty"])
-    st.altair_chart(projected(alt.Chart(frame).mark_bar(size=40).encode(
-        x=alt.X("repetition_penalty:O", sort=order, title=tr("col.repetition_penalty"), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("tokens:Q", title=tr("col.median_tokens")),
-        tooltip=[alt.Tooltip("tokens:Q", title=tr("col.median_tokens")),
-                 alt.Tooltip("outputs:Q", title=tr("col.count"))])), width="stretch")
+    repetition_chart(rows, "repetition_penalty")
     if len(rows) == 1:
         st.caption(tr("chart.one_value"))
 
 
 def checks_chart(rows: list[dict]) -> None:
-    """Variants x checks, each cell coloured by its pass rate and labelled with it in per cent."""
-    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")),
-                                      label=lambda f: f["rate"].map(lambda r: f"{round(100 * r)}%"))
-    base = alt.Chart(frame).encode(
-        x=alt.X("check:N", title=tr("col.check"), axis=alt.Axis(labelAngle=0, labelLimit=0)),
-        y=alt.Y("variant:N", title=tr("col.variant"), axis=alt.Axis(labelLimit=0)))
-    cells = base.mark_rect().encode(
-        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
-        tooltip=[alt.Tooltip("variant:N", title=tr("col.variant")), alt.Tooltip("check:N", title=tr("col.check")),
-                 alt.Tooltip("rate:Q", title=tr("col.rate"), format=".0%"),
-                 alt.Tooltip("outputs:Q", title=tr("col.count"))])
-    labels = base.mark_text(fontSize=16).encode(
-        text="label:N", color=alt.condition("datum.rate > 0.5", alt.value("white"), alt.value("black")))
-    st.altair_chart(projected((cells + labels).properties(height=alt.Step(48))), width="stretch")
+    """Checks x variants, each cell coloured by its pass rate and labelled with it in per cent."""
+    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")))
+    st.altair_chart(projected(pass_rate_chart(frame)), width="stretch")
 
 
 def chart_section(title_key: str, rows: list[dict], draw) -> None:

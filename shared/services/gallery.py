@@ -242,21 +242,24 @@ def stats_matching(store: Store, code: str, stats: dict[str, OutputStats], q: Ga
     return keep
 
 
+def repetition_by(stats: list[OutputStats], knob: str) -> list[dict]:
+    """Per value of `knob` (a field of OutputStats): mean distinct-2, loop rate and how many outputs."""
+    by_value: dict[float, list[OutputStats]] = {}
+    for s in stats:
+        by_value.setdefault(getattr(s, knob), []).append(s)
+    return [{knob: value, "distinct_2": statistics.mean([r.distinct_2 or 0 for r in rows]),
+             "loop_rate": sum(r.loop for r in rows) / len(rows), "outputs": len(rows)}
+            for value, rows in sorted(by_value.items())]
+
+
 def chart_rows(stats: dict[str, OutputStats]) -> dict[str, list[dict]]:
     """The class's own data for the gallery's charts."""
     sampling = [s for s in stats.values() if s.strategy == "sampling" and s.lab == "decoding"]
-    by_temperature: dict[float, list[OutputStats]] = {}
-    for s in sampling:
-        by_temperature.setdefault(s.temperature, []).append(s)
-    temperature = [{"temperature": t, "distinct_2": statistics.mean([r.distinct_2 or 0 for r in rows]),
-                    "loop_rate": sum(r.loop for r in rows) / len(rows), "outputs": len(rows)}
-                   for t, rows in sorted(by_temperature.items())]
-    by_penalty: dict[float, list[int]] = {}
-    for s in stats.values():
-        if s.lab == "decoding":
-            by_penalty.setdefault(s.repetition_penalty, []).append(s.tokens)
-    penalty = [{"repetition_penalty": r, "tokens": statistics.median(v), "outputs": len(v)}
-               for r, v in sorted(by_penalty.items())]
+    decoding = [s for s in stats.values() if s.lab == "decoding"]
+    # What each knob changes: diversity (distinct-2) and repetition (loop rate), by its value. Length is
+    # no measure of the penalty: with max_new_tokens fixed, nearly every output is as long as allowed.
+    temperature = repetition_by(sampling, "temperature")
+    penalty = repetition_by(decoding, "repetition_penalty")
     cells: dict[tuple[str, str], list[bool]] = {}
     for s in stats.values():
         if s.lab == "ablation":
