@@ -15,7 +15,9 @@ on the server's /proc/<pid>/stat:
    and the time from the click to the results being visible (generation included);
 3. waiting: with the worker paused (SIGSTOP), every student presses Run again and waits: CPU per
    waiting session while their pages poll;
-4. idle: every student reads finished results: CPU per idle session.
+4. idle: every student reads finished results: CPU per idle session;
+5. streaming (`--client protocol`): every student runs a new prompt with the worker running; per student,
+   the time from the press to the first generated words on the page (`first_text_p95_s`).
 
 It reports CPU per idle and per waiting session (% of one core), RSS per session, p50/p95 of both
 latencies, errors, and ends with `dashboard_sessions_per_core: N` (idle sessions one core holds).
@@ -44,9 +46,12 @@ CHROMIUM = "/usr/bin/chromium"
 CLASS = "load-dash"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-FIRST_ANSWER = "En cola: posición|Generando…|Listo en"
+FIRST_ANSWER = "En cola: posición|Empezando|Generando…|Listo en"
 RESULTS = "Listo en"
-QUEUED = "En cola: posición"
+QUEUED = "En cola: posición|Empezando"  # the first job may sit with the paused worker
+# The first generated words on the student's page: a streamed card's text before its cursor, a card
+# already complete, or the results themselves (a fast run may end before the first publication).
+FIRST_TEXT = r"\S ▍|✓ terminada|Listo en"
 
 
 def parse_args(argv=None):
@@ -383,6 +388,8 @@ def main(argv=None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=1))
     print(f"dashboard_sessions_per_core: {figures['dashboard_sessions_per_core']}")
+    if figures.get("first_text_p95_s") is not None:
+        print(f"first_text_p95_s: {figures['first_text_p95_s']}")
     return 0 if errors == 0 else 1
 
 

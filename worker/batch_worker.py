@@ -403,7 +403,7 @@ class BatchWorker(SimpleWorker):
         """Every PROGRESS_SECONDS: each in-flight submission's tokens done and, where it changed, the text
         of each of its generations so far (a finished one marked done, so its card is complete at once)."""
         moment = time.monotonic()
-        if moment - self._last_progress < PROGRESS_SECONDS:
+        if moment - self._last_progress < PROGRESS_SECONDS and not self._awaiting_first_words():
             return
         self._last_progress = moment
         running = self.engine.partial_tokens()
@@ -424,6 +424,17 @@ class BatchWorker(SimpleWorker):
             self.store.set_progress(done_tokens, changed)
         except redis.exceptions.ConnectionError:
             log.warning("Redis unreachable: progress not published, retrying at the next pace")
+
+    def _awaiting_first_words(self) -> bool:
+        """A submission whose page shows no word yet, now that the engine may have its first token: its
+        first words are published at once, not at the next pace (the press to the first words is what a
+        student waits through)."""
+        waiting = [f for f in self.inflight.values() if not any(t.tokens or t.done for t in f.streamed.values())]
+        if not waiting:
+            return False
+        steps = self.engine.progress()  # the host's own counts: no transfer from the device
+        return any(steps.get((f.id, i), 0) > 0 or i in f.results or i in f.cached
+                   for f in waiting for i in range(len(f.request.items)))
 
     def _partial(self, flight: InFlight, index: int, running: list[int] | None) -> PartialText:
         """One generation's text so far: from the cache, its result, the engine's running row, or nothing yet.
