@@ -168,3 +168,28 @@ def test_the_penalty_chart_plots_repetition_and_the_heatmap_names_every_check(ap
     heatmap = [s for s in specs if "layer" in s and s["layer"][0]["mark"]["type"] == "rect"][0]
     axis = heatmap["layer"][0]["encoding"]["y"]
     assert axis["field"] == "check" and axis["axis"]["labelOverlap"] is False  # no check label dropped
+
+
+def test_the_csv_export_says_when_as_iso_8601_with_its_zone(store, settings):
+    import csv
+    import io
+    import re
+    from datetime import datetime
+
+    from shared.services.moderation import export_csv, export_rows
+
+    store_outputs(store, [make_output(0, finished_at=1796219054.72)])
+    rows = export_rows(store, settings, instructor_token(settings, settings.instructor_password), TEST_CLASS)
+    finished = next(csv.DictReader(io.StringIO(export_csv(rows))))["finished_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", finished), finished
+    assert datetime.fromisoformat(finished).timestamp() == 1796219054
+
+
+def test_the_json_checks_reason_reads_in_spanish_too():
+    from shared.teaching.checks import check_detail, valid_json
+
+    for text in ("not json", '{"a": 1,}', '{"a" 1}', '{"a": 1} extra'):
+        result = valid_json(text).to_dict()
+        spanish, english = check_detail(result, "es"), check_detail(result, "en")
+        assert "Expecting" not in spanish and "Extra data" not in spanish, spanish
+        assert spanish.startswith("JSON no válido") and "Expecting" not in english and "1" in english

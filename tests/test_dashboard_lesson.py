@@ -201,11 +201,11 @@ def test_console_counts_what_waits_and_says_it_is_live(app_env, store, settings)
     from shared.services.submissions import build_request, submit
 
     app = console(settings)
-    assert any(f"{settings.model} · Queue: 0 waiting · 0 running" in t for t in texts(app))
+    assert any(f"Queue of model {settings.model}: 0 waiting · 0 running" in t for t in texts(app))
     submit(store, settings, build_request(settings, class_code="clase-test", student="ana", prompt="hi", seed=1,
                                           configs=[PRESETS["greedy"].to_dict()], model=settings.model))
     app.run()
-    assert any(f"{settings.model} · Queue: 1 waiting" in t for t in texts(app))
+    assert any(f"Queue of model {settings.model}: 1 waiting" in t for t in texts(app))
     assert any(c.value.startswith("Live: refreshes every 2 s") for c in app.caption)  # busy: the fast pace
 
 

@@ -49,7 +49,8 @@ with left:
     remember("a-summary", NOTEBOOK_SUMMARY)
     summary = st.text_input(tr("ablation.summary"), max_chars=200, label_visibility="collapsed", key="a-summary")
 with right:
-    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()), key="a-extras")
+    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()), key="a-extras",
+                            placeholder=tr("ablation.extras_placeholder"))
     remember("a-words", 50)
     word_limit = st.number_input(tr("ablation.word_limit"), min_value=5, max_value=500, step=5, key="a-words")
     structure_labels = {tr(f"structure.{s}"): s for s in STRUCTURES}

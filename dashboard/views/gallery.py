@@ -59,14 +59,20 @@ def choose(label: str, options: dict[str, str], key: str) -> str:
     return "" if picked == labels[0] else options[picked]
 
 
-groups = class_groups(store, code, include_hidden)
-columns = st.columns(4)
+def group_label(label: str) -> str:
+    """A stored group label (its config as DecodingConfig.label writes it) in the reader's language."""
+    return label.replace("no top-k", tr("config.no_top_k"))
+
+
+columns = st.columns([2, 4, 4, 2])  # prompts and configurations are long: they get the room
 with columns[0]:
     lab = choose(tr("gallery.lab"), {tr("nav.decoding"): "decoding", tr("nav.ablation"): "ablation"}, "f-lab")
-with columns[1]:
-    prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code, include_hidden).items()}, "f-prompt")
+with columns[1]:  # the lists offer only what the chosen lab holds, in reading order
+    prompt = choose(tr("gallery.prompt"), {shortened(text, 120): key for key, text in
+                                           class_prompts(store, code, include_hidden, lab).items()}, "f-prompt")
 with columns[2]:
-    group = choose(tr("gallery.config"), {label: key for key, label in groups.items()}, "f-group")
+    group = choose(tr("gallery.config"), {group_label(label): key for key, label in
+                                          class_groups(store, code, include_hidden, lab).items()}, "f-group")
 with columns[3]:
     who = choose(tr("gallery.student"), class_students(store, code), "f-student")
 columns = st.columns([2, 2, 1, 1])
@@ -218,11 +224,15 @@ with compare_tab:
         st.info(tr("gallery.need_two_kept"))
     else:
         st.caption(tr("gallery.compare_reach", count=len(choices)))
-        names = {f"{o.student} · {o.label} · {tr('common.seed', seed=o.seed)} · {plain(o.text[:30])} · #{o.id}": o
-                 for o in choices}
+        names = {f"{o.student} · {group_label(o.label)} · {tr('common.seed', seed=o.seed)} · {plain(o.text[:30])} "
+                 f"· #{o.id}": o for o in choices}
         left, right = st.columns(2)
-        first = names[left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")]
-        second = names[right.selectbox(tr("gallery.right"), list(names), index=1, key="cmp-b")]
+        first_name = left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")
+        first = names[first_name]
+        others = [name for name in names if name != first_name]  # never one output against itself
+        if st.session_state.get("cmp-b") not in others:  # new filters, or the left one took its place
+            st.session_state["cmp-b"] = others[0]
+        second = names[right.selectbox(tr("gallery.right"), others, key="cmp-b")]
         with left:
             output_card(first, show_student=True)
         with right:

@@ -487,8 +487,6 @@ TEXT: dict[str, dict[str, str]] = {
     "instructor.close": {"es": "Cerrar clase {code}", "en": "Close class {code}"},
     "instructor.bad_code": {"es": "El código debe tener de 3 a 24 letras, números o guiones.",
                             "en": "The code must have 3 to 24 letters, digits or dashes."},
-    "instructor.queue": {"es": "Cola: {queued} en espera · {running} en ejecución · {failed} fallidos",
-                         "en": "Queue: {queued} waiting · {running} running · {failed} failed"},
 }
 
 
@@ -507,6 +505,21 @@ TEXT.update({
     "stream.done": {"es": "✓ terminada · {tokens} tokens", "en": "✓ finished · {tokens} tokens"},
     "check.passed": {"es": "✔ cumple", "en": "✔ pass"},
     "check.failed": {"es": "✘ no cumple", "en": "✘ fail"},
+    "ablation.extras_placeholder": {"es": "Elige instrucciones", "en": "Choose instructions"},
+    "jsonreason.value": {"es": "se esperaba un valor", "en": "a value was expected"},
+    "jsonreason.comma": {"es": "falta una coma", "en": "a comma is missing"},
+    "jsonreason.colon": {"es": "faltan los dos puntos", "en": "a colon is missing"},
+    "jsonreason.extra": {"es": "sobra texto después del JSON", "en": "text after the JSON"},
+    "jsonreason.name": {"es": "se esperaba un nombre entre comillas dobles",
+                        "en": "a name in double quotes was expected"},
+    "jsonreason.unterminated": {"es": "una cadena sin cerrar", "en": "an unclosed string"},
+    "jsonreason.control": {"es": "un carácter de control dentro de una cadena",
+                           "en": "a control character inside a string"},
+    "jsonreason.escape": {"es": "un escape \\ no válido", "en": "an invalid \\ escape"},
+    "jsonreason.other": {"es": "error de sintaxis", "en": "syntax error"},
+    "instructor.model_queue": {  # "model": a class may have the same name as a model ("demo")
+        "es": "Cola del modelo {model}: {queued} en espera · {running} en ejecución · {failed} fallidos",
+        "en": "Queue of model {model}: {queued} waiting · {running} running · {failed} failed"},
 })
 
 

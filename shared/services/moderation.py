@@ -17,6 +17,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rq import Queue
 from rq.registry import FailedJobRegistry
@@ -191,8 +192,14 @@ def export_rows(store: Store, settings: Settings, token: str, code: str) -> list
     rows = []
     for output in store.outputs(ids):
         flat = output.flat()
+        flat["finished_at"] = iso_time(output.finished_at)
         rows.append({**{name: flat.get(name) for name in EXPORT_FIELDS}, **notes[output.id]})
     return rows
+
+
+def iso_time(seconds: float) -> str:
+    """A moment as a spreadsheet and a person read it: ISO 8601 in the server's zone, with its offset."""
+    return datetime.fromtimestamp(seconds, tz=UTC).astimezone().isoformat(timespec="seconds")
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
