@@ -16,7 +16,7 @@ on the server's /proc/<pid>/stat:
 3. waiting: with the worker paused (SIGSTOP), every student presses Run again and waits: CPU per
    waiting session while their pages poll;
 4. idle: every student reads finished results: CPU per idle session;
-5. streaming (`--client protocol`): every student runs a new prompt with the worker running; per student,
+5. streaming: every student runs a new prompt with the worker running; per student,
    the time from the press to the first generated words on the page (`first_text_p95_s`).
 
 It reports CPU per idle and per waiting session (% of one core), RSS per session, p50/p95 of both
@@ -338,7 +338,7 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
         worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
         try:
             for page in pages:  # a new prompt each, so nothing is answered from the cache
-                page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
+                prompt_box(page).fill(f"Waiting test {time.time()}")
             watch(pages, QUEUED, "queued")
             press_run(pages)
             _, missing = wait_all(pages, "queued", args.timeout)
@@ -353,8 +353,29 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
         watch(pages, RESULTS, "again")
         _, missing = wait_all(pages, "again", args.timeout)
         errors += missing
+        first_text, missing = streaming(pages, args.timeout)
+        errors += missing
+        figures.update(first_text_p50_s=pct(first_text, 50), first_text_p95_s=pct(first_text, 95))
         browser.close()
     return figures, errors
+
+
+def prompt_box(page):
+    """The decoding lab's prompt, by its widget key: a label's text ("Prompt") is also on every card."""
+    return page.locator(".st-key-prompt textarea")
+
+
+def streaming(pages: list, timeout: float) -> tuple[list[float], int]:
+    """Every student runs a new prompt with the worker running: seconds from each press to the first
+    generated words on the page; and how many never showed any, or never finished."""
+    for page in pages:
+        prompt_box(page).fill(f"Streaming test {time.time()}")
+    watch(pages, FIRST_TEXT, "first_text")
+    watch(pages, RESULTS, "streamed")
+    press_run(pages)
+    first_text, missing = wait_all(pages, "first_text", timeout)
+    _, missing_done = wait_all(pages, "streamed", timeout)
+    return first_text, missing + missing_done
 
 
 def main(argv=None) -> int:

@@ -157,7 +157,8 @@ def _healthy(url: str) -> bool:
 # and its module starts no browser, proxy, compose, dashboard server or model training. Pure logic, the
 # engine, records.
 NEEDS_REDIS = {"redis_server", "redis_url", "settings", "connection", "store", "workers", "app_env"}
-SLOW_MODULES = {"test_browser", "test_scale_out", "test_compose", "test_demo_model", "test_protocol_client"}
+SLOW_MODULES = {"test_browser", "test_scale_out", "test_compose", "test_demo_model", "test_protocol_client",
+                "test_bench_smoke"}
 
 
 def pytest_collection_modifyitems(config, items):

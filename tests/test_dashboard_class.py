@@ -193,3 +193,18 @@ def test_the_json_checks_reason_reads_in_spanish_too():
         spanish, english = check_detail(result, "es"), check_detail(result, "en")
         assert "Expecting" not in spanish and "Extra data" not in spanish, spanish
         assert spanish.startswith("JSON no válido") and "Expecting" not in english and "1" in english
+
+
+def test_the_decoding_table_shows_top_k_as_it_runs_and_every_column_fits(app_env):
+    import json
+    import math
+
+    app = decoding_app(lang="en")
+    table = app.dataframe[0]  # the configurations' data editor
+    rows = table.value.to_dict("records")
+    assert [row["top_k"] for row in rows] == [0, 50, 50]  # greedy: no cut; sampling: transformers' 50
+    assert not any(isinstance(v, float) and math.isnan(v) for row in rows for v in row.values())
+    columns = json.loads(table.proto.columns)
+    assert "0 = no top-k" in columns["top_k"]["label"]
+    assert sum(c.get("width", 0) for c in columns.values()) <= 1050  # seven columns, the seed too, in 1400 px
+    assert all(isinstance(columns[name].get("width"), int) for name in ("top_k", "seed"))

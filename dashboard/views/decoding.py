@@ -20,7 +20,7 @@ from dashboard.common import (
 )
 from dashboard.lab_widgets import explorer, history_picker, past_submissions, theory_notes, token_view
 from dashboard.widgets import live_banner, output_card, progress_banner
-from shared.contract.decoding import NOTEBOOK_PROMPT, STRATEGIES
+from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, STRATEGIES, TRANSFORMERS_DEFAULT_TOP_K
 from shared.contract.records import Output
 from shared.services.moderation import annotations
 from shared.services.submissions import build_request
@@ -30,8 +30,20 @@ COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "m
 
 
 def blank_if_none(value):
-    """An empty cell, not the word "None", where a row leaves a setting to its default."""
+    """An empty cell where a row leaves a setting to its default."""
     return float("nan") if value is None else value
+
+
+def table_row(row: dict, seed: int) -> dict:
+    """A sweep's row as the table shows it, never an empty cell the table would draw as "None": top_k as it
+    runs where the row leaves it unset (transformers' 50 when sampling; 0, no cut, for greedy), and the
+    seed above where the row has none of its own."""
+    shown = {column: blank_if_none(row.get(column)) for column in COLUMNS}
+    if row.get("top_k") is None:
+        shown["top_k"] = 0 if row.get("strategy") == GREEDY else TRANSFORMERS_DEFAULT_TOP_K
+    if row.get("seed") is None:
+        shown["seed"] = seed
+    return shown
 
 
 me, store, settings, model = lab_page("decoding.header", "decoding.intro")
@@ -50,18 +62,20 @@ seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, st
                        key="seed")
 st.caption(tr("decoding.add_row"))
 editor = f"configs-{chosen_sweep}-{seed}"
-fresh = [{c: blank_if_none(row.get(c)) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))]
+fresh = [table_row(row, int(seed)) for row in sweep(chosen_sweep, seed=int(seed))]
 rows = pd.DataFrame(kept_rows(editor, fresh), columns=COLUMNS)
+# Widths that fit all seven columns, the seed included, in the main area of a 1400-px projector screen.
 edited = st.data_editor(rows, num_rows="dynamic", key=editor, hide_index=True, column_config={
     "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True,
-                                                 help=tr("theory.greedy")),
-    "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature")),
-    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k")),
-    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p")),
+                                                 help=tr("theory.greedy"), width=110),
+    "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature"),
+                                                 width=110),
+    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k"), width=200),
+    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p"), width=80),
     "repetition_penalty": st.column_config.NumberColumn(tr("col.repetition_penalty"), format="%.2f",
-                                                        help=tr("theory.repetition_penalty")),
-    "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1),
-    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed")),
+                                                        help=tr("theory.repetition_penalty"), width=150),
+    "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1, width=130),
+    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed"), width=230),
 })
 keep_rows(editor, edited.to_dict("records"))
 

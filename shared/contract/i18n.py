@@ -178,7 +178,7 @@ TEXT: dict[str, dict[str, str]] = {
     "decoding.show": {"es": "Mostrar", "en": "Show"},
     "col.strategy": {"es": "estrategia", "en": "strategy"},
     "col.temperature": {"es": "temperatura", "en": "temperature"},
-    "col.top_k": {"es": "top_k (vacío = 50)", "en": "top_k (empty = 50)"},
+    "col.top_k": {"es": "top_k (vacío = 50 · 0 = sin top-k)", "en": "top_k (empty = 50 · 0 = no top-k)"},
     "col.top_p": {"es": "top_p", "en": "top_p"},
     "col.repetition_penalty": {"es": "repetition_penalty", "en": "repetition_penalty"},
     "col.max_new_tokens": {"es": "max_new_tokens", "en": "max_new_tokens"},
