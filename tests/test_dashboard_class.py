@@ -208,3 +208,24 @@ def test_the_decoding_table_shows_top_k_as_it_runs_and_every_column_fits(app_env
     assert "0 = no top-k" in columns["top_k"]["label"]
     assert sum(c.get("width", 0) for c in columns.values()) <= 1050  # seven columns, the seed too, in 1400 px
     assert all(isinstance(columns[name].get("width"), int) for name in ("top_k", "seed"))
+
+
+def test_a_reload_opens_the_form_that_made_the_results_on_screen(app_env, store):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_dashboard import APP
+
+    app = decoding_app(name="Flor", lang="en")
+    app.text_area(key="prompt").input("Hola clase")
+    app.selectbox(key="sweep").select("Temperature 0.1 / 0.7 / 1.5").run()
+    app.button[0].click().run()
+    shown = app.session_state.current_submission
+    reloaded = AppTest.from_file(APP, default_timeout=60)  # F5: a new session, signed in by its token
+    for key in ("lang", "class_code", "student", "student_label", "membership"):
+        reloaded.session_state[key] = app.session_state[key]
+    reloaded.run().switch_page("views/decoding.py").run()
+    assert reloaded.session_state.current_submission == shown
+    assert reloaded.text_area(key="prompt").value == "Hola clase"
+    assert reloaded.selectbox(key="sweep").value == "Temperature 0.1 / 0.7 / 1.5"
+    table = reloaded.dataframe[0].value
+    assert list(table["temperature"]) == [0.1, 0.7, 1.5]

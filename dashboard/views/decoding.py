@@ -46,8 +46,33 @@ def table_row(row: dict, seed: int) -> dict:
     return shown
 
 
+def form_of(request) -> None:
+    """A new session (F5, a new tab) opens on the student's newest results: put the form that made them
+    back above them (prompt, seed, the sweep whose table they ran, and that table), so the form matches
+    the results on screen."""
+    seeds = [item.seed for item in request.items]
+    seed = max(set(seeds), key=seeds.count)  # the seed above; rows with another kept theirs
+    rows = [{**{c: getattr(item.config, c) for c in COLUMNS if c != "seed"}, "seed": item.seed}
+            for item in request.items]
+    name = next((n for n in SWEEP_NAMES if [table_row(r, seed) for r in sweep(n, seed=seed)] == rows),
+                SWEEP_NAMES[0])
+    st.session_state.update({"kept:prompt": request.prompt, "kept:seed": seed, "kept:sweep_name": name,
+                             f"kept-rows:configs-{name}-{seed}": rows})
+
+
+def restore_newest() -> None:
+    if "current_submission" in st.session_state or "kept:prompt" in st.session_state:
+        return  # this session already has a form of its own
+    newest = next(iter(past_submissions(store, me, "decoding").values()), None)
+    record = store.submission(newest) if newest else None
+    if record is not None:
+        st.session_state.current_submission = newest
+        form_of(record.request)
+
+
 me, store, settings, model = lab_page("decoding.header", "decoding.intro")
 theory_notes()
+restore_newest()
 
 remember("prompt", NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
 prompt = st.text_area(tr("decoding.prompt"), height=100, key="prompt")
