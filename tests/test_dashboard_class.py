@@ -229,3 +229,36 @@ def test_a_reload_opens_the_form_that_made_the_results_on_screen(app_env, store)
     assert reloaded.selectbox(key="sweep").value == "Temperature 0.1 / 0.7 / 1.5"
     table = reloaded.dataframe[0].value
     assert list(table["temperature"]) == [0.1, 0.7, 1.5]
+
+
+def test_the_gallery_filters_offer_only_the_chosen_labs_entries_sorted_and_in_the_readers_language(app_env, store):
+    from shared.contract.decoding import DecodingConfig
+    from shared.contract.records import Item, gallery_group
+
+    no_cut = DecodingConfig(strategy="sampling", top_k=0)
+    group, label = gallery_group("decoding", Item("P", no_cut, 3), "m")
+    store_outputs(store, [make_output(0, temperature=1.5, prompt="Zebra prompt"),
+                          make_output(1, temperature=0.3, prompt="Apple prompt"),
+                          make_output(2, lab="ablation", variant="full", prompt="Write about Git"),
+                          make_output(3, config=no_cut, effective_config=no_cut.effective(), group_key=group,
+                                      label=label)])
+    app = joined_app(name="bob", lang="es")
+    app.switch_page("views/gallery.py").run()
+    configs = app.selectbox(key="f-group").options[1:]
+    assert configs == sorted(configs, key=str.casefold) and len(configs) == 4
+    assert any("sin top-k" in c for c in configs) and not any("no top-k" in c for c in configs)
+    app.selectbox(key="f-lab").select("Ablación de prompts").run()
+    assert [c for c in app.selectbox(key="f-group").options[1:]] == ["full · sampling · T 1 · top-k 50 · rep 1.1 · 80 tok · m"]
+    assert app.selectbox(key="f-prompt").options[1:] == ["Write about Git"]
+    app.selectbox(key="f-lab").select("Decodificación").run()
+    assert app.selectbox(key="f-prompt").options[1:] == ["Apple prompt", "P", "Zebra prompt"]
+
+
+def test_compare_never_sets_an_output_against_itself(app_env, store):
+    store_outputs(store, [make_output(i) for i in range(3)])
+    app = joined_app(name="bob", lang="en")
+    app.switch_page("views/gallery.py").run()
+    left, right = app.selectbox(key="cmp-a"), app.selectbox(key="cmp-b")
+    left.select(right.value).run()  # the left one takes the right one's place
+    assert app.selectbox(key="cmp-a").value != app.selectbox(key="cmp-b").value
+    assert app.selectbox(key="cmp-a").value not in app.selectbox(key="cmp-b").options
