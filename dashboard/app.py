@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.common import SESSION_PARAM, language_picker, restore_session, student, tr, warm_up
 
-st.set_page_config(page_title="Decoding Lab", page_icon="🔤", layout="wide")
+st.set_page_config(page_title="Decoding Lab", page_icon=":material/text_fields:", layout="wide")
 warm_up()
 restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/services/sessions.py)
 joined = student() is not None

@@ -262,3 +262,38 @@ def test_compare_never_sets_an_output_against_itself(app_env, store):
     left.select(right.value).run()  # the left one takes the right one's place
     assert app.selectbox(key="cmp-a").value != app.selectbox(key="cmp-b").value
     assert app.selectbox(key="cmp-a").value not in app.selectbox(key="cmp-b").options
+
+
+# Characters that Debian's chromium draws as empty boxes without an emoji font (as on many classroom
+# PCs): everything in the emoji planes, the emoji variation selector, and the BMP symbols whose default
+# presentation is emoji (Unicode's Emoji_Presentation=Yes below U+10000).
+EMOJI_PRESENTATION_BMP = {0x231A, 0x231B, *range(0x23E9, 0x23ED), 0x23F0, 0x23F3, 0x25FD, 0x25FE, 0x2614, 0x2615,
+                          *range(0x2648, 0x2654), 0x267F, 0x2693, 0x26A1, 0x26AA, 0x26AB, 0x26BD, 0x26BE, 0x26C4,
+                          0x26C5, 0x26CE, 0x26D4, 0x26EA, 0x26F2, 0x26F3, 0x26F5, 0x26FA, 0x26FD, 0x2705, 0x270A,
+                          0x270B, 0x2728, 0x274C, 0x274E, 0x2753, 0x2754, 0x2755, 0x2757, 0x2795, 0x2796, 0x2797,
+                          0x27B0, 0x27BF, 0x2B1B, 0x2B1C, 0x2B50, 0x2B55, 0xFE0F}
+
+
+def emoji_in(text: str) -> list[str]:
+    return [ch for ch in text if ord(ch) >= 0x1F000 or ord(ch) in EMOJI_PRESENTATION_BMP]
+
+
+def test_no_emoji_anywhere_a_page_draws_text():
+    from pathlib import Path
+
+    from shared.contract.i18n import TEXT
+
+    found = {key: emoji_in(text) for key, entry in TEXT.items() for text in entry.values() if emoji_in(text)}
+    root = Path(__file__).resolve().parent.parent
+    for source in sorted((root / "dashboard").rglob("*.py")):
+        if emoji_in(source.read_text()):
+            found[str(source.relative_to(root))] = emoji_in(source.read_text())
+    assert not found, found
+
+
+def test_check_marks_are_a_symbol_and_a_word_not_colour_alone():
+    from shared.contract.i18n import t
+
+    for lang in ("es", "en"):
+        passed, failed = t("check.passed", lang), t("check.failed", lang)
+        assert passed[0] == "✔" and failed[0] == "✘" and passed[2:] and failed[2:] and passed[2:] != failed[2:]
