@@ -161,8 +161,12 @@ def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, sto
     diff.scroll_into_view_if_needed()
     shot(teacher, f"compare-{lang}.png")
     teacher.get_by_role("tab", name=w["spotlight"]).click()
-    projected = teacher.locator(".st-key-spotlight [data-testid='stText']").nth(1)
-    projected.wait_for(timeout=30_000)
-    size = projected.evaluate("e => parseFloat(getComputedStyle(e.querySelector('*') || e).fontSize)")
+    texts = teacher.locator(".st-key-spotlight [data-testid='stText']")  # label, prompt, continuation, ...
+    texts.nth(2).wait_for(timeout=30_000)
+    style = "e => { const s = getComputedStyle(e.querySelector('*') || e); return [parseFloat(s.fontSize), s.fontStyle]; }"
+    prompt_size, prompt_style = texts.nth(1).evaluate(style)
+    size, text_style = texts.nth(2).evaluate(style)
+    assert texts.nth(1).inner_text().startswith(w["prompt"][:9])
     assert size >= 24, f"projector text is {size}px"
+    assert prompt_size < size and prompt_style == "italic" != text_style  # the prompt reads apart from the text
     shot(teacher, f"spotlight-{lang}.png")

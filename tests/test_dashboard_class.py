@@ -206,7 +206,7 @@ def test_the_decoding_table_shows_top_k_as_it_runs_and_every_column_fits(app_env
     assert not any(isinstance(v, float) and math.isnan(v) for row in rows for v in row.values())
     columns = json.loads(table.proto.columns)
     assert "0 = no top-k" in columns["top_k"]["label"]
-    assert sum(c.get("width", 0) for c in columns.values()) <= 1050  # seven columns, the seed too, in 1400 px
+    assert sum(c.get("width", 0) for c in columns.values()) <= 880  # seven columns, the seed too, in 1400 px
     assert all(isinstance(columns[name].get("width"), int) for name in ("top_k", "seed"))
 
 

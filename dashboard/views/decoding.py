@@ -89,18 +89,19 @@ st.caption(tr("decoding.add_row"))
 editor = f"configs-{chosen_sweep}-{seed}"
 fresh = [table_row(row, int(seed)) for row in sweep(chosen_sweep, seed=int(seed))]
 rows = pd.DataFrame(kept_rows(editor, fresh), columns=COLUMNS)
-# Widths that fit all seven columns, the seed included, in the main area of a 1400-px projector screen.
+# Widths that fit all seven columns, the seed included, in the main area of a 1400-px projector screen
+# (about 940 px beside the sidebar; numbers are right-aligned, so a cut-off column shows nothing).
 edited = st.data_editor(rows, num_rows="dynamic", key=editor, hide_index=True, column_config={
     "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True,
-                                                 help=tr("theory.greedy"), width=110),
+                                                 help=tr("theory.greedy"), width=95),
     "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature"),
-                                                 width=110),
-    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k"), width=200),
-    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p"), width=80),
+                                                 width=100),
+    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k"), width=215),
+    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p"), width=70),
     "repetition_penalty": st.column_config.NumberColumn(tr("col.repetition_penalty"), format="%.2f",
-                                                        help=tr("theory.repetition_penalty"), width=150),
-    "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1, width=130),
-    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed"), width=230),
+                                                        help=tr("theory.repetition_penalty"), width=140),
+    "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1, width=125),
+    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed"), width=110),
 })
 keep_rows(editor, edited.to_dict("records"))
 
