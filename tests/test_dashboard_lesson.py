@@ -59,7 +59,7 @@ def test_the_repetition_chart_reads_1_1_and_says_when_it_has_one_value(app_env, 
     spec = [s for s in chart_specs(app) if s.get("encoding", {}).get("x", {}).get("field") == "repetition_penalty"][0]
     assert spec["encoding"]["x"]["type"] == "ordinal" and spec["encoding"]["x"]["sort"] == ["1.1"]
     penalty = [c for c in app.get("vega_lite_chart") if "repetition_penalty" in c.proto.spec][0]
-    assert [row["repetition_penalty"] for row in chart_rows(penalty)] == ["1.1"]  # never "1.100000"
+    assert {row["repetition_penalty"] for row in chart_rows(penalty)} == {"1.1"}  # never "1.100000"
     assert any("Only one repetition_penalty value" in c.value for c in app.caption)
 
 
@@ -83,8 +83,9 @@ def test_groups_table_shows_a_dash_for_an_empty_cell(app_env, store):
 def test_the_compare_pickers_reach_outputs_beyond_the_current_page(app_env, store):
     store_outputs(store, [make_output(i) for i in range(25)])  # 20 a page: s0..s4 are on page 2
     app = gallery()
-    options = app.selectbox(key="cmp-b").options
-    assert len(options) == 25 and any(o.endswith("#s0:0") for o in options)
+    assert len(app.selectbox(key="cmp-a").options) == 25
+    options = app.selectbox(key="cmp-b").options  # every one but the left one
+    assert len(options) == 24 and any(o.endswith("#s0:0") for o in options)
     app.selectbox(key="cmp-b").select([o for o in options if o.endswith("#s0:0")][0]).run()
     assert "output number 0" in texts(app)
 

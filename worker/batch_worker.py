@@ -73,6 +73,7 @@ class InFlight:
     generations: dict[int, GenerationRequest] = field(default_factory=dict)  # index -> what the engine runs
     checking: bool = False                                    # generated; its checks still run
     streamed: dict[int, PartialText] = field(default_factory=dict)  # index -> the text last published
+    decoded: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (tokens, text) decoded so far
 
     @property
     def id(self) -> str:
@@ -447,10 +448,21 @@ class BatchWorker(SimpleWorker):
         known = flight.streamed.get(index)
         if known is not None and known.tokens == len(tokens) and known.done == (result is not None):
             return known
-        text = self.loaded.tokenizer.decode(tokens, skip_special_tokens=True)
-        if result is None:
-            text = text.rstrip("\ufffd")  # a character whose bytes are not all generated yet
-        return PartialText(index, text, len(tokens), done=result is not None)
+        if result is not None:
+            return PartialText(index, self.loaded.tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), True)
+        return PartialText(index, self._text_so_far(flight, index, tokens), len(tokens))
+
+    def _text_so_far(self, flight: InFlight, index: int, tokens: list[int]) -> str:
+        """Only the tokens new since the last publication are decoded (a 1,024-row batch would otherwise
+        decode every row's whole text twice a second). GPT-2's text is its tokens' bytes end to end, so a
+        prefix that ended on a whole character decodes the same alone."""
+        count, text = flight.decoded.get(index, (0, ""))
+        if count > len(tokens):  # generated again from its prompt (out of memory, or crash isolation)
+            count, text = 0, ""
+        tail = self.loaded.tokenizer.decode(tokens[count:], skip_special_tokens=True)
+        if not tail.endswith("\ufffd"):  # else: a character whose bytes are not all generated yet
+            flight.decoded[index] = (len(tokens), text + tail)
+        return (text + tail).rstrip("\ufffd")
 
 
 def _retry_redis(action):
