@@ -21,7 +21,7 @@ def mixed_request(settings, seed=7):
                          seed=seed, model=settings.model)
 
 
-def watch_until_done(store, settings, submission_id: str, timeout: float = 180.0) -> list:
+def watch_until_done(store, settings, submission_id: str, timeout: float = 400.0) -> list:
     """Every running view the page could have seen, polled as a page does (faster, to see more of them)."""
     seen = []
     deadline = time.monotonic() + timeout
