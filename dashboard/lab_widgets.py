@@ -42,8 +42,16 @@ def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str,
             label = " · ".join([when, submission_summary(record.request), tr(f"status.{record.status}")])
             kept = known[submission_id] = (record.request.lab, lang(), label, not record.active)
         if kept[0] == lab:
-            found[kept[2]] = submission_id
+            found[unique_label(kept[2], found)] = submission_id
     return found
+
+
+def unique_label(label: str, taken: dict) -> str:
+    """Two runs pressed within the same second read alike: the older one gets a number."""
+    numbered, count = label, 2
+    while numbered in taken:
+        numbered, count = f"{label} ({count})", count + 1
+    return numbered
 
 
 def history_picker(store, me: Student, lab: str, state_key: str) -> None:
