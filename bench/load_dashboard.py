@@ -15,7 +15,9 @@ on the server's /proc/<pid>/stat:
    and the time from the click to the results being visible (generation included);
 3. waiting: with the worker paused (SIGSTOP), every student presses Run again and waits: CPU per
    waiting session while their pages poll;
-4. idle: every student reads finished results: CPU per idle session.
+4. idle: every student reads finished results: CPU per idle session;
+5. streaming: every student runs a new prompt with the worker running; per student,
+   the time from the press to the first generated words on the page (`first_text_p95_s`).
 
 It reports CPU per idle and per waiting session (% of one core), RSS per session, p50/p95 of both
 latencies, errors, and ends with `dashboard_sessions_per_core: N` (idle sessions one core holds).
@@ -44,9 +46,15 @@ CHROMIUM = "/usr/bin/chromium"
 CLASS = "load-dash"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-FIRST_ANSWER = "En cola: posición|Generando…|Listo en"
+FIRST_ANSWER = "En cola: posición|Empezando|Generando…|Listo en"
 RESULTS = "Listo en"
-QUEUED = "En cola: posición"
+QUEUED = "En cola: posición|Empezando"  # the first job may sit with the paused worker
+# The first generated words on the student's page: a streamed card's text before its cursor, a card
+# already complete, or the results themselves (a fast run may end before the first publication).
+FIRST_TEXT = r"\S ▍|✓ terminada|Listo en"
+# In a browser the page's whole text is searched, and the previous results ("Listo en") are still there
+# when Run is pressed: only a streamed card counts (80-token presets always stream a while).
+FIRST_TEXT_IN_PAGE = r"\S ▍|✓ terminada"
 
 
 def parse_args(argv=None):
@@ -333,7 +341,7 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
         worker.send_signal(signal.SIGSTOP)  # submissions stay queued: pages wait and poll
         try:
             for page in pages:  # a new prompt each, so nothing is answered from the cache
-                page.get_by_label("Prompt").fill(f"Waiting test {time.time()}")
+                prompt_box(page).fill(f"Waiting test {time.time()}")
             watch(pages, QUEUED, "queued")
             press_run(pages)
             _, missing = wait_all(pages, "queued", args.timeout)
@@ -348,8 +356,29 @@ def run_browser(args, server: Server, clients: Clients, worker: subprocess.Popen
         watch(pages, RESULTS, "again")
         _, missing = wait_all(pages, "again", args.timeout)
         errors += missing
+        first_text, missing = streaming(pages, args.timeout)
+        errors += missing
+        figures.update(first_text_p50_s=pct(first_text, 50), first_text_p95_s=pct(first_text, 95))
         browser.close()
     return figures, errors
+
+
+def prompt_box(page):
+    """The decoding lab's prompt, by its widget key: a label's text ("Prompt") is also on every card."""
+    return page.locator(".st-key-prompt textarea")
+
+
+def streaming(pages: list, timeout: float) -> tuple[list[float], int]:
+    """Every student runs a new prompt with the worker running: seconds from each press to the first
+    generated words on the page; and how many never showed any, or never finished."""
+    for page in pages:
+        prompt_box(page).fill(f"Streaming test {time.time()}")
+    watch(pages, FIRST_TEXT_IN_PAGE, "first_text")
+    watch(pages, RESULTS, "streamed")
+    press_run(pages)
+    first_text, missing = wait_all(pages, "first_text", timeout)
+    _, missing_done = wait_all(pages, "streamed", timeout)
+    return first_text, missing + missing_done
 
 
 def main(argv=None) -> int:
@@ -383,6 +412,8 @@ def main(argv=None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=1))
     print(f"dashboard_sessions_per_core: {figures['dashboard_sessions_per_core']}")
+    if figures.get("first_text_p95_s") is not None:
+        print(f"first_text_p95_s: {figures['first_text_p95_s']}")
     return 0 if errors == 0 else 1
 
 

@@ -13,7 +13,7 @@ import asyncio
 import signal
 import time
 
-from bench.load_dashboard import CLASS, FIRST_ANSWER, QUEUED, RESULTS, Clients, Server, Window, pct
+from bench.load_dashboard import CLASS, FIRST_ANSWER, FIRST_TEXT, QUEUED, RESULTS, Clients, Server, Window, pct
 from bench.st_client import Tab
 
 
@@ -94,9 +94,23 @@ async def phases(args, server: Server, clients: Clients, worker, url: str) -> tu
         worker.send_signal(signal.SIGCONT)
     _, missing = await collect(again, pressed, args.timeout)
     errors += missing
+    first_text, missing = await streaming(tabs, args)
+    errors += missing
+    figures.update(first_text_p50_s=pct(first_text, 50), first_text_p95_s=pct(first_text, 95))
     for tab in tabs:
         await tab.close()
     return figures, errors
+
+
+async def streaming(tabs: list[Tab], args) -> tuple[list[float], int]:
+    """Every student runs a new prompt (nothing cached) with the worker running: seconds from each press to
+    the first generated words on the page; and how many never showed any."""
+    for tab in tabs:
+        tab.type("Prompt", f"Streaming test {time.time()}")
+    done = [tab.watch(RESULTS) for tab in tabs]
+    first_text, missing, pressed = await press_all(tabs, FIRST_TEXT, args.timeout, args.press_spread)
+    _, missing_done = await collect(done, pressed, args.timeout)
+    return first_text, missing + missing_done
 
 
 async def cpu_share(server: Server, seconds: float) -> float:

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.common import SESSION_PARAM, instructor, language_picker, restore_session, student, tr, warm_up
 from dashboard.metrics import dashboard_metrics
 
-st.set_page_config(page_title="Decoding Lab", page_icon="🔤", layout="wide")
+st.set_page_config(page_title="Decoding Lab", page_icon=":material/text_fields:", layout="wide")
 warm_up()
 dashboard_metrics()  # /metrics of this process, started once (docs/operations.md)
 restore_session()  # a reload, a second tab or a restarted dashboard: still signed in (shared/services/sessions.py)

@@ -450,9 +450,9 @@ def _worker_status(store: Store, model: str, was_live: bool) -> None:
         return
     st.caption(tr("workers.ready", count=len(live), model=model, device=live[0].device or "?"))
     if any(w.random_weights for w in live):
-        st.caption("⚠️ " + tr("app.random_weights"))
+        st.caption("⚠ " + tr("app.random_weights"))
     if any(w.demo_model for w in live):
-        st.caption("ℹ️ " + tr("app.demo_model"))
+        st.caption("ℹ " + tr("app.demo_model"))
 
 
 def follow(store: Store, settings: Settings, submission_id: str, banner, owner: Student | None = None) -> dict | None:

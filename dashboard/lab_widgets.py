@@ -42,8 +42,33 @@ def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str,
             label = " · ".join([when, submission_summary(record.request), tr(f"status.{record.status}")])
             kept = known[submission_id] = (record.request.lab, lang(), label, not record.active)
         if kept[0] == lab:
-            found[kept[2]] = submission_id
+            found[unique_label(kept[2], found)] = submission_id
     return found
+
+
+def unique_label(label: str, taken: dict) -> str:
+    """Two runs pressed within the same second read alike: the older one gets a number."""
+    numbered, count = label, 2
+    while numbered in taken:
+        numbered, count = f"{label} ({count})", count + 1
+    return numbered
+
+
+def history_picker(store, me: Student, lab: str, state_key: str) -> None:
+    """"My earlier submissions": always showing the submission the page shows (`st.session_state[state_key]`,
+    a new run included); picking another shows it at once."""
+    history = past_submissions(store, me, lab)
+    if len(history) < 2:
+        return
+    shown = next((label for label, submission_id in history.items()
+                  if submission_id == st.session_state.get(state_key)), None)
+    if shown is not None:
+        st.session_state["history"] = shown  # set before the widget is drawn: it follows the page
+
+    def pick() -> None:
+        st.session_state[state_key] = history.get(st.session_state["history"], st.session_state.get(state_key))
+
+    st.selectbox(tr("decoding.history"), list(history), key="history", on_change=pick)
 
 
 def submission_summary(request: Request) -> str:
@@ -182,6 +207,11 @@ def explorer_chart(rows: list[dict]) -> None:
     bar at what it had before the cut (so the cut is seen, as in Transformer Explainer). Black ticks: the
     model's own probability. One legend names all three."""
     kept, removed, model = tr("explorer.kept"), tr("explorer.removed"), tr("explorer.model_tick")
+    # Most likely first under the current settings (penalty and temperature applied, before the cut): the
+    # tokens top-k / top-p remove are then the grey tail. The order is given as the list itself, since
+    # Vega-Lite drops a sort by field on layers with different data and falls back to alphabetical.
+    rows = sorted(rows, key=lambda r: -r["before_cut"])
+    order = list(dict.fromkeys(r["token"] for r in rows))
     bars = pd.DataFrame([{"token": r["token"], "rank": n, "series": kept if r["kept"] else removed,
                           "p": r["after"] if r["kept"] else r["before_cut"]} for n, r in enumerate(rows)])
     ticks = pd.DataFrame([{"token": r["token"], "rank": n, "series": model, "p": r["model"]}
@@ -189,7 +219,7 @@ def explorer_chart(rows: list[dict]) -> None:
     colour = alt.Color("series:N", title="", scale=alt.Scale(domain=[kept, removed, model],
                                                             range=[KEPT_COLOUR, REMOVED_COLOUR, MODEL_COLOUR]),
                        legend=alt.Legend(orient="top", labelLimit=0, labelFontSize=13))
-    x = alt.X("token:N", sort=alt.EncodingSortField("rank"), title=tr("col.token"))
+    x = alt.X("token:N", sort=order, title=tr("col.token"))
     tooltip = [alt.Tooltip("token:N", title=tr("col.token")), alt.Tooltip("series:N", title=""),
                alt.Tooltip("p:Q", title=tr("col.p"), format=".3g")]
     chart = (alt.Chart(bars).mark_bar().encode(x=x, y=alt.Y("p:Q", title=tr("col.p")), color=colour,

@@ -161,6 +161,7 @@ SLOW_MODULES = {"test_browser", "test_lesson_browser", "test_load_lesson", "test
                 "test_demo_model", "test_protocol_client", "test_proxy", "test_browser_roster",
                 "test_run"}  # test_run: `make run` itself (a worker and a dashboard)
 SLOW_MODULES |= {"test_partition", "test_prometheus"}  # operations: a network namespace, a real Prometheus
+SLOW_MODULES |= {"test_bench_smoke"}  # benchmarks' smoke runs: a dashboard, workers, a browser
 
 
 def pytest_collection_modifyitems(config, items):

@@ -32,6 +32,18 @@ def test_repeated_trigrams_and_loops():
     assert looping(words("no no no no"))  # a one-word loop
 
 
+def test_a_sentence_said_twice_is_a_loop_as_a_reader_sees_it():
+    """The notebook's greedy preset says a 19-word sentence, then says it again: that is the loop students
+    see, whatever its period (longer than any back-to-back block the old rule looked for)."""
+    sentence = ("The first thing you notice is that the machines are not the only ones who are able to "
+                "see the world.")
+    assert len(words(sentence)) == 21
+    assert looping(words(f"{sentence} {sentence}"))
+    assert looping(words(f"In a distant future. {sentence} And then {sentence} And"))
+    once = "Humans and machines shared the work; each new season brought other tools, other songs and other fears."
+    assert not looping(words(once))
+
+
 def test_perplexity_is_exp_of_minus_mean_logprob():
     summary = log_prob_summary([math.log(0.5), math.log(0.25)])
     assert summary["perplexity"] == pytest.approx(math.exp(-(math.log(0.5) + math.log(0.25)) / 2), rel=1e-3)

@@ -211,7 +211,7 @@ def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, co
     submit(store, settings, queued)
     assert cancel(store, queued.id, "impatient") and cancel(store, running.id, "impatient")
     for request in (queued, running):
-        wait_for(lambda: store.submission(request.id).status == "failed", 30, message="cancelled")
+        wait_for(lambda: store.submission(request.id).status == "cancelled", 30, message="cancelled")
         assert store.submission(request.id).error.code == "cancelled"
     assert store.pending_count(TEST_CLASS) == 0 and Queue(settings.queue_name(), connection=connection).count == 0
     wait_for(lambda: not store.redis.smembers(store.keys.cancel()), 30, message="the cancel flags cleared")
@@ -245,7 +245,7 @@ def test_a_cancel_that_lands_after_the_last_token_still_ends_the_submission_canc
     worker.work(burst=True)
     assert pressed == [True] and loaded.model.calls == 4  # pressed during the last token's forward
     record = store.submission(request.id)
-    assert record.status == "failed" and record.error.code == "cancelled", record
+    assert record.status == "cancelled" and record.error.code == "cancelled", record
     assert store.submission_outputs(request.id) == [] and not store.redis.smembers(store.keys.cancel())
     assert not store.redis.zcard(store.keys.outputs(TEST_CLASS))  # nothing reached the gallery
     assert Job.fetch(request.id, connection=connection).get_status() == "failed"

@@ -40,7 +40,7 @@ from rq.worker import WorkerStatus
 from shared.contract.decoding import DecodingConfig
 from shared.contract.packed_tokens import PackedTokens
 from shared.contract.problems import Problem
-from shared.contract.records import DONE, EXPLORE, Output, Request
+from shared.contract.records import DONE, EXPLORE, Output, PartialText, Request
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
 from shared.services.retention import purge_expired_classes
@@ -62,6 +62,10 @@ IDLE_POLL_SECONDS = 0.01  # loop pace while only instruction checks are pending 
 # surfaces as a timeout): either way the worker goes on generating and retries later.
 REDIS_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
+# How often the text so far of every running generation (and the tokens done) is published for the
+# students' pages, which poll about once a second: text appears as it is generated.
+PROGRESS_SECONDS = 0.5
+
 
 @dataclass
 class InFlight:
@@ -75,6 +79,8 @@ class InFlight:
     cache_keys: dict[int, str] = field(default_factory=dict)  # index -> cache key, for new results
     generations: dict[int, GenerationRequest] = field(default_factory=dict)  # index -> what the engine runs
     checking: bool = False                                    # generated; its checks still run
+    streamed: dict[int, PartialText] = field(default_factory=dict)  # index -> the text last published
+    decoded: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (tokens, text) decoded so far
 
     @property
     def id(self) -> str:
@@ -109,6 +115,7 @@ class BatchWorker(SimpleWorker):
         self._last_beat = 0.0
         self._tokens_at_beat = 0
         self.metrics = WorkerMetrics(self)  # served by `python -m worker` (worker/metrics.py)
+        self._last_progress = 0.0
 
     def _new_engine(self) -> Engine:
         return Engine(self.loaded.model, self.loaded.eos_token_id, self.max_batch, self.loaded.device,
@@ -150,6 +157,7 @@ class BatchWorker(SimpleWorker):
                 time.sleep(IDLE_POLL_SECONDS)  # only checks (or Redis writes) are pending
             for pending in self.checks.finished():
                 self._store(*pending.payload, pending.outputs)
+            self._publish_progress()
             self._housekeeping()
         _retry_redis(lambda: self.set_state(WorkerStatus.IDLE))
 
@@ -434,18 +442,77 @@ class BatchWorker(SimpleWorker):
 
     def _beat_all(self) -> None:
         ttl = self.get_heartbeat_ttl(None)
-        running: dict[str, int] = {}
-        for (job_id, _), count in self.engine.progress().items():
-            running[job_id] = running.get(job_id, 0) + count
-        done_tokens: dict[str, int] = {}
         with self.connection.pipeline() as pipe:
             self.heartbeat(self.worker_ttl + 60, pipeline=pipe)
-            for job_id, flight in self.inflight.items():
+            for flight in self.inflight.values():
                 flight.execution.heartbeat(flight.job.started_job_registry, ttl, pipeline=pipe)
                 flight.job.heartbeat(now(), ttl, pipeline=pipe, xx=True)
-                done_tokens[job_id] = sum(len(r.token_ids) for r in flight.results.values()) + running.get(job_id, 0)
             pipe.execute()
-        self.store.set_progress(done_tokens)
+
+    # --- the students' pages: tokens done and the text so far -------------------------------------
+    def _publish_progress(self) -> None:
+        """Every PROGRESS_SECONDS: each in-flight submission's tokens done and, where it changed, the text
+        of each of its generations so far (a finished one marked done, so its card is complete at once)."""
+        moment = time.monotonic()
+        if moment - self._last_progress < PROGRESS_SECONDS and not self._awaiting_first_words():
+            return
+        self._last_progress = moment
+        running = self.engine.partial_tokens()
+        for leader, followers in self.followers.items():  # identical generations show the leader's text
+            for follower in followers:
+                if leader in running:
+                    running[follower] = running[leader]
+        done_tokens: dict[str, int] = {}
+        changed: dict[str, list[PartialText]] = {}
+        for job_id, flight in self.inflight.items():
+            texts = [self._partial(flight, index, running.get((job_id, index)))
+                     for index in range(len(flight.request.items))]
+            done_tokens[job_id] = sum(text.tokens for text in texts)
+            if any(flight.streamed.get(text.index) != text for text in texts):
+                changed[job_id] = texts
+                flight.streamed = {text.index: text for text in texts}
+        try:
+            self.store.set_progress(done_tokens, changed)
+        except REDIS_UNREACHABLE:
+            log.warning("Redis unreachable: progress not published, retrying at the next pace")
+
+    def _awaiting_first_words(self) -> bool:
+        """A submission whose page shows no word yet, now that the engine may have its first token: its
+        first words are published at once, not at the next pace (the press to the first words is what a
+        student waits through)."""
+        waiting = [f for f in self.inflight.values() if not any(t.tokens or t.done for t in f.streamed.values())]
+        if not waiting:
+            return False
+        steps = self.engine.progress()  # the host's own counts: no transfer from the device
+        return any(steps.get((f.id, i), 0) > 0 or i in f.results or i in f.cached
+                   for f in waiting for i in range(len(f.request.items)))
+
+    def _partial(self, flight: InFlight, index: int, running: list[int] | None) -> PartialText:
+        """One generation's text so far: from the cache, its result, the engine's running row, or nothing yet.
+        Decoded again only when its token count changed."""
+        if index in flight.cached:
+            cached = flight.cached[index]
+            return PartialText(index, cached.text, cached.new_tokens, done=True)
+        result = flight.results.get(index)
+        tokens = result.token_ids if result is not None else (running or [])
+        known = flight.streamed.get(index)
+        if known is not None and known.tokens == len(tokens) and known.done == (result is not None):
+            return known
+        if result is not None:
+            return PartialText(index, self.loaded.tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), True)
+        return PartialText(index, self._text_so_far(flight, index, tokens), len(tokens))
+
+    def _text_so_far(self, flight: InFlight, index: int, tokens: list[int]) -> str:
+        """Only the tokens new since the last publication are decoded (a 1,024-row batch would otherwise
+        decode every row's whole text twice a second). GPT-2's text is its tokens' bytes end to end, so a
+        prefix that ended on a whole character decodes the same alone."""
+        count, text = flight.decoded.get(index, (0, ""))
+        if count > len(tokens):  # generated again from its prompt (out of memory, or crash isolation)
+            count, text = 0, ""
+        tail = self.loaded.tokenizer.decode(tokens[count:], skip_special_tokens=True)
+        if not tail.endswith("\ufffd"):  # else: a character whose bytes are not all generated yet
+            flight.decoded[index] = (len(tokens), text + tail)
+        return (text + tail).rstrip("\ufffd")
 
 
 def _retry_redis(action):

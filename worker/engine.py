@@ -163,6 +163,16 @@ class Engine:
         """Tokens generated so far by each running request, by key."""
         return {row.request.key: int(steps) for row, steps in zip(self.rows, self.batch.steps)}
 
+    def partial_tokens(self) -> dict:
+        """Tokens each running request has chosen so far, by key: the tail of its penalty history (one
+        transfer from the device; called at the worker's progress pace, not every step)."""
+        longest = int(self.batch.steps.max()) if self.rows else 0
+        if not longest:
+            return {row.request.key: [] for row in self.rows}
+        recent = self.batch.history.view[:, -longest:].tolist()  # [rows, longest]
+        return {row.request.key: tokens[longest - int(steps):]
+                for row, tokens, steps in zip(self.rows, recent, self.batch.steps)}
+
     def step(self) -> list[GenerationResult]:
         """Admit what fits, then generate one token for every running row; returns finished rows.
 

@@ -41,10 +41,12 @@ def build_outputs(request: Request, results: dict[int, GenerationResult], loaded
 
 
 def cached_copy(original: Output, request: Request, index: int) -> Output:
-    """An output answered from the cache: the original's text and figures, this submission's identity."""
+    """An output answered from the cache: the original's text and figures, this submission's identity and
+    what it asked for (a greedy answer is shared across seeds: the copy shows its own student's seed)."""
     item, now = request.items[index], time.time()
     group_key, label = gallery_group(request.lab, item, original.model)
     return replace(original, id=f"{request.id}:{index}", submission_id=request.id, index=index,
+                   seed=item.seed, config=item.config,
                    class_code=request.class_code, student_id=request.student_id, student=request.student,
                    lab=request.lab, variant=item.variant, group_key=group_key, label=label,
                    created_at=request.created_at, started_at=now, finished_at=now, generation_seconds=0.0,

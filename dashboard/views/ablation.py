@@ -1,6 +1,5 @@
 """Exercise 2: build a prompt from parts, sample every variant on the same seeds, read the effect matrix."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -16,9 +15,9 @@ from dashboard.common import (
     submit_press,
     tr,
 )
-from dashboard.lab_widgets import past_submissions
+from dashboard.lab_widgets import past_submissions, plain
 from dashboard.lesson_step import lesson_step, results_hidden
-from dashboard.widgets import progress_banner
+from dashboard.widgets import live_banner, pass_rate_chart, progress_banner, prompt_line
 from shared.contract.records import Output, Request
 from shared.services.submissions import build_request
 from shared.teaching.ablation import (
@@ -52,7 +51,8 @@ with left:
     remember("a-summary", NOTEBOOK_SUMMARY)
     summary = st.text_input(tr("ablation.summary"), max_chars=200, label_visibility="collapsed", key="a-summary")
 with right:
-    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()), key="a-extras")
+    extras = st.multiselect(tr("ablation.extras"), list(INSTRUCTIONS.values()), key="a-extras",
+                            placeholder=tr("ablation.extras_placeholder"))
     remember("a-words", 50)
     word_limit = st.number_input(tr("ablation.word_limit"), min_value=5, max_value=500, step=5, key="a-words")
     structure_labels = {tr(f"structure.{s}"): s for s in STRUCTURES}
@@ -119,17 +119,15 @@ def matrix_view(request: Request, outputs: list[Output]) -> None:
     st.dataframe(table, hide_index=True)
     heat = pd.DataFrame([{"variant": row["variant"], "check": tr(f"check.{c}"), "rate": row[c]["rate"] or 0.0}
                          for row in rows for c in check_ids])
-    st.altair_chart(alt.Chart(heat).mark_rect().encode(
-        x=alt.X("check:N", title=tr("col.check")), y=alt.Y("variant:N", sort=order, title=tr("col.variant")),
-        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
-        tooltip=["variant", "check", "rate"]), width="stretch")
+    st.altair_chart(pass_rate_chart(heat, order), width="stretch")
     chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
     for output in [o for o in outputs if o.variant == chosen]:
         with st.container(border=True):
             st.text(tr("common.with_seed", who=output.label, seed=output.seed))
-            st.text(output.text or "∅")
+            prompt_line(output.prompt, expandable=True)
+            st.text(plain(output.text) or "∅")
             for check_id, result in output.checks.items():
-                st.text(tr("check.result", mark="✅" if result["passed"] else "❌", name=tr(f"check.{check_id}"),
+                st.text(tr("check.result", mark=tr("check.passed" if result["passed"] else "check.failed"), name=tr(f"check.{check_id}"),
                            detail=check_detail(result, lang())))
 
 
@@ -144,7 +142,7 @@ def cell_text(cell: dict) -> str:
 
 def ablation_results(submission_id: str) -> None:
     """Progress while pending (polled); then the effect matrix and samples, drawn once."""
-    view = follow(store, settings, submission_id, progress_banner, owner=me)
+    view = follow(store, settings, submission_id, live_banner, owner=me)
     if view is not None and progress_banner(view) and not results_hidden(store, me):
         matrix_view(store.submission(submission_id).request, store.submission_outputs(submission_id))
 

@@ -18,10 +18,10 @@ from dashboard.common import (
     submit_press,
     tr,
 )
-from dashboard.lab_widgets import explorer, past_submissions, theory_notes, token_view
+from dashboard.lab_widgets import explorer, history_picker, past_submissions, theory_notes, token_view
 from dashboard.lesson_step import lesson_step, results_hidden
-from dashboard.widgets import output_card, progress_banner
-from shared.contract.decoding import NOTEBOOK_PROMPT, STRATEGIES
+from dashboard.widgets import live_banner, output_card, progress_banner
+from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, STRATEGIES, TRANSFORMERS_DEFAULT_TOP_K
 from shared.contract.records import Output
 from shared.services.moderation import annotations
 from shared.services.submissions import build_request
@@ -31,13 +31,50 @@ COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "m
 
 
 def blank_if_none(value):
-    """An empty cell, not the word "None", where a row leaves a setting to its default."""
+    """An empty cell where a row leaves a setting to its default."""
     return float("nan") if value is None else value
+
+
+def table_row(row: dict, seed: int) -> dict:
+    """A sweep's row as the table shows it, never an empty cell the table would draw as "None": top_k as it
+    runs where the row leaves it unset (transformers' 50 when sampling; 0, no cut, for greedy), and the
+    seed above where the row has none of its own."""
+    shown = {column: blank_if_none(row.get(column)) for column in COLUMNS}
+    if row.get("top_k") is None:
+        shown["top_k"] = 0 if row.get("strategy") == GREEDY else TRANSFORMERS_DEFAULT_TOP_K
+    if row.get("seed") is None:
+        shown["seed"] = seed
+    return shown
+
+
+def form_of(request) -> None:
+    """A new session (F5, a new tab) opens on the student's newest results: put the form that made them
+    back above them (prompt, seed, the sweep whose table they ran, and that table), so the form matches
+    the results on screen."""
+    seeds = [item.seed for item in request.items]
+    seed = max(set(seeds), key=seeds.count)  # the seed above; rows with another kept theirs
+    rows = [{**{c: getattr(item.config, c) for c in COLUMNS if c != "seed"}, "seed": item.seed}
+            for item in request.items]
+    name = next((n for n in SWEEP_NAMES if [table_row(r, seed) for r in sweep(n, seed=seed)] == rows),
+                SWEEP_NAMES[0])
+    st.session_state.update({"kept:prompt": request.prompt, "kept:seed": seed, "kept:sweep_name": name,
+                             f"kept-rows:configs-{name}-{seed}": rows})
+
+
+def restore_newest() -> None:
+    if "current_submission" in st.session_state or "kept:prompt" in st.session_state:
+        return  # this session already has a form of its own
+    newest = next(iter(past_submissions(store, me, "decoding").values()), None)
+    record = store.submission(newest) if newest else None
+    if record is not None:
+        st.session_state.current_submission = newest
+        form_of(record.request)
 
 
 me, store, settings, model = lab_page("decoding.header", "decoding.intro")
 lesson_step(store, me, "decoding")  # the class's current step, and this form prefilled with its task
 theory_notes()
+restore_newest()
 
 remember("prompt", NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
 prompt = st.text_area(tr("decoding.prompt"), height=100, max_chars=settings.max_prompt_chars, key="prompt")
@@ -52,18 +89,21 @@ seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, st
                        key="seed")
 st.caption(tr("decoding.add_row"))
 editor = f"configs-{chosen_sweep}-{seed}"
-fresh = [{c: blank_if_none(row.get(c)) for c in COLUMNS} for row in sweep(chosen_sweep, seed=int(seed))]
+fresh = [table_row(row, int(seed)) for row in sweep(chosen_sweep, seed=int(seed))]
 rows = pd.DataFrame(kept_rows(editor, fresh), columns=COLUMNS)
+# Widths that fit all seven columns, the seed included, in the main area of a 1400-px projector screen
+# (about 940 px beside the sidebar; numbers are right-aligned, so a cut-off column shows nothing).
 edited = st.data_editor(rows, num_rows="dynamic", key=editor, hide_index=True, column_config={
     "strategy": st.column_config.SelectboxColumn(tr("col.strategy"), options=list(STRATEGIES), required=True,
-                                                 help=tr("theory.greedy")),
-    "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature")),
-    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k")),
-    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p")),
+                                                 help=tr("theory.greedy"), width=95),
+    "temperature": st.column_config.NumberColumn(tr("col.temperature"), format="%.2f", help=tr("theory.temperature"),
+                                                 width=100),
+    "top_k": st.column_config.NumberColumn(tr("col.top_k"), step=1, help=tr("theory.top_k"), width=215),
+    "top_p": st.column_config.NumberColumn(tr("col.top_p"), format="%.2f", help=tr("theory.top_p"), width=70),
     "repetition_penalty": st.column_config.NumberColumn(tr("col.repetition_penalty"), format="%.2f",
-                                                        help=tr("theory.repetition_penalty")),
-    "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1),
-    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed")),
+                                                        help=tr("theory.repetition_penalty"), width=140),
+    "max_new_tokens": st.column_config.NumberColumn(tr("col.max_new_tokens"), step=1, width=125),
+    "seed": st.column_config.NumberColumn(tr("col.seed"), step=1, help=tr("theory.seed"), width=110),
 })
 keep_rows(editor, edited.to_dict("records"))
 
@@ -94,7 +134,7 @@ def show_output(output: Output, note: dict) -> None:
 
 def show_results(submission_id: str) -> None:
     """Queue position and progress while pending (polled); then the outputs side by side, drawn once."""
-    view = follow(store, settings, submission_id, progress_banner, owner=me)
+    view = follow(store, settings, submission_id, live_banner, owner=me)
     if view is None or not progress_banner(view) or results_hidden(store, me):
         return
     st.success(tr("decoding.done", seconds=round(view.finished_at - view.created_at, 1)))
@@ -130,16 +170,15 @@ def run_and_results(configs: list[dict], drawn_form: tuple, labels: dict) -> Non
         st.session_state["kept:prompt"] = text  # remember() runs with the page, not the fragment
         run(configs, text, st.session_state.get("seed", seed))
     follow_unconfirmed(store)
-    history = past_submissions(store, me, "decoding")
-    if history and "current_submission" not in st.session_state:
-        st.session_state.current_submission = next(iter(history.values()))  # after a reload or a restart
-    if len(history) > 1:
-        left, right = st.columns([3, 1])
-        picked = left.selectbox(tr("decoding.history"), list(history), key="history")
-        if right.button(tr("decoding.show"), key="show-history"):
-            st.session_state.current_submission = history[picked]
+    if "current_submission" not in st.session_state:  # after a reload or a restart: the newest
+        newest = next(iter(past_submissions(store, me, "decoding").values()), None)
+        if newest:
+            st.session_state.current_submission = newest
+    history_slot = st.container()  # above the results, filled after them: its labels are read after theirs
     if st.session_state.get("current_submission"):
         redis_tolerant(show_results)(st.session_state.current_submission)
+    with history_slot:
+        history_picker(store, me, "decoding", "current_submission")
 
 
 run_and_results([row_to_config(row) for row in edited.to_dict("records")], form_state(editor), sweep_labels)

@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
 from dashboard.lab_widgets import plain
 from dashboard.lesson_step import results_hidden
-from dashboard.widgets import diff_html, output_card, readable_table
+from dashboard.widgets import diff_html, output_card, pass_rate_chart, readable_table, shortened
 from shared.services.classes import list_classes
 from shared.services.gallery import (
     SORTS,
@@ -62,14 +62,20 @@ def choose(label: str, options: dict[str, str], key: str) -> str:
     return "" if picked == labels[0] else options[picked]
 
 
-groups = class_groups(store, code, include_hidden)
-columns = st.columns(4)
+def group_label(label: str) -> str:
+    """A stored group label (its config as DecodingConfig.label writes it) in the reader's language."""
+    return label.replace("no top-k", tr("config.no_top_k"))
+
+
+columns = st.columns([2, 4, 4, 2])  # prompts and configurations are long: they get the room
 with columns[0]:
     lab = choose(tr("gallery.lab"), {tr("nav.decoding"): "decoding", tr("nav.ablation"): "ablation"}, "f-lab")
-with columns[1]:
-    prompt = choose(tr("gallery.prompt"), {v[:80]: k for k, v in class_prompts(store, code, include_hidden).items()}, "f-prompt")
+with columns[1]:  # the lists offer only what the chosen lab holds, in reading order
+    prompt = choose(tr("gallery.prompt"), {shortened(text, 120): key for key, text in
+                                           class_prompts(store, code, include_hidden, lab).items()}, "f-prompt")
 with columns[2]:
-    group = choose(tr("gallery.config"), {label: key for key, label in groups.items()}, "f-group")
+    group = choose(tr("gallery.config"), {group_label(label): key for key, label in
+                                          class_groups(store, code, include_hidden, lab).items()}, "f-group")
 with columns[3]:
     who = choose(tr("gallery.student"), class_students(store, code), "f-student")
 columns = st.columns([2, 2, 1, 1])
@@ -169,44 +175,33 @@ def numeric_axis(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.assign(**{column: frame[column].map(lambda v: f"{v:g}")})
 
 
-def temperature_chart(rows: list[dict]) -> None:
-    frame = numeric_axis(pd.DataFrame(rows), "temperature").melt(
-        "temperature", ["distinct_2", "loop_rate"], "metric")
+def repetition_chart(rows: list[dict], knob: str) -> None:
+    """distinct-2 and loop rate (0..1) against one knob's values, as lines with points."""
+    frame = numeric_axis(pd.DataFrame(rows), knob).melt([knob, "outputs"], ["distinct_2", "loop_rate"], "metric")
     frame["metric"] = frame["metric"].map(lambda m: tr(f"col.{m}"))
-    order = [f"{r['temperature']:g}" for r in rows]
+    order = [f"{r[knob]:g}" for r in rows]
     st.altair_chart(projected(alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=90)).encode(
-        x=alt.X("temperature:O", sort=order, title=tr("col.temperature"), axis=alt.Axis(labelAngle=0)),
+        x=alt.X(f"{knob}:O", sort=order, title=tr(f"col.{knob}"), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", title=tr("chart.value"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("metric:N", title=""), tooltip=[alt.Tooltip("value:Q", format=".2f")])), width="stretch")
+        color=alt.Color("metric:N", title=""),
+        tooltip=[alt.Tooltip("metric:N", title=""), alt.Tooltip("value:Q", format=".2f"),
+                 alt.Tooltip("outputs:Q", title=tr("col.count"))])), width="stretch")
+
+
+def temperature_chart(rows: list[dict]) -> None:
+    repetition_chart(rows, "temperature")
 
 
 def penalty_chart(rows: list[dict]) -> None:
-    frame = numeric_axis(pd.DataFrame(rows), "repetition_penalty")
-    order = list(frame["repetition_penalty"])
-    st.altair_chart(projected(alt.Chart(frame).mark_bar(size=40).encode(
-        x=alt.X("repetition_penalty:O", sort=order, title=tr("col.repetition_penalty"), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("tokens:Q", title=tr("col.median_tokens")),
-        tooltip=[alt.Tooltip("tokens:Q", title=tr("col.median_tokens")),
-                 alt.Tooltip("outputs:Q", title=tr("col.count"))])), width="stretch")
+    repetition_chart(rows, "repetition_penalty")
     if len(rows) == 1:
         st.caption(tr("chart.one_value"))
 
 
 def checks_chart(rows: list[dict]) -> None:
-    """Variants x checks, each cell coloured by its pass rate and labelled with it in per cent."""
-    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")),
-                                      label=lambda f: f["rate"].map(lambda r: f"{round(100 * r)}%"))
-    base = alt.Chart(frame).encode(
-        x=alt.X("check:N", title=tr("col.check"), axis=alt.Axis(labelAngle=0, labelLimit=0)),
-        y=alt.Y("variant:N", title=tr("col.variant"), axis=alt.Axis(labelLimit=0)))
-    cells = base.mark_rect().encode(
-        color=alt.Color("rate:Q", scale=alt.Scale(domain=[0, 1]), title=tr("col.rate")),
-        tooltip=[alt.Tooltip("variant:N", title=tr("col.variant")), alt.Tooltip("check:N", title=tr("col.check")),
-                 alt.Tooltip("rate:Q", title=tr("col.rate"), format=".0%"),
-                 alt.Tooltip("outputs:Q", title=tr("col.count"))])
-    labels = base.mark_text(fontSize=16).encode(
-        text="label:N", color=alt.condition("datum.rate > 0.5", alt.value("white"), alt.value("black")))
-    st.altair_chart(projected((cells + labels).properties(height=alt.Step(48))), width="stretch")
+    """Checks x variants, each cell coloured by its pass rate and labelled with it in per cent."""
+    frame = pd.DataFrame(rows).assign(check=lambda f: f["check"].map(lambda c: tr(f"check.{c}")))
+    st.altair_chart(projected(pass_rate_chart(frame)), width="stretch")
 
 
 def chart_section(title_key: str, rows: list[dict], draw) -> None:
@@ -232,11 +227,15 @@ with compare_tab:
         st.info(tr("gallery.need_two_kept"))
     else:
         st.caption(tr("gallery.compare_reach", count=len(choices)))
-        names = {f"{o.student} · {o.label} · {tr('common.seed', seed=o.seed)} · {plain(o.text[:30])} · #{o.id}": o
-                 for o in choices}
+        names = {f"{o.student} · {group_label(o.label)} · {tr('common.seed', seed=o.seed)} · {plain(o.text[:30])} "
+                 f"· #{o.id}": o for o in choices}
         left, right = st.columns(2)
-        first = names[left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")]
-        second = names[right.selectbox(tr("gallery.right"), list(names), index=1, key="cmp-b")]
+        first_name = left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")
+        first = names[first_name]
+        others = [name for name in names if name != first_name]  # never one output against itself
+        if st.session_state.get("cmp-b") not in others:  # new filters, or the left one took its place
+            st.session_state["cmp-b"] = others[0]
+        second = names[right.selectbox(tr("gallery.right"), others, key="cmp-b")]
         with left:
             output_card(first, show_student=True)
         with right:
@@ -245,16 +244,29 @@ with compare_tab:
         st.caption(tr("gallery.diff_legend"))
         st.html(diff_html(first.text, second.text))
 
+# Static CSS (model text stays in st.text): projected type, and the prompt set apart from what the model
+# wrote after it: smaller, grey, italic, behind a bar, and labelled, so it reads apart without colour too.
+SPOTLIGHT_CSS = """<style>
+.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * {
+  font-size: 1.6rem !important; line-height: 1.4; }
+.st-key-spotlight [class*='st-key-spotlight-prompt'] [data-testid='stText'],
+.st-key-spotlight [class*='st-key-spotlight-prompt'] [data-testid='stText'] * {
+  font-size: 1.25rem !important; font-style: italic; color: #555; }
+.st-key-spotlight [class*='st-key-spotlight-prompt'] { border-left: 6px solid #999; padding-left: 0.8rem; }
+</style>"""
+SPOTLIGHT_PROMPT_CHARS = 240  # a projected prompt: the notebook's in full, an ablation's first lines
+
 with spotlight_tab:
-    st.html("<style>.st-key-spotlight [data-testid='stText'], .st-key-spotlight [data-testid='stText'] * "
-            "{font-size: 1.6rem !important; line-height: 1.4;}</style>")  # static CSS: model text stays in st.text
+    st.html(SPOTLIGHT_CSS)
     starred = spotlight(store, code)
     if not starred:
         st.info(tr("spotlight.empty"))
     notes = annotations(store, code, [o.id for o in starred])
     with st.container(key="spotlight"):
-        for output in starred:
+        for number, output in enumerate(starred):
             st.text(output.label)
+            with st.container(key=f"spotlight-prompt-{number}"):
+                st.text(tr("card.prompt", prompt=shortened(output.prompt, SPOTLIGHT_PROMPT_CHARS)))
             st.text(plain(output.text))
             st.text(tr("common.with_seed", who=output.student, seed=output.seed))
             if notes[output.id]["comment"]:  # what the instructor wants the class to look at

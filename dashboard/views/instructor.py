@@ -25,6 +25,7 @@ from shared.services.workers import console_rows, live_workers, served_models
 # The queue and workers section redraws itself: quickly while anything is queued or running, slowly when
 # the class is idle (a few Redis reads), so the numbers on the projector are never a stale snapshot.
 CONSOLE_POLL_SECONDS = {True: 2.0, False: 15.0}
+LAB_NAMES = {"decoding": "nav.decoding", "ablation": "nav.ablation"}  # else the explorer's one forward pass
 WORKER_COLUMNS = ("name", "host", "model", "device", "in_flight", "tokens_per_s", "max_batch", "seen_s")
 
 st.header(tr("instructor.header"))
@@ -124,12 +125,11 @@ def queue_section(model: str) -> bool:
     """One model's queue line and failed submissions; True when something is queued or running."""
     queue = Queue(settings.queue_name(model), connection=store.redis)
     queued, running = queue.count, queue.started_job_registry.count
-    st.text(f"{model} · " + tr("instructor.queue", queued=queued, running=running,
-                               failed=queue.failed_job_registry.count))
-    failed = failed_submissions(store, settings, model)
+    failed = failed_submissions(store, settings, model)  # not the ones their students cancelled
+    st.text(tr("instructor.model_queue", model=model, queued=queued, running=running, failed=len(failed)))
     if failed:
         st.text(tr("instructor.failed"))
-        st.dataframe(pd.DataFrame([{tr("col.student"): f.request.student, tr("gallery.lab"): f.request.lab,
+        st.dataframe(pd.DataFrame([{tr("col.student"): f.request.student, tr("gallery.lab"): tr(LAB_NAMES.get(f.request.lab, "explorer.header")),
                                     tr("col.error"): f.error.message(lang()) if f.error else "?"}
                                    for f in failed]), hide_index=True)
         if st.button(tr("instructor.requeue", model=model), key=f"requeue-{model}"):

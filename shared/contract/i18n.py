@@ -189,7 +189,7 @@ TEXT: dict[str, dict[str, str]] = {
     "decoding.show": {"es": "Mostrar", "en": "Show"},
     "col.strategy": {"es": "estrategia", "en": "strategy"},
     "col.temperature": {"es": "temperatura", "en": "temperature"},
-    "col.top_k": {"es": "top_k (vacío = 50)", "en": "top_k (empty = 50)"},
+    "col.top_k": {"es": "top_k (vacío = 50 · 0 = sin top-k)", "en": "top_k (empty = 50 · 0 = no top-k)"},
     "col.top_p": {"es": "top_p", "en": "top_p"},
     "col.repetition_penalty": {"es": "repetition_penalty", "en": "repetition_penalty"},
     "col.max_new_tokens": {"es": "max_new_tokens", "en": "max_new_tokens"},
@@ -303,7 +303,7 @@ TEXT: dict[str, dict[str, str]] = {
     "check.topic_words": {"es": "menciona el tema", "en": "mentions the topic"},
     "check.not_an_echo": {"es": "no repite el prompt", "en": "does not echo the prompt"},
     "check.custom": {"es": "comprobación propia", "en": "own check"},
-    "check.result": {"es": "{mark} {name}: {detail}", "en": "{mark} {name}: {detail}"},
+    "check.result": {"es": "{mark} · {name}: {detail}", "en": "{mark} · {name}: {detail}"},
     # --- why a check passed or failed (shared/teaching/checks.py CheckResult keys) ---
     "checkdetail.bullets": {"es": "{count} línea(s) de viñeta al final", "en": "{count} bullet line(s) at the end"},
     "checkdetail.json_ok": {"es": "JSON válido", "en": "valid JSON"},
@@ -440,7 +440,7 @@ TEXT: dict[str, dict[str, str]] = {
     "gallery.save_comment": {"es": "Guardar comentario", "en": "Save comment"},
     "gallery.starred_mark": {"es": "★ destacada por el profesor/a", "en": "★ starred by the instructor"},
     "gallery.hidden_mark": {"es": "oculta a los estudiantes", "en": "hidden from students"},
-    "gallery.comment_mark": {"es": "💬 {comment}", "en": "💬 {comment}"},
+    "gallery.comment_mark": {"es": "✎ {comment}", "en": "✎ {comment}"},
     "gallery.left": {"es": "Salida A", "en": "Output A"},
     "gallery.right": {"es": "Salida B", "en": "Output B"},
     "gallery.diff": {"es": "Diferencias por palabra: [-solo en A-] {{+solo en B+}}",
@@ -449,8 +449,8 @@ TEXT: dict[str, dict[str, str]] = {
                          "en": "At least two outputs are needed on the current page."},
     "chart.temperature": {"es": "distinct-2 y tasa de bucles según la temperatura",
                           "en": "distinct-2 and loop rate against temperature"},
-    "chart.penalty": {"es": "Longitud (mediana, tokens) según repetition_penalty",
-                      "en": "Length (median tokens) against repetition_penalty"},
+    "chart.penalty": {"es": "distinct-2 y tasa de bucles según repetition_penalty",
+                      "en": "distinct-2 and loop rate against repetition_penalty"},
     "chart.checks": {"es": "Cumplimiento de instrucciones por variante", "en": "Instruction pass rate by variant"},
     "chart.empty": {"es": "Aún no hay datos para este gráfico.", "en": "No data for this chart yet."},
     "col.label": {"es": "configuración", "en": "configuration"},
@@ -697,6 +697,39 @@ TEXT: dict[str, dict[str, str]] = {
         "es": "Cerrada: sus datos se borrarán el {date} ({days} días tras el cierre). Descarga antes el CSV/JSON.",
         "en": "Closed: its data will be deleted on {date} ({days} days after closing). Download the CSV/JSON first."},
 }
+
+
+# --- issue 22: streamed text, prompts on cards, cancelled as its own state (dashboard views) ---------------
+# Symbols only from what every font stack has (DejaVu, as Debian's chromium falls back to): no emoji.
+TEXT.update({
+    "card.prompt": {"es": "Prompt: «{prompt}»", "en": "Prompt: “{prompt}”"},
+    "card.prompt_all": {"es": "Prompt completo", "en": "Full prompt"},
+    "card.seed_greedy": {"es": "semilla {seed} (greedy no la usa)", "en": "seed {seed} (greedy ignores it)"},
+    "decoding.starting": {"es": "Empezando: un worker acaba de tomar tu envío…",
+                          "en": "Starting: a worker has just taken your submission…"},
+    "decoding.cancelled": {"es": "Cancelaste este envío: no se generó nada más.",
+                           "en": "You cancelled this submission: nothing more was generated."},
+    "status.cancelled": {"es": "cancelado", "en": "cancelled"},
+    "stream.writing": {"es": "escribiendo… {tokens} tokens", "en": "writing… {tokens} tokens"},
+    "stream.done": {"es": "✓ terminada · {tokens} tokens", "en": "✓ finished · {tokens} tokens"},
+    "check.passed": {"es": "✔ cumple", "en": "✔ pass"},
+    "check.failed": {"es": "✘ no cumple", "en": "✘ fail"},
+    "ablation.extras_placeholder": {"es": "Elige instrucciones", "en": "Choose instructions"},
+    "jsonreason.value": {"es": "se esperaba un valor", "en": "a value was expected"},
+    "jsonreason.comma": {"es": "falta una coma", "en": "a comma is missing"},
+    "jsonreason.colon": {"es": "faltan los dos puntos", "en": "a colon is missing"},
+    "jsonreason.extra": {"es": "sobra texto después del JSON", "en": "text after the JSON"},
+    "jsonreason.name": {"es": "se esperaba un nombre entre comillas dobles",
+                        "en": "a name in double quotes was expected"},
+    "jsonreason.unterminated": {"es": "una cadena sin cerrar", "en": "an unclosed string"},
+    "jsonreason.control": {"es": "un carácter de control dentro de una cadena",
+                           "en": "a control character inside a string"},
+    "jsonreason.escape": {"es": "un escape \\ no válido", "en": "an invalid \\ escape"},
+    "jsonreason.other": {"es": "error de sintaxis", "en": "syntax error"},
+    "instructor.model_queue": {  # "model": a class may have the same name as a model ("demo")
+        "es": "Cola del modelo {model}: {queued} en espera · {running} en ejecución · {failed} fallidos",
+        "en": "Queue of model {model}: {queued} waiting · {running} running · {failed} failed"},
+})
 
 
 def t(key: str, lang: str, **params: Any) -> str:

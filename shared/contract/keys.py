@@ -17,6 +17,7 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:worker:{name}                     hash    WorkerInfo of a live worker (expires)        services/workers
     {p}:cancel                            set     submission ids their students cancelled      services/store
     {p}:sub:{id}                          hash    Submission (request JSON, status, progress)  services/store
+    {p}:partial:{id}                      string  PartialText JSON list: the text so far (1 h)  services/store
     {p}:submitting:{code}:{student id}    string  lock held while one student's submit runs    services/submissions
     {p}:student:{code}:{student id}       zset    the student's submission ids by creation     services/store
     {p}:patterns:{code}:{student id}      zset    the student's regex checks of the last minute  services/submissions
@@ -107,6 +108,10 @@ class Keys:
     def submission_pattern(self) -> str:
         """For SCAN (benchmarks and operators only)."""
         return self._key("sub", "*")
+
+    def partial(self, submission_id: str) -> str:
+        """The text each generation of a running submission has so far (streamed to its page)."""
+        return self._key("partial", submission_id)
 
     def submitting(self, code: str, student_id: str) -> str:
         return self._key("submitting", code, student_id)

@@ -24,9 +24,11 @@ from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
 
 # Submission statuses. ACTIVE: not finished, shown as pending, counted against the student's limit.
+# CANCELLED: its student stopped it; not a failure (never requeued, never counted as failed).
 QUEUED, RUNNING, CHECKING, DONE, FAILED = "queued", "running", "checking", "done", "failed"
+CANCELLED = "cancelled"
 ACTIVE = (QUEUED, RUNNING, CHECKING)
-STATUSES = (QUEUED, RUNNING, CHECKING, DONE, FAILED)
+STATUSES = (QUEUED, RUNNING, CHECKING, DONE, FAILED, CANCELLED)
 
 DECODING, ABLATION, EXPLORE = "decoding", "ablation", "explore"
 LABS = (DECODING, ABLATION)  # what a student submits; EXPLORE is the explorer's one forward pass
@@ -211,6 +213,28 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class PartialText:
+    """One generation of a running submission as its page streams it: `Keys.partial(submission id)`, a JSON
+    list written by the worker at its progress pace. `done`: this generation has ended (its card is
+    complete) while others of the submission may still run."""
+
+    index: int   # the item it answers
+    text: str    # the continuation so far, special tokens skipped
+    tokens: int  # tokens generated so far
+    done: bool = False
+
+    def to_dict(self) -> JSON:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PartialText:
+        if not isinstance(data, Mapping):
+            raise _malformed()
+        return cls(index=_int(data, "index"), text=_str(data, "text", ""), tokens=_int(data, "tokens", 0),
+                   done=bool(data.get("done", False)))
+
+
+@dataclass(frozen=True)
 class Progress:
     """What a student's page shows of a submission while it waits (`shared.services.submissions.progress`)."""
 
@@ -224,6 +248,8 @@ class Progress:
     position: int | None = None        # in the queue, from 1 (queued only)
     depth: int | None = None           # jobs in the queue (queued only)
     wait_seconds: float | None = None  # estimated, once a worker has measured its throughput
+    request: Request | None = None     # what was asked (each streamed card's config and prompt)
+    partial: tuple[PartialText, ...] = ()  # the text so far of each generation (running or checking)
 
     @property
     def active(self) -> bool:

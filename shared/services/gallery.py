@@ -169,27 +169,34 @@ def group_summaries(store: Store, code: str, stats: dict[str, OutputStats], lab:
     return sorted(summaries, key=lambda s: s["count"], reverse=True)
 
 
-def class_prompts(store: Store, code: str, include_hidden: bool = False) -> dict[str, str]:
-    """Prompt hash -> prompt text, for the prompt filter; students see only prompts of visible outputs."""
+def class_prompts(store: Store, code: str, include_hidden: bool = False, lab: str = "") -> dict[str, str]:
+    """Prompt hash -> prompt text, for the prompt filter, in reading order; students see only prompts of
+    visible outputs; `lab`: only prompts run in that lab."""
     prompts = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.keys.prompts(code)).items()}
-    return _with_visible(store, code, prompts, "prompt", include_hidden)
+    return _sorted(_with_outputs(store, code, prompts, "prompt", include_hidden, lab))
 
 
-def class_groups(store: Store, code: str, include_hidden: bool = False) -> dict[str, str]:
-    """Group key -> readable label (it names the variant), for the configuration filter; students see
-    only groups with a visible output."""
+def class_groups(store: Store, code: str, include_hidden: bool = False, lab: str = "") -> dict[str, str]:
+    """Group key -> readable label (it names the variant), for the configuration filter, in reading order;
+    students see only groups with a visible output; `lab`: only groups of that lab."""
     groups = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.keys.groups(code)).items()}
-    return _with_visible(store, code, groups, "group", include_hidden)
+    return _sorted(_with_outputs(store, code, groups, "group", include_hidden, lab))
 
 
-def _with_visible(store: Store, code: str, entries: dict[str, str], index: str, include_hidden: bool) -> dict:
-    """`entries` (index key -> label) whose index holds at least one output a student may see."""
-    if include_hidden or not entries:
+def _sorted(entries: dict[str, str]) -> dict[str, str]:
+    return dict(sorted(entries.items(), key=lambda item: item[1].casefold()))
+
+
+def _with_outputs(store: Store, code: str, entries: dict[str, str], index: str, include_hidden: bool,
+                  lab: str = "") -> dict:
+    """`entries` (index key -> label) whose index holds at least one output a student may see (any, for
+    the instructor), of `lab` when one is given."""
+    scopes = ([] if include_hidden else [store.keys.visible(code)]) + ([store.keys.index(code, "lab", lab)] if lab else [])
+    if not scopes or not entries:
         return entries
-    visible = store.keys.visible(code)
     with store.redis.pipeline(transaction=False) as pipe:
         for key in entries:
-            pipe.zintercard(2, [visible, store.keys.index(code, index, key)], limit=1)
+            pipe.zintercard(len(scopes) + 1, [*scopes, store.keys.index(code, index, key)], limit=1)
         counts = pipe.execute()
     return {key: label for (key, label), count in zip(entries.items(), counts) if count}
 
@@ -249,21 +256,24 @@ def stats_matching(store: Store, code: str, stats: dict[str, OutputStats], q: Ga
     return keep
 
 
+def repetition_by(stats: list[OutputStats], knob: str) -> list[dict]:
+    """Per value of `knob` (a field of OutputStats): mean distinct-2, loop rate and how many outputs."""
+    by_value: dict[float, list[OutputStats]] = {}
+    for s in stats:
+        by_value.setdefault(getattr(s, knob), []).append(s)
+    return [{knob: value, "distinct_2": statistics.mean([r.distinct_2 or 0 for r in rows]),
+             "loop_rate": sum(r.loop for r in rows) / len(rows), "outputs": len(rows)}
+            for value, rows in sorted(by_value.items())]
+
+
 def chart_rows(stats: dict[str, OutputStats]) -> dict[str, list[dict]]:
     """The class's own data for the gallery's charts."""
     sampling = [s for s in stats.values() if s.strategy == "sampling" and s.lab == "decoding"]
-    by_temperature: dict[float, list[OutputStats]] = {}
-    for s in sampling:
-        by_temperature.setdefault(s.temperature, []).append(s)
-    temperature = [{"temperature": t, "distinct_2": statistics.mean([r.distinct_2 or 0 for r in rows]),
-                    "loop_rate": sum(r.loop for r in rows) / len(rows), "outputs": len(rows)}
-                   for t, rows in sorted(by_temperature.items())]
-    by_penalty: dict[float, list[int]] = {}
-    for s in stats.values():
-        if s.lab == "decoding":
-            by_penalty.setdefault(s.repetition_penalty, []).append(s.tokens)
-    penalty = [{"repetition_penalty": r, "tokens": statistics.median(v), "outputs": len(v)}
-               for r, v in sorted(by_penalty.items())]
+    decoding = [s for s in stats.values() if s.lab == "decoding"]
+    # What each knob changes: diversity (distinct-2) and repetition (loop rate), by its value. Length is
+    # no measure of the penalty: with max_new_tokens fixed, nearly every output is as long as allowed.
+    temperature = repetition_by(sampling, "temperature")
+    penalty = repetition_by(decoding, "repetition_penalty")
     cells: dict[tuple[str, str], list[bool]] = {}
     for s in stats.values():
         if s.lab == "ablation":

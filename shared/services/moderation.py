@@ -18,11 +18,12 @@ import secrets
 import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from shared.contract.records import QUEUED, Output, Submission
+from shared.contract.records import FAILED, QUEUED, Output, Submission
 from shared.contract.settings import Settings
 from shared.services.store import Store
 
@@ -210,8 +211,14 @@ def export_rows(store: Store, settings: Settings, token: str, code: str) -> list
     rows = []
     for output in store.outputs(ids):
         flat = output.flat()
+        flat["finished_at"] = iso_time(output.finished_at)
         rows.append({**{name: flat.get(name) for name in EXPORT_FIELDS}, **notes[output.id]})
     return rows
+
+
+def iso_time(seconds: float) -> str:
+    """A moment as a spreadsheet and a person read it: ISO 8601 in the server's zone, with its offset."""
+    return datetime.fromtimestamp(seconds, tz=UTC).astimezone().isoformat(timespec="seconds")
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\u2212")  # what a spreadsheet reads as a formula (\u2212: minus sign)
@@ -263,9 +270,11 @@ def export_json(rows: list[dict]) -> str:
 
 # --- queue ----------------------------------------------------------------------------------------
 def failed_submissions(store: Store, settings: Settings, model: str) -> list[Submission]:
+    """Submissions of `model` that failed. RQ's failed registry also holds the jobs their students
+    cancelled (a worker ends a cancelled job as failed, without retry): those are not failures."""
     registry = FailedJobRegistry(settings.queue_name(model), connection=store.redis)
     records = [store.submission(job_id) for job_id in registry.get_job_ids()]
-    return [r for r in records if r]
+    return [r for r in records if r and r.status == FAILED]
 
 
 def requeue_failed(store: Store, settings: Settings, token: str, model: str) -> int:
@@ -276,6 +285,8 @@ def requeue_failed(store: Store, settings: Settings, token: str, model: str) -> 
     count = 0
     for job_id in registry.get_job_ids():
         record = store.submission(job_id)
+        if record is not None and record.status != FAILED:
+            continue  # cancelled by its student (or already done): never run again
         registry.requeue(job_id)
         if record:
             with store.redis.pipeline() as pipe:

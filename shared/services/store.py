@@ -16,9 +16,22 @@ from redis import BlockingConnectionPool, Redis
 from shared.contract.keys import Keys
 from shared.contract.packed_tokens import MAGIC, PackedTokens, texts_lookup
 from shared.contract.problems import Problem
-from shared.contract.records import ACTIVE, CHECKING, DONE, FAILED, RUNNING, Output, Request, Submission, TokenDetails
+from shared.contract.records import (
+    ACTIVE,
+    CANCELLED,
+    CHECKING,
+    DONE,
+    FAILED,
+    RUNNING,
+    Output,
+    PartialText,
+    Request,
+    Submission,
+    TokenDetails,
+)
 
 VOCABULARY_CHUNK = 5000  # token texts per HSET when a worker stores its model's vocabulary
+PARTIAL_TTL_SECONDS = 3600  # streamed text outlives its submission's run only this long
 POOL_CONNECTIONS = 64  # per process; a thread over the limit waits for a free connection, not an error
 
 
@@ -107,11 +120,23 @@ class Store:
         """Every generation is done; the instruction checks still run (off the generation loop)."""
         self.redis.hset(self.keys.submission(submission_id), "status", CHECKING)
 
-    def set_progress(self, progress: dict[str, int]) -> None:
+    def set_progress(self, progress: dict[str, int], partials: dict[str, list[PartialText]] | None = None) -> None:
+        """Tokens done per submission, and (`partials`) the text so far of those whose text changed."""
         with self.redis.pipeline(transaction=False) as pipe:
             for submission_id, done in progress.items():
                 pipe.hset(self.keys.submission(submission_id), "progress_done", done)
+            for submission_id, texts in (partials or {}).items():
+                pipe.set(self.keys.partial(submission_id), json.dumps([p.to_dict() for p in texts]),
+                         ex=PARTIAL_TTL_SECONDS)
             pipe.execute()
+
+    def partial_texts(self, submission_id: str) -> tuple[PartialText, ...]:
+        """The streamed text of a running submission's generations (empty before the first is published)."""
+        raw = self.redis.get(self.keys.partial(submission_id))
+        try:
+            return tuple(PartialText.from_dict(item) for item in json.loads(raw)) if raw else ()
+        except (ValueError, TypeError):  # damaged: the page shows the progress bar alone
+            return ()
 
     def write_outputs(self, pipe, request: Request, outputs: list[Output], details: dict[str, TokenDetails | PackedTokens],
                       cache_keys: dict[str, str]) -> None:
@@ -129,6 +154,7 @@ class Store:
             "status": DONE, "finished_at": time.time(), "progress_done": request.total_tokens,
             "outputs": json.dumps([o.id for o in outputs])})
         pipe.srem(self.keys.pending(request.class_code), request.id)
+        pipe.delete(self.keys.partial(request.id))  # the outputs now say it all
 
     def complete_exploration(self, request: Request, logits: bytes, prompt_ids: list[int], texts: dict) -> None:
         """Store a next-token distribution (float32 logits, the text of its likeliest tokens by id) for
@@ -151,13 +177,15 @@ class Store:
         self.fail_record(request.id, request.class_code, problem)
 
     def fail_record(self, submission_id: str, class_code: str | None, problem: Problem) -> None:
-        """End a submission as failed with `problem`, also when its record is too damaged to read: without
-        a usable class code it leaves every class's pending set."""
+        """End a submission as failed with `problem` (as cancelled, when that is the problem), also when its
+        record is too damaged to read: without a usable class code it leaves every class's pending set."""
         codes = [class_code] if isinstance(class_code, str) and class_code else \
             [c.decode() for c in self.redis.hkeys(self.keys.classes())]
+        status = CANCELLED if problem.code == "cancelled" else FAILED
         with self.redis.pipeline() as pipe:
             pipe.hset(self.keys.submission(submission_id), mapping={
-                "status": FAILED, "finished_at": time.time(), "error": json.dumps(problem.to_dict())})
+                "status": status, "finished_at": time.time(), "error": json.dumps(problem.to_dict())})
+            pipe.delete(self.keys.partial(submission_id))
             for code in codes:
                 pipe.srem(self.keys.pending(code), submission_id)
             pipe.execute()

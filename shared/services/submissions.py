@@ -23,7 +23,7 @@ from rq.job import Job, JobStatus
 
 from shared.contract.decoding import CONTEXT_WINDOW, DecodingConfig, validate_seed
 from shared.contract.problems import Problem
-from shared.contract.records import ACTIVE, EXPLORE, LABS, QUEUED, Item, Progress, Request
+from shared.contract.records import ACTIVE, CHECKING, EXPLORE, LABS, QUEUED, RUNNING, Item, Progress, Request
 from shared.contract.settings import Settings
 from shared.contract.tokens import count_gpt2_tokens
 from shared.services.classes import BIDI_CONTROLS, class_info, is_open
@@ -376,7 +376,9 @@ def progress(store: Store, settings: Settings, submission_id: str) -> Progress |
         return None
     view = Progress(status=record.status, done=record.progress_done, total=record.progress_total,
                     attempts=record.attempts, error=record.error, created_at=record.created_at,
-                    finished_at=record.finished_at)
+                    finished_at=record.finished_at, request=record.request)
+    if record.status in (RUNNING, CHECKING):
+        return replace(view, partial=store.partial_texts(submission_id))
     if record.status != QUEUED:
         return view
     model = record.request.model

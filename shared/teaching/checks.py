@@ -53,10 +53,21 @@ class CheckResult:
         return {"passed": self.passed, "detail": self.detail, "key": self.key, "params": self.params}
 
 
+# Python's JSON parser explains itself in English: each reason it gives, as the table names it.
+JSON_REASONS = {"Expecting value": "jsonreason.value", "Expecting ',' delimiter": "jsonreason.comma",
+                "Expecting ':' delimiter": "jsonreason.colon", "Extra data": "jsonreason.extra",
+                "Expecting property name enclosed in double quotes": "jsonreason.name",
+                "Unterminated string starting at": "jsonreason.unterminated",
+                "Invalid control character at": "jsonreason.control", "Invalid \\escape": "jsonreason.escape"}
+
+
 def check_detail(result: dict, lang: str) -> str:
     """A stored check result's reason in `lang`; results stored before keys existed keep their English."""
     if result.get("key"):
-        return t(result["key"], lang, **(result.get("params") or {}))
+        params = dict(result.get("params") or {})
+        if "msg" in params:  # the JSON parser's reason, in the reader's language
+            params["msg"] = t(JSON_REASONS.get(str(params["msg"]), "jsonreason.other"), lang)
+        return t(result["key"], lang, **params)
     return str(result.get("detail", ""))
 
 

@@ -10,8 +10,11 @@ import math
 import re
 
 WORD = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
-LOOP_MIN_REPEATS = 3          # the same n-gram back to back this many times is a loop
-LOOP_REPEATED_3GRAM_SHARE = 0.5  # or more than half of all 3-grams are repeats
+# A loop is repetition a reader sees: a short block said again and again back to back ("I think that I
+# think that I think that"), or a passage said a second time anywhere (greedy decoding's typical loop: a
+# whole sentence, then the same sentence again). Eight words in the same order do not recur by chance.
+LOOP_MIN_REPEATS = 3       # a block of 1..8 words back to back this many times
+LOOP_PASSAGE_WORDS = 8     # or any passage of this many words that appears twice
 
 
 def words(text: str) -> list[str]:
@@ -54,7 +57,7 @@ def longest_run(items: list, max_period: int = 8) -> tuple[int, int]:
 
 def looping(items: list) -> bool:
     _, repeats = longest_run(items)
-    return repeats >= LOOP_MIN_REPEATS or repeated_share(items, 3) > LOOP_REPEATED_3GRAM_SHARE
+    return repeats >= LOOP_MIN_REPEATS or repeated_share(items, LOOP_PASSAGE_WORDS) > 0
 
 
 def log_prob_summary(token_logprobs: list[float]) -> dict:
