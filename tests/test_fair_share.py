@@ -39,10 +39,17 @@ def test_a_student_with_no_row_takes_one_from_the_largest_holder_when_none_is_fr
     assert rows_to_preempt(running, [5] * 16, [], 16, 2) == []  # nobody waiting: nobody gives way
 
 
-def test_in_a_class_burst_of_small_jobs_newcomers_wait_their_turn_without_preempting():
+def test_in_a_class_burst_a_newcomer_takes_one_row_the_least_advanced_of_a_holder_above_an_even_split():
     owners = [("c", f"s{i}") for i in range(16)]
     running = [o for o in owners for _ in range(4)]  # 16 students x 4 rows (the ablation) fill 64 rows
-    assert rows_to_preempt(running, [5] * 64, [("c", "new")] * 4, 64, 8) == []
+    steps = [5] * 64
+    steps[6] = 1  # s1's least advanced row
+    assert rows_to_preempt(running, steps, [("c", "new")] * 4, 64, 8) == [6]  # one row, not four
+
+
+def test_nobody_gives_way_when_every_holder_is_at_an_even_split():
+    running = [("c", f"s{i}") for i in range(64)]  # 64 students x 1 row
+    assert rows_to_preempt(running, [5] * 64, [("c", "new")] * 3, 64, 8) == []
 
 
 def test_admission_is_round_robin_across_students_fewest_rows_first():
@@ -135,4 +142,4 @@ def test_a_bystanders_small_job_sent_after_a_maximal_job_finishes_long_before_it
     assert record.status == "running"
     assert record.progress_done < record.progress_total / 2, record  # before, it waited for ~all of the hog
     assert cancel(store, hog.id, "s1")
-    wait_for(lambda: store.status(hog.id) == "failed", timeout=60, message="the hog to be cancelled")
+    wait_for(lambda: store.status(hog.id) == "cancelled", timeout=60, message="the hog to be cancelled")

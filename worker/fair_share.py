@@ -6,8 +6,10 @@ module two things before each admission:
 - `rows_to_preempt`: running rows that must give way. While more than one student has work, a student
   may hold at most `limit_rows` rows; rows above it are preempted (their least advanced first, so
   little work is lost). And a student with work waiting but no row at all takes one from the largest
-  holder above both an even split and `fair_rows`, when no row is free (in a class burst of small jobs
-  nobody is preempted: round-robin admission gives newcomers the next free rows). A preempted row goes back to the queue and is run
+  holder above an even split, when no row is free: in a class burst, every student sees their first
+  words within a few steps of being dequeued, instead of a whole generation later (the worker takes one
+  newcomer at a time, so a burst costs at most one preempted row per student, its least advanced).
+  A preempted row goes back to the queue and is run
   again from its prompt later: sampling draws depend only on (seed, step, token), so it comes out
   token for token the same (recompute-preemption, as vLLM does without swap space).
 - `admission_order`: free rows go round-robin across students, each time to the student holding the
@@ -58,9 +60,13 @@ def rows_to_preempt(running: Sequence[Hashable], steps: Sequence[int], waiting: 
     newcomers = {owner for owner in waiting if not held[owner]}
     short = len(newcomers) - (max_batch - sum(keeping.values()))
     even = max(1, max_batch // len(demand))
+    least = {}  # owner -> fewest tokens any of its rows has generated: among equal holders, the least work is lost
+    for owner, done in zip(running, steps):
+        least[owner] = min(done, least.get(owner, done))
     for _ in range(max(0, short)):
-        biggest, count = keeping.most_common(1)[0]
-        if count <= max(even, fair_rows):  # small holders (a class burst) are not preempted: they wait their turn
+        count = max(keeping.values())
+        biggest = min((o for o, c in keeping.items() if c == count), key=lambda o: least[o])
+        if count <= even:  # nobody holds more than an even split: the newcomer waits for a free row
             break
         excess[biggest] += 1
         keeping[biggest] -= 1
