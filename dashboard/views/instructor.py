@@ -8,7 +8,7 @@ from rq import Queue
 
 from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant, tr
 from dashboard.lesson_console import lesson_console
-from dashboard.views.roster import keeps_open, roster_section
+from dashboard.roster_console import keeps_open, roster_section
 from dashboard.widgets import readable_table
 from shared.contract.problems import Problem
 from shared.services.classes import close_class, list_classes, open_class
@@ -95,7 +95,7 @@ def class_section(row: dict) -> None:
     with st.expander(tr("instructor.class_row", code=row["code"], students=row["students"], outputs=row["outputs"],
                         state=state), expanded=st.session_state.get("confirm_close") == row["code"]
                      or keeps_open(row["code"])):
-        roster_section(store, settings, token, row["code"])  # who is in, lock, size, remove (views/roster.py)
+        roster_section(store, settings, token, row["code"])  # who is in, lock, size, remove (dashboard/roster_console.py)
         rows = export_rows(store, settings, token, row["code"])
         deleted_at = deletion_time(row, settings)  # offered the export before the data goes
         if deleted_at:

@@ -500,7 +500,7 @@ TEXT: dict[str, dict[str, str]] = {
                             "en": "The code must have 3 to 24 letters, digits or dashes."},
     "instructor.queue": {"es": "Cola: {queued} en espera · {running} en ejecución · {failed} fallidos",
                          "en": "Queue: {queued} waiting · {running} running · {failed} failed"},
-    # --- the door and the roster (issue 20: shared/services/door.py, roster.py; dashboard/views/roster.py) ---
+    # --- the door and the roster (issue 20: shared/services/door.py, roster.py; dashboard/roster_console.py) ---
     "problem.invisible_name_characters": {
         "es": "El nombre contiene un carácter invisible o de control ({codepoint}). Escríbelo solo con letras "
               "visibles.",
