@@ -23,7 +23,7 @@ def app_env(settings, store, monkeypatch):
     monkeypatch.setenv("DECODELAB_DEMO_CLASS", "")
     st.cache_resource.clear()
     # AppTest has no browser and so no `_streamlit_xsrf` cookie: it is a server with XSRF protection off,
-    # where joining needs no cookie (tests/test_roster_door.py runs the cookie check in a real server).
+    # where joining needs no cookie (tests/test_proxy.py runs the cookie check in a real server).
     xsrf = config.get_option("server.enableXsrfProtection")
     config.set_option("server.enableXsrfProtection", False)
     yield

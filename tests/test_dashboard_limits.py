@@ -5,27 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from devtools.factories import make_output, store_outputs
-from tests.conftest import TEST_CLASS, settings_env
+from tests.conftest import TEST_CLASS
+from tests.test_dashboard import app_env  # noqa: F401 - the fixture: env pointed at the test Redis, XSRF off (AppTest has no cookie)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = sorted(f"views/{path.name}" for path in (ROOT / "dashboard" / "views").glob("*.py"))
-
-
-@pytest.fixture
-def app_env(settings, store, monkeypatch):
-    for name, value in settings_env(settings).items():
-        if name.startswith(("REDIS_URL", "DECODELAB_")):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DECODELAB_DEMO_CLASS", "")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def text_boxes(app: AppTest) -> list:
