@@ -148,16 +148,8 @@ class Clients:
         return totals
 
 
-def start_stack(tmp: Path, args):
-    redis_server = EmbeddedRedis(tmp / "redis").start()
-    prefix = f"ld{os.getpid()}"
-    store = Store(redis_client(redis_server.url), prefix)
-    open_class(store, CLASS)
-    env = {**os.environ, "REDIS_URL": redis_server.url, "DECODELAB_MODEL": "random-tiny", "DECODELAB_PREFIX": prefix,
-           "DECODELAB_TORCH_THREADS": "1", "DECODELAB_DEMO_CLASS": "", "DECODELAB_MAX_ACTIVE_PER_STUDENT": "5",
-           "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env,
-                              stdout=open(tmp / "worker.log", "wb"), stderr=subprocess.STDOUT)
+def start_dashboard(env: dict, tmp: Path, bench: str) -> tuple[subprocess.Popen, str]:
+    """A real `streamlit run` of the dashboard on a free port, once it answers; (process, its URL)."""
     port = free_port()
     dashboard = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
                                   "--server.port", str(port), "--server.headless", "true",
@@ -172,8 +164,22 @@ def start_stack(tmp: Path, args):
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise SystemExit("load-dashboard: streamlit did not start")
+            raise SystemExit(f"{bench}: streamlit did not start")
         time.sleep(0.3)
+    return dashboard, url
+
+
+def start_stack(tmp: Path, args):
+    redis_server = EmbeddedRedis(tmp / "redis").start()
+    prefix = f"ld{os.getpid()}"
+    store = Store(redis_client(redis_server.url), prefix)
+    open_class(store, CLASS)
+    env = {**os.environ, "REDIS_URL": redis_server.url, "DECODELAB_MODEL": "random-tiny", "DECODELAB_PREFIX": prefix,
+           "DECODELAB_TORCH_THREADS": "1", "DECODELAB_DEMO_CLASS": "", "DECODELAB_MAX_ACTIVE_PER_STUDENT": "5",
+           "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env,
+                              stdout=open(tmp / "worker.log", "wb"), stderr=subprocess.STDOUT)
+    dashboard, url = start_dashboard(env, tmp, "load-dashboard")
     return redis_server, worker, dashboard, url
 
 

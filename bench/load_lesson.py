@@ -32,20 +32,17 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from bench.load_dashboard import process_cpu_seconds
+from bench.load_dashboard import process_cpu_seconds, start_dashboard
 from bench.load_dashboard_protocol import join
 from bench.st_client import Tab
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
 from shared.contract.settings import Settings
 from shared.services import lessons
 from shared.services.classes import Student, join_class, open_class
@@ -81,22 +78,7 @@ def start_stack(tmp: Path):
     settings = replace(Settings(), redis_url=redis_server.url, key_prefix=prefix, instructor_password=PASSWORD)
     env = {**os.environ, "REDIS_URL": redis_server.url, "DECODELAB_PREFIX": prefix, "DECODELAB_DEMO_CLASS": "",
            "DECODELAB_INSTRUCTOR_PASSWORD": PASSWORD, "DECODELAB_MODEL": "random-tiny", "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    dashboard = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-                                  "--server.port", str(port), "--server.headless", "true",
-                                  "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                                 stdout=open(tmp / "streamlit.log", "wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("load-lesson: streamlit did not start")
-        time.sleep(0.3)
+    dashboard, url = start_dashboard(env, tmp, "load-lesson")
     return redis_server, dashboard, url, Store(redis_client(redis_server.url), prefix), settings
 
 

@@ -8,16 +8,13 @@ contain, so they never become Markdown.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-import time
 from typing import Any
 
 from shared.contract.settings import Settings
 from shared.services.lessons import answers, asked, current
-from shared.services.moderation import require_instructor, spreadsheet_safe
+from shared.services.moderation import export_csv, iso_time, require_instructor
 from shared.services.store import Store
 from shared.teaching.lessons import Lesson, answer_text
 
@@ -66,16 +63,11 @@ def lesson_rows(store: Store, settings: Settings, token: str, code: str, lang: s
 
 
 def _when(seconds: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else ""
+    return iso_time(seconds) if seconds else ""  # ISO 8601 with the zone, as the class export
 
 
 def lesson_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
-    return buffer.getvalue()
+    return export_csv(rows, EXPORT_FIELDS)
 
 
 def lesson_markdown(store: Store, settings: Settings, token: str, code: str, rows: list[dict],

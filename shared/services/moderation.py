@@ -255,9 +255,10 @@ def spreadsheet_safe(value):
     return value
 
 
-def export_csv(rows: list[dict]) -> str:
+def export_csv(rows: list[dict], fields: list[str] | None = None) -> str:
+    """`rows` as a CSV a spreadsheet opens safely; `fields`: the columns (the class export's by default)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=fields or EXPORT_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
