@@ -27,7 +27,6 @@ from shared.services.moderation import (
     set_hidden,
     set_star,
     spotlight,
-    students_overview,
 )
 from tests.conftest import TEST_CLASS
 
@@ -120,8 +119,9 @@ def test_summaries_charts_diff_and_greedy_comparison(store):
     assert word_diff("the cat sat", "the dog sat down") == "the [-cat-] {+dog+} sat {+down+}"
 
 
-def test_students_overview_counts_submissions(store, settings):
+def test_the_roster_counts_submissions(store, settings):
     from shared.services.classes import join_class
+    from shared.services.roster import roster
     from shared.services.submissions import submit
     from tests.test_batch_worker import notebook_request
 
@@ -129,7 +129,7 @@ def test_students_overview_counts_submissions(store, settings):
     join_class(store, TEST_CLASS, "bob")
     for seed in (1, 2):
         submit(store, settings, replace(notebook_request(settings, student="ana", seed=seed), student_id=ana.id))
-    assert [(r["student"], r["submissions"]) for r in students_overview(store, TEST_CLASS)] == [("ana", 2), ("bob", 0)]
+    assert [(r.label, r.submissions) for r in roster(store, TEST_CLASS)] == [("ana", 2), ("bob", 0)]
 
 
 def test_hidden_outputs_leave_no_prompt_or_variant_in_the_students_filter_lists(store, settings):

@@ -187,16 +187,6 @@ def spotlight(store: Store, code: str, limit: int = 20) -> list[Output]:
     return store.outputs([i for i in ids if i not in hidden])
 
 
-def students_overview(store: Store, code: str) -> list[dict]:
-    joined = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.keys.students(code)).items()}
-    with store.redis.pipeline(transaction=False) as pipe:
-        for student_id in joined:
-            pipe.zcard(store.keys.student_submissions(code, student_id))
-        counts = pipe.execute()
-    return sorted(({"student": row["label"], "id": student_id, "joined_at": row["joined_at"], "submissions": c}
-                   for (student_id, row), c in zip(joined.items(), counts)), key=lambda r: r["joined_at"])
-
-
 EXPORT_FIELDS = ["id", "student", "lab", "variant", "model", "random_weights", "prompt", "text", "strategy",
                  "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed", "new_tokens",
                  "finish_reason", "perplexity", "distinct_1", "distinct_2", "repeated_3gram_share", "loop", "checks",
