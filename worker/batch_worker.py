@@ -15,10 +15,15 @@ the engine until every admitted job is done. Each submission stays a real RQ job
 
 - a request the engine cannot run is isolated, not retried with its batch-mates: when a step raises,
   the submissions that had rows in the engine are run again in halves (the others wait), until the
-  one that fails alone is failed with a reason; everyone else's outputs are unchanged (generation is
-  batch-invariant);
+  one that fails alone is failed with a reason (worker/isolation.py); everyone else's outputs are
+  unchanged (generation is batch-invariant);
 - instruction checks run off the loop (worker/checking.py): a submission is stored once its checks
   are back, while the engine keeps stepping for everyone else.
+
+The loop reads like RQ's `Worker.work`, one short named step after another (`execute_job`). What is
+decided is decided elsewhere, without Redis: whether a dequeued submission runs (worker/admission.py),
+who follows whose identical generation (worker/generations.py), which suspects run next
+(worker/isolation.py); this module reads and writes Redis and RQ around those decisions.
 
 `SimpleWorker` is the base: no fork per job, so the model is loaded once and CUDA keeps working.
 """
