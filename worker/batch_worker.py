@@ -60,7 +60,7 @@ from worker.admission import (
     read_problem,
 )
 from worker.checking import CheckPool
-from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
+from worker.engine import Engine, GenerationResult, batch_size_for
 from worker.generations import SharedGenerations
 from worker.inflight import InFlight, InFlightItem
 from worker.isolation import Isolation
@@ -190,11 +190,7 @@ class BatchWorker(SimpleWorker):
         cached = answered_from_cache(admitted.items, output_ids, originals)
         owner = (admitted.request.class_code, admitted.request.student_id)
         flight = self.inflight[job.id] = InFlight(job, queue, execution, admitted.request, attempt, items=[
-            InFlightItem(plan.index, plan.cache_key, cached=cached[plan.index]) if plan.index in cached else
-            InFlightItem(plan.index, plan.cache_key, generation=GenerationRequest(
-                key=(job.id, plan.index), prompt_ids=plan.prompt_ids, config=plan.config, seed=plan.seed,
-                owner=owner))
-            for plan in admitted.items])
+            InFlightItem.planned(plan, job.id, owner, cached.get(plan.index)) for plan in admitted.items])
         for item in flight.items:
             if item.generation is not None and self.shared.lead_or_follow(item.cache_key, (job.id, item.index)):
                 self.engine.submit(item.generation)

@@ -8,7 +8,7 @@ tokens at a time (see `InFlightItem.partial`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from rq import Queue
@@ -16,6 +16,7 @@ from rq.executions import Execution
 from rq.job import Job
 
 from shared.contract.records import Output, PartialText, Request
+from worker.admission import PlannedItem
 from worker.engine import GenerationRequest, GenerationResult
 
 Decode = Callable[[list[int]], str]  # token ids -> text, special tokens skipped
@@ -32,6 +33,16 @@ class InFlightItem:
     result: GenerationResult | None = None        # the engine's (or its leader's) result
     streamed: PartialText | None = None           # the text last published for its page
     decoded: tuple[int, str] = (0, "")            # (tokens, text) decoded so far
+
+    @classmethod
+    def planned(cls, plan: PlannedItem, submission_id: str, owner: Hashable, cached: Output | None) -> InFlightItem:
+        """An admitted item: answered by `cached`, else by the generation the engine runs for it, keyed
+        (submission id, index) and owned by its student (the fair share's unit)."""
+        if cached is not None:
+            return cls(plan.index, plan.cache_key, cached=cached)
+        return cls(plan.index, plan.cache_key, generation=GenerationRequest(
+            key=(submission_id, plan.index), prompt_ids=plan.prompt_ids, config=plan.config, seed=plan.seed,
+            owner=owner))
 
     @property
     def done(self) -> bool:
