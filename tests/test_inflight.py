@@ -44,3 +44,15 @@ def test_a_finished_item_is_its_results_whole_text_marked_done_and_unchanged_is_
     decode.calls.clear()  # type: ignore[attr-defined]
     assert item.partial(None, decode) is item.streamed
     assert decode.calls == []  # type: ignore[attr-defined]
+
+
+def test_an_admitted_item_is_answered_from_the_cache_or_by_a_generation_keyed_by_submission_and_index():
+    from shared.contract.decoding import DecodingConfig
+    from worker.admission import PlannedItem
+
+    plan = PlannedItem(2, [7, 8], DecodingConfig().effective(), 5, "key")
+    generated = InFlightItem.planned(plan, "sub", ("C1", "s1"), None)
+    assert generated.generation is not None and generated.cached is None and not generated.done
+    assert (generated.generation.key, generated.generation.owner, generated.generation.seed) == (("sub", 2), ("C1", "s1"), 5)
+    cached = InFlightItem.planned(plan, "sub", ("C1", "s1"), "an earlier output")  # type: ignore[arg-type]
+    assert cached.generation is None and cached.done
