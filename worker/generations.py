@@ -37,8 +37,8 @@ class SharedGenerations:
         return True
 
     def finished(self, cache_key: str | None, key: GenerationKey) -> list[GenerationKey]:
-        """`key`'s result is back: the next identical generation runs anew (its result is cached by
-        then). Returns the followers this result answers."""
+        """`key`'s result is back and it leads no more: an identical generation admitted later runs anew
+        (or, once this result is stored, is answered from the cache). Returns the followers it answers."""
         if cache_key is not None:
             self._leaders.pop(cache_key, None)
         return self._followers.pop(key, [])
