@@ -9,7 +9,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 
@@ -86,7 +87,7 @@ def test_explore_job_stores_the_next_token_logits(settings, store, workers):
     import numpy as np
     import torch
 
-    from shared.services.submissions import build_explore_request
+    from shared.services.validation import build_explore_request
     from worker.model import load_model
 
     request = build_explore_request(settings, class_code=TEST_CLASS, student="ana", prompt=NOTEBOOK_PROMPT,

@@ -199,7 +199,8 @@ def test_console_workers_read_consistently_with_translated_headers(app_env, stor
 
 def test_console_counts_what_waits_and_says_it_is_live(app_env, store, settings):
     from shared.contract.decoding import PRESETS
-    from shared.services.submissions import build_request, submit
+    from shared.services.submit import submit
+    from shared.services.validation import build_request
 
     app = console(settings)
     assert any(f"Queue of model {settings.model}: 0 waiting · 0 running" in t for t in texts(app))

@@ -122,7 +122,7 @@ def test_summaries_charts_diff_and_greedy_comparison(store):
 def test_the_roster_counts_submissions(store, settings):
     from shared.services.classes import join_class
     from shared.services.roster import roster
-    from shared.services.submissions import submit
+    from shared.services.submit import submit
     from tests.test_batch_worker import notebook_request
 
     ana = join_class(store, TEST_CLASS, "ana")

@@ -8,7 +8,8 @@ from shared.contract.packed_tokens import PackedTokens
 from shared.services.classes import class_info, close_class, open_class
 from shared.services.gallery import publish
 from shared.services.retention import DAY_SECONDS, deletion_time, purge_expired_classes
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.test_dashboard import app_env  # noqa: F401 - a fixture
 
 

@@ -24,7 +24,7 @@ from dashboard.widgets import live_banner, output_card, progress_banner
 from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, STRATEGIES, TRANSFORMERS_DEFAULT_TOP_K
 from shared.contract.records import Output
 from shared.services.moderation import annotations
-from shared.services.submissions import build_request
+from shared.services.validation import build_request
 from shared.teaching.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]

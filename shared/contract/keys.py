@@ -18,9 +18,9 @@ shows; every index write is idempotent, so a retried submission changes nothing.
     {p}:cancel                            set     submission ids their students cancelled      services/store
     {p}:sub:{id}                          hash    Submission (request JSON, status, progress)  services/store
     {p}:partial:{id}                      string  PartialText JSON list: the text so far (1 h)  services/store
-    {p}:submitting:{code}:{student id}    string  lock held while one student's submit runs    services/submissions
+    {p}:submitting:{code}:{student id}    string  lock held while one student's submit runs    services/submit
     {p}:student:{code}:{student id}       zset    the student's submission ids by creation     services/store
-    {p}:patterns:{code}:{student id}      zset    the student's regex checks of the last minute  services/submissions
+    {p}:patterns:{code}:{student id}      zset    the student's regex checks of the last minute  services/limits
     {p}:out:{output id}                   string  Output JSON (output id = "{submission id}:{index}")  services/gallery
     {p}:tok:{output id}                   string  token details of an output: PackedTokens bytes (JSON before)  services/gallery
     {p}:vocab:{model}                     hash    token id -> its text, for packed token details  services/store

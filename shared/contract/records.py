@@ -236,7 +236,7 @@ class PartialText:
 
 @dataclass(frozen=True)
 class Progress:
-    """What a student's page shows of a submission while it waits (`shared.services.submissions.progress`)."""
+    """What a student's page shows of a submission while it waits (`shared.services.progress.progress`)."""
 
     status: str
     done: int                  # tokens generated so far

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass
 
 from shared.contract.settings import Settings
+from shared.services.cancel import cancel
 from shared.services.classes import class_info, update_class
 from shared.services.moderation import require_instructor
 from shared.services.sessions import rejoin_code
 from shared.services.store import Store
-from shared.services.submissions import cancel
 
 
 @dataclass(frozen=True)
