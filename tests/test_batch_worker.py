@@ -139,8 +139,8 @@ def test_ablation_run_through_the_queue_gives_a_full_effect_matrix(settings, sto
     from shared.services.gallery import class_stats, group_summaries
 
     groups = group_summaries(store, TEST_CLASS, class_stats(store, TEST_CLASS))
-    assert len(groups) == 4 and all(g["count"] == 3 for g in groups)
-    assert {g["label"].split(" · ")[0] for g in groups} == set(variants)
+    assert len(groups) == 4 and all(g.count == 3 for g in groups)
+    assert {g.label.split(" · ")[0] for g in groups} == set(variants)
 
 
 def test_a_malformed_request_in_the_queue_fails_alone_and_the_worker_goes_on(settings, store, connection, workers):

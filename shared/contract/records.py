@@ -451,6 +451,50 @@ class OutputStats:
 
 
 @dataclass(frozen=True)
+class ClassInfo:
+    """A class as the instructor left it: `Keys.classes()`, a hash of class code -> this as JSON
+    (services/classes writes it, services/roster changes its door). Stored before a field existed, the
+    field reads as its default."""
+
+    created_at: float
+    open: bool                      # students may join and submit
+    locked: bool = False            # no one new joins (those in stay in; rejoin codes still work)
+    expected: int = 0               # joins stop at this many students; 0: no limit but the service's own
+    closed_at: float | None = None  # when the instructor last closed it: retention counts from here
+
+    def to_dict(self) -> JSON:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassInfo:
+        closed_at = data.get("closed_at")
+        return cls(created_at=float(data.get("created_at") or 0), open=bool(data.get("open")),
+                   locked=bool(data.get("locked")), expected=int(data.get("expected") or 0),
+                   closed_at=float(closed_at) if closed_at else None)
+
+
+@dataclass(frozen=True)
+class StudentInfo:
+    """A student of a class: `Keys.students(code)`, a hash of student id ("s17") -> this as JSON; moved to
+    `Keys.removed_students(code)`, with `removed_at`, when the instructor removes them (services/roster)."""
+
+    name: str                        # the display name as typed (cleaned)
+    label: str                       # what others see: the name, numbered when a look-alike is taken
+    joined_at: float
+    rejoin: int = 0                  # generation of their rejoin code: a new code voids the ones before
+    removed_at: float | None = None  # set once removed
+
+    def to_dict(self) -> JSON:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudentInfo:
+        removed_at = data.get("removed_at")
+        return cls(name=_str(data, "name", ""), label=_str(data, "label"), joined_at=_number(data, "joined_at", 0),
+                   rejoin=int(data.get("rejoin") or 0), removed_at=float(removed_at) if removed_at else None)
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
     """What a live worker announces every heartbeat: `Keys.worker(name)`, a JSON string that expires."""
 
