@@ -277,9 +277,10 @@ def test_the_projector_view_shows_the_instructors_comment(app_env, store, settin
 
 def own_card_page():
     from dashboard.widgets import output_card
+    from shared.services.moderation import Note
     from tests.test_gallery import make_output
 
-    output_card(make_output(5), note={"starred": False, "hidden": True, "comment": "Demasiado largo"}, own=True)
+    output_card(make_output(5), note=Note(starred=False, hidden=True, comment="Demasiado largo"), own=True)
 
 
 def test_a_students_own_card_says_the_instructor_hid_it_and_shows_the_comment(app_env):
