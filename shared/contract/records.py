@@ -1,10 +1,11 @@
 """The records that cross the process boundary, each defined once with its JSON form.
 
 The dashboard writes a `Request` (with its `Item`s) into a `Submission`; a worker reads it, and writes
-one `Output` per item plus its `TokenDetails`; every worker announces a `WorkerInfo`. Where each lives
-in Redis is `shared/contract/keys.py`. Records are frozen dataclasses (standard library, no pydantic:
-both images already have everything they need); `to_dict()` is the JSON form stored in Redis and
-`from_dict()` reads it back, checking the shape of what came from outside (a queue is never trusted).
+one `Output` per item plus its `TokenDetails`; every worker announces a `WorkerInfo`. Each class is kept
+as a `ClassInfo` (the workers' retention sweep reads it too) and each of its students as a `StudentInfo`.
+Where each lives in Redis is `shared/contract/keys.py`. Records are frozen dataclasses (standard library,
+no pydantic: both images already have everything they need); `to_dict()` is the JSON form stored in Redis
+and `from_dict()` reads it back, checking the shape of what came from outside (a queue is never trusted).
 Records stored before a field existed still read: a missing field takes its documented default.
 
 Change a record here and both sides change with it; mypy --strict checks this package in `make test`.
