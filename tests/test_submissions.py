@@ -256,3 +256,20 @@ def test_a_job_queued_with_the_old_callback_path_still_fails_its_submission(sett
     job.execute_failure_callback(UnixSignalDeathPenalty, None, None, None)  # as RQ's cleanup calls it
     record = store.submission(request.id)
     assert record.status == "failed" and record.error.code == "worker_lost"
+
+
+def test_a_prompt_is_cleaned_as_the_model_will_see_it_without_redis():
+    from shared.contract.decoding import DecodingConfig
+    from shared.services.validation import check_context, clean_prompt
+
+    assert clean_prompt("uno\r\ndos\rtres\tcuatro", 100) == "uno\ndos\ntres\tcuatro"
+    for prompt, code in [(b"bytes", "not_text"), ("\ud800", "not_text"), (" \n", "empty_prompt"),
+                         ("x" * 11, "prompt_too_long_chars"), ("a\x07b", "control_characters"),
+                         ("a\u202eb", "bidi_characters")]:
+        with pytest.raises(Problem.Invalid) as refused:
+            clean_prompt(prompt, 10)
+        assert refused.value.problems[0].code == code
+    check_context(1000, [DecodingConfig(max_new_tokens=24)], context=1024)
+    with pytest.raises(Problem.Invalid) as refused:
+        check_context(1001, [DecodingConfig(max_new_tokens=8), DecodingConfig(max_new_tokens=24)], context=1024)
+    assert refused.value.problems[0].params == {"prompt_tokens": 1001, "max_new_tokens": 24, "context": 1024}
