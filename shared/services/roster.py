@@ -43,9 +43,8 @@ def roster(store: Store, code: str) -> list[RosterRow]:
         for student_id in joined:
             pipe.zcard(store.keys.student_submissions(code, student_id))
         counts = pipe.execute()
-    rows = [RosterRow(student_id, row.label, row.joined_at, count)
+    return [RosterRow(student_id, row.label, row.joined_at, count)
             for (student_id, row), count in zip(joined.items(), counts)]
-    return sorted(rows, key=lambda r: (r.joined_at, r.id))
 
 
 def removed(store: Store, code: str) -> list[str]:
