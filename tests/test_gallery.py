@@ -115,8 +115,8 @@ def test_summaries_charts_diff_and_greedy_comparison(store):
     assert summaries[full].checks == {"three_bullets": 1.0} and summaries[full].label.startswith("full · ")
     assert groups_differing_from_greedy(store, TEST_CLASS, prompt_hash("P")) == {hot, full, topic_only}
     charts = chart_rows(stats)
-    assert [(r["temperature"], r["loop_rate"]) for r in charts["temperature"]] == [(0.3, 0.0), (1.5, 1.0)]
-    assert {(r["variant"], r["rate"]) for r in charts["checks"]} == {("full", 1.0), ("topic_only", 0.0)}
+    assert [(r["temperature"], r["loop_rate"]) for r in charts.temperature] == [(0.3, 0.0), (1.5, 1.0)]
+    assert {(r["variant"], r["rate"]) for r in charts.checks} == {("full", 1.0), ("topic_only", 0.0)}
     assert word_diff("the cat sat", "the dog sat down") == "the [-cat-] {+dog+} sat {+down+}"
 
 

@@ -215,10 +215,10 @@ def chart_section(title_key: str, rows: list[dict], draw) -> None:
 with charts_tab:
     data = chart_rows(stats)
     if lab != "ablation":  # each lab's charts only where the filters keep that lab
-        chart_section("chart.temperature", data["temperature"], temperature_chart)
-        chart_section("chart.penalty", data["penalty"], penalty_chart)
+        chart_section("chart.temperature", data.temperature, temperature_chart)
+        chart_section("chart.penalty", data.penalty, penalty_chart)
     if lab != "decoding":
-        chart_section("chart.checks", data["checks"], checks_chart)
+        chart_section("chart.checks", data.checks, checks_chart)
 
 with compare_tab:
     choices, _ = query(store, code, replace(current, offset=0, limit=COMPARE_CHOICES),

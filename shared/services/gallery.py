@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from shared.contract.packed_tokens import PackedTokens
 from shared.contract.records import Output, OutputStats, Request, TokenDetails
@@ -220,10 +220,6 @@ def class_students(store: Store, code: str) -> dict[str, str]:
     return {row.label: student_id for student_id, row in student_records(store, code).items()}
 
 
-def as_dict(q: GalleryQuery) -> dict:
-    return asdict(q)
-
-
 def groups_differing_from_greedy(store: Store, code: str, prompt: str, include_hidden: bool = False) -> set[str]:
     """Groups (of one prompt) with an output whose text differs from every greedy output of that prompt."""
     outputs, _ = query(store, code, GalleryQuery(prompt=prompt, limit=500), include_hidden)
@@ -279,7 +275,16 @@ def repetition_by(stats: list[OutputStats], knob: str) -> list[dict]:
             for value, rows in sorted(by_value.items())]
 
 
-def chart_rows(stats: dict[str, OutputStats]) -> dict[str, list[dict]]:
+@dataclass(frozen=True)
+class ChartData:
+    """The class's own data for the gallery's three charts, each a list of rows (one a point or a bar)."""
+
+    temperature: list[dict]  # by temperature (sampling outputs): temperature, distinct_2, loop_rate, outputs
+    penalty: list[dict]      # by repetition penalty (decoding lab): repetition_penalty, distinct_2, loop_rate, outputs
+    checks: list[dict]       # by prompt variant and check (ablation lab): variant, check, rate, outputs
+
+
+def chart_rows(stats: dict[str, OutputStats]) -> ChartData:
     """The class's own data for the gallery's charts."""
     sampling = [s for s in stats.values() if s.strategy == "sampling" and s.lab == "decoding"]
     decoding = [s for s in stats.values() if s.lab == "decoding"]
@@ -293,4 +298,4 @@ def chart_rows(stats: dict[str, OutputStats]) -> dict[str, list[dict]]:
             for check, passed in s.checks.items():
                 cells.setdefault((s.variant, check), []).append(passed)
     checks = [{"variant": v, "check": c, "rate": sum(p) / len(p), "outputs": len(p)} for (v, c), p in cells.items()]
-    return {"temperature": temperature, "penalty": penalty, "checks": checks}
+    return ChartData(temperature=temperature, penalty=penalty, checks=checks)
