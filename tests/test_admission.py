@@ -6,7 +6,7 @@ from shared.contract.decoding import GREEDY, DecodingConfig
 from shared.contract.problems import Problem
 from shared.contract.records import DONE, EXPLORE, Item, Request, Submission
 from shared.contract.settings import Settings
-from shared.services.submissions import cache_key
+from shared.services.cache_identity import cache_key
 from worker.admission import (
     Admitted,
     AlreadyDone,

@@ -24,7 +24,8 @@ from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
 from shared.contract.records import DONE, EXPLORE, Output, Request, Submission
 from shared.contract.settings import Settings
-from shared.services.submissions import cache_key, check_context, clean_prompt, validate_request
+from shared.services.cache_identity import cache_key
+from shared.services.validation import check_context, clean_prompt, validate_request
 
 Tokenize = Callable[[str], list[int]]  # text -> token ids, as the worker's model reads it
 

@@ -46,9 +46,9 @@ from shared.contract.problems import Problem
 from shared.contract.records import DONE, Output, PartialText, Request, Submission
 from shared.contract.settings import Settings
 from shared.services.gallery import publish
+from shared.services.lost_jobs import reconcile_pending
 from shared.services.retention import purge_expired_classes
 from shared.services.store import Store
-from shared.services.submissions import reconcile_pending
 from worker.admission import (
     MALFORMED,
     Admitted,
