@@ -281,9 +281,9 @@ def emoji_in(text: str) -> list[str]:
 def test_no_emoji_anywhere_a_page_draws_text():
     from pathlib import Path
 
-    from shared.contract.i18n import TEXT
+    from dashboard.texts import EVERY_TEXT
 
-    found = {key: emoji_in(text) for key, entry in TEXT.items() for text in entry.values() if emoji_in(text)}
+    found = {key: emoji_in(text) for key, entry in EVERY_TEXT.items() for text in entry.values() if emoji_in(text)}
     root = Path(__file__).resolve().parent.parent
     for source in sorted((root / "dashboard").rglob("*.py")):
         if emoji_in(source.read_text()):
@@ -292,7 +292,7 @@ def test_no_emoji_anywhere_a_page_draws_text():
 
 
 def test_check_marks_are_a_symbol_and_a_word_not_colour_alone():
-    from shared.contract.i18n import t
+    from dashboard.texts import t
 
     for lang in ("es", "en"):
         passed, failed = t("check.passed", lang), t("check.failed", lang)
