@@ -9,10 +9,11 @@ from dashboard import poll
 from dashboard.auth import require_student
 from dashboard.common import get_settings, get_store, redis_ok, tr
 from dashboard.state import Workers
+from shared.contract.records import WorkerInfo
 from shared.contract.settings import Settings
 from shared.services.classes import Student
 from shared.services.store import Store
-from shared.services.workers import WorkerInfo, served_models
+from shared.services.workers import served_models
 
 
 def lab_page(title_key: str, intro_key: str) -> tuple[Student, Store, Settings, str]:

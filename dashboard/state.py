@@ -13,7 +13,7 @@ reads (a card's star button) stay where the widget is drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 import streamlit as st
 
@@ -28,16 +28,16 @@ class Slot(Generic[T]):
     key: str
 
     def get(self) -> T | None:
-        return st.session_state.get(self.key)
+        return cast("T | None", st.session_state.get(self.key))
 
     def get_or(self, default: T) -> T:
-        return st.session_state.get(self.key, default)
+        return cast(T, st.session_state.get(self.key, default))
 
     def set(self, value: T) -> None:
         st.session_state[self.key] = value
 
     def pop(self) -> T | None:
-        return st.session_state.pop(self.key, None)
+        return cast("T | None", st.session_state.pop(self.key, None))
 
     def is_set(self) -> bool:
         return self.key in st.session_state

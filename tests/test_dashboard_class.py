@@ -24,7 +24,7 @@ def test_a_running_submission_shows_each_text_as_it_grows_and_a_finished_one_com
     from shared.contract.records import PartialText
 
     app = decoding_app()
-    app.button[0].click().run()  # the notebook's three presets; no worker: it waits
+    app.button(key="run").click().run()  # the notebook's three presets; no worker: it waits
     submission = app.session_state.current_submission
     store.mark_running(submission, "w")  # what a worker publishes at its progress pace
     store.set_progress({submission: 9}, {submission: [
@@ -42,7 +42,7 @@ def test_a_running_submission_shows_each_text_as_it_grows_and_a_finished_one_com
 def test_the_history_shows_the_submission_on_the_page_after_every_new_run(app_env, store):
     app = decoding_app(name="Ines")
     for _ in range(3):  # three queued submissions (the limit): every new one is the one shown
-        app.button[0].click().run()
+        app.button(key="run").click().run()
         current = app.session_state.current_submission
         if len(store.student_submissions(TEST_CLASS, app.session_state.student)) > 1:
             picked = app.selectbox(key="history").value
@@ -63,7 +63,7 @@ def label_time(store, submission_id: str) -> str:
 
 def test_a_job_a_worker_just_took_reads_starting_never_position_unknown(app_env, settings, store):
     app = decoding_app(lang="en")
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     Queue(settings.queue_name(), connection=store.redis).pop_job_id()  # taken, not yet marked running
     app.run()
     banners = [i.value for i in app.info]
@@ -218,7 +218,7 @@ def test_a_reload_opens_the_form_that_made_the_results_on_screen(app_env, store)
     app = decoding_app(name="Flor", lang="en")
     app.text_area(key="prompt").input("Hola clase")
     app.selectbox(key="sweep").select("Temperature 0.1 / 0.7 / 1.5").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     shown = app.session_state.current_submission
     reloaded = AppTest.from_file(APP, default_timeout=60)  # F5: a new session, signed in by its token
     for key in ("lang", "class_code", "student", "student_label", "membership"):

@@ -43,7 +43,7 @@ if not token:
     with st.form("login"):
         password = st.text_input(tr("instructor.password"), type="password", max_chars=settings.max_prompt_chars,
                                  key="password")
-        if st.form_submit_button(tr("instructor.login")):
+        if st.form_submit_button(tr("instructor.login"), key="login"):
             attempt = log_in(password)
             if attempt.token:
                 st.rerun()
@@ -60,7 +60,7 @@ if st.button(tr("instructor.logout"), key="logout"):
     st.rerun()
 with st.form("new_class", clear_on_submit=True):
     new_code = st.text_input(tr("instructor.new_class"), max_chars=24, key="new-class")
-    if st.form_submit_button(tr("instructor.create")):
+    if st.form_submit_button(tr("instructor.create"), key="create-class"):
         try:
             st.success(tr("instructor.created", code=open_class(store, new_code)))
         except Problem.Invalid:

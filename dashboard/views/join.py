@@ -37,7 +37,7 @@ def show(invalid: Problem.Invalid) -> None:
 with st.form("join"):
     name = st.text_input(tr("join.name"), max_chars=40, key="join-name")
     code = st.text_input(tr("join.class_code"), max_chars=24, key="join-class")
-    submitted = st.form_submit_button(tr("join.submit"))
+    submitted = st.form_submit_button(tr("join.submit"), key="join")
 if submitted:
     try:
         remember_student(join_class(store, code, name, knock=join_knock()))
@@ -49,7 +49,7 @@ with st.expander(tr("join.rejoin_header")):
     with st.form("rejoin"):
         again_code = st.text_input(tr("join.rejoin_class"), max_chars=24, key="rejoin-class")
         again = st.text_input(tr("join.rejoin_input"), max_chars=40, key="rejoin-code")
-        back = st.form_submit_button(tr("join.rejoin_submit"))
+        back = st.form_submit_button(tr("join.rejoin_submit"), key="rejoin")
     if back:
         try:
             remember_student(rejoin_class(store, get_secret(), again_code, again, client()))
