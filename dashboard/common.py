@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 import streamlit as st
@@ -92,7 +92,7 @@ def redis_tolerant(render: F) -> F:
         except redis.exceptions.ConnectionError:
             say_redis_down()
             return None
-    return guarded  # type: ignore[return-value]
+    return cast(F, guarded)
 
 
 def redis_ok(store: Store) -> bool:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import lang, redis_tolerant, tr
-from dashboard.state import Press, Slot, Work
+from dashboard.state import History, Slot, Work
 from dashboard.submit import follow, follow_unconfirmed, submit_press
 from shared.contract.problems import Problem
 from shared.contract.records import FAILED, Output, Request
@@ -30,8 +30,8 @@ def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str,
     tells sweeps apart (what varied, how many outputs) and says the status in the student's language.
     A finished submission's label never changes: it is read from Redis once per session (and language),
     so a page run reads only the list and the submissions still pending."""
-    known = Press.HISTORY_LABELS.get_or({})
-    Press.HISTORY_LABELS.set(known)
+    known = History.LABELS.get_or({})
+    History.LABELS.set(known)
     found = {}
     for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
         if len(found) >= limit:
@@ -65,14 +65,14 @@ def history_picker(store, me: Student, lab: str, following: Slot[str]) -> None:
         return
     shown = next((label for label, submission_id in history.items() if submission_id == following.get()), None)
     if shown is not None:
-        Press.HISTORY.set(shown)  # set before the widget is drawn: it follows the page
+        History.PICKER.set(shown)  # set before the widget is drawn: it follows the page
 
     def pick() -> None:
-        picked = history.get(Press.HISTORY.get_or(""), following.get())
+        picked = history.get(History.PICKER.get_or(""), following.get())
         if picked is not None:
             following.set(picked)
 
-    st.selectbox(tr("decoding.history"), list(history), key=Press.HISTORY.key, on_change=pick)
+    st.selectbox(tr("decoding.history"), list(history), key=History.PICKER.key, on_change=pick)
 
 
 def submission_summary(request: Request) -> str:

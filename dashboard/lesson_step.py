@@ -17,7 +17,7 @@ from dashboard import poll
 from dashboard.auth import session_params
 from dashboard.common import default_seed, lang, tr
 from dashboard.lesson_views import blind_texts, config_labels, step_text
-from dashboard.state import AblationForm, DecodingForm, Lesson, kept, kept_base_slot, kept_rows_slot
+from dashboard.state import AblationForm, DecodingForm, Lesson, Slot, kept, kept_base_slot, kept_rows_slot
 from shared.contract.problems import Problem
 from shared.services import lessons
 from shared.services.classes import Student
@@ -183,7 +183,7 @@ def prefill_decoding(me: Student, task: LabTask) -> None:
     DecodingForm.SWEEP_NAME.set(sweep)
     seed = DecodingForm.SEED.get_or(kept(DecodingForm.SEED.key).get_or(default_seed(me)))
     editor = DecodingForm.editor(sweep, seed)
-    st.session_state.pop(editor, None)
+    Slot(editor).pop()  # the table's own widget state: drawn anew from the rows below
     kept_base_slot(editor).pop()
     kept_rows_slot(editor).pop()
     if task.configs:

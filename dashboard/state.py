@@ -105,13 +105,18 @@ class Press:
     PRESSED_AT: Slot[tuple[str, float]] = Slot("pressed-at")  # (submission id, perf_counter) until its banner
     DECODING_CARRIED: Slot[bool] = Slot("decoding:press")     # a press carried over to a full run of the page
     ABLATION_CARRIED: Slot[bool] = Slot("ablation:press")
-    HISTORY_LABELS: Slot[dict[str, tuple[str, str, str, bool]]] = Slot("history-labels")  # id -> (lab, lang, label, final)
-    HISTORY: Slot[str] = Slot("history")                      # "my earlier submissions" picker
 
     @staticmethod
     def first_view(submission_id: str) -> Slot[Any]:
         """The progress the page just read, handed to its polling fragment's first draw."""
         return Slot(f"follow-view:{submission_id}")
+
+
+class History:
+    """"My earlier submissions" (dashboard/lab_widgets.py)."""
+
+    LABELS: Slot[dict[str, tuple[str, str, str, bool]]] = Slot("history-labels")  # id -> (lab, lang, label, final)
+    PICKER: Slot[str] = Slot("history")
 
 
 class Workers:
