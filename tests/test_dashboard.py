@@ -185,7 +185,8 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     assert len(alternatives) == 6 and all(1 <= len(a) <= 5 for a in alternatives)  # top 5 before and after
     assert alternatives[0]["p"].is_monotonic_decreasing
 
-    again = [b for b in app.button if b.label == "Run again exactly"][1]
+    again = app.button(key=f"again-{outputs[1].id}")  # the second card's "Run again exactly"
+    assert again.label == "Run again exactly"
     again.click().run()
     repeat = app.session_state.current_submission
     assert repeat != submission
