@@ -18,7 +18,7 @@ from dashboard.submit import follow, follow_unconfirmed, submit_press
 from shared.contract.problems import Problem
 from shared.contract.records import FAILED, Output, Request
 from shared.services.classes import Student
-from shared.services.submissions import build_explore_request
+from shared.services.validation import build_explore_request
 from shared.teaching.explorer import reshape, top_table
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"

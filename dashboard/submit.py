@@ -21,9 +21,12 @@ from dashboard.state import Press, Slot, Work
 from shared.contract.problems import Problem
 from shared.contract.records import Progress, Request
 from shared.contract.settings import Settings
+from shared.services.cancel import cancel
 from shared.services.classes import Student
+from shared.services.progress import progress
 from shared.services.store import Store
-from shared.services.submissions import cancel, new_request_id, progress, submit
+from shared.services.submit import submit
+from shared.services.validation import new_request_id
 
 
 def run_pressed(carried: Slot[bool], form_changed: Callable[[], bool]) -> bool:

@@ -11,7 +11,7 @@ from dashboard.state import AblationForm, Press, Work, remember
 from dashboard.submit import follow, follow_unconfirmed, run_pressed, submit_press
 from dashboard.widgets import live_banner, pass_rate_chart, progress_banner, prompt_line
 from shared.contract.records import Output, Request
-from shared.services.submissions import build_request
+from shared.services.validation import build_request
 from shared.teaching.ablation import (
     DEFAULT_SAMPLES,
     INSTRUCTIONS,
