@@ -15,10 +15,15 @@ the engine until every admitted job is done. Each submission stays a real RQ job
 
 - a request the engine cannot run is isolated, not retried with its batch-mates: when a step raises,
   the submissions that had rows in the engine are run again in halves (the others wait), until the
-  one that fails alone is failed with a reason; everyone else's outputs are unchanged (generation is
-  batch-invariant);
+  one that fails alone is failed with a reason (worker/isolation.py); everyone else's outputs are
+  unchanged (generation is batch-invariant);
 - instruction checks run off the loop (worker/checking.py): a submission is stored once its checks
   are back, while the engine keeps stepping for everyone else.
+
+The loop reads like RQ's `Worker.work`, one short named step after another (`execute_job`). What is
+decided is decided elsewhere, without Redis: whether a dequeued submission runs (worker/admission.py),
+who follows whose identical generation (worker/generations.py), which suspects run next
+(worker/isolation.py); this module reads and writes Redis and RQ around those decisions.
 
 `SimpleWorker` is the base: no fork per job, so the model is loaded once and CUDA keeps working.
 """
@@ -27,8 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import redis
 from rq import Queue, SimpleWorker
@@ -37,19 +41,29 @@ from rq.job import Job
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from shared.contract.decoding import DecodingConfig
 from shared.contract.packed_tokens import PackedTokens
 from shared.contract.problems import Problem
-from shared.contract.records import DONE, EXPLORE, Output, PartialText, Request
+from shared.contract.records import DONE, Output, PartialText, Request, Submission
 from shared.contract.settings import Settings
-from shared.services.cache_identity import cache_key
 from shared.services.gallery import publish
 from shared.services.lost_jobs import reconcile_pending
 from shared.services.retention import purge_expired_classes
 from shared.services.store import Store
-from shared.services.validation import check_context, clean_prompt, validate_request
+from worker.admission import (
+    MALFORMED,
+    Admitted,
+    AlreadyDone,
+    Exploration,
+    Refused,
+    admit,
+    answered_from_cache,
+    read_problem,
+)
 from worker.checking import CheckPool
-from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
+from worker.engine import Engine, GenerationResult, batch_size_for
+from worker.generations import SharedGenerations
+from worker.inflight import InFlight, InFlightItem
+from worker.isolation import Isolation
 from worker.metrics import WorkerMetrics
 from worker.model import LoadedModel, next_token_logits
 from worker.outputs import build_outputs, cached_copy
@@ -69,30 +83,6 @@ REDIS_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutE
 PROGRESS_SECONDS = 0.5
 
 
-@dataclass
-class InFlight:
-    job: Job
-    queue: Queue
-    execution: Execution
-    request: Request
-    attempt: int
-    results: dict[int, GenerationResult] = field(default_factory=dict)
-    cached: dict[int, Output] = field(default_factory=dict)   # index -> original output answering it
-    cache_keys: dict[int, str] = field(default_factory=dict)  # index -> cache key, for new results
-    generations: dict[int, GenerationRequest] = field(default_factory=dict)  # index -> what the engine runs
-    checking: bool = False                                    # generated; its checks still run
-    streamed: dict[int, PartialText] = field(default_factory=dict)  # index -> the text last published
-    decoded: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (tokens, text) decoded so far
-
-    @property
-    def id(self) -> str:
-        return self.job.id
-
-    def unfinished(self) -> list[GenerationRequest]:
-        """Generations not yet back from the engine."""
-        return [g for i, g in self.generations.items() if i not in self.results]
-
-
 class BatchWorker(SimpleWorker):
     def __init__(self, queues, *, connection, loaded: LoadedModel, settings: Settings, **kwargs):
         super().__init__(queues, connection=connection, job_monitoring_interval=settings.heartbeat_seconds,
@@ -106,13 +96,8 @@ class BatchWorker(SimpleWorker):
         self.engine = self._new_engine()
         self.inflight: dict[str, InFlight] = {}
         self.checks = CheckPool()
-        # Crash isolation: groups of submissions to run again on their own (see _engine_failed).
-        self.suspects: deque[list[InFlight]] = deque()
-        # Identical generations in flight run once: cache key -> the generation running it, and
-        # generation key -> the generations of other submissions waiting for its result.
-        self.leaders: dict[str, tuple[str, int]] = {}
-        self.followers: dict[tuple[str, int], list[tuple[str, int]]] = {}
-        self.isolating: list[InFlight] = []
+        self.isolation: Isolation[InFlight] = Isolation()  # see _engine_failed
+        self.shared = SharedGenerations(alive=lambda key: key[0] in self.inflight)  # identical generations run once
         self.tokens_per_second = 0.0
         self._last_beat = 0.0
         self._tokens_at_beat = 0
@@ -140,25 +125,10 @@ class BatchWorker(SimpleWorker):
         self.set_state(WorkerStatus.BUSY)
         self._admit(job, queue)
         while self.inflight:
-            if not stop_requested(self) and not (self.suspects or self.isolating):
-                try:
-                    self._fill()
-                except REDIS_UNREACHABLE:
-                    log.warning("Redis unreachable: no new admissions until it is back")
+            self._fill()
             self._isolate_next()
-            if self.engine.busy:
-                try:
-                    finished = self.engine.step()
-                except Exception as error:  # noqa: BLE001 - isolate the request that breaks the engine
-                    self._engine_failed(error)
-                    continue
-                self.metrics.step(self.engine)
-                for result in finished:
-                    self._collect(result)
-            else:
-                time.sleep(IDLE_POLL_SECONDS)  # only checks (or Redis writes) are pending
-            for pending in self.checks.finished():
-                self._store(*pending.payload, pending.outputs)
+            self._step()
+            self._store_checked()
             self._publish_progress()
             self._housekeeping()
         _retry_redis(lambda: self.set_state(WorkerStatus.IDLE))
@@ -166,135 +136,120 @@ class BatchWorker(SimpleWorker):
     # --- admission ------------------------------------------------------------------------------
     def _fill(self) -> None:
         """Take queued submissions while the engine takes more: past a full batch, so that a student who
-        just pressed Run gets a row by the fair share instead of waiting behind a big job."""
-        while self.engine.takes_more:
-            found = self.queue_class.dequeue_any(self._ordered_queues, None, connection=self.connection,
-                                                 job_class=self.job_class, serializer=self.serializer)
-            if found is None:
-                return
-            self._admit(*found)
+        just pressed Run gets a row by the fair share instead of waiting behind a big job. Nothing new
+        while a stop was asked for or a crash is being isolated."""
+        if stop_requested(self) or self.isolation.active:
+            return
+        try:
+            while self.engine.takes_more:
+                found = self.queue_class.dequeue_any(self._ordered_queues, None, connection=self.connection,
+                                                     job_class=self.job_class, serializer=self.serializer)
+                if found is None:
+                    return
+                self._admit(*found)
+        except REDIS_UNREACHABLE:
+            log.warning("Redis unreachable: no new admissions until it is back")
 
     def _admit(self, job: Job, queue: Queue) -> None:
+        """Start `job`'s RQ execution, then do what its admission says (worker/admission.py)."""
         execution = start_execution(self, job, self.get_heartbeat_ttl(job))
-        try:
-            record = self.store.submission(job.id)
-            problem = None if record else Problem("worker_error", detail="submission record missing")
-        except Problem.Invalid as invalid:  # edited by hand: not JSON, fields missing or of the wrong kind
-            record, problem = None, invalid.problems[0]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            record, problem = None, Problem("malformed_request")
-        request = record.request if record else None
+        record = self._read_submission(job.id)
         if job.enqueued_at:
             self.metrics.admitted((now() - job.enqueued_at).total_seconds())
-        if record and record.status == DONE:  # published by an earlier attempt (its worker was cut off, came back)
-            self._succeed(job, queue, execution, {"already": DONE})
-            return
-        if self.store.cancel_requested([job.id]):
-            self._fail(job, queue, execution, request, Problem("cancelled"))
-            return
-        if request is None:
-            self._fail(job, queue, execution, None, problem or Problem("malformed_request"))
-            return
-        if request.lab == EXPLORE:
-            self._explore(job, queue, execution, request)
-            return
+        admission = admit(record, cancelled=bool(self.store.cancel_requested([job.id])), settings=self.settings,
+                          tokenize=self._tokenize, context_window=self.loaded.context_window,
+                          model=self.loaded.name)
+        match admission:
+            case AlreadyDone():
+                self._succeed(job, queue, execution, {"already": DONE})
+            case Refused(problem, request):
+                self._fail(job, queue, execution, request, problem)
+            case Exploration(request, prompt_ids):
+                self._explore(job, queue, execution, request, prompt_ids)
+            case Admitted():
+                self._start(job, queue, execution, admission)
+
+    def _read_submission(self, submission_id: str) -> Submission | Problem | None:
         try:
-            configs = validate_request(request, self.settings)
-            prompts = [self.loaded.tokenizer(item.prompt).input_ids for item in request.items]
-            for prompt_ids, config in zip(prompts, configs, strict=True):
-                check_context(len(prompt_ids), [config], self.loaded.context_window)
-        except Problem.Invalid as invalid:
-            self._fail(job, queue, execution, request, invalid.problems[0])
-            return
-        except (KeyError, TypeError, ValueError, AttributeError):  # a malformed record: refuse, never crash
-            self._fail(job, queue, execution, request, Problem("malformed_request"))
-            return
+            return self.store.submission(submission_id)
+        except MALFORMED as error:  # edited by hand: not JSON, fields missing or of the wrong kind
+            return read_problem(error)
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.loaded.tokenizer(text).input_ids
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.loaded.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _start(self, job: Job, queue: Queue, execution: Execution, admitted: Admitted) -> None:
+        """Hold an admitted submission: its items answered from the cache, the others generated (or
+        following an identical generation in flight)."""
         attempt = self.store.mark_running(job.id, self.name)
-        flight = self.inflight[job.id] = InFlight(job, queue, execution, request, attempt)
-        keys = [cache_key(request.class_code, self.loaded.name, item.prompt, config, item.seed)
-                for item, config in zip(request.items, configs, strict=True)]
-        hit_ids = dict(zip(keys, self.store.cached_outputs(keys), strict=True))
-        originals = {o.id: o for o in self.store.outputs([i for i in hit_ids.values() if i])}
-        for index, (item, config, prompt_ids, key) in enumerate(zip(request.items, configs, prompts, keys, strict=True)):
-            if hit_ids[key] in originals:
-                flight.cached[index] = originals[hit_ids[key]]
-                continue
-            flight.cache_keys[index] = key
-            flight.generations[index] = GenerationRequest(key=(job.id, index), prompt_ids=prompt_ids,
-                                                          config=config, seed=item.seed,
-                                                          owner=(request.class_code, request.student_id))
-        for index, generation in flight.generations.items():
-            self._generate_or_follow(flight, index, generation)
-        if not flight.generations:
+        output_ids = self.store.cached_outputs([item.cache_key for item in admitted.items])
+        originals = {o.id: o for o in self.store.outputs([i for i in output_ids if i])}
+        cached = answered_from_cache(admitted.items, output_ids, originals)
+        owner = (admitted.request.class_code, admitted.request.student_id)
+        flight = self.inflight[job.id] = InFlight(job, queue, execution, admitted.request, attempt, items=[
+            InFlightItem.planned(plan, job.id, owner, cached.get(plan.index)) for plan in admitted.items])
+        for item in flight.items:
+            if item.generation is not None and self.shared.lead_or_follow(item.cache_key, (job.id, item.index)):
+                self.engine.submit(item.generation)
+        if flight.complete:
             self._complete(flight)  # everything answered from the cache: no generation at all
 
-    def _explore(self, job: Job, queue: Queue, execution: Execution, request: Request) -> None:
+    def _explore(self, job: Job, queue: Queue, execution: Execution, request: Request, prompt_ids: list[int]) -> None:
         """The explorer's small job: one forward pass, the next-token logits stored as they are."""
-        try:
-            clean_prompt(request.prompt, self.settings.max_prompt_chars)
-            prompt_ids = self.loaded.tokenizer(request.prompt).input_ids
-            check_context(len(prompt_ids), [DecodingConfig(max_new_tokens=1)], self.loaded.context_window)
-        except Problem.Invalid as invalid:
-            self._fail(job, queue, execution, request, invalid.problems[0])
-            return
         logits = next_token_logits(self.loaded, prompt_ids)
         likeliest = logits.argsort()[::-1][:EXPLORER_TEXTS]
         texts = {str(i): self.loaded.tokenizer.decode([int(i)]) for i in likeliest}
         _retry_redis(lambda: self.store.complete_exploration(request, logits.tobytes(), prompt_ids, texts))
         self._succeed(job, queue, execution, {"explore": request.id})
 
-    # --- completion -----------------------------------------------------------------------------
-    def _generate_or_follow(self, flight: InFlight, index: int, generation: GenerationRequest) -> None:
-        """Identical generations in flight (same class, model, prompt, effective config and seed: a class
-        pressing Run on the notebook's greedy preset) run once; the others follow the first's result."""
-        key = flight.cache_keys[index]
-        leader = self.leaders.get(key)
-        if leader is not None and leader[0] in self.inflight:
-            self.followers.setdefault(leader, []).append(generation.key)
+    # --- the engine -----------------------------------------------------------------------------
+    def _step(self) -> None:
+        """One engine step, its finished generations delivered; a short pause when only checks (or Redis
+        writes) are pending."""
+        if not self.engine.busy:
+            time.sleep(IDLE_POLL_SECONDS)
             return
-        self.leaders[key] = generation.key
-        self.engine.submit(generation)
+        try:
+            finished = self.engine.step()
+        except Exception as error:  # noqa: BLE001 - isolate the request that breaks the engine
+            self._engine_failed(error)
+            return
+        self.metrics.step(self.engine)
+        for result in finished:
+            self._collect(result)
 
     def _collect(self, result: GenerationResult) -> None:
-        self.leaders.pop(self._cache_key_of(result.key), None)
+        """A generation is back: its submission's item and those of every identical one following it."""
+        followers = self.shared.finished(self._cache_key_of(result.key), result.key)
         self._deliver(result)
-        for follower in self.followers.pop(result.key, []):
+        for follower in followers:
             self._deliver(replace(result, key=follower))
 
     def _deliver(self, result: GenerationResult) -> None:
         job_id, index = result.key
         flight = self.inflight.get(job_id)
-        if flight is None or index in flight.results:
+        if flight is None or flight.items[index].result is not None:
             return  # cancelled or timed out meanwhile, or already answered (a rerun during isolation)
-        flight.results[index] = result
-        if len(flight.results) + len(flight.cached) == len(flight.request.items):
+        flight.items[index].result = result
+        if flight.complete:
             self._complete(flight)
 
     def _cache_key_of(self, generation_key: tuple[str, int]) -> str | None:
         flight = self.inflight.get(generation_key[0])
-        return flight.cache_keys.get(generation_key[1]) if flight else None
+        return flight.items[generation_key[1]].cache_key if flight else None
 
-    def _hand_over(self, flight: InFlight) -> None:
-        """A leaving submission's unfinished generations that others follow: the first follower runs it."""
-        for index, generation in flight.generations.items():
-            waiting = self.followers.pop(generation.key, [])
-            if index in flight.results or not waiting:
-                continue
-            first, rest = waiting[0], waiting[1:]
-            heir = self.inflight.get(first[0])
-            if heir is None:
-                continue
-            self.leaders[flight.cache_keys[index]] = first
-            self.followers[first] = rest
-            self.engine.submit(heir.generations[first[1]])
-
+    # --- completion -----------------------------------------------------------------------------
     def _complete(self, flight: InFlight) -> None:
         """Outputs of a generated submission; stored now, or once its custom check is back."""
         try:
-            outputs, details = build_outputs(flight.request, flight.results, self.loaded, self.name)
-            outputs += [cached_copy(original, flight.request, index) for index, original in flight.cached.items()]
+            outputs, details = build_outputs(flight.request, flight.results(), self.loaded, self.name)
+            outputs += [cached_copy(item.cached, flight.request, item.index)
+                        for item in flight.items if item.cached is not None]
             outputs.sort(key=lambda o: o.index)
-            cache_keys = {f"{flight.request.id}:{i}": key for i, key in flight.cache_keys.items()}
+            cache_keys = {f"{flight.request.id}:{item.index}": item.cache_key for item in flight.generated()}
         except Exception as error:  # noqa: BLE001 - one odd record fails alone, never the loop
             log.exception("submission %s: outputs could not be built", flight.id)
             self._end(flight, Problem("worker_error", detail=type(error).__name__))
@@ -304,6 +259,11 @@ class BatchWorker(SimpleWorker):
             self._store(flight, details, cache_keys, outputs)
         else:
             _retry_redis(lambda: self.store.mark_checking(flight.id))
+
+    def _store_checked(self) -> None:
+        """Store the submissions whose instruction checks came back (worker/checking.py)."""
+        for pending in self.checks.finished():
+            self._store(*pending.payload, pending.outputs)
 
     def _store(self, flight: InFlight, details: dict[str, PackedTokens], cache_keys: dict[str, str],
                outputs: list[Output]) -> None:
@@ -334,10 +294,7 @@ class BatchWorker(SimpleWorker):
 
     def _end(self, flight: InFlight, problem: Problem) -> None:
         """Fail one in-flight submission and free what it holds (engine rows, check child)."""
-        self.engine.cancel(flight.id)
-        self.checks.drop(flight.id)
-        self.inflight.pop(flight.id, None)
-        self._hand_over(flight)
+        self._release(flight)
         _retry_redis(lambda: self._fail(flight.job, flight.queue, flight.execution, flight.request, problem))
 
     def _drop(self, flight: InFlight) -> None:
@@ -345,11 +302,24 @@ class BatchWorker(SimpleWorker):
         frozen, past its heartbeat's grace, and the job was requeued): free its rows and write nothing,
         neither its outputs nor anything in RQ. The other attempt publishes it, once."""
         log.warning("submission %s is now held by another attempt; dropped here without publishing", flight.id)
+        self._release(flight)
+        self.metrics.dropped.inc()
+
+    def _release(self, flight: InFlight) -> None:
+        """Free what a leaving submission holds: its engine rows, its check child, and the lead of the
+        identical generations that follow its unfinished ones (the first follower runs it instead)."""
         self.engine.cancel(flight.id)
         self.checks.drop(flight.id)
         self.inflight.pop(flight.id, None)
-        self._hand_over(flight)
-        self.metrics.dropped.inc()
+        for item in flight.items:
+            if item.generation is not None and item.result is None:
+                self._run_heir(self.shared.leave(item.cache_key, (flight.id, item.index)))
+
+    def _run_heir(self, heir: tuple[str, int] | None) -> None:
+        """The follower that leads an identical generation from now on: the engine runs it."""
+        generation = self.inflight[heir[0]].items[heir[1]].generation if heir is not None else None
+        if generation is not None:
+            self.engine.submit(generation)
 
     def _taken_over(self, flights: list[InFlight]) -> list[InFlight]:
         """Which of `flights` this worker no longer holds: their record names another worker or a later
@@ -369,61 +339,58 @@ class BatchWorker(SimpleWorker):
             self.set_state(WorkerStatus.BUSY, pipeline=pipe)
             pipe.execute()
 
-    # --- a request that breaks the engine -------------------------------------------------------
+    # --- a request that breaks the engine (worker/isolation.py) -----------------------------------
     def _engine_failed(self, error: Exception) -> None:
         """The engine raised: the batch is lost, not the submissions. Those that had rows in it are run
         again in halves, while admissions wait; one that still fails alone is failed with the reason."""
         detail = f"{type(error).__name__}: {str(error)[:200]}"
-        # Outside isolation every unfinished submission had rows in the engine; during it, only the group.
-        running = self.isolating or list(self.inflight.values())
-        group = [f for f in running if f.id in self.inflight and not f.checking and f.unfinished()]
+        group = self.isolation.failed(list(self.inflight.values()), had_rows=self._has_rows_to_run)
         log.exception("engine failed with %d submission(s) in it; isolating", len(group))
         self.engine = self._new_engine()
-        self.isolating = []
-        self.leaders.clear()  # every unfinished generation is run again by its own submission
-        self.followers.clear()
+        self.shared.clear()  # every unfinished generation is run again by its own submission
         if len(group) == 1:
             self._end(group[0], Problem("engine_crash", detail=detail))
-        elif group:
-            half = len(group) // 2
-            self.suspects.extendleft([group[half:], group[:half]])
+
+    def _has_rows_to_run(self, flight: InFlight) -> bool:
+        return flight.id in self.inflight and not flight.checking and bool(flight.unfinished())
 
     def _isolate_next(self) -> None:
         """Between isolation groups: when the engine is empty, start the next group of suspects alone."""
         if self.engine.busy:
             return
-        self.isolating = []
-        while self.suspects and not self.isolating:
-            self.isolating = [f for f in self.suspects.popleft() if f.id in self.inflight]
-        for flight in self.isolating:
+        for flight in self.isolation.next_group(alive=lambda f: f.id in self.inflight):
             for generation in flight.unfinished():
                 self.engine.submit(generation)
 
     # --- every few seconds ----------------------------------------------------------------------
     def _housekeeping(self) -> None:
+        """Every `heartbeat_seconds`: the throughput figure, then what needs Redis (a worker cut off from
+        it goes on generating, and does these again at the next beat)."""
         moment = time.monotonic()
         if moment - self._last_beat < self.settings.heartbeat_seconds:
             return
-        elapsed = moment - self._last_beat if self._last_beat else None
-        if elapsed:
-            rate = (self.engine.generated_tokens - self._tokens_at_beat) / elapsed
-            self.tokens_per_second = rate if not self.tokens_per_second else 0.5 * rate + 0.5 * self.tokens_per_second
-        self._last_beat, self._tokens_at_beat = moment, self.engine.generated_tokens
+        self._measure_throughput(moment)
         try:
-            for flight in self._taken_over(list(self.inflight.values())) if self.inflight else []:
-                self._drop(flight)  # first: nothing of theirs is heartbeated, timed out or published
-        except REDIS_UNREACHABLE:
-            log.warning("Redis unreachable; generation goes on, heartbeats resume when it is back")
-            return
-        self._enforce_timeouts()
-        try:
-            for submission_id in self.store.cancel_requested(list(self.inflight)):
-                self._end(self.inflight[submission_id], Problem("cancelled"))
+            self._drop_taken_over()  # first: nothing of theirs is heartbeated, timed out or published
+            self._enforce_timeouts()
+            self._end_cancelled()
             self._beat_all()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()
         except REDIS_UNREACHABLE:
             log.warning("Redis unreachable; generation goes on, heartbeats resume when it is back")
+
+    def _measure_throughput(self, moment: float) -> None:
+        """Tokens per second since the last beat, smoothed: what the worker announces (worker/registry.py)."""
+        elapsed = moment - self._last_beat if self._last_beat else None
+        if elapsed:
+            rate = (self.engine.generated_tokens - self._tokens_at_beat) / elapsed
+            self.tokens_per_second = rate if not self.tokens_per_second else 0.5 * rate + 0.5 * self.tokens_per_second
+        self._last_beat, self._tokens_at_beat = moment, self.engine.generated_tokens
+
+    def _drop_taken_over(self) -> None:
+        for flight in self._taken_over(list(self.inflight.values())) if self.inflight else []:
+            self._drop(flight)
 
     def _enforce_timeouts(self) -> None:
         """RQ's job timeout, inside the batch: a submission running longer fails (no retry) and frees
@@ -432,6 +399,11 @@ class BatchWorker(SimpleWorker):
             timeout = flight.job.timeout or self.settings.job_timeout
             if timeout > 0 and (now() - flight.job.started_at).total_seconds() > timeout:
                 self._end(flight, Problem("timed_out", seconds=timeout))
+
+    def _end_cancelled(self) -> None:
+        """Submissions their students cancelled while they ran (one round trip)."""
+        for submission_id in self.store.cancel_requested(list(self.inflight)):
+            self._end(self.inflight[submission_id], Problem("cancelled"))
 
     def run_maintenance_tasks(self):
         """RQ's registry sweeps, then ours: a submission whose job RQ ended without telling us (retries
@@ -456,65 +428,34 @@ class BatchWorker(SimpleWorker):
         """Every PROGRESS_SECONDS: each in-flight submission's tokens done and, where it changed, the text
         of each of its generations so far (a finished one marked done, so its card is complete at once)."""
         moment = time.monotonic()
-        if moment - self._last_progress < PROGRESS_SECONDS and not self._awaiting_first_words():
+        if moment - self._last_progress < PROGRESS_SECONDS and not self._first_words_ready():
             return
         self._last_progress = moment
         running = self.engine.partial_tokens()
-        for leader, followers in self.followers.items():  # identical generations show the leader's text
-            for follower in followers:
-                if leader in running:
-                    running[follower] = running[leader]
+        self.shared.show_leaders(running)  # identical generations show the leader's text
         done_tokens: dict[str, int] = {}
         changed: dict[str, list[PartialText]] = {}
         for job_id, flight in self.inflight.items():
-            texts = [self._partial(flight, index, running.get((job_id, index)))
-                     for index in range(len(flight.request.items))]
+            texts = [item.partial(running.get((job_id, item.index)), self._decode) for item in flight.items]
             done_tokens[job_id] = sum(text.tokens for text in texts)
-            if any(flight.streamed.get(text.index) != text for text in texts):
+            if any(item.streamed != text for item, text in zip(flight.items, texts, strict=True)):
                 changed[job_id] = texts
-                flight.streamed = {text.index: text for text in texts}
+                for item, text in zip(flight.items, texts, strict=True):
+                    item.streamed = text
         try:
             self.store.set_progress(done_tokens, changed)
         except REDIS_UNREACHABLE:
             log.warning("Redis unreachable: progress not published, retrying at the next pace")
 
-    def _awaiting_first_words(self) -> bool:
+    def _first_words_ready(self) -> bool:
         """A submission whose page shows no word yet, now that the engine may have its first token: its
         first words are published at once, not at the next pace (the press to the first words is what a
         student waits through)."""
-        waiting = [f for f in self.inflight.values() if not any(t.tokens or t.done for t in f.streamed.values())]
+        waiting = [f for f in self.inflight.values() if f.awaiting_first_words()]
         if not waiting:
             return False
         steps = self.engine.progress()  # the host's own counts: no transfer from the device
-        return any(steps.get((f.id, i), 0) > 0 or i in f.results or i in f.cached
-                   for f in waiting for i in range(len(f.request.items)))
-
-    def _partial(self, flight: InFlight, index: int, running: list[int] | None) -> PartialText:
-        """One generation's text so far: from the cache, its result, the engine's running row, or nothing yet.
-        Decoded again only when its token count changed."""
-        if index in flight.cached:
-            cached = flight.cached[index]
-            return PartialText(index, cached.text, cached.new_tokens, done=True)
-        result = flight.results.get(index)
-        tokens = result.token_ids if result is not None else (running or [])
-        known = flight.streamed.get(index)
-        if known is not None and known.tokens == len(tokens) and known.done == (result is not None):
-            return known
-        if result is not None:
-            return PartialText(index, self.loaded.tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), True)
-        return PartialText(index, self._text_so_far(flight, index, tokens), len(tokens))
-
-    def _text_so_far(self, flight: InFlight, index: int, tokens: list[int]) -> str:
-        """Only the tokens new since the last publication are decoded (a 1,024-row batch would otherwise
-        decode every row's whole text twice a second). GPT-2's text is its tokens' bytes end to end, so a
-        prefix that ended on a whole character decodes the same alone."""
-        count, text = flight.decoded.get(index, (0, ""))
-        if count > len(tokens):  # generated again from its prompt (out of memory, or crash isolation)
-            count, text = 0, ""
-        tail = self.loaded.tokenizer.decode(tokens[count:], skip_special_tokens=True)
-        if not tail.endswith("\ufffd"):  # else: a character whose bytes are not all generated yet
-            flight.decoded[index] = (len(tokens), text + tail)
-        return (text + tail).rstrip("\ufffd")
+        return any(steps.get((f.id, item.index), 0) > 0 or item.done for f in waiting for item in f.items)
 
 
 def _retry_redis(action):
