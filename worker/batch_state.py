@@ -22,9 +22,8 @@ from transformers import DynamicCache
 
 from shared.contract.decoding import DecodingConfig
 from worker.columns import Columns
+from worker.engine_config import EngineConfig
 from worker.sampling import RowParams
-
-DROP_COLUMNS_AT_LEAST = 32  # leading cache columns no row uses: dropped (every row shifts left) from this many
 
 
 @dataclass
@@ -60,23 +59,26 @@ class BatchState:
     slots: np.ndarray              # [rows] int64 record-book slot (as in `rows`)
     steps_on_device: torch.Tensor  # [rows] `steps`, where the record book is written
     slots_on_device: torch.Tensor  # [rows] `slots`, likewise
+    config: EngineConfig           # the engine's tuning: spare columns, when to drop columns, the window
 
     @classmethod
-    def empty(cls, device: torch.device) -> BatchState:
+    def empty(cls, device: torch.device, config: EngineConfig) -> BatchState:
         ids = torch.zeros(0, dtype=torch.long, device=device)
-        return cls(rows=[], cache=None, mask=Columns(ids.view(0, 0)), positions=ids, last_tokens=ids,
-                   history=Columns(ids.view(0, 0)), params=None, seeds=np.zeros(0, dtype=np.uint64),
-                   steps=np.zeros(0, dtype=np.int64), limits=np.zeros(0, dtype=np.int64),
-                   slots=np.zeros(0, dtype=np.int64), steps_on_device=ids, slots_on_device=ids)
+        return cls(rows=[], cache=None, mask=Columns(ids.view(0, 0), config.spare_columns), positions=ids,
+                   last_tokens=ids, history=Columns(ids.view(0, 0), config.spare_columns), params=None,
+                   seeds=np.zeros(0, dtype=np.uint64), steps=np.zeros(0, dtype=np.int64),
+                   limits=np.zeros(0, dtype=np.int64), slots=np.zeros(0, dtype=np.int64), steps_on_device=ids,
+                   slots_on_device=ids, config=config)
 
     @classmethod
     def prefilled(cls, requests: list[GenerationRequest], slots: list[int], cache: DynamicCache,
-                  mask: torch.Tensor, history: torch.Tensor, params: RowParams) -> BatchState:
+                  mask: torch.Tensor, history: torch.Tensor, params: RowParams, config: EngineConfig) -> BatchState:
         """Rows just prefilled, before their first token: positions follow their prompts, steps are 0."""
         device = mask.device
         return cls(rows=[Row(r, time.time(), slot) for r, slot in zip(requests, slots)], cache=cache,
-                   mask=Columns(mask), positions=mask.sum(-1), last_tokens=mask.new_zeros(len(requests)),
-                   history=Columns(history), params=params,
+                   mask=Columns(mask, config.spare_columns), positions=mask.sum(-1),
+                   last_tokens=mask.new_zeros(len(requests)), history=Columns(history, config.spare_columns),
+                   params=params, config=config,
                    seeds=np.array([r.seed for r in requests], dtype=np.uint64),
                    steps=np.zeros(len(requests), dtype=np.int64),
                    limits=np.array([r.config.max_new_tokens for r in requests], dtype=np.int64),
@@ -94,14 +96,14 @@ class BatchState:
         self.steps += 1
         self.steps_on_device += 1
 
-    def without(self, gone: list[int], record_top: int) -> BatchState:
+    def without(self, gone: list[int]) -> BatchState:
         """A new state without rows `gone` (positions). Rows from the end of the batch move into their
         places, so only those rows' KV cache is copied; leading cache columns none of the remaining
         rows uses are dropped (every row shifts left, in place) once they are a quarter of the width."""
         gone_set = set(gone)
         remaining = len(self) - len(gone_set)
         if remaining == 0:
-            return BatchState.empty(self.positions.device)
+            return BatchState.empty(self.positions.device, self.config)
         holes = sorted(p for p in gone_set if p < remaining)
         tails = [p for p in range(remaining, len(self)) if p not in gone_set]
         order = list(range(remaining))
@@ -110,20 +112,21 @@ class BatchState:
         index = torch.tensor(order, dtype=torch.long, device=self.positions.device)
         mask = self.mask.view[index]
         first_used = int((mask.sum(0) > 0).nonzero()[0])
-        drop = first_used >= max(DROP_COLUMNS_AT_LEAST, mask.shape[1] // 4)
+        drop = first_used >= max(self.config.drop_columns_at_least, mask.shape[1] // 4)
         for layer in self.cache.layers:
             layer.move_rows(holes, tails, remaining)
             if drop:
                 layer.drop_columns(first_used)
         rows = [self.rows[i] for i in order]
-        return BatchState(rows=rows, cache=self.cache, mask=Columns(mask[:, first_used if drop else 0:]),
+        return BatchState(rows=rows, cache=self.cache,
+                          mask=Columns(mask[:, first_used if drop else 0:], self.config.spare_columns),
                           positions=self.positions[index], last_tokens=self.last_tokens[index],
-                          history=self.history.select(index), params=_params(rows, index.device, record_top),
+                          history=self.history.select(index), params=_params(rows, index.device, self.config),
                           seeds=self.seeds[order], steps=self.steps[order], limits=self.limits[order],
-                          slots=self.slots[order],
-                          steps_on_device=self.steps_on_device[index], slots_on_device=self.slots_on_device[index])
+                          slots=self.slots[order], steps_on_device=self.steps_on_device[index],
+                          slots_on_device=self.slots_on_device[index], config=self.config)
 
-    def concat(self, other: BatchState, record_top: int, row_capacity: int, reserve: int = 0) -> BatchState:
+    def concat(self, other: BatchState, row_capacity: int, reserve: int = 0) -> BatchState:
         """This batch's rows, then `other`'s, right-aligned to the longer history. `other`'s KV cache is
         written into this one's free rows (the running rows are not copied, unless `other`'s history is
         longer or the buffers are too small); new buffers hold `row_capacity` rows and `reserve`
@@ -139,12 +142,13 @@ class BatchState:
             mine.append_rows(theirs, row_capacity, columns, reserve)
         history_width = max(self.history.width, other.history.width)
         rows = self.rows + other.rows
+        spare = self.config.spare_columns
         return replace(
             self, rows=rows,
-            mask=Columns(torch.cat([_pad_left(self.mask.view, width), _pad_left(other.mask.view, width)])),
+            mask=Columns(torch.cat([_pad_left(self.mask.view, width), _pad_left(other.mask.view, width)]), spare),
             history=Columns(torch.cat([_pad_ids(self.history.view, history_width),
-                                       _pad_ids(other.history.view, history_width)])),
-            params=_params(rows, self.positions.device, record_top),
+                                       _pad_ids(other.history.view, history_width)]), spare),
+            params=_params(rows, self.positions.device, self.config),
             **{name: _joined(getattr(self, name), getattr(other, name))
                for name in ("positions", "last_tokens", "seeds", "steps", "limits", "slots", "steps_on_device",
                             "slots_on_device")})
@@ -155,8 +159,8 @@ def _joined(first, second):
     return torch.cat([first, second]) if isinstance(first, torch.Tensor) else np.concatenate([first, second])
 
 
-def _params(rows: list[Row], device: torch.device, record_top: int) -> RowParams:
-    return RowParams.from_configs([row.request.config for row in rows], device, record_top)
+def _params(rows: list[Row], device: torch.device, config: EngineConfig) -> RowParams:
+    return RowParams.from_configs([row.request.config for row in rows], device, config.record_top, config)
 
 
 def _pad_ids(history: torch.Tensor, width: int) -> torch.Tensor:

@@ -33,6 +33,7 @@ import torch
 from transformers import DynamicCache
 
 from worker.batch_state import BatchState, GenerationRequest, Row
+from worker.engine_config import DEFAULT_CONFIG, EngineConfig
 from worker.fair_share import admission_order, fair_rows_for, rows_to_preempt
 from worker.kv_cache import growable_cache
 from worker.sampling import RowParams, choose_tokens, row_keys
@@ -40,34 +41,25 @@ from worker.token_record import RecordBook, RecordLayout, TokenSteps
 
 __all__ = ["Engine", "GenerationRequest", "GenerationResult", "batch_size_for", "rows_that_fit"]
 
-# Admit waiting requests once at least this fraction of the batch is free (or all waiting fit):
-# each admission copies the cache, so admitting one row per step would slow everyone down.
-ADMIT_FRACTION = 0.25
-# After an out-of-memory error the batch is halved; after this many clean steps it may grow back.
-REGROW_AFTER_STEPS = 500
-# Share of free accelerator memory the batch may plan to use (the rest: fragmentation, allocator).
-MEMORY_HEADROOM = 0.8
 
-
-def rows_that_fit(model: torch.nn.Module, free_bytes: int, context: int = 1024) -> int:
-    """Rows whose full-context KV cache and per-row sampling buffers fit in `free_bytes`."""
-    config = model.config
+def rows_that_fit(model: torch.nn.Module, free_bytes: int, context: int = 1024,
+                  config: EngineConfig = DEFAULT_CONFIG) -> int:
+    """Rows whose full-context KV cache and per-row sampling buffers fit in `config.memory_headroom`
+    of `free_bytes`."""
+    model_config = model.config
     element = next(model.parameters()).element_size()
-    kv_cache = 2 * config.n_layer * config.n_embd * context * element
-    sampling = 8 * config.vocab_size * 4  # fp32 logits and their processed copies while choosing
-    return max(1, int(free_bytes * MEMORY_HEADROOM) // (kv_cache + sampling))
+    kv_cache = 2 * model_config.n_layer * model_config.n_embd * context * element
+    sampling = 8 * model_config.vocab_size * 4  # fp32 logits and their processed copies while choosing
+    return max(1, int(free_bytes * config.memory_headroom) // (kv_cache + sampling))
 
 
-CPU_BATCH = 64     # on 2-8 cores, batches past ~64 rows no longer raise throughput
-GPU_BATCH = 1024   # distilgpt2 on an H100 still gains up to ~1024 rows
-
-
-def batch_size_for(loaded, requested: int) -> int:
-    """Rows per batch: `requested` (0 = automatic), never more than free GPU memory holds."""
+def batch_size_for(loaded, requested: int, config: EngineConfig = DEFAULT_CONFIG) -> int:
+    """Rows per batch: `requested` (0 = automatic: `config.cpu_batch`, or `config.gpu_batch` on a GPU),
+    never more than free GPU memory holds."""
     if loaded.device.type != "cuda":
-        return requested or CPU_BATCH
+        return requested or config.cpu_batch
     free, _ = torch.cuda.mem_get_info(loaded.device)
-    return min(requested or GPU_BATCH, rows_that_fit(loaded.model, free, loaded.context_window))
+    return min(requested or config.gpu_batch, rows_that_fit(loaded.model, free, loaded.context_window, config))
 
 
 @dataclass
@@ -79,20 +71,21 @@ class GenerationResult:
     started_at: float             # time.time() when admitted into the batch
     finished_at: float
     logprobs: list[float] = field(default_factory=list)  # log p(token) under the model, per token
-    steps: Sequence[dict] = field(default_factory=list)  # per token: alternatives (TokenSteps; see RECORD_TOP)
-
-
-RECORD_TOP = 5  # alternatives recorded per generated token, for the token view
+    steps: Sequence[dict] = field(default_factory=list)  # per token: alternatives (TokenSteps; EngineConfig.record_top)
 
 
 class Engine:
+    """`max_batch` and `fair_rows` (0 = automatic) are the deployment's (shared/contract/settings.py);
+    `config` holds the engine's own tuning (worker/engine_config.py)."""
+
     def __init__(self, model: torch.nn.Module, eos_token_id: int, max_batch: int, device: torch.device,
-                 record_top: int = RECORD_TOP, fair_rows: int = 0):
+                 config: EngineConfig = DEFAULT_CONFIG, fair_rows: int = 0):
         self.model = model
+        self.config = config
         # rows one student may hold while a student with a small job has work (worker/fair_share.py)
-        self.fair_rows = fair_rows_for(max_batch, fair_rows)
-        self.record_top = record_top
-        self.layout = RecordLayout(record_top)
+        self.fair_rows = fair_rows_for(max_batch, fair_rows, config.fair_rows_divisor)
+        self.record_top = config.record_top
+        self.layout = RecordLayout(self.record_top)
         self.eos_token_id = eos_token_id
         self.max_batch = max_batch
         self.device = device
@@ -110,7 +103,7 @@ class Engine:
         # one. Read by the worker's metrics (worker/metrics.py); three clock reads a step.
         self.step_times: tuple[float, float, float] | None = None
         self._clean_steps = 0
-        self._book = RecordBook(max_batch, self.layout.width, device)
+        self._book = RecordBook(max_batch, self.layout.width, device, config.record_spare_tokens)
         self._reset_batch()
 
     # --- public interface -------------------------------------------------------------------
@@ -156,7 +149,7 @@ class Engine:
         gone = [i for i, row in enumerate(self.rows) if mine(row.request)]
         if gone:
             self._free_slots += [self.rows[i].slot for i in gone]
-            self.batch = self.batch.without(gone, self.record_top)
+            self.batch = self.batch.without(gone)
         return before - len(self.waiting) - len(self.rows)
 
     def progress(self) -> dict:
@@ -196,7 +189,7 @@ class Engine:
             self._shrink_after_oom()
             return []
         self._clean_steps += 1
-        if self.max_batch < self.batch_cap and self._clean_steps >= REGROW_AFTER_STEPS:
+        if self.max_batch < self.batch_cap and self._clean_steps >= self.config.regrow_after_steps:
             self.max_batch = min(self.batch_cap, self.max_batch * 2)
             self._clean_steps = 0
         return finished
@@ -225,7 +218,7 @@ class Engine:
         self._admitting: list[GenerationRequest] = []
         self._admissible: list[int] = []  # positions in `waiting`, from the last `_should_admit`
         self._free_slots = list(range(self.batch_cap - 1, -1, -1))
-        self.batch = BatchState.empty(self.device)
+        self.batch = BatchState.empty(self.device, self.config)
 
     # --- the fair share (worker/fair_share.py) ------------------------------------------------------
     @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
@@ -238,7 +231,7 @@ class Engine:
             return
         preempted = [self.rows[i].request for i in gone]
         self._free_slots += [self.rows[i].slot for i in gone]
-        self.batch = self.batch.without(gone, self.record_top)
+        self.batch = self.batch.without(gone)
         self.waiting = preempted + self.waiting
         self.preempted_rows += len(gone)
 
@@ -256,7 +249,7 @@ class Engine:
             return False
         owners = {row.request.owner for row in self.rows}
         newcomer = any(self.waiting[i].owner not in owners for i in admissible[:free])  # a student with no row waits for none
-        return not self.rows or newcomer or free >= min(len(admissible), max(1, int(self.max_batch * ADMIT_FRACTION)))
+        return not self.rows or newcomer or free >= min(len(admissible), max(1, int(self.max_batch * self.config.admit_fraction)))
 
     @torch.inference_mode()
     def _admit(self) -> list[GenerationResult]:
@@ -267,17 +260,17 @@ class Engine:
         self._book.make_room(max(r.config.max_new_tokens for r in batch))
         input_ids, mask = self._left_pad([r.prompt_ids for r in batch])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = growable_cache(self.model.config)
+        cache = growable_cache(self.model.config, self.config)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
         # Token ids the repetition penalty looks at: the prompt, its padding replaced by a real token.
         history = torch.where(mask.bool(), input_ids, input_ids[:, -1:])
-        params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top)
+        params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top, self.config)
         slots = [self._free_slots.pop() for _ in batch]
-        new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params)
+        new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params, self.config)
         eos = self._choose(out.logits[:, -1, :], new)
         first = len(self.rows)
-        self.batch = self.batch.concat(new, self.record_top, self.max_batch, self.context)
+        self.batch = self.batch.concat(new, self.max_batch, self.context)
         self._admitting = []
         return self._finish(eos, first)
 
@@ -326,7 +319,7 @@ class Engine:
         results = [self._result(batch.rows[i], records[n, :lengths[n]], "eos" if eos[i - first] else "length", now)
                    for n, i in enumerate(finished)]
         self._free_slots += batch.slots[finished].tolist()
-        self.batch = batch.without(finished.tolist(), self.record_top)
+        self.batch = batch.without(finished.tolist())
         return results
 
     def _result(self, row: Row, record: np.ndarray, reason: str, now: float) -> GenerationResult:

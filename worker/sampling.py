@@ -33,11 +33,10 @@ import numpy as np
 import torch
 
 from worker.candidates import numpy_path, shortlist
+from worker.engine_config import DEFAULT_CONFIG, EngineConfig
 from worker.token_record import RecordLayout
 
 _MASK32 = 0xFFFFFFFF
-WINDOW_LIMIT = 256  # a top_k above this is decided over the whole sorted vocabulary, not a window
-TIE_MARGIN = 8      # candidates past the batch's largest top_k, so ties at the cut usually fit
 
 
 def row_keys(seeds: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -114,7 +113,9 @@ class RowParams:
     top_p_rows: torch.Tensor | None = None  # [n] sampling rows with top_p < 1 (None: check every row)
 
     @classmethod
-    def from_configs(cls, configs, device, record_top: int = 0) -> RowParams:
+    def from_configs(cls, configs, device, record_top: int = 0, tuning: EngineConfig = DEFAULT_CONFIG) -> RowParams:
+        """The rows' parameters; the window holds the batch's largest top_k (up to `tuning.window_limit`)
+        or `record_top`, plus `tuning.tie_margin`."""
         def column(values, dtype):
             return torch.tensor(values, dtype=dtype, device=device)
 
@@ -122,7 +123,7 @@ class RowParams:
         top_k = np.array([c.top_k or 0 for c in configs], dtype=np.int64)
         top_p = np.array([c.top_p for c in configs], dtype=np.float64)
         penalty = np.array([c.repetition_penalty for c in configs], dtype=np.float64)
-        in_window = sample & (top_k > 0) & (top_k <= WINDOW_LIMIT)
+        in_window = sample & (top_k > 0) & (top_k <= tuning.window_limit)
         largest = int(top_k[in_window].max()) if in_window.any() else 1
         return cls(
             do_sample=column(sample, torch.bool), temperature=column([c.temperature for c in configs], torch.float32),
@@ -130,7 +131,7 @@ class RowParams:
             threshold=column([top_p_threshold(p) for p in top_p], torch.float64).float(),
             repetition_penalty=column(penalty, torch.float32),
             any_penalty=bool((penalty != 1.0).any()), any_top_p=bool((sample & (top_p < 1.0)).any()),
-            window=max(largest, record_top, 1) + TIE_MARGIN,
+            window=max(largest, record_top, 1) + tuning.tie_margin,
             full_rows=column(np.flatnonzero(sample & ~in_window), torch.int64),
             greedy_rows=column(np.flatnonzero(~sample), torch.int64),
             top_p_rows=column(np.flatnonzero(sample & (top_p < 1.0)), torch.int64),
