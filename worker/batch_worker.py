@@ -332,7 +332,7 @@ class BatchWorker(SimpleWorker):
 
     def _end(self, flight: InFlight, problem: Problem) -> None:
         """Fail one in-flight submission and free what it holds (engine rows, check child)."""
-        self.engine.cancel(flight.id)
+        self.engine.cancel(lambda key: key[0] == flight.id)  # keys are (submission id, index)
         self.checks.drop(flight.id)
         self.inflight.pop(flight.id, None)
         self._hand_over(flight)
@@ -343,7 +343,7 @@ class BatchWorker(SimpleWorker):
         frozen, past its heartbeat's grace, and the job was requeued): free its rows and write nothing,
         neither its outputs nor anything in RQ. The other attempt publishes it, once."""
         log.warning("submission %s is now held by another attempt; dropped here without publishing", flight.id)
-        self.engine.cancel(flight.id)
+        self.engine.cancel(lambda key: key[0] == flight.id)  # keys are (submission id, index)
         self.checks.drop(flight.id)
         self.inflight.pop(flight.id, None)
         self._hand_over(flight)

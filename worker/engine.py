@@ -25,7 +25,7 @@ Results equal `model.generate` for greedy rows; sampled rows are reproducible fr
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,12 +141,12 @@ class Engine:
         return self.batch.mask.view  # [rows, columns] 1 = real token
 
     @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
-    def cancel(self, owner) -> int:
-        """Drop every waiting or running request whose key starts with `owner`; returns how many."""
-        mine = lambda request: isinstance(request.key, tuple) and request.key[0] == owner  # noqa: E731
+    def cancel(self, matches: Callable[[Hashable], bool]) -> int:
+        """Drop every waiting or running request whose key `matches`; returns how many. The keys are the
+        caller's (the worker's are (submission id, index)): the engine only hands them back."""
         before = len(self.waiting) + len(self.rows)
-        self.waiting = [r for r in self.waiting if not mine(r)]
-        gone = [i for i, row in enumerate(self.rows) if mine(row.request)]
+        self.waiting = [r for r in self.waiting if not matches(r.key)]
+        gone = [i for i, row in enumerate(self.rows) if matches(row.request.key)]
         if gone:
             self._free_slots += [self.rows[i].slot for i in gone]
             self.batch = self.batch.without(gone)
