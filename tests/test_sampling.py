@@ -11,15 +11,8 @@ from transformers.generation.logits_process import (
 )
 
 from shared.contract.decoding import DecodingConfig
-from worker.sampling import (
-    RowParams,
-    apply_repetition_penalty,
-    choose_tokens,
-    gumbel_noise,
-    hash32,
-    row_keys,
-    sampling_distribution,
-)
+from worker.reference import apply_repetition_penalty, sampling_distribution
+from worker.sampling import RowParams, choose_tokens, gumbel_noise, hash32, row_keys
 
 
 def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from worker.batch_state import BatchState, GenerationRequest, Row
 from worker.engine_config import DEFAULT_CONFIG, EngineConfig
@@ -115,10 +114,6 @@ class Engine:
         return self.batch.rows
 
     @property
-    def cache(self) -> DynamicCache | None:
-        return self.batch.cache
-
-    @property
     def busy(self) -> bool:
         return bool(self.waiting or self.rows)
 
@@ -135,10 +130,6 @@ class Engine:
             return True
         running = {row.request.owner for row in self.rows}
         return all(request.owner in running for request in self.waiting)
-
-    @property
-    def mask(self) -> torch.Tensor:
-        return self.batch.mask.view  # [rows, columns] 1 = real token
 
     @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
     def cancel(self, matches: Callable[[Hashable], bool]) -> int:

@@ -145,27 +145,15 @@ class RowParams:
                          self.window, full_rows=none, greedy_rows=none)
 
 
-def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
-    """Penalize every token id in `history` (prompt and output so far), as transformers does:
-    gather those scores, divide positive ones (multiply negative ones) by the penalty, scatter back."""
-    scores = scores.clone()
-    penalize_(scores, history, penalty)
-    return scores
-
-
 def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """`apply_repetition_penalty` in place; returns the history's scores before and after ([rows, n])."""
+    """Penalize every token id in `history` (prompt and output so far) in place, as transformers does:
+    gather those scores, divide positive ones (multiply negative ones) by the penalty, scatter back.
+    Returns the history's scores before and after ([rows, n])."""
     picked = scores.gather(1, history)  # [rows, n]
     column = penalty[:, None]
     penalized = torch.where(picked < 0, picked * column, picked / column)
     scores.scatter_(1, history, penalized)
     return picked, penalized
-
-
-# --- the record the token view shows, one row of floats per generated token (RecordLayout) ---------
-def record_width(top: int) -> int:
-    """token, model log-prob, model top ids + probs, sampled top ids + probs, p(chosen | sampled)."""
-    return RecordLayout(top).width
 
 
 @dataclass
@@ -329,15 +317,6 @@ def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.
     return removed.flip(-1)
 
 
-def _rows_to_redo(params: RowParams, decision: _Decision, short: torch.Tensor) -> torch.Tensor:
-    """Rows the window cannot decide: no or a very large top-k, ties running past its end, or a
-    window that is not provably the row's best tokens."""
-    spilled = decision.spilled | short
-    if len(params.full_rows):
-        spilled = spilled.index_fill(0, params.full_rows, True)
-    return spilled.nonzero().flatten()  # waits for the device: one small transfer
-
-
 def _decide_in_full(scores, model_scores, params, keys, redo, model_total, top):
     """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending);
     with `model_total`, also their records."""
@@ -407,21 +386,3 @@ def _fill(record: torch.Tensor, field: slice, columns: torch.Tensor) -> None:
     """`columns` into the first places of `field`: fewer than `top` when the vocabulary is smaller."""
     start = field.start or 0
     record[:, start:start + columns.shape[1]] = columns
-
-
-def sampling_distribution(scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> torch.Tensor:
-    """[rows, vocab] the distribution each row draws from (0 = removed), through the same window and
-    whole-vocabulary paths as `choose_tokens`; greedy rows: the softmax after the penalty. For tests
-    and the explorer's checks: the engine itself never builds it."""
-    scores = scores.clone()
-    keys = torch.zeros(len(scores), dtype=torch.long, device=scores.device)
-    window = _window(scores, history, params, 0)  # penalizes `scores`
-    decision = _decide(window.values, window.ids, params, keys, complete=False)
-    out = torch.zeros_like(scores).scatter_(1, window.ids, decision.probs)
-    redo = _rows_to_redo(params, decision, window.short)
-    if len(redo):
-        values, index = scores[redo].sort(dim=-1, descending=True, stable=True)
-        full = _decide(values, index, params.rows(redo), keys[redo], complete=True)
-        out[redo] = torch.zeros_like(values).scatter_(1, index, full.probs)
-    greedy = ~params.do_sample
-    return torch.where(greedy[:, None], scores.softmax(dim=-1), out)
