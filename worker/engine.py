@@ -34,8 +34,9 @@ import torch
 from worker.batch_state import BatchState, GenerationRequest, Row
 from worker.engine_config import DEFAULT_CONFIG, EngineConfig
 from worker.fair_share import admission_order, fair_rows_for, rows_to_preempt
+from worker.gumbel import row_keys
 from worker.kv_cache import growable_cache
-from worker.sampling import RowParams, choose_tokens, row_keys
+from worker.sampling import RowParams, Sampler
 from worker.token_record import RecordBook, RecordLayout, TokenSteps
 
 __all__ = ["Engine", "GenerationRequest", "GenerationResult", "batch_size_for", "rows_that_fit"]
@@ -86,6 +87,8 @@ class Engine:
         self.record_top = config.record_top
         self.layout = RecordLayout(self.record_top)
         self.eos_token_id = eos_token_id
+        # chooses each row's token and writes its record (worker/sampling.py); a benchmark may wrap it
+        self.sampler = Sampler(self.record_top, eos_token_id)
         self.max_batch = max_batch
         self.device = device
         self.batch_cap = max_batch  # the configured cap; max_batch may shrink below it after OOM
@@ -97,7 +100,6 @@ class Engine:
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
         self.preempted_rows = 0    # rows that gave way to another student's (run again from their prompt)
-        self.vocab_passes = 0      # vocabulary-wide operations of the last step's token choice
         # seconds of the last decode step's (model, sampling, host) phases; None after a step without
         # one. Read by the worker's metrics (worker/metrics.py); three clock reads a step.
         self.step_times: tuple[float, float, float] | None = None
@@ -288,10 +290,8 @@ class Engine:
         """Choose the next token of each row of `batch` and count it there (its record goes into the
         book); returns which rows chose EOS ([rows] bool, on the host: the step's one transfer back)."""
         keys = torch.from_numpy(row_keys(batch.seeds, batch.steps)).to(self.device)
-        choice = choose_tokens(logits.float(), batch.history.view, batch.params, keys, top=self.record_top,
-                               eos_token_id=self.eos_token_id)
+        choice = self.sampler(logits.float(), batch.history.view, batch.params, keys)
         self._book.write(batch.slots_on_device, batch.steps_on_device, choice.record)
-        self.vocab_passes = choice.vocab_passes
         batch.count_token(choice.tokens)
         return choice.eos
 

@@ -1,6 +1,6 @@
 """The token view's record of every generated token, kept on the device until its row finishes.
 
-Each step, `choose_tokens` gives one row of floats per generated token (worker/sampling.py), laid out
+Each step, the `Sampler` records one row of floats per generated token (worker/sampling.py), laid out
 as `RecordLayout` names them: token id, log-probability under the model, the model's top alternatives
 and those of the distribution sampled from, and the chosen token's probability there. `RecordBook` writes them into
 a preallocated [slots, tokens, width] buffer with one indexed copy per step; a row's record crosses to
