@@ -141,7 +141,6 @@ class Engine:
         self.waiting = [r for r in self.waiting if not matches(r.key)]
         gone = [i for i, row in enumerate(self.rows) if matches(row.request.key)]
         if gone:
-            self._free_slots += [self.rows[i].slot for i in gone]
             self.batch = self.batch.without(gone)
         return before - len(self.waiting) - len(self.rows)
 
@@ -210,8 +209,7 @@ class Engine:
     def _reset_batch(self) -> None:
         self._admitting: list[GenerationRequest] = []
         self._admissible: list[int] = []  # positions in `waiting`, from the last `_should_admit`
-        self._free_slots = list(range(self.batch_cap - 1, -1, -1))
-        self.batch = BatchState.empty(self.device, self.config)
+        self.batch = BatchState.empty(self.device, self.config, list(range(self.batch_cap - 1, -1, -1)))
 
     # --- the fair share (worker/fair_share.py) ------------------------------------------------------
     @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
@@ -223,7 +221,6 @@ class Engine:
         if not gone:
             return
         preempted = [self.rows[i].request for i in gone]
-        self._free_slots += [self.rows[i].slot for i in gone]
         self.batch = self.batch.without(gone)
         self.waiting = preempted + self.waiting
         self.preempted_rows += len(gone)
@@ -259,7 +256,7 @@ class Engine:
         # Token ids the repetition penalty looks at: the prompt, its padding replaced by a real token.
         history = torch.where(mask.bool(), input_ids, input_ids[:, -1:])
         params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top, self.config)
-        slots = [self._free_slots.pop() for _ in batch]
+        slots = self.batch.take_slots(len(batch))
         new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params, self.config)
         eos = self._choose(out.logits[:, -1, :], new)
         first = len(self.rows)
@@ -309,7 +306,6 @@ class Engine:
         now = time.time()
         results = [self._result(batch.rows[i], records[n, :lengths[n]], "eos" if eos[i - first] else "length", now)
                    for n, i in enumerate(finished)]
-        self._free_slots += batch.slots[finished].tolist()
         self.batch = batch.without(finished.tolist())
         return results
 

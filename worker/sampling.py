@@ -22,7 +22,7 @@ alone or in any batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -41,10 +41,36 @@ def top_p_threshold(top_p: float) -> float:
     return 1.0 - float(top_p)
 
 
+@dataclass(frozen=True)
+class HostParams:
+    """The host's copy of the per-row values the fast paths are chosen from (one entry per row), so
+    that rows joining and leaving never read them back from the device."""
+
+    do_sample: np.ndarray  # bool
+    top_k: np.ndarray      # int64; 0 = no cut
+    top_p: np.ndarray      # float64; 1.0 = no cut
+    penalty: np.ndarray    # float64; 1.0 = no penalty
+    record_top: int        # alternatives the record lists: the window holds at least as many
+    tuning: EngineConfig   # the window's limit and tie margin
+
+    def select(self, order: list[int]) -> HostParams:
+        return replace(self, **{name: getattr(self, name)[order] for name in _HOST_COLUMNS})
+
+    def concat(self, other: HostParams) -> HostParams:
+        return replace(self, **{name: np.concatenate([getattr(self, name), getattr(other, name)])
+                                for name in _HOST_COLUMNS})
+
+
+_HOST_COLUMNS = ("do_sample", "top_k", "top_p", "penalty")
+_DEVICE_COLUMNS = ("do_sample", "temperature", "top_k", "top_p", "threshold", "repetition_penalty")
+
+
 @dataclass
 class RowParams:
     """Per-row decoding parameters: tensors on the model's device (one entry per row), and what the
-    host needs to pick fast paths without waiting for the device."""
+    host needs to pick fast paths without waiting for the device. Built once per row from its config
+    (`from_configs`); rows leaving and joining gather and concatenate the device columns on the
+    device (`select`, `concat`), and only the host's summaries are worked out again."""
 
     do_sample: torch.Tensor           # bool
     temperature: torch.Tensor         # float32; 1.0 = no change
@@ -58,6 +84,7 @@ class RowParams:
     full_rows: torch.Tensor           # [n] rows decided over the whole vocabulary (no or a very large top-k)
     greedy_rows: torch.Tensor         # [n] rows that take the argmax
     top_p_rows: torch.Tensor | None = None  # [n] sampling rows with top_p < 1 (None: check every row)
+    host: HostParams | None = None    # the host's copy (None: a subset for `decide_among`, see `rows`)
 
     @classmethod
     def from_configs(cls, configs, device, record_top: int = 0, tuning: EngineConfig = DEFAULT_CONFIG) -> RowParams:
@@ -66,29 +93,49 @@ class RowParams:
         def column(values, dtype):
             return torch.tensor(values, dtype=dtype, device=device)
 
-        sample = np.array([c.do_sample for c in configs], dtype=bool)
-        top_k = np.array([c.top_k or 0 for c in configs], dtype=np.int64)
-        top_p = np.array([c.top_p for c in configs], dtype=np.float64)
-        penalty = np.array([c.repetition_penalty for c in configs], dtype=np.float64)
-        in_window = sample & (top_k > 0) & (top_k <= tuning.window_limit)
+        host = HostParams(do_sample=np.array([c.do_sample for c in configs], dtype=bool),
+                          top_k=np.array([c.top_k or 0 for c in configs], dtype=np.int64),
+                          top_p=np.array([c.top_p for c in configs], dtype=np.float64),
+                          penalty=np.array([c.repetition_penalty for c in configs], dtype=np.float64),
+                          record_top=record_top, tuning=tuning)
+        columns = dict(do_sample=column(host.do_sample, torch.bool),
+                       temperature=column([c.temperature for c in configs], torch.float32),
+                       top_k=column(host.top_k, torch.int64), top_p=column(host.top_p, torch.float32),
+                       threshold=column([top_p_threshold(p) for p in host.top_p], torch.float64).float(),
+                       repetition_penalty=column(host.penalty, torch.float32))
+        return cls._with_summaries(columns, host, torch.device(device))
+
+    def select(self, index: torch.Tensor, order: list[int]) -> RowParams:
+        """Rows `order` (`index`: the same positions, on the device), in that order."""
+        columns = {name: getattr(self, name)[index] for name in _DEVICE_COLUMNS}
+        return self._with_summaries(columns, self.host.select(order), index.device)
+
+    def concat(self, other: RowParams) -> RowParams:
+        """These rows, then `other`'s."""
+        columns = {name: torch.cat([getattr(self, name), getattr(other, name)]) for name in _DEVICE_COLUMNS}
+        return self._with_summaries(columns, self.host.concat(other.host), self.do_sample.device)
+
+    @classmethod
+    def _with_summaries(cls, columns: dict, host: HostParams, device: torch.device) -> RowParams:
+        """The device columns with what the host works out from its copy: which fast paths the rows take
+        (three small index vectors go to the device)."""
+        sample, top_k, top_p = host.do_sample, host.top_k, host.top_p
+        in_window = sample & (top_k > 0) & (top_k <= host.tuning.window_limit)
         largest = int(top_k[in_window].max()) if in_window.any() else 1
-        return cls(
-            do_sample=column(sample, torch.bool), temperature=column([c.temperature for c in configs], torch.float32),
-            top_k=column(top_k, torch.int64), top_p=column(top_p, torch.float32),
-            threshold=column([top_p_threshold(p) for p in top_p], torch.float64).float(),
-            repetition_penalty=column(penalty, torch.float32),
-            any_penalty=bool((penalty != 1.0).any()), any_top_p=bool((sample & (top_p < 1.0)).any()),
-            window=max(largest, record_top, 1) + tuning.tie_margin,
-            full_rows=column(np.flatnonzero(sample & ~in_window), torch.int64),
-            greedy_rows=column(np.flatnonzero(~sample), torch.int64),
-            top_p_rows=column(np.flatnonzero(sample & (top_p < 1.0)), torch.int64),
-        )
+
+        def rows(mask):
+            return torch.tensor(np.flatnonzero(mask), dtype=torch.int64, device=device)
+
+        return cls(**columns, any_penalty=bool((host.penalty != 1.0).any()),
+                   any_top_p=bool((sample & (top_p < 1.0)).any()),
+                   window=max(largest, host.record_top, 1) + host.tuning.tie_margin,
+                   full_rows=rows(sample & ~in_window), greedy_rows=rows(~sample),
+                   top_p_rows=rows(sample & (top_p < 1.0)), host=host)
 
     def rows(self, index: torch.Tensor) -> RowParams:
         """The tensors of rows `index` only (host summaries are not carried over)."""
-        names = ("do_sample", "temperature", "top_k", "top_p", "threshold", "repetition_penalty")
         none = index[:0]
-        return RowParams(*(getattr(self, n)[index] for n in names), self.any_penalty, self.any_top_p,
+        return RowParams(*(getattr(self, n)[index] for n in _DEVICE_COLUMNS), self.any_penalty, self.any_top_p,
                          self.window, full_rows=none, greedy_rows=none)
 
 
