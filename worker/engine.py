@@ -7,13 +7,15 @@ are tested apart. The engine does continuous batching over the model's KV cache:
   attention mask, position ids counted from each row's first real token) and their cache is written
   into the running cache's free rows, right-aligned so every row's next token sits in the last column
   (the running rows are not copied; worker/kv_cache.py);
-- every step feeds each row its last token and chooses the next one per row (worker/sampling.py);
+- every step feeds each row its last token and chooses the next one per row (the `Sampler`,
+  worker/sampling.py);
 - a row that meets EOS or its own max_new_tokens leaves at once and frees its slot: rows from the end
   of the batch move into the freed places; leading cache columns that no remaining row uses are
   dropped once they are a quarter of the width.
 
-The running batch is one `BatchState` (worker/batch_state.py): rows join it with `concat` and leave
-with `without`. Per step the host does the same few things whatever the number of rows: the mask,
+The running batch is one `BatchState` (worker/batch_state.py), the one owner of per-row state and
+of the record book's free slots: rows join it with `concat` and leave with `without`. The engine's
+tuning constants are one `EngineConfig` (worker/engine_config.py). Per step the host does the same few things whatever the number of rows: the mask,
 positions and penalty history grow in place (worker/columns.py), each token's record is written into
 a device buffer (worker/token_record.py), and the only transfer back is one [2, rows] vector (which
 rows chose EOS, and which rows the candidate window could not decide: ties at a cut, rare); a row's
