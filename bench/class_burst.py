@@ -8,7 +8,7 @@ T 0.7, top-p 0.9). Measured on this machine, same model, same process start:
 2. grouped: transformers `generate` on the class's generations grouped by identical config and
    padded (left) into batches of the size the engine uses: the best a notebook user could do;
 3. engine: all generations of the class through `worker.engine.Engine` in this process;
-4. end to end: submissions enqueued with the dashboard's own code (`shared.services.submissions.submit`), one
+4. end to end: submissions enqueued with the dashboard's own code (`shared.services.submit.submit`), one
    `python -m worker` process, until the last result is stored; also p50/p95 submit-to-result.
 
 Prints a table, writes the figures to JSON and ends with `speedup_vs_notebook: <ratio>x`
@@ -36,7 +36,8 @@ from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS, DecodingConfig
 from shared.contract.settings import Settings
 from shared.services.classes import open_class
 from shared.services.store import Store
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from shared.services.workers import served_models
 from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG, notebook_variants
 from worker.engine import Engine, GenerationRequest, batch_size_for

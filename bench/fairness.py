@@ -36,7 +36,8 @@ from shared.contract.records import DONE, FAILED
 from shared.contract.settings import Settings
 from shared.services.classes import open_class
 from shared.services.store import Store, redis_client
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASS = "fairness"

@@ -27,7 +27,8 @@ from shared.contract.problems import Problem
 from shared.contract.settings import Settings
 from shared.services.classes import join_class, open_class
 from shared.services.store import Store, redis_client
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from shared.services.workers import served_models
 
 ROOT = Path(__file__).resolve().parent.parent

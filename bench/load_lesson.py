@@ -224,7 +224,7 @@ def count_votes(store: Store, students: list[Student], key: str, last: dict[str,
     for value in last.values():
         expected[value] += 1
     lost = sum(1 for s in students if s.id not in last) + sum(
-        1 for sid, value in last.items() if stored.get(sid, {}).get("value") != value)
+        1 for sid, value in last.items() if (stored[sid].value if sid in stored else None) != value)
     lost += max(0, len(students) - shown)
     counted = tally.answered if tally else 0
     duplicated = max(0, len(stored) - len(students)) + max(0, counted - len(students)) + max(0, shown - len(students))

@@ -28,7 +28,8 @@ from shared.contract.problems import Problem
 from shared.contract.settings import Settings
 from shared.services.classes import open_class
 from shared.services.store import Store, redis_client
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
 from shared.teaching.pattern_sandbox import ChildSlots
 from worker.checking import CheckPool

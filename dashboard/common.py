@@ -19,6 +19,7 @@ from shared.contract.i18n import t
 from shared.contract.problems import Problem
 from shared.contract.settings import Settings, redact_url
 from shared.contract.tokens import count_gpt2_tokens
+from shared.services.cancel import cancel
 from shared.services.classes import Knock, Student, open_class_once, student_of
 from shared.services.door import TrustedProxies, client_address
 from shared.services.moderation import (
@@ -31,10 +32,12 @@ from shared.services.moderation import (
     sign_membership,
 )
 from shared.services.names import name_keys
+from shared.services.progress import progress
 from shared.services.roster import on_roster
 from shared.services.sessions import Session, browser_id, is_revoked, issue, new_sign_in, revoke, verify
 from shared.services.store import Store, redis_client
-from shared.services.submissions import cancel, new_request_id, progress, submit
+from shared.services.submit import submit
+from shared.services.validation import new_request_id
 from shared.services.workers import served_models
 from shared.teaching.pattern_sandbox import ChildSlots
 

@@ -16,7 +16,7 @@ from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, s
 from shared.contract.problems import Problem
 from shared.contract.records import FAILED, Output, Request
 from shared.services.classes import Student
-from shared.services.submissions import build_explore_request
+from shared.services.validation import build_explore_request
 from shared.teaching.explorer import reshape, top_table
 
 PROBABILITY = st.column_config.ProgressColumn  # shaded bars 0..1: the token view's "heat"

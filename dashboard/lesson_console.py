@@ -40,7 +40,7 @@ def lesson_console(store: Store, settings: Settings, token: str) -> None:
     found, errors = available_lessons(settings)
     if errors:
         st.error("\n\n".join([tr("lesson.file_errors"), *(f"- {e.message(lang())}" for e in errors)]))
-    codes = [c["code"] for c in list_classes(store)]
+    codes = [c.code for c in list_classes(store)]
     if not codes:
         return
     code = st.selectbox(tr("lesson.pick_class"), codes, key="lesson-class")
@@ -129,7 +129,7 @@ def who_answered(store: Store, code: str) -> None:
     st.text(tr("lesson.answered_count", answered=len(found), students=len(students)))
     labels = running.step.task.config_labels() if running.step.task else []
     st.dataframe(pd.DataFrame([{tr("lesson.col.student"): student_label(raw),
-                                tr("lesson.col.answer"): answer_text(running.question, found[i]["value"], lang(), labels)
+                                tr("lesson.col.answer"): answer_text(running.question, found[i].value, lang(), labels)
                                 if i in found else ""} for i, raw in students.items()],
                               columns=[tr("lesson.col.student"), tr("lesson.col.answer")]), hide_index=True)
     tally_view(running, lessons.class_tally(store, running))

@@ -27,6 +27,7 @@ from shared.contract.records import (
     Progress,
 )
 from shared.services.gallery import diff_pieces
+from shared.services.moderation import Note
 
 COLLAPSED_LINES = 6     # a long output shows its first lines; the rest is one click away ("show all")
 COLLAPSED_CHARS = 480   # ... or its first characters, when the model wrote few line breaks
@@ -35,7 +36,7 @@ CURSOR = "▍"            # ends the text of a generation still being written (b
 STREAM_COLUMNS = 3      # streamed cards side by side, as the finished results are
 
 
-def output_card(output: Output, show_student: bool = False, note: dict | None = None, metrics: bool = False,
+def output_card(output: Output, show_student: bool = False, note: Note | None = None, metrics: bool = False,
                 collapse: bool = False, own: bool = False):
     """One generated text in a bordered card: config and seed on top, the text, its facts, the
     instructor's marks (`note`, from shared/moderation.annotations; `own`: shown to its author, so a
@@ -105,14 +106,14 @@ def output_text(text: str, key: str, collapse: bool) -> None:
         st.text(text)
 
 
-def note_marks(note: dict, own: bool = False) -> None:
+def note_marks(note: Note, own: bool = False) -> None:
     """The instructor's star, hidden flag and comment, inside the card they are about."""
-    if note.get("starred"):
+    if note.starred:
         st.text(tr("gallery.starred_mark"))
-    if note.get("hidden"):
+    if note.hidden:
         st.text(tr("card.hidden_own") if own else tr("gallery.hidden_mark"))
-    if note.get("comment"):
-        st.text(tr("gallery.comment_mark", comment=note["comment"]))
+    if note.comment:
+        st.text(tr("gallery.comment_mark", comment=note.comment))
 
 
 def queue_message(view: Progress) -> str:

@@ -9,7 +9,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 
@@ -86,7 +87,7 @@ def test_explore_job_stores_the_next_token_logits(settings, store, workers):
     import numpy as np
     import torch
 
-    from shared.services.submissions import build_explore_request
+    from shared.services.validation import build_explore_request
     from worker.model import load_model
 
     request = build_explore_request(settings, class_code=TEST_CLASS, student="ana", prompt=NOTEBOOK_PROMPT,
@@ -138,8 +139,8 @@ def test_ablation_run_through_the_queue_gives_a_full_effect_matrix(settings, sto
     from shared.services.gallery import class_stats, group_summaries
 
     groups = group_summaries(store, TEST_CLASS, class_stats(store, TEST_CLASS))
-    assert len(groups) == 4 and all(g["count"] == 3 for g in groups)
-    assert {g["label"].split(" · ")[0] for g in groups} == set(variants)
+    assert len(groups) == 4 and all(g.count == 3 for g in groups)
+    assert {g.label.split(" · ")[0] for g in groups} == set(variants)
 
 
 def test_a_malformed_request_in_the_queue_fails_alone_and_the_worker_goes_on(settings, store, connection, workers):

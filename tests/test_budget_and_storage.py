@@ -11,7 +11,8 @@ from shared.contract.decoding import NOTEBOOK_PROMPT
 from shared.contract.problems import Problem
 from shared.services.classes import open_class
 from shared.services.store import Store
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 BIG = {"strategy": "sampling", "temperature": 1.0, "max_new_tokens": 1000}

@@ -5,7 +5,8 @@ import pytest
 from shared.contract.decoding import PRESETS
 from shared.contract.problems import Problem
 from shared.services.classes import JOINS_PER_BROWSER_PER_HOUR, close_class, join_class
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 

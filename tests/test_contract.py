@@ -15,10 +15,12 @@ from shared.contract.keys import Keys
 from shared.contract.problems import Problem
 from shared.contract.records import (
     ABLATION,
+    ClassInfo,
     Item,
     Output,
     OutputStats,
     Request,
+    StudentInfo,
     Submission,
     TokenDetails,
     TokenStep,
@@ -113,3 +115,111 @@ def test_gallery_groups_name_the_variant_only_in_the_ablation_lab():
     assert gallery_group("decoding", item, "m") == ("m|greedy|rep=1.1|max=80", "greedy · rep 1.1 · 80 tok · m")
     key, label = gallery_group(ABLATION, item, "m")
     assert key == "m|ablation|full|greedy|rep=1.1|max=80" and label.startswith("full · greedy")
+
+
+def layout_rows() -> list[tuple[str, str, str]]:
+    """(key pattern, type, what it holds) of each row of keys.py's layout table."""
+    rows = []
+    for line in keys_module.__doc__.splitlines():
+        if line.startswith("    {p}:"):
+            key, kind, rest = re.fullmatch(r"    (.+?) {2,}(\S+) +(.*)", line).groups()  # keys hold single spaces
+            rows.append((key, kind, rest))
+    return rows
+
+
+def test_the_layout_table_names_only_records_that_exist():
+    from shared.contract import packed_tokens, records
+    from shared.services import lessons
+
+    named = {word for _, _, holds in layout_rows() for word in re.findall(r"\b([A-Z]\w+)(?= JSON\b| bytes\b|:)", holds)}
+    assert {"ClassInfo", "StudentInfo", "WorkerInfo", "Submission", "Output", "PartialText", "Answer"} <= named
+    for name in named:
+        assert any(hasattr(module, name) for module in (records, packed_tokens, lessons)), name
+
+
+def test_class_and_student_records_round_trip_and_read_what_older_code_stored():
+    info = ClassInfo(created_at=1.0, open=False, locked=True, expected=30, closed_at=2.0)
+    assert ClassInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
+    assert ClassInfo.from_dict({"created_at": 5, "open": True}) == ClassInfo(created_at=5.0, open=True)
+    assert ClassInfo(created_at=5.0, open=True).to_dict() == {"created_at": 5.0, "open": True, "locked": False,
+                                                             "expected": 0}
+    student = StudentInfo(name="María", label="María · 2", joined_at=3.0, rejoin=2, removed_at=4.0)
+    assert StudentInfo.from_dict(json.loads(json.dumps(student.to_dict()))) == student
+    assert StudentInfo.from_dict({"name": "Ana", "label": "Ana", "joined_at": 1}) == StudentInfo("Ana", "Ana", 1.0)
+    with pytest.raises(Problem.Invalid):
+        StudentInfo.from_dict({"name": "Ana", "joined_at": 1})  # no label: damaged
+
+
+def test_every_key_a_class_session_writes_has_the_type_the_layout_table_says(store, settings, connection):
+    """A class's session through the services (join, submit, publish, moderate, a lesson, a worker); then
+    every key under the prefix is matched to its row of the table and Redis's TYPE compared with it."""
+    from devtools.factories import store_outputs
+    from shared.contract.records import PartialText
+    from shared.services import lessons, workers
+    from shared.services.classes import Knock, join_class
+    from shared.services.gallery import GalleryQuery, publish, query
+    from shared.services.moderation import (
+        log_in_instructor,
+        server_secret,
+        set_comment,
+        set_hidden,
+        set_star,
+    )
+    from shared.services.roster import remove_students
+    from shared.services.sessions import revoke
+    from shared.services.submit import submit
+    from shared.services.validation import build_request
+    from shared.teaching.lessons import BUILT_IN_FOLDER, load_folder
+    from tests.conftest import TEST_CLASS
+
+    code, prefix = TEST_CLASS, settings.key_prefix
+    token = log_in_instructor(store, settings, settings.instructor_password, "s", "10.0.0.1", browser="b").token
+    log_in_instructor(store, settings, "wrong", "s", "10.0.0.2")
+    server_secret(store, settings)
+    ana = join_class(store, code, "Ana", knock=Knock(browser="b1", address="10.0.0.3"))
+    bea = join_class(store, code, "Bea")
+    request = build_request(settings, class_code=code, student="Ana", student_id=ana.id, prompt="Hola",
+                            configs=[{"strategy": "greedy", "max_new_tokens": 4}], seed=1, model=settings.model,
+                            checks=[{"id": "custom", "kind": "regex", "pattern": "a+"}])
+    submit(store, settings, request)
+    store.set_progress({request.id: 1}, {request.id: [PartialText(0, "x", 1)]})
+    store.request_cancel(request.id)
+    store.save_vocabulary("m", ["a", "b"])
+    store.complete_exploration(make_request(code, id="explore-1"), b"\0\0\0\0", [1], {"1": "b"})
+    first = make_output(0, code, student_id=ana.id)
+    publish(store, make_request(code, id=first.submission_id, student_id=ana.id), [first],
+            details={first.id: TokenDetails((1,), (-0.1,), "length")}, cache_keys={first.id: "d" * 64})
+    store_outputs(store, [make_output(1, code, student_id=bea.id)])
+    query(store, code, GalleryQuery(lab="decoding"))
+    set_star(store, settings, token, code, "s0:0", True)
+    set_hidden(store, settings, token, code, "s1:0", True)
+    set_comment(store, settings, token, code, "s0:0", "mirad")
+    found, _ = load_folder(BUILT_IN_FOLDER)
+    notebook = next(lesson for lesson in found if lesson.id == "decoding")
+    lessons.start(store, settings, token, code, notebook)
+    lessons.go_to(store, settings, token, code, [s.id for s in notebook.steps].index("1.2-predict"))
+    lessons.open_question(store, settings, token, code)
+    lessons.answer(store, ana, lessons.current(store, code).question_key, 1)
+    workers.announce(store, WorkerInfo(name="w1", model="m"), ttl=60)
+    revoke(store, "sign-in", until=9e9)
+    remove_students(store, settings, token, code, [bea.id])
+
+    rows = [(len(re.sub(r"\{[^}]*\}", "", key)), key, _pattern(key, prefix), kind) for key, kind, _ in layout_rows()]
+    seen = set()
+    for raw in connection.scan_iter(match=f"{prefix}:*"):
+        key = raw.decode()
+        matching = [(literal, row, kind) for literal, row, pattern, kind in rows if pattern.fullmatch(key)]
+        assert matching, f"{key} is in no row of the layout table"
+        _, row, kind = max(matching)  # the most specific row: ...:joins:browser:{hash} over ...:joins:{minute}
+        assert connection.type(key).decode() == kind, f"{key}: Redis says {connection.type(key)}, the table {kind}"
+        seen.add(row)
+    not_left = {"{p}:submitting:{code}:{student id}",  # the submit lock, released by now
+                "{p}:model:{model}"}                   # RQ's queue: its keys are under rq:*
+    assert {row for _, row, _, _ in rows} - seen == not_left
+
+
+def _pattern(key: str, prefix: str) -> re.Pattern:
+    """A layout row's key as a regex: `{p}` is the prefix, any other placeholder one or more characters."""
+    parts = re.split(r"(\{[^}]*\})", key)
+    return re.compile("".join(re.escape(prefix) if part == "{p}" else ".+" if part.startswith("{") else re.escape(part)
+                              for part in parts))

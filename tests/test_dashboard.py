@@ -311,7 +311,8 @@ def test_the_demo_class_is_opened_once_and_stays_closed_after_a_restart(app_env,
 
 def test_a_press_that_landed_despite_an_error_is_followed_not_duplicated(app_env, settings, store):
     from shared.contract.decoding import PRESETS
-    from shared.services.submissions import build_request, submit
+    from shared.services.submit import submit
+    from shared.services.validation import build_request
 
     app = joined_app()
     app.switch_page("views/decoding.py").run()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from rq import Queue
 
+from shared.services.cancel import cancel
 from shared.services.gallery import publish
 from shared.services.moderation import failed_submissions, instructor_token, requeue_failed, set_star
-from shared.services.submissions import build_request, cancel, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS, wait_for
 from tests.test_dashboard import app_env, joined_app, texts  # noqa: F401 - app_env is a fixture
 from tests.test_gallery import make_output, store_outputs

@@ -199,7 +199,8 @@ def test_console_workers_read_consistently_with_translated_headers(app_env, stor
 
 def test_console_counts_what_waits_and_says_it_is_live(app_env, store, settings):
     from shared.contract.decoding import PRESETS
-    from shared.services.submissions import build_request, submit
+    from shared.services.submit import submit
+    from shared.services.validation import build_request
 
     app = console(settings)
     assert any(f"Queue of model {settings.model}: 0 waiting · 0 running" in t for t in texts(app))
@@ -276,9 +277,10 @@ def test_the_projector_view_shows_the_instructors_comment(app_env, store, settin
 
 def own_card_page():
     from dashboard.widgets import output_card
+    from shared.services.moderation import Note
     from tests.test_gallery import make_output
 
-    output_card(make_output(5), note={"starred": False, "hidden": True, "comment": "Demasiado largo"}, own=True)
+    output_card(make_output(5), note=Note(starred=False, hidden=True, comment="Demasiado largo"), own=True)
 
 
 def test_a_students_own_card_says_the_instructor_hid_it_and_shows_the_comment(app_env):

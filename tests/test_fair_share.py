@@ -123,7 +123,9 @@ def test_the_bystander_finishes_first_and_the_hog_gets_its_rows_back(tiny):
 # --- through the real worker and Redis ----------------------------------------------------------------
 def test_a_bystanders_small_job_sent_after_a_maximal_job_finishes_long_before_it(settings, store, workers):
     from shared.contract.decoding import NOTEBOOK_PROMPT
-    from shared.services.submissions import build_request, cancel, submit
+    from shared.services.cancel import cancel
+    from shared.services.submit import submit
+    from shared.services.validation import build_request
     from tests.conftest import TEST_CLASS, wait_for
 
     workers.start()

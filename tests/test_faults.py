@@ -5,7 +5,7 @@ import signal
 from rq import Queue
 from rq.job import Job
 
-from shared.services.submissions import submit
+from shared.services.submit import submit
 from tests.conftest import TEST_CLASS, wait_for
 from tests.test_batch_worker import notebook_request
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from devtools.factories import make_output, store_outputs
 from shared.contract.decoding import DecodingConfig
 from shared.contract.problems import Problem
-from shared.services.submissions import build_request
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),

@@ -17,6 +17,7 @@ from shared.services.gallery import (
 )
 from shared.services.moderation import (
     NotAllowed,
+    Note,
     annotations,
     export_csv,
     export_rows,
@@ -76,8 +77,8 @@ def test_only_the_instructor_stars_hides_and_comments_and_students_then_see_it(s
     student_view, total = query(store, TEST_CLASS, GalleryQuery())
     assert ids(student_view) == ["s2:0", "s0:0"] and total == 2
     assert len(query(store, TEST_CLASS, GalleryQuery(), include_hidden=True)[0]) == 3
-    assert annotations(store, TEST_CLASS, ["s2:0"])["s2:0"] == {"starred": True, "hidden": False,
-                                                                 "comment": "Mirad la repetición <b>aquí</b>"}
+    assert annotations(store, TEST_CLASS, ["s2:0"])["s2:0"] == Note(starred=True, hidden=False,
+                                                                     comment="Mirad la repetición <b>aquí</b>")
     assert ids(spotlight(store, TEST_CLASS)) == ["s2:0"]
     assert len(class_stats(store, TEST_CLASS)) == 2 and len(class_stats(store, TEST_CLASS, True)) == 3
     set_hidden(store, settings, token, TEST_CLASS, "s1:0", False)  # reversible, nothing was deleted
@@ -107,22 +108,22 @@ def test_summaries_charts_diff_and_greedy_comparison(store):
     ]
     store_outputs(store, outputs)
     stats = class_stats(store, TEST_CLASS)
-    summaries = {s["key"]: s for s in group_summaries(store, TEST_CLASS, stats)}
+    summaries = {s.key: s for s in group_summaries(store, TEST_CLASS, stats)}
     greedy, hot, full, topic_only = (outputs[i].group_key for i in (0, 3, 4, 5))
-    assert summaries[greedy]["count"] == 2 and summaries[hot]["loop_rate"] == 1.0
-    assert summaries[greedy]["label"] == "greedy · rep 1.1 · 80 tok · m"
-    assert summaries[full]["checks"] == {"three_bullets": 1.0} and summaries[full]["label"].startswith("full · ")
+    assert summaries[greedy].count == 2 and summaries[hot].loop_rate == 1.0
+    assert summaries[greedy].label == "greedy · rep 1.1 · 80 tok · m"
+    assert summaries[full].checks == {"three_bullets": 1.0} and summaries[full].label.startswith("full · ")
     assert groups_differing_from_greedy(store, TEST_CLASS, prompt_hash("P")) == {hot, full, topic_only}
     charts = chart_rows(stats)
-    assert [(r["temperature"], r["loop_rate"]) for r in charts["temperature"]] == [(0.3, 0.0), (1.5, 1.0)]
-    assert {(r["variant"], r["rate"]) for r in charts["checks"]} == {("full", 1.0), ("topic_only", 0.0)}
+    assert [(r["temperature"], r["loop_rate"]) for r in charts.temperature] == [(0.3, 0.0), (1.5, 1.0)]
+    assert {(r["variant"], r["rate"]) for r in charts.checks} == {("full", 1.0), ("topic_only", 0.0)}
     assert word_diff("the cat sat", "the dog sat down") == "the [-cat-] {+dog+} sat {+down+}"
 
 
 def test_the_roster_counts_submissions(store, settings):
     from shared.services.classes import join_class
     from shared.services.roster import roster
-    from shared.services.submissions import submit
+    from shared.services.submit import submit
     from tests.test_batch_worker import notebook_request
 
     ana = join_class(store, TEST_CLASS, "ana")

@@ -145,7 +145,7 @@ def test_the_instructor_leads_the_built_in_lesson_for_three_students(dashboard_u
 
     key = "decoding/1.2-blind"
     found = lessons.answers(store, TEST_CLASS, key)
-    assert len(found) == 3 and sorted(a["label"] for a in found.values()) == ["Ana", "Bruno", "Chloe"]
+    assert len(found) == 3 and sorted(a.label for a in found.values()) == ["Ana", "Bruno", "Chloe"]
     for name in ("present-tally-es.png", "present-blind-es.png", "present-reveal-es.png", "lesson-student-en.png",
                  "present-reveal-1080-es.png"):
         shutil.copy(ARTIFACTS / name, DOCS / name)

@@ -65,7 +65,7 @@ def test_a_student_lands_on_the_step_with_the_lab_prefilled_and_answers(app_env,
     submit.click().run()
     assert any("Answer saved" in s.value for s in app.success)
     key = lessons.current(store, TEST_CLASS).question_key
-    assert list(lessons.answers(store, TEST_CLASS, key).values())[0]["value"] == 1
+    assert list(lessons.answers(store, TEST_CLASS, key).values())[0].value == 1
     lessons.close_question(store, settings, token, TEST_CLASS)
     app.run()
     assert any("The question is closed" in c.value for c in app.caption)
@@ -151,7 +151,7 @@ def test_a_blind_comparison_is_guessed_on_the_page_and_revealed_beside_the_guess
     for number, truth in enumerate(running.blind.truth):
         app.radio(key=f"q-{running.question_key}-{number}").set_value(labels[truth])
     [b for b in app.button if b.label == "Send answer"][0].click().run()
-    assert list(lessons.answers(store, TEST_CLASS, running.question_key).values())[0]["value"] == list(running.blind.truth)
+    assert list(lessons.answers(store, TEST_CLASS, running.question_key).values())[0].value == list(running.blind.truth)
     lessons.reveal(store, settings, token, TEST_CLASS)
     app.run()
     assert f"Made by: {labels[running.blind.truth[0]]}" in texts(app)

@@ -66,7 +66,7 @@ def test_one_answer_per_student_changeable_until_closed_then_refused(store, sett
     lessons.open_question(store, settings, token, TEST_CLASS)
     for value in (0, 1, 1, 1):  # a change, then retries of the same answer
         lessons.answer(store, ana, running.question_key, value)
-    assert lessons.answers(store, TEST_CLASS, running.question_key)[ana.id]["value"] == 1
+    assert lessons.answers(store, TEST_CLASS, running.question_key)[ana.id].value == 1
     assert lessons.class_tally(store, lessons.current(store, TEST_CLASS)).counts == [0, 1, 0, 0]
     lessons.close_question(store, settings, token, TEST_CLASS)
     with pytest.raises(Problem.Invalid) as raised:

@@ -28,11 +28,11 @@ def test_worker_exits_with_one_clear_line_when_the_model_cannot_load(settings, t
 
 
 def test_dashboard_and_shared_never_import_torch_or_transformers():
-    code = ("import sys; import dashboard.common, dashboard.widgets, shared.services.submissions, shared.services.store, "
+    code = ("import sys; import dashboard.common, dashboard.widgets, shared.services.submit, shared.services.store, "
             "devtools.embedded_redis, shared.services.workers; "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
-    code = "import sys, shared.services.submissions, shared.services.classes; print('streamlit' in sys.modules)"
+    code = "import sys, shared.services.submit, shared.services.progress, shared.services.classes; print('streamlit' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr

@@ -33,7 +33,8 @@ from shared.contract.settings import Settings
 from shared.services.classes import open_class
 from shared.services.gallery import publish
 from shared.services.store import Store
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import ROOT, TEST_CLASS, settings_env, wait_for
 
 SUBMISSIONS = 3

@@ -8,7 +8,8 @@ from shared.contract.packed_tokens import PackedTokens
 from shared.services.classes import class_info, close_class, open_class
 from shared.services.gallery import publish
 from shared.services.retention import DAY_SECONDS, deletion_time, purge_expired_classes
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.test_dashboard import app_env  # noqa: F401 - a fixture
 
 
@@ -36,7 +37,7 @@ def test_a_closed_class_is_deleted_after_its_retention_and_the_others_stay(setti
     gone = [run_in(store, settings, "old-class", f"s{i}", i) for i in range(3)]
     kept = run_in(store, settings, "live-class", "s1", 9)
     close_class(store, "old-class")
-    closed_at = class_info(store, "old-class")["closed_at"]
+    closed_at = class_info(store, "old-class").closed_at
     assert deletion_time(class_info(store, "old-class"), settings) == closed_at + 30 * DAY_SECONDS
     assert purge_expired_classes(store, settings, now=closed_at + 29 * DAY_SECONDS) == []
     assert purge_expired_classes(store, settings, now=closed_at + 30 * DAY_SECONDS + 1) == ["old-class"]
@@ -53,7 +54,7 @@ def test_an_open_or_reopened_class_and_a_retention_of_zero_keep_everything(setti
     open_class(store, "kept")
     request = run_in(store, settings, "kept", "s1", 1)
     close_class(store, "kept")
-    later = class_info(store, "kept")["closed_at"] + 365 * DAY_SECONDS
+    later = class_info(store, "kept").closed_at + 365 * DAY_SECONDS
     assert purge_expired_classes(store, replace(settings, retention_days=0), now=later) == []
     open_class(store, "kept")  # reopened: no deletion date any more
     assert deletion_time(class_info(store, "kept"), settings) is None
@@ -67,7 +68,7 @@ def test_the_console_offers_the_export_beside_a_closed_classs_deletion_date(app_
     from tests.test_dashboard_lesson import console
 
     close_class(store, "clase-test")
-    date = time.strftime("%Y-%m-%d", time.localtime(class_info(store, "clase-test")["closed_at"] + 30 * DAY_SECONDS))
+    date = time.strftime("%Y-%m-%d", time.localtime(class_info(store, "clase-test").closed_at + 30 * DAY_SECONDS))
     for lang, words in (("en", "will be deleted on"), ("es", "se borrarán el")):
         app = console(settings, lang)
         shown = [c.value for c in app.caption if date in c.value]

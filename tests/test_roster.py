@@ -24,7 +24,8 @@ from shared.services.roster import (
     set_expected_size,
 )
 from shared.services.sessions import rejoin_code
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 

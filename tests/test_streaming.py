@@ -8,7 +8,9 @@ import time
 
 from shared.contract.decoding import NOTEBOOK_PROMPT
 from shared.contract.records import DONE, RUNNING
-from shared.services.submissions import build_request, progress, submit
+from shared.services.progress import progress
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 SHORT, LONG = 6, 400  # tokens: one card ends long before the other

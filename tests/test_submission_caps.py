@@ -12,7 +12,8 @@ import pytest
 
 from devtools.sandbox_children import ChildCounter
 from shared.contract.problems import Problem
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
 from shared.teaching.pattern_sandbox import ChildSlots
 from tests.conftest import TEST_CLASS

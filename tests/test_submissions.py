@@ -1,4 +1,4 @@
-"""shared/services/submissions.py: bad input gets a clear message in the student's language and nothing is queued."""
+"""Submitting (shared/services/validation.py, submit.py): bad input gets a clear message in the student's language and nothing is queued."""
 
 import pytest
 from rq import Queue
@@ -6,7 +6,9 @@ from rq import Queue
 from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
 from shared.contract.problems import Problem
 from shared.services.classes import close_class
-from shared.services.submissions import build_request, progress, submit
+from shared.services.progress import progress
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
 
 PRESET_CONFIGS = [p.to_dict() for p in PRESETS.values()]
@@ -208,7 +210,7 @@ def test_bidirectional_controls_are_refused_in_prompts_and_removed_from_names(se
 
 def test_the_result_cache_is_scoped_to_a_class():
     from shared.contract.decoding import DecodingConfig
-    from shared.services.submissions import cache_key
+    from shared.services.cache_identity import cache_key
 
     config = DecodingConfig.from_dict(PRESET_CONFIGS[1])
     assert cache_key("clase-a", "m", "p", config, 1) != cache_key("clase-b", "m", "p", config, 1)
@@ -218,7 +220,7 @@ def test_the_result_cache_is_scoped_to_a_class():
 def test_a_pending_submission_whose_rq_job_ended_is_failed_with_a_reason(settings, store, connection):
     from rq.job import Job, JobStatus
 
-    from shared.services.submissions import reconcile_pending
+    from shared.services.lost_jobs import reconcile_pending
 
     _, ended = attempt(settings, store)
     _, alive = attempt(settings, store, seed=2)
@@ -229,3 +231,45 @@ def test_a_pending_submission_whose_rq_job_ended_is_failed_with_a_reason(setting
     assert store.submission(alive.id).status == "queued" and store.pending_count(TEST_CLASS) == 1
     attempt(settings, store, seed=3)
     attempt(settings, store, seed=4)  # the ended one no longer counts against the active limit
+
+
+def test_new_jobs_name_the_failure_callback_where_it_lives_and_the_old_path_still_resolves():
+    """Jobs enqueued before the split name `shared.services.submissions.job_failed`; RQ imports that
+    path when such a job fails, so it must keep resolving to the same callback."""
+    from rq.utils import import_attribute
+
+    from shared.services import lost_jobs
+    from shared.services.submit import ON_FAILURE
+
+    assert import_attribute(ON_FAILURE) is lost_jobs.job_failed
+    assert import_attribute("shared.services.submissions.job_failed") is lost_jobs.job_failed
+
+
+def test_a_job_queued_with_the_old_callback_path_still_fails_its_submission(settings, store, connection):
+    from rq.job import Job
+    from rq.timeouts import UnixSignalDeathPenalty
+
+    _, request = attempt(settings, store)
+    connection.hset(Job.key_for(request.id), "failure_callback_name", "shared.services.submissions.job_failed")
+    job = Job.fetch(request.id, connection=connection)
+    job.retries_left = 0  # RQ has no retry left: the callback ends the submission
+    job.execute_failure_callback(UnixSignalDeathPenalty, None, None, None)  # as RQ's cleanup calls it
+    record = store.submission(request.id)
+    assert record.status == "failed" and record.error.code == "worker_lost"
+
+
+def test_a_prompt_is_cleaned_as_the_model_will_see_it_without_redis():
+    from shared.contract.decoding import DecodingConfig
+    from shared.services.validation import check_context, clean_prompt
+
+    assert clean_prompt("uno\r\ndos\rtres\tcuatro", 100) == "uno\ndos\ntres\tcuatro"
+    for prompt, code in [(b"bytes", "not_text"), ("\ud800", "not_text"), (" \n", "empty_prompt"),
+                         ("x" * 11, "prompt_too_long_chars"), ("a\x07b", "control_characters"),
+                         ("a\u202eb", "bidi_characters")]:
+        with pytest.raises(Problem.Invalid) as refused:
+            clean_prompt(prompt, 10)
+        assert refused.value.problems[0].code == code
+    check_context(1000, [DecodingConfig(max_new_tokens=24)], context=1024)
+    with pytest.raises(Problem.Invalid) as refused:
+        check_context(1001, [DecodingConfig(max_new_tokens=8), DecodingConfig(max_new_tokens=24)], context=1024)
+    assert refused.value.problems[0].params == {"prompt_tokens": 1001, "max_new_tokens": 24, "context": 1024}

@@ -11,7 +11,8 @@ from rq import Queue
 from rq.job import Job
 
 from shared.contract.decoding import NOTEBOOK_PROMPT, PRESETS
-from shared.services.submissions import build_request, submit
+from shared.services.submit import submit
+from shared.services.validation import build_request
 from shared.teaching.ablation import NOTEBOOK_ABLATION_CONFIG
 from tests.conftest import TEST_CLASS, wait_for
 
@@ -196,7 +197,7 @@ def test_identical_generations_in_flight_run_once_and_everyone_gets_the_text(set
 
 
 def test_a_student_cancels_a_queued_and_a_running_submission(settings, store, connection, workers):
-    from shared.services.submissions import cancel
+    from shared.services.cancel import cancel
 
     # Eight long rows fill the engine (max_batch 8), so the second submission stays in the queue.
     long_rows = [{"strategy": "sampling", "temperature": 0.5 + i / 8, "max_new_tokens": 900} for i in range(8)]
@@ -235,7 +236,7 @@ class CancelsAtStep(torch.nn.Module):
 
 def test_a_cancel_that_lands_after_the_last_token_still_ends_the_submission_cancelled(settings, store, connection):
     """Cancel said yes, so the submission must not turn up done (and in the gallery) a moment later."""
-    from shared.services.submissions import cancel
+    from shared.services.cancel import cancel
 
     request = decoding_request(settings, "late", max_new_tokens=4)
     submit(store, settings, request)
@@ -252,7 +253,7 @@ def test_a_cancel_that_lands_after_the_last_token_still_ends_the_submission_canc
 
 
 def test_cancel_says_no_once_the_submission_is_done(settings, store, connection):
-    from shared.services.submissions import cancel
+    from shared.services.cancel import cancel
 
     request = decoding_request(settings, "slow-to-click", max_new_tokens=2)
     submit(store, settings, request)

@@ -42,10 +42,12 @@ from shared.contract.packed_tokens import PackedTokens
 from shared.contract.problems import Problem
 from shared.contract.records import DONE, EXPLORE, Output, PartialText, Request
 from shared.contract.settings import Settings
+from shared.services.cache_identity import cache_key
 from shared.services.gallery import publish
+from shared.services.lost_jobs import reconcile_pending
 from shared.services.retention import purge_expired_classes
 from shared.services.store import Store
-from shared.services.submissions import cache_key, check_context, clean_prompt, reconcile_pending, validate_request
+from shared.services.validation import check_context, clean_prompt, validate_request
 from worker.checking import CheckPool
 from worker.engine import Engine, GenerationRequest, GenerationResult, batch_size_for
 from worker.metrics import WorkerMetrics

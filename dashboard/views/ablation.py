@@ -19,7 +19,7 @@ from dashboard.lab_widgets import past_submissions, plain
 from dashboard.lesson_step import lesson_step, results_hidden
 from dashboard.widgets import live_banner, pass_rate_chart, progress_banner, prompt_line
 from shared.contract.records import Output, Request
-from shared.services.submissions import build_request
+from shared.services.validation import build_request
 from shared.teaching.ablation import (
     DEFAULT_SAMPLES,
     INSTRUCTIONS,

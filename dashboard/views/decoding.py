@@ -23,8 +23,8 @@ from dashboard.lesson_step import lesson_step, results_hidden
 from dashboard.widgets import live_banner, output_card, progress_banner
 from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, STRATEGIES, TRANSFORMERS_DEFAULT_TOP_K
 from shared.contract.records import Output
-from shared.services.moderation import annotations
-from shared.services.submissions import build_request
+from shared.services.moderation import Note, annotations
+from shared.services.validation import build_request
 from shared.teaching.sweeps import SWEEP_NAMES, sweep
 
 COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
@@ -121,7 +121,7 @@ def run(configs: list[dict], text: str, run_seed) -> None:
         seed=run_seed, model=model, request_id=request_id))
 
 
-def show_output(output: Output, note: dict) -> None:
+def show_output(output: Output, note: Note) -> None:
     output_card(output, note=note, metrics=True, collapse=True, own=True)
     if output.cached_from:
         st.text("♻ " + tr("decoding.cached"))

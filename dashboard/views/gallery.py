@@ -30,7 +30,7 @@ from shared.services.gallery import (
     query,
     stats_matching,
 )
-from shared.services.moderation import annotations, set_comment, set_hidden, set_star, spotlight
+from shared.services.moderation import Note, annotations, set_comment, set_hidden, set_star, spotlight
 
 PAGE_SIZE = 20
 COMPARE_CHOICES = 300  # outputs the compare pickers offer: every one the filters keep, up to this many
@@ -43,7 +43,7 @@ if not redis_ok(store):
 if joined:
     code = joined.code
 elif token:
-    codes = [c["code"] for c in list_classes(store)]
+    codes = [c.code for c in list_classes(store)]
     code = st.selectbox(tr("instructor.class"), codes) if codes else ""
 else:
     st.header(tr("nav.gallery"))
@@ -91,18 +91,18 @@ outputs_tab, groups_tab, charts_tab, compare_tab, spotlight_tab = st.tabs(
     [tr(f"gallery.tab.{t}") for t in ("outputs", "groups", "charts", "compare", "spotlight")])
 
 
-def moderation_controls(output: dict, note: dict) -> None:
+def moderation_controls(output: dict, note: Note) -> None:
     """One row inside the card: star, hide, and the comment with its save button."""
     star, hide, comment_box, save = st.columns([2, 2, 5, 2], vertical_alignment="bottom")
-    if star.button(tr("gallery.unstar") if note["starred"] else tr("gallery.star"), key=f"star-{output.id}",
+    if star.button(tr("gallery.unstar") if note.starred else tr("gallery.star"), key=f"star-{output.id}",
                    width="stretch"):
-        set_star(store, settings, token, code, output.id, not note["starred"])
+        set_star(store, settings, token, code, output.id, not note.starred)
         st.rerun()
-    if hide.button(tr("gallery.unhide") if note["hidden"] else tr("gallery.hide"), key=f"hide-{output.id}",
+    if hide.button(tr("gallery.unhide") if note.hidden else tr("gallery.hide"), key=f"hide-{output.id}",
                    width="stretch"):
-        set_hidden(store, settings, token, code, output.id, not note["hidden"])
+        set_hidden(store, settings, token, code, output.id, not note.hidden)
         st.rerun()
-    comment = comment_box.text_input(tr("gallery.comment"), value=note["comment"], max_chars=300,
+    comment = comment_box.text_input(tr("gallery.comment"), value=note.comment, max_chars=300,
                                      key=f"c-{output.id}", label_visibility="collapsed",
                                      placeholder=tr("gallery.comment"))
     if save.button(tr("gallery.save_comment"), key=f"save-{output.id}", width="stretch"):
@@ -157,12 +157,12 @@ with groups_tab:
     summaries = group_summaries(store, code, stats, lab)
     if differ and prompt:
         keep = groups_differing_from_greedy(store, code, prompt, include_hidden)
-        summaries = [s for s in summaries if s["key"] in keep]
-    check_names = sorted({name for s in summaries for name in s["checks"]})
+        summaries = [s for s in summaries if s.key in keep]
+    check_names = sorted({name for s in summaries for name in s.checks})
     st.dataframe(readable_table(pd.DataFrame([{
-        tr("col.label"): s["label"], tr("col.count"): s["count"], tr("col.median_tokens"): s["median_tokens"],
-        tr("col.distinct_2"): s["distinct_2"], tr("col.loop_rate"): s["loop_rate"],
-        **{tr(f"check.{n}"): s["checks"].get(n) for n in check_names}} for s in summaries])), hide_index=True)
+        tr("col.label"): s.label, tr("col.count"): s.count, tr("col.median_tokens"): s.median_tokens,
+        tr("col.distinct_2"): s.distinct_2, tr("col.loop_rate"): s.loop_rate,
+        **{tr(f"check.{n}"): s.checks.get(n) for n in check_names}} for s in summaries])), hide_index=True)
 
 def projected(chart: alt.Chart) -> alt.Chart:
     """Type a projector can show at the back of a classroom (Vega's default is 10-11 px)."""
@@ -215,10 +215,10 @@ def chart_section(title_key: str, rows: list[dict], draw) -> None:
 with charts_tab:
     data = chart_rows(stats)
     if lab != "ablation":  # each lab's charts only where the filters keep that lab
-        chart_section("chart.temperature", data["temperature"], temperature_chart)
-        chart_section("chart.penalty", data["penalty"], penalty_chart)
+        chart_section("chart.temperature", data.temperature, temperature_chart)
+        chart_section("chart.penalty", data.penalty, penalty_chart)
     if lab != "decoding":
-        chart_section("chart.checks", data["checks"], checks_chart)
+        chart_section("chart.checks", data.checks, checks_chart)
 
 with compare_tab:
     choices, _ = query(store, code, replace(current, offset=0, limit=COMPARE_CHOICES),
@@ -269,6 +269,6 @@ with spotlight_tab:
                 st.text(tr("card.prompt", prompt=shortened(output.prompt, SPOTLIGHT_PROMPT_CHARS)))
             st.text(plain(output.text))
             st.text(tr("common.with_seed", who=output.student, seed=output.seed))
-            if notes[output.id]["comment"]:  # what the instructor wants the class to look at
-                st.text(tr("gallery.comment_mark", comment=notes[output.id]["comment"]))
+            if notes[output.id].comment:  # what the instructor wants the class to look at
+                st.text(tr("gallery.comment_mark", comment=notes[output.id].comment))
             st.divider()

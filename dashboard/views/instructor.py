@@ -11,7 +11,7 @@ from dashboard.lesson_console import lesson_console
 from dashboard.roster_console import keeps_open, roster_section
 from dashboard.widgets import readable_table
 from shared.contract.problems import Problem
-from shared.services.classes import close_class, list_classes, open_class
+from shared.services.classes import ClassRow, close_class, list_classes, open_class
 from shared.services.moderation import (
     export_csv,
     export_json,
@@ -66,10 +66,10 @@ with st.form("new_class", clear_on_submit=True):
             st.error(tr("instructor.bad_code"))
 
 
-def open_or_close(row: dict, column) -> None:
+def open_or_close(row: ClassRow, column) -> None:
     """Closing asks first (students of the class can no longer join or submit); reopening does not."""
-    code = row["code"]
-    if not row["open"]:
+    code = row.code
+    if not row.info.open:
         if column.button(tr("instructor.reopen", code=code), key=f"reopen-{code}"):
             open_class(store, code)
             st.rerun()
@@ -90,23 +90,23 @@ def open_or_close(row: dict, column) -> None:
         st.rerun()
 
 
-def class_section(row: dict) -> None:
-    state = tr("instructor.open") if row["open"] else tr("instructor.closed")
-    with st.expander(tr("instructor.class_row", code=row["code"], students=row["students"], outputs=row["outputs"],
-                        state=state), expanded=st.session_state.get("confirm_close") == row["code"]
-                     or keeps_open(row["code"])):
-        roster_section(store, settings, token, row["code"])  # who is in, lock, size, remove (dashboard/roster_console.py)
-        rows = export_rows(store, settings, token, row["code"])
-        deleted_at = deletion_time(row, settings)  # offered the export before the data goes
+def class_section(row: ClassRow) -> None:
+    state = tr("instructor.open") if row.info.open else tr("instructor.closed")
+    with st.expander(tr("instructor.class_row", code=row.code, students=row.students, outputs=row.outputs,
+                        state=state), expanded=st.session_state.get("confirm_close") == row.code
+                     or keeps_open(row.code)):
+        roster_section(store, settings, token, row.code)  # who is in, lock, size, remove (dashboard/roster_console.py)
+        rows = export_rows(store, settings, token, row.code)
+        deleted_at = deletion_time(row.info, settings)  # offered the export before the data goes
         if deleted_at:
             st.caption(tr("instructor.retention", date=time.strftime("%Y-%m-%d", time.localtime(deleted_at)),
                           days=settings.retention_days))
         left, middle, right = st.columns(3)
-        left.download_button(tr("instructor.export_csv", code=row["code"]), export_csv(rows),
-                             file_name=f"decodelab-{row['code']}.csv", mime="text/csv", key=f"csv-{row['code']}")
-        middle.download_button(tr("instructor.export_json", code=row["code"]), export_json(rows),
-                               file_name=f"decodelab-{row['code']}.json", mime="application/json",
-                               key=f"json-{row['code']}")
+        left.download_button(tr("instructor.export_csv", code=row.code), export_csv(rows),
+                             file_name=f"decodelab-{row.code}.csv", mime="text/csv", key=f"csv-{row.code}")
+        middle.download_button(tr("instructor.export_json", code=row.code), export_json(rows),
+                               file_name=f"decodelab-{row.code}.json", mime="application/json",
+                               key=f"json-{row.code}")
         open_or_close(row, right)
 
 

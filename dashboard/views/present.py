@@ -40,7 +40,7 @@ if not token:
 
 def class_to_show() -> str:
     """The class named in the URL (the console's link), else the first with a running lesson."""
-    codes = [c["code"] for c in list_classes(store)]
+    codes = [c.code for c in list_classes(store)]
     asked = st.query_params.get("class", "")
     if asked in codes:
         return asked

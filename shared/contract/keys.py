@@ -2,55 +2,57 @@
 
 No other module builds a key from fragments: it asks `Keys` (one per prefix, `store.keys`). Everything
 lives under one prefix (`DECODELAB_PREFIX`, `dl` by default); RQ keeps its own `rq:*` keys and its
-queues are named here too. Records are JSON strings or hashes; their fields are defined in
-`shared/contract/records.py`. The gallery is a set of sorted-set indexes, so a page reads only what it
-shows; every index write is idempotent, so a retried submission changes nothing.
+queues are named here too. A record is stored as JSON (a string key of its own, or one field's value in a
+hash: "-> ClassInfo JSON") or, for a `Submission`, as a hash of its fields. The records are defined in
+`shared/contract/records.py`, but for `Answer`, which only services/lessons.py reads and writes. The
+gallery is a set of sorted-set indexes, so a page reads only what it shows; every index write is
+idempotent, so a retried submission changes nothing.
 
-    key                                   type    holds                                       written by
-    {p}:classes                           hash    class code -> ClassInfo JSON                 services/classes
-    {p}:secret                            string  signs sessions and memberships               services/moderation
-    {p}:login:{kind}:{digest}             hash    failed instructor logins per browser/address services/moderation
-    {p}:door:{kind}:{digest}              string  attempts of one kind by one address or class (expires)  services/door
-    {p}:signed_out:{digest}               string  a sign-in ended by logout: its tokens get nothing (expires)  services/sessions
-    {p}:instructor_browsers               zset    browsers the instructor logged in from, by last login  services/moderation
-    {p}:workers                           set     names of workers that announced themselves   services/workers
-    {p}:worker:{name}                     hash    WorkerInfo of a live worker (expires)        services/workers
-    {p}:cancel                            set     submission ids their students cancelled      services/store
-    {p}:sub:{id}                          hash    Submission (request JSON, status, progress)  services/store
-    {p}:partial:{id}                      string  PartialText JSON list: the text so far (1 h)  services/store
-    {p}:submitting:{code}:{student id}    string  lock held while one student's submit runs    services/submissions
-    {p}:student:{code}:{student id}       zset    the student's submission ids by creation     services/store
-    {p}:patterns:{code}:{student id}      zset    the student's regex checks of the last minute  services/submissions
-    {p}:out:{output id}                   string  Output JSON (output id = "{submission id}:{index}")  services/gallery
-    {p}:tok:{output id}                   string  token details of an output: PackedTokens bytes (JSON before)  services/gallery
-    {p}:vocab:{model}                     hash    token id -> its text, for packed token details  services/store
-    {p}:cache:{hash}                      string  output id answering an identical request     services/gallery
-    {p}:explore:{id}                      hash    next-token logits (float32 bytes), prompt ids (1 day)  services/store
-    {p}:model:{model}                     RQ queue of one model (RQ's keys: rq:queue:{p}:model:{model})
-    {p}:class:{code}:students             hash    student id -> StudentInfo JSON               services/classes
-    {p}:class:{code}:removed              hash    student id -> StudentInfo JSON of a removed student  services/roster
-    {p}:class:{code}:student_seq          string  last student number given in the class       services/classes
-    {p}:class:{code}:names                hash    a name's look-alike key -> how many took it ("Ana · 2")  services/classes
-    {p}:class:{code}:joins:{minute}       string  joins in one minute (expires)                services/classes
-    {p}:class:{code}:joins:browser:{hash} string  joins from one browser in an hour (expires)  services/classes
-    {p}:class:{code}:pending              set     submission ids queued, running or checking   services/store
-    {p}:class:{code}:outputs              zset    every output id, by finish time              services/gallery
-    {p}:class:{code}:visible              zset    outputs students may see (hidden removed)    services/gallery, moderation
-    {p}:class:{code}:groups               hash    group key -> readable label                  services/gallery
-    {p}:class:{code}:group:{key}          zset    outputs of one effective configuration       services/gallery
-    {p}:class:{code}:lab:{lab}            zset    outputs of one lab                           services/gallery
-    {p}:class:{code}:student:{id}         zset    outputs of one student                       services/gallery
-    {p}:class:{code}:prompt:{hash}        zset    outputs of one prompt                        services/gallery
-    {p}:class:{code}:prompts              hash    prompt hash -> prompt text (300 chars)       services/gallery
-    {p}:class:{code}:sort:{metric}        zset    outputs scored by perplexity/distinct_2/tokens  services/gallery
-    {p}:class:{code}:stats                hash    output id -> OutputStats JSON (summaries, charts)  services/gallery
-    {p}:class:{code}:query:{digest}       zset    one gallery query's result (expires in 30 s) services/gallery
-    {p}:class:{code}:starred              zset    outputs the instructor starred, by star time services/moderation
-    {p}:class:{code}:hidden               set     outputs the instructor hid                   services/moderation
-    {p}:class:{code}:comments             hash    output id -> the instructor's comment        services/moderation
-    {p}:class:{code}:lesson               hash    the running lesson: its text, step, question state, reveal  services/lessons
-    {p}:class:{code}:answers:{question}   hash    student id -> Answer JSON (one per student)  services/lessons
-    {p}:class:{code}:questions            zset    question keys ("lesson/step") asked, by first answer  services/lessons
+    key                                    type    holds                                                         written by
+    {p}:classes                            hash    class code -> ClassInfo JSON                                  services/classes (roster: lock, size)
+    {p}:secret                             string  the server secret: signs sessions and memberships             services/moderation
+    {p}:login:{kind}:{digest}              hash    failed instructor logins of a browser/address: failures, until (expires)  services/moderation
+    {p}:door:{kind}:{digest}               string  attempts of one kind by one address or class: a count (expires)  services/door
+    {p}:signed_out:{digest}                string  a sign-in ended by logout: its tokens get nothing (expires)   services/sessions
+    {p}:instructor_browsers                zset    browsers the instructor logged in from, by last login         services/moderation
+    {p}:workers                            set     names of workers that announced themselves                    services/workers
+    {p}:worker:{name}                      string  WorkerInfo JSON of a live worker (expires)                    services/workers
+    {p}:cancel                             set     submission ids their students cancelled                       services/store
+    {p}:sub:{id}                           hash    Submission: its Request JSON, status, progress, attempts, output ids  services/store
+    {p}:partial:{id}                       string  JSON list of PartialText: the text so far (1 h)               services/store
+    {p}:submitting:{code}:{student id}     string  lock held while one student's submit runs (redis-py lock)     services/submit
+    {p}:student:{code}:{student id}        zset    the student's submission ids by creation                      services/store
+    {p}:patterns:{code}:{student id}       zset    the student's regex checks of the last minute                 services/limits
+    {p}:out:{output id}                    string  Output JSON (output id = "{submission id}:{index}")           services/gallery (publish)
+    {p}:tok:{output id}                    string  an output's token details: PackedTokens bytes (TokenDetails JSON also reads)  services/gallery (publish)
+    {p}:vocab:{model}                      hash    token id -> its text, for packed token details                services/store
+    {p}:cache:{hash}                       string  output id answering an identical generation (hash: services/cache_identity)  services/gallery (publish)
+    {p}:explore:{id}                       hash    logits (float32 bytes), prompt_ids and texts (JSON) of one next-token view (1 day)  services/store
+    {p}:model:{model}                      RQ      queue of one model (RQ's keys: rq:queue:{p}:model:{model})    services/submit
+    {p}:class:{code}:students              hash    student id -> StudentInfo JSON                                services/classes, roster
+    {p}:class:{code}:removed               hash    student id -> StudentInfo JSON of a removed student           services/roster
+    {p}:class:{code}:student_seq           string  last student number given in the class                        services/classes
+    {p}:class:{code}:names                 hash    a name's look-alike key -> how many took it ("Ana · 2")       services/classes
+    {p}:class:{code}:joins:{minute}        string  joins in one minute: a count (expires)                        services/classes
+    {p}:class:{code}:joins:browser:{hash}  string  joins from one browser in an hour: a count (expires)          services/classes
+    {p}:class:{code}:pending               set     submission ids queued, running or checking                    services/store, moderation
+    {p}:class:{code}:outputs               zset    every output id, by finish time                               services/gallery
+    {p}:class:{code}:visible               zset    outputs students may see (hidden removed)                     services/gallery, moderation, roster
+    {p}:class:{code}:groups                hash    group key -> readable label                                   services/gallery
+    {p}:class:{code}:group:{key}           zset    outputs of one effective configuration                        services/gallery
+    {p}:class:{code}:lab:{lab}             zset    outputs of one lab                                            services/gallery
+    {p}:class:{code}:student:{id}          zset    outputs of one student                                        services/gallery
+    {p}:class:{code}:prompt:{hash}         zset    outputs of one prompt                                         services/gallery
+    {p}:class:{code}:prompts               hash    prompt hash -> prompt text (300 chars)                        services/gallery
+    {p}:class:{code}:sort:{metric}         zset    outputs scored by perplexity/distinct_2/tokens                services/gallery
+    {p}:class:{code}:stats                 hash    output id -> OutputStats JSON (summaries, charts)             services/gallery
+    {p}:class:{code}:query:{digest}        zset    one gallery query's result (expires in 30 s)                  services/gallery
+    {p}:class:{code}:starred               zset    outputs the instructor starred, by star time                  services/moderation
+    {p}:class:{code}:hidden                set     outputs the instructor hid                                    services/moderation, roster
+    {p}:class:{code}:comments              hash    output id -> the instructor's comment                         services/moderation
+    {p}:class:{code}:lesson                hash    the running lesson: its source, step, question state, reveal, blind pick (JSON), versions  services/lessons
+    {p}:class:{code}:answers:{question}    hash    student id -> Answer JSON (services/lessons.Answer)           services/lessons
+    {p}:class:{code}:questions             zset    question keys ("lesson/step") asked, by first answer          services/lessons
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The records that cross the process boundary, each defined once with its JSON form.
 
 The dashboard writes a `Request` (with its `Item`s) into a `Submission`; a worker reads it, and writes
-one `Output` per item plus its `TokenDetails`; every worker announces a `WorkerInfo`. Where each lives
-in Redis is `shared/contract/keys.py`. Records are frozen dataclasses (standard library, no pydantic:
-both images already have everything they need); `to_dict()` is the JSON form stored in Redis and
-`from_dict()` reads it back, checking the shape of what came from outside (a queue is never trusted).
+one `Output` per item plus its `TokenDetails`; every worker announces a `WorkerInfo`. Each class is kept
+as a `ClassInfo` (the workers' retention sweep reads it too) and each of its students as a `StudentInfo`.
+Where each lives in Redis is `shared/contract/keys.py`. Records are frozen dataclasses (standard library,
+no pydantic: both images already have everything they need); `to_dict()` is the JSON form stored in Redis
+and `from_dict()` reads it back, checking the shape of what came from outside (a queue is never trusted).
 Records stored before a field existed still read: a missing field takes its documented default.
 
 Change a record here and both sides change with it; mypy --strict checks this package in `make test`.
@@ -236,7 +237,7 @@ class PartialText:
 
 @dataclass(frozen=True)
 class Progress:
-    """What a student's page shows of a submission while it waits (`shared.services.submissions.progress`)."""
+    """What a student's page shows of a submission while it waits (`shared.services.progress.progress`)."""
 
     status: str
     done: int                  # tokens generated so far
@@ -448,6 +449,50 @@ class OutputStats:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutputStats:
         return cls(**{**data, "checks": dict(data.get("checks") or {}), "loop": bool(data.get("loop"))})
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A class as the instructor left it: `Keys.classes()`, a hash of class code -> this as JSON
+    (services/classes writes it, services/roster changes its door). Stored before a field existed, the
+    field reads as its default."""
+
+    created_at: float
+    open: bool                      # students may join and submit
+    locked: bool = False            # no one new joins (those in stay in; rejoin codes still work)
+    expected: int = 0               # joins stop at this many students; 0: no limit but the service's own
+    closed_at: float | None = None  # when the instructor last closed it: retention counts from here
+
+    def to_dict(self) -> JSON:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassInfo:
+        closed_at = data.get("closed_at")
+        return cls(created_at=float(data.get("created_at") or 0), open=bool(data.get("open")),
+                   locked=bool(data.get("locked")), expected=int(data.get("expected") or 0),
+                   closed_at=float(closed_at) if closed_at else None)
+
+
+@dataclass(frozen=True)
+class StudentInfo:
+    """A student of a class: `Keys.students(code)`, a hash of student id ("s17") -> this as JSON; moved to
+    `Keys.removed_students(code)`, with `removed_at`, when the instructor removes them (services/roster)."""
+
+    name: str                        # the display name as typed (cleaned)
+    label: str                       # what others see: the name, numbered when a look-alike is taken
+    joined_at: float
+    rejoin: int = 0                  # generation of their rejoin code: a new code voids the ones before
+    removed_at: float | None = None  # set once removed
+
+    def to_dict(self) -> JSON:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudentInfo:
+        removed_at = data.get("removed_at")
+        return cls(name=_str(data, "name", ""), label=_str(data, "label"), joined_at=_number(data, "joined_at", 0),
+                   rejoin=int(data.get("rejoin") or 0), removed_at=float(removed_at) if removed_at else None)
 
 
 @dataclass(frozen=True)

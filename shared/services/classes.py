@@ -6,10 +6,11 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from shared.contract.problems import Problem
+from shared.contract.records import ClassInfo, StudentInfo
 from shared.services import door
 from shared.services.names import MAX_NAME_CHARS, clean_display_name, name_keys
 from shared.services.sessions import parse_rejoin, rejoin_student_id
@@ -37,8 +38,8 @@ def open_class(store: Store, code: str) -> str:
     code = normalize_code(code)
     if not valid_class_code(code):
         raise Problem.Invalid([Problem("bad_class_code")])
-    existing = class_info(store, code) or {"created_at": time.time()}
-    store.redis.hset(store.keys.classes(), code, json.dumps({**existing, "open": True}))  # lock, size kept
+    existing = class_info(store, code) or ClassInfo(created_at=time.time(), open=True)
+    _save(store, code, replace(existing, open=True))  # lock, size kept
     return code
 
 
@@ -48,7 +49,8 @@ def open_class_once(store: Store, code: str) -> bool:
     code = normalize_code(code)
     if not valid_class_code(code):
         raise Problem.Invalid([Problem("bad_class_code")])
-    return bool(store.redis.hsetnx(store.keys.classes(), code, json.dumps({"created_at": time.time(), "open": True})))
+    info = ClassInfo(created_at=time.time(), open=True)
+    return bool(store.redis.hsetnx(store.keys.classes(), code, json.dumps(info.to_dict())))
 
 
 def close_class(store: Store, code: str) -> None:
@@ -58,25 +60,40 @@ def close_class(store: Store, code: str) -> None:
 
 
 def update_class(store: Store, code: str, **changes) -> None:
-    """Change fields of a class's info ("open", "locked", "expected"); nothing when it does not exist."""
+    """Change fields of a class's `ClassInfo` (open, locked, expected, closed_at); nothing when it does
+    not exist."""
     info = class_info(store, code)
     if info:
-        store.redis.hset(store.keys.classes(), normalize_code(code), json.dumps({**info, **changes}))
+        _save(store, normalize_code(code), replace(info, **changes))
 
 
-def class_info(store: Store, code: str) -> dict | None:
+def _save(store: Store, code: str, info: ClassInfo) -> None:
+    store.redis.hset(store.keys.classes(), code, json.dumps(info.to_dict()))
+
+
+def class_info(store: Store, code: str) -> ClassInfo | None:
     raw = store.redis.hget(store.keys.classes(), normalize_code(code))
-    return json.loads(raw) if raw else None
+    return ClassInfo.from_dict(json.loads(raw)) if raw else None
 
 
-def list_classes(store: Store) -> list[dict]:
+@dataclass(frozen=True)
+class ClassRow:
+    """One class as the instructor's console and the class pickers list it."""
+
+    code: str
+    info: ClassInfo
+    students: int   # on the roster now
+    outputs: int    # in its gallery, hidden ones included
+
+
+def list_classes(store: Store) -> list[ClassRow]:
+    """Every class, newest first."""
     rows = []
     for code, raw in store.redis.hgetall(store.keys.classes()).items():
-        info = json.loads(raw)
         code = code.decode()
-        rows.append({"code": code, **info, "students": store.redis.hlen(store.keys.students(code)),
-                     "outputs": store.class_output_count(code)})
-    return sorted(rows, key=lambda r: r["created_at"], reverse=True)
+        rows.append(ClassRow(code, ClassInfo.from_dict(json.loads(raw)), store.redis.hlen(store.keys.students(code)),
+                             store.class_output_count(code)))
+    return sorted(rows, key=lambda r: r.info.created_at, reverse=True)
 
 
 # A new student is created by every join. These bound how many one browser, one client address (see
@@ -137,7 +154,7 @@ def join_class(store: Store, code: str, name: str, browser: str | None = None, k
         same_look = max(pipe.execute())
     student = Student(code, f"s{number}", name if same_look == 1 else f"{name} · {same_look}")
     store.redis.hset(store.keys.students(code), student.id,
-                     json.dumps({"name": name, "label": student.label, "joined_at": time.time()}))
+                     json.dumps(StudentInfo(name=name, label=student.label, joined_at=time.time()).to_dict()))
     return student
 
 
@@ -148,17 +165,17 @@ def _unknown_code(store: Store, code: str, knock: Knock) -> NoReturn:
     raise Problem.Invalid([Problem("bad_class_code")])
 
 
-def _check_door(info: dict, knock: Knock) -> None:
+def _check_door(info: ClassInfo, knock: Knock) -> None:
     """The class's own state: closed by the instructor, joining locked; then the browser's cookie."""
-    if not info.get("open"):
+    if not info.open:
         raise Problem.Invalid([Problem("class_closed")])
-    if info.get("locked"):
+    if info.locked:
         raise Problem.Invalid([Problem("class_locked")])
     if knock.browser == "":
         raise Problem.Invalid([Problem("no_browser_cookie")])
 
 
-def _count_join(store: Store, code: str, info: dict, knock: Knock) -> None:
+def _count_join(store: Store, code: str, info: ClassInfo, knock: Knock) -> None:
     minute = store.keys.joins_in_minute(code, int(time.time() // 60))
     scopes = [(minute, 120, JOINS_PER_CLASS_PER_MINUTE, "too_many_joins")]  # (key, seconds it lives, limit, why)
     if knock.browser:
@@ -177,7 +194,7 @@ def _count_join(store: Store, code: str, info: dict, knock: Knock) -> None:
     for count, (_, _, limit, why) in zip(replies[0:-1:2], scopes):
         if count > limit:
             raise Problem.Invalid([Problem(why)])
-    expected = int(info.get("expected") or 0)
+    expected = info.expected
     if expected and replies[-1] >= expected:
         raise Problem.Invalid([Problem("class_full", limit=expected)])
     if replies[-1] >= MAX_STUDENTS_PER_CLASS:
@@ -208,18 +225,26 @@ def _rejoining(store: Store, secret: bytes, code: str, rejoin: str) -> Student |
     raw = store.redis.hget(store.keys.students(code), claimed) if claimed else None
     if raw is None:
         return None  # no such student, or removed: a removed student's code is void
-    record = json.loads(raw)
-    student_id = rejoin_student_id(secret, code, rejoin, int(record.get("rejoin", 0)))
-    return Student(code, student_id, record["label"]) if student_id else None
+    record = StudentInfo.from_dict(json.loads(raw))
+    student_id = rejoin_student_id(secret, code, rejoin, record.rejoin)
+    return Student(code, student_id, record.label) if student_id else None
+
+
+def student_records(store: Store, code: str, removed: bool = False) -> dict[str, StudentInfo]:
+    """Student id -> record of everyone in the class, in the order they joined; `removed`: of the
+    students the instructor removed (services/roster) instead."""
+    key = store.keys.removed_students(code) if removed else store.keys.students(code)
+    rows = {k.decode(): StudentInfo.from_dict(json.loads(v)) for k, v in store.redis.hgetall(key).items()}
+    return dict(sorted(rows.items(), key=lambda item: (item[1].joined_at, item[0])))
 
 
 def student_of(store: Store, code: str, student_id: str) -> Student | None:
     raw = store.redis.hget(store.keys.students(normalize_code(code)), student_id)
     if raw is None:
         return None
-    return Student(normalize_code(code), student_id, json.loads(raw)["label"])
+    return Student(normalize_code(code), student_id, StudentInfo.from_dict(json.loads(raw)).label)
 
 
 def is_open(store: Store, code: str) -> bool:
     info = class_info(store, code)
-    return bool(info and info.get("open"))
+    return bool(info and info.open)

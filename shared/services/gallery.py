@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from shared.contract.packed_tokens import PackedTokens
 from shared.contract.records import Output, OutputStats, Request, TokenDetails
+from shared.services.classes import student_records
 from shared.services.store import Store
 
 SORTS = ("newest", "stars", "perplexity", "distinct_2", "tokens")
@@ -147,7 +148,20 @@ def class_stats(store: Store, code: str, include_hidden: bool = False) -> dict[s
     return stats
 
 
-def group_summaries(store: Store, code: str, stats: dict[str, OutputStats], lab: str = "") -> list[dict]:
+@dataclass(frozen=True)
+class GroupSummary:
+    """One effective configuration's outputs, summed up for the gallery's groups table."""
+
+    key: str                     # the group key (`Output.group_key`)
+    label: str                   # readable: it names the variant and the configuration
+    count: int                   # outputs in the group
+    median_tokens: float
+    distinct_2: float | None     # mean over the outputs that have one; None when none has
+    loop_rate: float             # share of outputs that fell into a loop
+    checks: dict[str, float]     # check id -> share of outputs that passed it
+
+
+def group_summaries(store: Store, code: str, stats: dict[str, OutputStats], lab: str = "") -> list[GroupSummary]:
     """Per effective configuration: count, median length, mean distinct-2, loop rate, check pass rates."""
     labels = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.keys.groups(code)).items()}
     by_group: dict[str, list[OutputStats]] = {}
@@ -161,12 +175,12 @@ def group_summaries(store: Store, code: str, stats: dict[str, OutputStats], lab:
         for r in rows:
             for name, passed in r.checks.items():
                 checks.setdefault(name, []).append(passed)
-        summaries.append({"key": group, "label": labels.get(group, group), "count": len(rows),
-                          "median_tokens": statistics.median(r.tokens for r in rows),
-                          "distinct_2": round(statistics.mean(distinct), 3) if distinct else None,
-                          "loop_rate": round(sum(r.loop for r in rows) / len(rows), 3),
-                          "checks": {n: round(sum(v) / len(v), 3) for n, v in checks.items()}})
-    return sorted(summaries, key=lambda s: s["count"], reverse=True)
+        summaries.append(GroupSummary(key=group, label=labels.get(group, group), count=len(rows),
+                                      median_tokens=statistics.median(r.tokens for r in rows),
+                                      distinct_2=round(statistics.mean(distinct), 3) if distinct else None,
+                                      loop_rate=round(sum(r.loop for r in rows) / len(rows), 3),
+                                      checks={n: round(sum(v) / len(v), 3) for n, v in checks.items()}))
+    return sorted(summaries, key=lambda s: s.count, reverse=True)
 
 
 def class_prompts(store: Store, code: str, include_hidden: bool = False, lab: str = "") -> dict[str, str]:
@@ -203,12 +217,7 @@ def _with_outputs(store: Store, code: str, entries: dict[str, str], index: str, 
 
 def class_students(store: Store, code: str) -> dict[str, str]:
     """Label -> student id, for the gallery's "by student" filter (two Marías are "María", "María · 2")."""
-    rows = [json.loads(v) | {"id": k.decode()} for k, v in store.redis.hgetall(store.keys.students(code)).items()]
-    return {row["label"]: row["id"] for row in sorted(rows, key=lambda r: r["joined_at"])}
-
-
-def as_dict(q: GalleryQuery) -> dict:
-    return asdict(q)
+    return {row.label: student_id for student_id, row in student_records(store, code).items()}
 
 
 def groups_differing_from_greedy(store: Store, code: str, prompt: str, include_hidden: bool = False) -> set[str]:
@@ -266,7 +275,16 @@ def repetition_by(stats: list[OutputStats], knob: str) -> list[dict]:
             for value, rows in sorted(by_value.items())]
 
 
-def chart_rows(stats: dict[str, OutputStats]) -> dict[str, list[dict]]:
+@dataclass(frozen=True)
+class ChartData:
+    """The class's own data for the gallery's three charts, each a list of rows (one a point or a bar)."""
+
+    temperature: list[dict]  # by temperature (sampling outputs): temperature, distinct_2, loop_rate, outputs
+    penalty: list[dict]      # by repetition penalty (decoding lab): repetition_penalty, distinct_2, loop_rate, outputs
+    checks: list[dict]       # by prompt variant and check (ablation lab): variant, check, rate, outputs
+
+
+def chart_rows(stats: dict[str, OutputStats]) -> ChartData:
     """The class's own data for the gallery's charts."""
     sampling = [s for s in stats.values() if s.strategy == "sampling" and s.lab == "decoding"]
     decoding = [s for s in stats.values() if s.lab == "decoding"]
@@ -280,4 +298,4 @@ def chart_rows(stats: dict[str, OutputStats]) -> dict[str, list[dict]]:
             for check, passed in s.checks.items():
                 cells.setdefault((s.variant, check), []).append(passed)
     checks = [{"variant": v, "check": c, "rate": sum(p) / len(p), "outputs": len(p)} for (v, c), p in cells.items()]
-    return {"temperature": temperature, "penalty": penalty, "checks": checks}
+    return ChartData(temperature=temperature, penalty=penalty, checks=checks)

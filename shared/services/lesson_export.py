@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from shared.contract.settings import Settings
+from shared.services.classes import student_records
 from shared.services.lessons import answers, asked, current
 from shared.services.moderation import export_csv, iso_time, require_instructor
 from shared.services.store import Store
@@ -24,8 +25,7 @@ EXPORT_FIELDS = ["student", "student_id", "kind", "question", "answer", "answere
 
 def _students(store: Store, code: str) -> dict[str, str]:
     """student id -> label, in join order."""
-    rows = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.keys.students(code)).items()}
-    return {i: row["label"] for i, row in sorted(rows.items(), key=lambda item: item[1]["joined_at"])}
+    return {i: row.label for i, row in student_records(store, code).items()}
 
 
 def _question_text(lesson: Lesson | None, key: str, lang: str) -> tuple[str, Any]:
@@ -48,10 +48,10 @@ def lesson_rows(store: Store, settings: Settings, token: str, code: str, lang: s
         title, step = _question_text(lesson, key, lang)
         labels = step.task.config_labels() if step and step.task else None
         for student_id, found in answers(store, code, key).items():
-            value = answer_text(step.question, found["value"], lang, labels) if step else json.dumps(found["value"])
+            value = answer_text(step.question, found.value, lang, labels) if step else json.dumps(found.value)
             rows.setdefault(student_id, []).append({
-                "student": found.get("label", student_id), "student_id": student_id, "kind": "answer",
-                "question": title, "answer": value, "answered_at": _when(found.get("at"))})
+                "student": found.label or student_id, "student_id": student_id, "kind": "answer",
+                "question": title, "answer": value, "answered_at": _when(found.at)})
     ids = [i.decode() for i in store.redis.zrange(store.keys.outputs(code), 0, -1)]
     for output in store.outputs(ids):
         rows.setdefault(output.student_id, []).append({

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.contract.problems import Problem
@@ -201,7 +201,7 @@ def answer(store: Store, student: Student, question_key: str, value: Any) -> Non
     if running.question is None or question_key != running.question_key:
         raise Problem.Invalid([Problem("not_current_question")])
     cleaned = clean_answer(running.question, value, running.blind)
-    record = json.dumps({"value": cleaned, "label": student.label, "at": time.time()}, ensure_ascii=False)
+    record = json.dumps(asdict(Answer(cleaned, student.label, time.time())), ensure_ascii=False)
     script = store.redis.register_script(STORE_ANSWER)
     outcome = script(keys=[store.keys.lesson(student.code), store.keys.answers(student.code, question_key),
                            store.keys.questions(student.code)], args=[question_key, student.id, record, time.time()])
@@ -210,9 +210,23 @@ def answer(store: Store, student: Student, question_key: str, value: Any) -> Non
         raise Problem.Invalid([Problem(outcome)])
 
 
-def answers(store: Store, code: str, question_key: str) -> dict[str, dict]:
-    """student id -> {"value", "label", "at"} for one question."""
-    return {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.keys.answers(code, question_key)).items()}
+@dataclass(frozen=True)
+class Answer:
+    """One student's answer to one question: `Keys.answers(code, question)`, student id -> this as JSON."""
+
+    value: Any               # as `clean_answer` left it (a choice's index, a number, the blind's order...)
+    label: str = ""          # the student's label when they answered (for the export)
+    at: float | None = None  # when, epoch seconds
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        return cls(value=data.get("value"), label=str(data.get("label") or ""), at=data.get("at"))
+
+
+def answers(store: Store, code: str, question_key: str) -> dict[str, Answer]:
+    """Student id -> their answer, for one question."""
+    raw = store.redis.hgetall(store.keys.answers(code, question_key))
+    return {k.decode(): Answer.from_dict(json.loads(v)) for k, v in raw.items()}
 
 
 def own_answer(store: Store, student: Student, question_key: str) -> Any:
@@ -224,7 +238,7 @@ def class_tally(store: Store, running: ClassLesson) -> Tally | None:
     if running.question is None:
         return None
     found = answers(store, running.code, running.question_key)
-    return tally(running.question, [a["value"] for a in found.values()], running.blind)
+    return tally(running.question, [a.value for a in found.values()], running.blind)
 
 
 def asked(store: Store, code: str) -> list[str]:

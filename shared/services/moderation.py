@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from rq import Queue
@@ -167,7 +167,16 @@ def set_comment(store: Store, settings: Settings, token: str, code: str, output_
     store.redis.hset(key, output_id, text) if text else store.redis.hdel(key, output_id)
 
 
-def annotations(store: Store, code: str, output_ids: list[str]) -> dict[str, dict]:
+@dataclass(frozen=True)
+class Note:
+    """The instructor's marks on one output, as students and the instructor see them."""
+
+    starred: bool = False
+    hidden: bool = False   # out of the students' gallery (kept for the instructor and the export)
+    comment: str = ""
+
+
+def annotations(store: Store, code: str, output_ids: list[str]) -> dict[str, Note]:
     """Star, hidden flag and comment of each output (what both students and the instructor see)."""
     with store.redis.pipeline(transaction=False) as pipe:
         for output_id in output_ids:
@@ -175,8 +184,8 @@ def annotations(store: Store, code: str, output_ids: list[str]) -> dict[str, dic
             pipe.sismember(store.keys.hidden(code), output_id)
             pipe.hget(store.keys.comments(code), output_id)
         replies = pipe.execute()
-    return {output_id: {"starred": replies[3 * i] is not None, "hidden": bool(replies[3 * i + 1]),
-                        "comment": (replies[3 * i + 2] or b"").decode()}
+    return {output_id: Note(starred=replies[3 * i] is not None, hidden=bool(replies[3 * i + 1]),
+                            comment=(replies[3 * i + 2] or b"").decode())
             for i, output_id in enumerate(output_ids)}
 
 
@@ -202,7 +211,7 @@ def export_rows(store: Store, settings: Settings, token: str, code: str) -> list
     for output in store.outputs(ids):
         flat = output.flat()
         flat["finished_at"] = iso_time(output.finished_at)
-        rows.append({**{name: flat.get(name) for name in EXPORT_FIELDS}, **notes[output.id]})
+        rows.append({**{name: flat.get(name) for name in EXPORT_FIELDS}, **asdict(notes[output.id])})
     return rows
 
 

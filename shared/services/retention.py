@@ -14,6 +14,7 @@ import json
 import logging
 import time
 
+from shared.contract.records import ClassInfo
 from shared.contract.settings import Settings
 from shared.services.store import Store
 
@@ -23,11 +24,11 @@ DELETE_BATCH = 500  # keys per UNLINK
 log = logging.getLogger(__name__)
 
 
-def deletion_time(info: dict, settings: Settings) -> float | None:
+def deletion_time(info: ClassInfo, settings: Settings) -> float | None:
     """When a class's data is deleted (epoch seconds), or None: open, no closing time, or kept forever."""
-    if info.get("open") or not info.get("closed_at") or settings.retention_days <= 0:
+    if info.open or not info.closed_at or settings.retention_days <= 0:
         return None
-    return float(info["closed_at"]) + settings.retention_days * DAY_SECONDS
+    return info.closed_at + settings.retention_days * DAY_SECONDS
 
 
 def purge_expired_classes(store: Store, settings: Settings, now: float | None = None) -> list[str]:
@@ -35,7 +36,7 @@ def purge_expired_classes(store: Store, settings: Settings, now: float | None = 
     moment = time.time() if now is None else now
     purged = []
     for code, raw in store.redis.hgetall(store.keys.classes()).items():
-        when = deletion_time(json.loads(raw), settings)
+        when = deletion_time(ClassInfo.from_dict(json.loads(raw)), settings)
         if when is not None and when <= moment:
             delete_class(store, code.decode())
             purged.append(code.decode())

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from shared.contract.records import StudentInfo
 from shared.contract.settings import Settings
-from shared.services.classes import class_info, update_class
+from shared.services.cancel import cancel
+from shared.services.classes import class_info, student_records, update_class
 from shared.services.moderation import require_instructor
 from shared.services.sessions import rejoin_code
 from shared.services.store import Store
-from shared.services.submissions import cancel
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,19 @@ class RosterRow:
 
 def roster(store: Store, code: str) -> list[RosterRow]:
     """Everyone in the class, in the order they joined."""
-    joined = {k.decode(): json.loads(v) for k, v in store.redis.hgetall(store.keys.students(code)).items()}
+    joined = student_records(store, code)
     with store.redis.pipeline(transaction=False) as pipe:
         for student_id in joined:
             pipe.zcard(store.keys.student_submissions(code, student_id))
         counts = pipe.execute()
-    rows = [RosterRow(student_id, row["label"], row["joined_at"], count)
+    return [RosterRow(student_id, row.label, row.joined_at, count)
             for (student_id, row), count in zip(joined.items(), counts)]
-    return sorted(rows, key=lambda r: (r.joined_at, r.id))
 
 
 def removed(store: Store, code: str) -> list[str]:
     """Labels of the students removed from the class, earliest removal first."""
-    rows = [json.loads(v) for v in store.redis.hgetall(store.keys.removed_students(code)).values()]
-    return [row["label"] for row in sorted(rows, key=lambda r: r.get("removed_at", 0))]
+    rows = student_records(store, code, removed=True).values()
+    return [row.label for row in sorted(rows, key=lambda r: r.removed_at or 0)]
 
 
 def on_roster(store: Store, code: str, student_id: str) -> bool:
@@ -73,8 +73,8 @@ def set_expected_size(store: Store, settings: Settings, token: str, code: str, s
 
 def door_state(store: Store, code: str) -> tuple[bool, int]:
     """(joining locked, expected size or 0)."""
-    info = class_info(store, code) or {}
-    return bool(info.get("locked")), int(info.get("expected") or 0)
+    info = class_info(store, code)
+    return (info.locked, info.expected) if info else (False, 0)
 
 
 # --- putting students out --------------------------------------------------------------------------------
@@ -101,8 +101,8 @@ def _remove(store: Store, code: str, student_id: str) -> bool:
     if raw is None:
         return False
     with store.redis.pipeline() as pipe:
-        pipe.hset(store.keys.removed_students(code), student_id, json.dumps({**json.loads(raw),
-                                                                            "removed_at": time.time()}))
+        record = replace(StudentInfo.from_dict(json.loads(raw)), removed_at=time.time())
+        pipe.hset(store.keys.removed_students(code), student_id, json.dumps(record.to_dict()))
         pipe.hdel(store.keys.students(code), student_id)
         pipe.execute()
     for submission_id in store.redis.zrange(store.keys.student_submissions(code, student_id), 0, -1):
@@ -131,10 +131,10 @@ def new_rejoin_code(store: Store, settings: Settings, token: str, secret: bytes,
     raw = store.redis.hget(key, student_id)
     if raw is None:
         return None
-    record = json.loads(raw)
-    record["rejoin"] = int(record.get("rejoin", 0)) + 1
-    store.redis.hset(key, student_id, json.dumps(record))
-    return rejoin_code(secret, code, student_id, record["rejoin"])
+    record = StudentInfo.from_dict(json.loads(raw))
+    record = replace(record, rejoin=record.rejoin + 1)
+    store.redis.hset(key, student_id, json.dumps(record.to_dict()))
+    return rejoin_code(secret, code, student_id, record.rejoin)
 
 
 def current_rejoin_code(store: Store, secret: bytes, code: str, student_id: str) -> str | None:
@@ -142,4 +142,4 @@ def current_rejoin_code(store: Store, secret: bytes, code: str, student_id: str)
     raw = store.redis.hget(store.keys.students(code), student_id)
     if raw is None:
         return None
-    return rejoin_code(secret, code, student_id, int(json.loads(raw).get("rejoin", 0)))
+    return rejoin_code(secret, code, student_id, StudentInfo.from_dict(json.loads(raw)).rejoin)
