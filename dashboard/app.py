@@ -4,8 +4,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import SESSION_PARAM, instructor, language_picker, restore_session, student, tr, warm_up
+from dashboard.auth import instructor, restore_session, save_session, session_params, student
+from dashboard.common import lang, tr, warm_up
 from dashboard.metrics import dashboard_metrics
+from dashboard.state import Language
+
+LANGUAGES = {"Español": "es", "English": "en"}  # plain options: AppTest cannot drive a format_func
+
+
+def language_picker() -> None:
+    current = lang()
+    choice = st.sidebar.radio(tr("app.language"), list(LANGUAGES), index=list(LANGUAGES.values()).index(current),
+                              horizontal=True, key=Language.PICKER.key)
+    if LANGUAGES[choice] != current:
+        Language.LANG.set(LANGUAGES[choice])
+        save_session()
+        st.rerun()
+
 
 st.set_page_config(page_title="Decoding Lab", page_icon=":material/text_fields:", layout="wide")
 warm_up()
@@ -24,9 +39,8 @@ pages = [
     st.Page(views / "present.py", title=tr("nav.present"), icon=":material/slideshow:", url_path="present"),
 ]
 current = st.navigation(pages, position="hidden")
-# Our own links carry the session token: Streamlit's navigation drops query parameters, and after a
-# dashboard dies the first thing a student does may be a click to another page on a new server.
-session = {SESSION_PARAM: st.query_params[SESSION_PARAM]} if SESSION_PARAM in st.query_params else None
+# Our own links carry the session token (auth.session_params says why).
+session = session_params()
 for page in pages[:-1] if instructor() is None else pages:  # presentation mode: the instructor's
     st.sidebar.page_link(page, query_params=session)
 st.sidebar.divider()

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import follow, follow_unconfirmed, lang, redis_tolerant, submit_press, tr
+from dashboard.common import lang, redis_tolerant, tr
+from dashboard.state import History, Slot, Work
+from dashboard.submit import follow, follow_unconfirmed, submit_press
 from shared.contract.problems import Problem
 from shared.contract.records import FAILED, Output, Request
 from shared.services.classes import Student
@@ -28,7 +30,8 @@ def past_submissions(store, me: Student, lab: str, limit: int = 10) -> dict[str,
     tells sweeps apart (what varied, how many outputs) and says the status in the student's language.
     A finished submission's label never changes: it is read from Redis once per session (and language),
     so a page run reads only the list and the submissions still pending."""
-    known = st.session_state.setdefault("history-labels", {})  # id -> (lab, language, label, final)
+    known = History.LABELS.get_or({})
+    History.LABELS.set(known)
     found = {}
     for submission_id in store.student_submissions(me.code, me.id, limit=3 * limit):
         if len(found) >= limit:
@@ -54,21 +57,22 @@ def unique_label(label: str, taken: dict) -> str:
     return numbered
 
 
-def history_picker(store, me: Student, lab: str, state_key: str) -> None:
-    """"My earlier submissions": always showing the submission the page shows (`st.session_state[state_key]`,
-    a new run included); picking another shows it at once."""
+def history_picker(store, me: Student, lab: str, following: Slot[str]) -> None:
+    """"My earlier submissions": always showing the submission the page shows (`following`, a new run
+    included); picking another shows it at once."""
     history = past_submissions(store, me, lab)
     if len(history) < 2:
         return
-    shown = next((label for label, submission_id in history.items()
-                  if submission_id == st.session_state.get(state_key)), None)
+    shown = next((label for label, submission_id in history.items() if submission_id == following.get()), None)
     if shown is not None:
-        st.session_state["history"] = shown  # set before the widget is drawn: it follows the page
+        History.PICKER.set(shown)  # set before the widget is drawn: it follows the page
 
     def pick() -> None:
-        st.session_state[state_key] = history.get(st.session_state["history"], st.session_state.get(state_key))
+        picked = history.get(History.PICKER.get_or(""), following.get())
+        if picked is not None:
+            following.set(picked)
 
-    st.selectbox(tr("decoding.history"), list(history), key="history", on_change=pick)
+    st.selectbox(tr("decoding.history"), list(history), key=History.PICKER.key, on_change=pick)
 
 
 def submission_summary(request: Request) -> str:
@@ -162,12 +166,13 @@ def explorer(store, settings, me: Student, model: str, prompt: str) -> None:
     st.subheader(tr("explorer.header"))
     st.caption(tr("explorer.intro"))
     if st.button(tr("explorer.compute"), key="explore"):
-        submit_press(store, settings, "explore_id", lambda request_id: build_explore_request(
+        submit_press(store, settings, Work.EXPLORER, lambda request_id: build_explore_request(
             settings, class_code=me.code, student=me.label, student_id=me.id, prompt=prompt, model=model,
             request_id=request_id))
     follow_unconfirmed(store)
-    if st.session_state.get("explore_id"):
-        explorer_view(store, settings, st.session_state.explore_id)
+    following = Work.EXPLORER.get()
+    if following:
+        explorer_view(store, settings, following)
 
 
 def explorer_view(store, settings, request_id: str) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import SESSION_PARAM, lang, redis_tolerant, tr
+from dashboard import poll
+from dashboard.auth import session_params
+from dashboard.common import lang, tr
 from dashboard.lesson_views import step_text, tally_view
 from shared.contract.problems import Problem
 from shared.contract.settings import Settings
@@ -23,8 +25,6 @@ from shared.services.lesson_export import lesson_csv, lesson_markdown, lesson_ro
 from shared.services.lessons import ClassLesson
 from shared.services.store import Store
 from shared.teaching.lessons import BUILT_IN_FOLDER, Lesson, LessonError, answer_text, load_folder
-
-WHO_ANSWERED_SECONDS = 3.0  # the console's live list of answers while a question is open
 
 
 def lessons_folder(settings: Settings) -> Path:
@@ -74,11 +74,11 @@ def controls(store: Store, settings: Settings, token: str, running: ClassLesson)
         st.markdown(f"**{running.step.title.get(lang())}**")
         step_text(running)
     question_buttons(store, settings, token, running)
-    session = {SESSION_PARAM: st.query_params[SESSION_PARAM]} if SESSION_PARAM in st.query_params else {}
     st.page_link("views/present.py", label=tr("lesson.present"), icon=":material/slideshow:",
-                 query_params={**session, "class": code})
+                 query_params={**(session_params() or {}), "class": code})
     if running.question is not None:
-        st.fragment(run_every=WHO_ANSWERED_SECONDS if running.accepting else None)(who_answered)(store, code)
+        pace = poll.WHO_ANSWERED if running.accepting else None  # live while the question is open
+        poll.poll(pace, who_answered, store, code, pace)
 
 
 def move_buttons(store: Store, settings: Settings, token: str, running: ClassLesson) -> None:
@@ -118,12 +118,11 @@ def question_buttons(store: Store, settings: Settings, token: str, running: Clas
         st.rerun()
 
 
-@redis_tolerant
-def who_answered(store: Store, code: str) -> None:
+def who_answered(store: Store, code: str, pace: poll.Pace) -> poll.Pace:
     """Every student of the class with their answer (blank: not yet) and the tally."""
     running = lessons.current(store, code)
     if running is None or running.question is None:
-        return
+        return pace
     found = lessons.answers(store, code, running.question_key)
     students = {k.decode(): v for k, v in store.redis.hgetall(store.keys.students(code)).items()}
     st.text(tr("lesson.answered_count", answered=len(found), students=len(students)))
@@ -133,6 +132,7 @@ def who_answered(store: Store, code: str) -> None:
                                 if i in found else ""} for i, raw in students.items()],
                               columns=[tr("lesson.col.student"), tr("lesson.col.answer")]), hide_index=True)
     tally_view(running, lessons.class_tally(store, running))
+    return pace
 
 
 def student_label(raw: bytes) -> str:

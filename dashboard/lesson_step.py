@@ -13,8 +13,11 @@ import math
 import redis
 import streamlit as st
 
-from dashboard.common import SESSION_PARAM, default_seed, lang, redis_tolerant, tr
+from dashboard import poll
+from dashboard.auth import session_params
+from dashboard.common import default_seed, lang, tr
 from dashboard.lesson_views import blind_texts, config_labels, step_text
+from dashboard.state import AblationForm, DecodingForm, Lesson, Slot, kept, kept_base_slot, kept_rows_slot
 from shared.contract.problems import Problem
 from shared.services import lessons
 from shared.services.classes import Student
@@ -22,9 +25,6 @@ from shared.services.lessons import ClassLesson
 from shared.services.store import Store
 from shared.teaching.lessons import LabTask, answer_text
 
-# How often a student's page looks whether the instructor moved: often while a lesson runs (the step
-# is pushed within this), rarely when none does (only to notice that one started).
-FOLLOW_SECONDS = {True: 3.0, False: 20.0}
 DECODING_COLUMNS = ["strategy", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed"]
 LAB_PAGES = {"decoding": "views/decoding.py", "ablation": "views/ablation.py"}
 
@@ -58,19 +58,20 @@ def lesson_step(store: Store, me: Student, lab: str) -> ClassLesson | None:
 
 
 def follow_class(store: Store, code: str, seen: int) -> None:
-    st.fragment(run_every=FOLLOW_SECONDS[seen > 0])(_watch)(store, code, seen)
+    """Looks whether the instructor moved: often while a lesson runs (the step is pushed within
+    `poll.LESSON`), rarely when none does (only to notice that one started)."""
+    poll.poll(poll.LESSON[seen > 0], _watch, store, code, seen)
 
 
-@redis_tolerant
-def _watch(store: Store, code: str, seen: int) -> None:
+def _watch(store: Store, code: str, seen: int) -> poll.Pace:
     if lessons.version(store, code) != seen:
         st.rerun()  # the instructor moved: the whole page, so the banner and the form follow
+    return poll.LESSON[seen > 0]
 
 
 def lab_link(lab: str) -> None:
-    session = {SESSION_PARAM: st.query_params[SESSION_PARAM]} if SESSION_PARAM in st.query_params else None
     st.page_link(LAB_PAGES[lab], label=tr("lesson.go_to_lab", lab=tr(f"nav.{lab}")), icon=":material/arrow_forward:",
-                 query_params=session)
+                 query_params=session_params())
 
 
 def lesson_pointer(store: Store, me: Student) -> None:
@@ -160,29 +161,32 @@ def send_answer(store: Store, me: Student, key: str, value) -> None:
 def prefill(me: Student, running: ClassLesson, task: LabTask, lab: str) -> None:
     """Once per step and lab: the step's prompt, sweep or configurations, or topic, in the lab's form
     (the student's edits after that are theirs)."""
-    done = f"lesson-prefilled:{lab}"
-    if task.lab != lab or st.session_state.get(done) == running.question_key:
+    done = Lesson.prefilled(lab)
+    if task.lab != lab or done.get() == running.question_key:
         return
-    st.session_state[done] = running.question_key
+    done.set(running.question_key)
     if lab == "decoding":
         prefill_decoding(me, task)
     elif task.topic:
-        st.session_state["a-topic"] = st.session_state["kept:a-topic"] = task.topic
+        AblationForm.TOPIC.set(task.topic)
+        kept(AblationForm.TOPIC.key).set(task.topic)
 
 
 def prefill_decoding(me: Student, task: LabTask) -> None:
-    """The decoding page's keys (dashboard/views/decoding.py): its prompt, its sweep choice, and the rows
-    of the table it draws for that sweep and the student's seed."""
+    """The decoding page's form (state.DecodingForm): its prompt, its sweep choice, and the rows of the
+    table it draws for that sweep and the student's seed."""
     if task.prompt:
-        st.session_state["prompt"] = st.session_state["kept:prompt"] = task.prompt
+        DecodingForm.PROMPT.set(task.prompt)
+        kept(DecodingForm.PROMPT.key).set(task.prompt)
     sweep = task.sweep or "presets"
-    st.session_state["sweep"] = tr(f"sweep.{sweep}")
-    st.session_state["kept:sweep_name"] = sweep
-    seed = st.session_state.get("seed", st.session_state.get("kept:seed", default_seed(me)))
-    editor = f"configs-{sweep}-{seed}"
-    for stale in (editor, f"kept-base:{editor}", f"kept-rows:{editor}"):
-        st.session_state.pop(stale, None)
+    DecodingForm.SWEEP.set(tr(f"sweep.{sweep}"))
+    DecodingForm.SWEEP_NAME.set(sweep)
+    seed = DecodingForm.SEED.get_or(kept(DecodingForm.SEED.key).get_or(default_seed(me)))
+    editor = DecodingForm.editor(sweep, seed)
+    Slot(editor).pop()  # the table's own widget state: drawn anew from the rows below
+    kept_base_slot(editor).pop()
+    kept_rows_slot(editor).pop()
     if task.configs:
-        st.session_state[f"kept-rows:{editor}"] = [
+        kept_rows_slot(editor).set([
             {c: math.nan if config.get(c) is None else config.get(c) for c in DECODING_COLUMNS}
-            for config in task.configs]
+            for config in task.configs])

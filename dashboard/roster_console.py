@@ -9,7 +9,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import get_secret, tr
+from dashboard.auth import get_secret
+from dashboard.common import tr
+from dashboard.state import Console
 from shared.contract.settings import Settings
 from shared.services.roster import (
     RosterRow,
@@ -24,9 +26,6 @@ from shared.services.roster import (
 )
 from shared.services.store import Store
 
-CONFIRM = "confirm_remove"  # (class code, ids of the students to remove)
-DONE = "roster_done"        # (class code, what the last removal did), said once after the rerun
-
 
 def joined_at(seconds: float) -> str:
     """A join time as people read it: the hour today, the date and hour otherwise."""
@@ -38,16 +37,17 @@ def joined_at(seconds: float) -> str:
 def keeps_open(code: str) -> bool:
     """The class's section stays open while a removal waits for its confirmation or was just done (its
     expander's label, with the student count, changes, and a new label would draw it closed)."""
-    return any((st.session_state.get(key) or ("",))[0] == code for key in (CONFIRM, DONE))
+    return any((slot.get() or ("",))[0] == code for slot in (Console.CONFIRM_REMOVE, Console.REMOVED))
 
 
 def roster_section(store: Store, settings: Settings, token: str, code: str) -> None:
     rows = roster(store, code)
     locked, expected = door_state(store, code)
     st.markdown(f"**{tr('roster.header', code=code)}**")
-    done = st.session_state.get(DONE)
+    done = Console.REMOVED.get()
     if done and done[0] == code:
-        st.success(st.session_state.pop(DONE)[1])
+        st.success(done[1])
+        Console.REMOVED.pop()
     st.caption(tr("roster.count", students=len(rows), expected=expected or tr("roster.no_limit")))
     _door(store, settings, token, code, locked, expected)
     if not rows:
@@ -92,7 +92,7 @@ def _one_student(store: Store, settings: Settings, token: str, code: str, rows: 
     pick, remove, rejoin = st.columns([2, 1, 1], vertical_alignment="bottom")
     chosen = labels[pick.selectbox(tr("roster.pick"), list(labels), key=f"roster-pick-{code}")]
     if remove.button(tr("roster.remove"), key=f"remove-{code}", width="stretch"):
-        st.session_state[CONFIRM] = (code, [chosen.id])
+        Console.CONFIRM_REMOVE.set((code, [chosen.id]))
         st.rerun()
     if rejoin.button(tr("roster.new_rejoin"), key=f"rejoin-{code}", width="stretch"):
         fresh = new_rejoin_code(store, settings, token, get_secret(), code, chosen.id)
@@ -108,12 +108,12 @@ def _bulk(store: Store, settings: Settings, token: str, code: str) -> None:
     count = len(joined_within(store, code, minutes))
     if button.button(tr("roster.bulk_remove", count=count, minutes=minutes), key=f"bulk-{code}",
                      disabled=count == 0, width="stretch"):
-        st.session_state[CONFIRM] = (code, [row.id for row in joined_within(store, code, minutes)])
+        Console.CONFIRM_REMOVE.set((code, [row.id for row in joined_within(store, code, minutes)]))
         st.rerun()
 
 
 def _confirm(store: Store, settings: Settings, token: str, code: str, rows: list[RosterRow]) -> None:
-    pending = st.session_state.get(CONFIRM)
+    pending = Console.CONFIRM_REMOVE.get()
     if not pending or pending[0] != code:
         return
     ids = set(pending[1])
@@ -122,9 +122,9 @@ def _confirm(store: Store, settings: Settings, token: str, code: str, rows: list
     yes, no = st.columns(2)
     if yes.button(tr("roster.remove_yes"), key=f"remove-yes-{code}", type="primary"):
         count = remove_students(store, settings, token, code, [row.id for row in chosen])
-        st.session_state.pop(CONFIRM, None)
-        st.session_state[DONE] = (code, tr("roster.removed", count=count))
+        Console.CONFIRM_REMOVE.pop()
+        Console.REMOVED.set((code, tr("roster.removed", count=count)))
         st.rerun()
     if no.button(tr("instructor.close_no"), key=f"remove-no-{code}"):
-        st.session_state.pop(CONFIRM, None)
+        Console.CONFIRM_REMOVE.pop()
         st.rerun()

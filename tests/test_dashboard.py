@@ -39,9 +39,9 @@ def new_app(lang="es") -> AppTest:
 
 def joined_app(name="ana", code=TEST_CLASS, lang="es") -> AppTest:
     app = new_app(lang)
-    app.text_input[0].input(name)
-    app.text_input[1].input(code)
-    app.button[0].click().run()
+    app.text_input(key="join-name").input(name)
+    app.text_input(key="join-class").input(code)
+    app.button(key="join").click().run()
     return app
 
 
@@ -64,7 +64,7 @@ def test_decoding_page_needs_a_class_then_offers_the_notebook(app_env):
     assert any("First join a class" in i.value for i in app.info)
     app = joined_app(lang="en")
     app.switch_page("views/decoding.py").run()
-    assert app.text_area[0].value == "In a distant future, humans and AI"
+    assert app.text_area(key="prompt").value == "In a distant future, humans and AI"
     assert any("No worker is ready" in w.value for w in app.warning)
 
 
@@ -72,8 +72,8 @@ def test_bad_input_shows_a_message_in_the_students_language_and_enqueues_nothing
     for lang, expected in (("es", "vacío"), ("en", "empty")):
         app = joined_app(lang=lang)
         app.switch_page("views/decoding.py").run()
-        app.text_area[0].input("   ")
-        app.button[0].click().run()
+        app.text_area(key="prompt").input("   ")
+        app.button(key="run").click().run()
         assert any(expected in e.value for e in app.error), [e.value for e in app.error]
         assert "current_submission" not in app.session_state
     assert Queue(settings.queue_name(), connection=connection).count == 0
@@ -82,7 +82,7 @@ def test_bad_input_shows_a_message_in_the_students_language_and_enqueues_nothing
 def test_whole_path_dashboard_to_worker_to_gallery(app_env, settings, store, connection, workers):
     app = joined_app(name="ana")
     app.switch_page("views/decoding.py").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     submission = app.session_state.current_submission
     assert Queue(settings.queue_name(), connection=connection).get_job_ids() == [submission]
     assert any("posición 1 de 1" in i.value for i in app.info)
@@ -141,14 +141,14 @@ def test_instructor_console_is_locked_without_password_and_checks_it(app_env, mo
     st.cache_resource.clear()
     app = new_app("en")
     app.switch_page("views/instructor.py").run()
-    app.text_input[0].input("wrong")
-    app.button[0].click().run()
+    app.text_input(key="password").input("wrong")
+    app.button(key="login").click().run()
     assert any("Wrong password" in e.value for e in app.error)
     assert "instructor_token" not in app.session_state
-    app.text_input[0].input("profe-secreto")
-    app.button[0].click().run()
+    app.text_input(key="password").input("profe-secreto")
+    app.button(key="login").click().run()
     assert len(app.session_state.instructor_token) == 64  # a token derived from the password, not a flag
-    app.text_input[0].input("Clase-Martes")
+    app.text_input(key="new-class").input("Clase-Martes")
     [b for b in app.button if b.label == "Create class"][0].click().run()
     assert any("clase-martes" in s.value for s in app.success)
     assert any(e.label.startswith("clase-martes · 0 student(s)") for e in app.expander)
@@ -161,7 +161,7 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     app = joined_app(name="ana", lang="en")
     app.switch_page("views/decoding.py").run()
     app.selectbox(key="sweep").select("Temperature 0.1 / 0.7 / 1.5").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     submission = app.session_state.current_submission
     wait_for(lambda: store.submission(submission).status == "done", timeout=120, message="the sweep")
     app.run()
@@ -185,7 +185,8 @@ def test_decoding_lab_sweep_token_view_explorer_and_run_again(app_env, settings,
     assert len(alternatives) == 6 and all(1 <= len(a) <= 5 for a in alternatives)  # top 5 before and after
     assert alternatives[0]["p"].is_monotonic_decreasing
 
-    again = [b for b in app.button if b.label == "Run again exactly"][1]
+    again = app.button(key=f"again-{outputs[1].id}")  # the second card's "Run again exactly"
+    assert again.label == "Run again exactly"
     again.click().run()
     repeat = app.session_state.current_submission
     assert repeat != submission
@@ -215,12 +216,12 @@ def test_ablation_page_shows_variants_runs_them_and_draws_the_matrix(app_env, se
     variants = app.dataframe[0].value
     assert list(variants["variant"]) == ["full", "without_bullets", "without_tone", "topic_only"]
     assert variants["prompt"][3] == "Advantages of using Git in generative AI projects."
-    app.multiselect[0].select("avoid technical jargon").run()
+    app.multiselect(key="a-extras").select("avoid technical jargon").run()
     assert "only_jargon" in list(app.dataframe[0].value["variant"])
-    app.multiselect[0].unselect("avoid technical jargon").run()
+    app.multiselect(key="a-extras").unselect("avoid technical jargon").run()
     [n for n in app.number_input if n.label == "Samples per variant"][0].set_value(2).run()
     [n for n in app.number_input if n.label == "max_new_tokens"][0].set_value(10).run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     submission = app.session_state.ablation_submission
     wait_for(lambda: store.submission(submission).status == "done", timeout=120, message="the ablation run")
     app.run()
@@ -256,8 +257,8 @@ def test_instructor_stars_hides_and_comments_students_see_the_result(app_env, st
     store_outputs(store, [make_output(i, text=f"text {i}") for i in range(3)])
     teacher = new_app("en")
     teacher.switch_page("views/instructor.py").run()
-    teacher.text_input[0].input(settings.instructor_password)
-    teacher.button[0].click().run()
+    teacher.text_input(key="password").input(settings.instructor_password)
+    teacher.button(key="login").click().run()
     assert len(teacher.get("download_button")) == 2  # CSV and JSON of the class
     teacher.switch_page("views/gallery.py").run()
     star = [b for b in teacher.button if b.key == "star-s2:0"][0]
@@ -281,7 +282,7 @@ def test_a_dashboard_restart_loses_nothing_pending_results_still_arrive(app_env,
 
     app = joined_app(name="ana")
     app.switch_page("views/decoding.py").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     submission = app.session_state.current_submission
     session_token = app.query_params["session"]
     del app  # the dashboard goes away with the student's session; the submission is in Redis
@@ -320,7 +321,7 @@ def test_a_press_that_landed_despite_an_error_is_followed_not_duplicated(app_env
                            configs=[PRESETS["greedy"].to_dict()], model=settings.model)
     submit(store, settings, landed)  # stored, but the page saw an error (Redis gone at the reply)
     app.session_state.unconfirmed = {"id": landed.id, "key": "current_submission"}
-    app.button[0].click().run()  # the student presses Run again
+    app.button(key="run").click().run()  # the student presses Run again
     assert app.session_state.current_submission == landed.id
     assert store.student_submissions(TEST_CLASS, "ana") == [landed.id]
 
@@ -328,7 +329,7 @@ def test_a_press_that_landed_despite_an_error_is_followed_not_duplicated(app_env
 def test_a_second_browser_joining_with_the_same_name_is_another_student(app_env, settings, store):
     first = joined_app(name="Ana")
     first.switch_page("views/decoding.py").run()
-    first.button[0].click().run()
+    first.button(key="run").click().run()
     theirs = first.session_state.current_submission
     second = joined_app(name="Ana")
     assert second.session_state.student != first.session_state.student
@@ -341,8 +342,8 @@ def test_a_second_browser_joining_with_the_same_name_is_another_student(app_env,
 def test_a_reload_keeps_the_student_the_instructor_and_the_language(app_env, settings, store):
     app = joined_app(name="Luz", lang="en")
     app.switch_page("views/instructor.py").run()
-    app.text_input[0].input(settings.instructor_password)
-    app.button[0].click().run()
+    app.text_input(key="password").input(settings.instructor_password)
+    app.button(key="login").click().run()
     token = app.query_params["session"]
     reloaded = AppTest.from_file(APP, default_timeout=60)  # a reload: a new session, only the URL kept
     reloaded.query_params["session"] = token
@@ -399,9 +400,9 @@ def test_each_student_starts_from_their_own_seed(app_env):
 def test_earlier_submissions_are_told_apart_and_their_status_is_current_and_translated(app_env, settings, store):
     app = joined_app(name="Ines")
     app.switch_page("views/decoding.py").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     app.selectbox(key="sweep").select("Temperatura 0.1 / 0.7 / 1.5").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     first, second = store.student_submissions(TEST_CLASS, app.session_state.student)[::-1]
     publish(store, store.submission(first).request, [])  # a worker finished it
     app.run()
@@ -415,7 +416,7 @@ def test_earlier_submissions_are_told_apart_and_their_status_is_current_and_tran
 def test_the_student_can_cancel_a_waiting_submission(app_env, settings, store):
     app = joined_app(name="Uma", lang="en")
     app.switch_page("views/decoding.py").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     submission = app.session_state.current_submission
     [b for b in app.button if b.label == "Cancel this submission"][0].click().run()
     record = store.submission(submission)

@@ -26,7 +26,7 @@ def test_a_running_submission_shows_each_text_as_it_grows_and_a_finished_one_com
     from shared.contract.records import PartialText
 
     app = decoding_app()
-    app.button[0].click().run()  # the notebook's three presets; no worker: it waits
+    app.button(key="run").click().run()  # the notebook's three presets; no worker: it waits
     submission = app.session_state.current_submission
     store.mark_running(submission, "w")  # what a worker publishes at its progress pace
     store.set_progress({submission: 9}, {submission: [
@@ -44,7 +44,7 @@ def test_a_running_submission_shows_each_text_as_it_grows_and_a_finished_one_com
 def test_the_history_shows_the_submission_on_the_page_after_every_new_run(app_env, store):
     app = decoding_app(name="Ines")
     for _ in range(3):  # three queued submissions (the limit): every new one is the one shown
-        app.button[0].click().run()
+        app.button(key="run").click().run()
         current = app.session_state.current_submission
         if len(store.student_submissions(TEST_CLASS, app.session_state.student)) > 1:
             picked = app.selectbox(key="history").value
@@ -65,7 +65,7 @@ def label_time(store, submission_id: str) -> str:
 
 def test_a_job_a_worker_just_took_reads_starting_never_position_unknown(app_env, settings, store):
     app = decoding_app(lang="en")
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     Queue(settings.queue_name(), connection=store.redis).pop_job_id()  # taken, not yet marked running
     app.run()
     banners = [i.value for i in app.info]
@@ -220,7 +220,7 @@ def test_a_reload_opens_the_form_that_made_the_results_on_screen(app_env, store)
     app = decoding_app(name="Flor", lang="en")
     app.text_area(key="prompt").input("Hola clase")
     app.selectbox(key="sweep").select("Temperature 0.1 / 0.7 / 1.5").run()
-    app.button[0].click().run()
+    app.button(key="run").click().run()
     shown = app.session_state.current_submission
     reloaded = AppTest.from_file(APP, default_timeout=60)  # F5: a new session, signed in by its token
     for key in ("lang", "class_code", "student", "student_label", "membership"):
@@ -283,9 +283,9 @@ def emoji_in(text: str) -> list[str]:
 def test_no_emoji_anywhere_a_page_draws_text():
     from pathlib import Path
 
-    from shared.contract.i18n import TEXT
+    from dashboard.texts import EVERY_TEXT
 
-    found = {key: emoji_in(text) for key, entry in TEXT.items() for text in entry.values() if emoji_in(text)}
+    found = {key: emoji_in(text) for key, entry in EVERY_TEXT.items() for text in entry.values() if emoji_in(text)}
     root = Path(__file__).resolve().parent.parent
     for source in sorted((root / "dashboard").rglob("*.py")):
         if emoji_in(source.read_text()):
@@ -294,7 +294,7 @@ def test_no_emoji_anywhere_a_page_draws_text():
 
 
 def test_check_marks_are_a_symbol_and_a_word_not_colour_alone():
-    from shared.contract.i18n import t
+    from dashboard.texts import t
 
     for lang in ("es", "en"):
         passed, failed = t("check.passed", lang), t("check.failed", lang)

@@ -161,8 +161,8 @@ def test_the_token_view_keeps_small_probabilities_readable_and_counts_from_1(app
 def console(settings, lang="en"):
     app = new_app(lang)
     app.switch_page("views/instructor.py").run()
-    app.text_input[0].input(settings.instructor_password)
-    app.button[0].click().run()
+    app.text_input(key="password").input(settings.instructor_password)
+    app.button(key="login").click().run()
     return app
 
 

@@ -40,15 +40,15 @@ def test_every_text_box_of_every_page_has_a_cap(app_env, settings, store):
     app.run()
     seen = every_page(app)
     app.switch_page("views/join.py").run()
-    name, code = app.text_input[0], app.text_input[1]
+    name, code = app.text_input(key="join-name"), app.text_input(key="join-class")
     name.input("ana")
     code.input(TEST_CLASS)
-    app.button[0].click().run()
+    app.button(key="join").click().run()
     assert app.session_state.class_code == TEST_CLASS
     seen += every_page(app)
     app.switch_page("views/instructor.py").run()
-    app.text_input[0].input(settings.instructor_password)
-    app.button[0].click().run()
+    app.text_input(key="password").input(settings.instructor_password)
+    app.button(key="login").click().run()
     assert app.session_state.instructor_token
     seen += every_page(app)
     labels = {box.label for _, box in seen}

@@ -13,8 +13,8 @@ from tests.test_dashboard import APP, app_env, joined_app, new_app  # noqa: F401
 def console(settings, lang="en") -> AppTest:
     app = new_app(lang)
     app.switch_page("views/instructor.py").run()
-    app.text_input[0].input(settings.instructor_password)
-    app.button[0].click().run()
+    app.text_input(key="password").input(settings.instructor_password)
+    app.button(key="login").click().run()
     return app
 
 

@@ -87,7 +87,7 @@ def test_the_ablation_lab_is_prefilled_with_the_steps_topic(app_env, store, sett
 def test_without_a_lesson_the_labs_are_as_before(app_env):
     app = joined_app(name="ana", lang="en")
     app.switch_page("views/decoding.py").run()
-    assert app.text_area[0].value == "In a distant future, humans and AI"
+    assert app.text_area(key="prompt").value == "In a distant future, humans and AI"
     assert not any("Lesson:" in c.value for c in app.caption)
 
 

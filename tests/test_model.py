@@ -28,7 +28,7 @@ def test_worker_exits_with_one_clear_line_when_the_model_cannot_load(settings, t
 
 
 def test_dashboard_and_shared_never_import_torch_or_transformers():
-    code = ("import sys; import dashboard.common, dashboard.widgets, shared.services.submit, shared.services.store, "
+    code = ("import sys; import dashboard.common, dashboard.auth, dashboard.lab_page, dashboard.widgets, shared.services.submit, shared.services.store, "
             "devtools.embedded_redis, shared.services.workers; "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

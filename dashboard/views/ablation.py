@@ -3,20 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (
-    default_seed,
-    follow,
-    follow_unconfirmed,
-    lab_page,
-    lang,
-    redis_tolerant,
-    remember,
-    run_pressed,
-    submit_press,
-    tr,
-)
+from dashboard.common import default_seed, lang, redis_tolerant, tr
+from dashboard.lab_page import lab_page
 from dashboard.lab_widgets import past_submissions, plain
 from dashboard.lesson_step import lesson_step, results_hidden
+from dashboard.state import AblationForm, Press, Work, remember
+from dashboard.submit import follow, follow_unconfirmed, run_pressed, submit_press
 from dashboard.widgets import live_banner, pass_rate_chart, progress_banner, prompt_line
 from shared.contract.records import Output, Request
 from shared.services.validation import build_request
@@ -38,8 +30,8 @@ from shared.teaching.checks import check_detail
 me, store, settings, model = lab_page("ablation.header", "ablation.intro")
 lesson_step(store, me, "ablation")  # the class's current step, and this form prefilled with its task
 
-remember("a-topic", NOTEBOOK_TOPIC)  # the form stays as the student left it, under their results
-topic = st.text_input(tr("ablation.topic"), max_chars=300, key="a-topic")
+remember(AblationForm.TOPIC.key, NOTEBOOK_TOPIC)  # the form stays as the student left it, under their results
+topic = st.text_input(tr("ablation.topic"), max_chars=300, key=AblationForm.TOPIC.key)
 left, right = st.columns(2)
 with left:
     remember("a-use-tone", True)
@@ -87,22 +79,18 @@ st.subheader(tr("ablation.variants"))
 st.dataframe(pd.DataFrame({tr("col.variant"): list(found), tr("col.prompt"): list(found.values())}),
              hide_index=True)
 
-# Every widget of the form above, by key: a press of Run reruns only the fragment below, with the
-# request built from the form as the page last drew it, unless the press came with a change to it.
-FORM_KEYS = ("a-topic", "a-use-tone", "a-tone", "a-use-summary", "a-summary", "a-extras", "a-words", "a-structure",
-             "a-custom", "a-custom-kind", "a-pattern", "a-samples", "a-seed", "a-temperature", "a-top-p", "a-tokens")
-
-
 def form_state() -> str:
-    """The form as the last message from the browser left it."""
-    return repr([st.session_state.get(key) for key in FORM_KEYS])
+    """The form above as the last message from the browser left it: a press of Run reruns only the
+    fragment below, with the request built from the form as the page last drew it, unless the press came
+    with a change to it."""
+    return repr([st.session_state.get(key) for key in AblationForm.KEYS])
 
 
 def run() -> None:
     config = {**NOTEBOOK_ABLATION_CONFIG, "temperature": temperature, "top_p": top_p,
               "max_new_tokens": max_new_tokens}
     own_check = {"kind": custom_kind, "pattern": pattern} if custom_kind != "none" else None
-    submit_press(store, settings, "ablation_submission", lambda request_id: build_request(
+    submit_press(store, settings, Work.ABLATION, lambda request_id: build_request(
         settings, class_code=me.code, student=me.label, student_id=me.id, prompt="", seed=seed, model=model,
         configs=[{**config, "seed": int(seed) + i} for i in range(int(samples))], lab="ablation",
         variants=found, checks=check_specs(parts, custom=own_check), topic=parts.topic, request_id=request_id))
@@ -120,7 +108,7 @@ def matrix_view(request: Request, outputs: list[Output]) -> None:
     heat = pd.DataFrame([{"variant": row["variant"], "check": tr(f"check.{c}"), "rate": row[c]["rate"] or 0.0}
                          for row in rows for c in check_ids])
     st.altair_chart(pass_rate_chart(heat, order), width="stretch")
-    chosen = st.selectbox(tr("ablation.samples_of"), order, key="ablation-variant")
+    chosen = st.selectbox(tr("ablation.samples_of"), order, key=AblationForm.VARIANT.key)
     for output in [o for o in outputs if o.variant == chosen]:
         with st.container(border=True):
             st.text(tr("common.with_seed", who=output.label, seed=output.seed))
@@ -152,14 +140,15 @@ def run_and_results(drawn_form: str) -> None:
     """The Run button and the results. A press reruns only this fragment (the submission and its queue
     banner), not the form above; if the press came with a change to the form (`drawn_form` is the form
     the page last drew), it is carried over to a full run, which builds the request from the form anew."""
-    if run_pressed("ablation:press", lambda: form_state() != drawn_form):
+    if run_pressed(Press.ABLATION_CARRIED, lambda: form_state() != drawn_form):
         run()
     follow_unconfirmed(store)
     history = past_submissions(store, me, "ablation")
-    if history and "ablation_submission" not in st.session_state:
-        st.session_state.ablation_submission = next(iter(history.values()))  # after a reload or a restart
-    if st.session_state.get("ablation_submission"):
-        redis_tolerant(ablation_results)(st.session_state.ablation_submission)
+    if history and not Work.ABLATION.is_set():
+        Work.ABLATION.set(next(iter(history.values())))  # after a reload or a restart
+    following = Work.ABLATION.get()
+    if following:
+        redis_tolerant(ablation_results)(following)
 
 
 run_and_results(form_state())

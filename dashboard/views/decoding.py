@@ -5,21 +5,12 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (
-    default_seed,
-    follow,
-    follow_unconfirmed,
-    keep_rows,
-    kept_rows,
-    lab_page,
-    redis_tolerant,
-    remember,
-    run_pressed,
-    submit_press,
-    tr,
-)
+from dashboard.common import default_seed, redis_tolerant, tr
+from dashboard.lab_page import lab_page
 from dashboard.lab_widgets import explorer, history_picker, past_submissions, theory_notes, token_view
 from dashboard.lesson_step import lesson_step, results_hidden
+from dashboard.state import DecodingForm, Press, Work, keep_rows, kept, kept_rows, kept_rows_slot, remember
+from dashboard.submit import follow, follow_unconfirmed, run_pressed, submit_press
 from dashboard.widgets import live_banner, output_card, progress_banner
 from shared.contract.decoding import GREEDY, NOTEBOOK_PROMPT, STRATEGIES, TRANSFORMERS_DEFAULT_TOP_K
 from shared.contract.records import Output
@@ -57,17 +48,19 @@ def form_of(request) -> None:
             for item in request.items]
     name = next((n for n in SWEEP_NAMES if [table_row(r, seed) for r in sweep(n, seed=seed)] == rows),
                 SWEEP_NAMES[0])
-    st.session_state.update({"kept:prompt": request.prompt, "kept:seed": seed, "kept:sweep_name": name,
-                             f"kept-rows:configs-{name}-{seed}": rows})
+    kept(DecodingForm.PROMPT.key).set(request.prompt)
+    kept(DecodingForm.SEED.key).set(seed)
+    DecodingForm.SWEEP_NAME.set(name)
+    kept_rows_slot(DecodingForm.editor(name, seed)).set(rows)
 
 
 def restore_newest() -> None:
-    if "current_submission" in st.session_state or "kept:prompt" in st.session_state:
+    if Work.DECODING.is_set() or kept(DecodingForm.PROMPT.key).is_set():
         return  # this session already has a form of its own
     newest = next(iter(past_submissions(store, me, "decoding").values()), None)
     record = store.submission(newest) if newest else None
-    if record is not None:
-        st.session_state.current_submission = newest
+    if record is not None and newest:
+        Work.DECODING.set(newest)
         form_of(record.request)
 
 
@@ -76,19 +69,20 @@ lesson_step(store, me, "decoding")  # the class's current step, and this form pr
 theory_notes()
 restore_newest()
 
-remember("prompt", NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
-prompt = st.text_area(tr("decoding.prompt"), height=100, max_chars=settings.max_prompt_chars, key="prompt")
+remember(DecodingForm.PROMPT.key, NOTEBOOK_PROMPT)  # the form stays as the student left it, under their results
+prompt = st.text_area(tr("decoding.prompt"), height=100, max_chars=settings.max_prompt_chars,
+                      key=DecodingForm.PROMPT.key)
 sweep_labels = {tr(f"sweep.{name}"): name for name in SWEEP_NAMES}  # plain options: AppTest drives them
-if st.session_state.get("sweep") not in sweep_labels:  # back on the page, or the language changed
-    kept_sweep = st.session_state.get("kept:sweep_name", SWEEP_NAMES[0])
-    st.session_state["sweep"] = next(label for label, name in sweep_labels.items() if name == kept_sweep)
-chosen_sweep = sweep_labels[st.selectbox(tr("decoding.sweep"), list(sweep_labels), key="sweep")]
-st.session_state["kept:sweep_name"] = chosen_sweep
-remember("seed", default_seed(me))
+if DecodingForm.SWEEP.get() not in sweep_labels:  # back on the page, or the language changed
+    kept_sweep = DecodingForm.SWEEP_NAME.get_or(SWEEP_NAMES[0])
+    DecodingForm.SWEEP.set(next(label for label, name in sweep_labels.items() if name == kept_sweep))
+chosen_sweep = sweep_labels[st.selectbox(tr("decoding.sweep"), list(sweep_labels), key=DecodingForm.SWEEP.key)]
+DecodingForm.SWEEP_NAME.set(chosen_sweep)
+remember(DecodingForm.SEED.key, default_seed(me))
 seed = st.number_input(tr("decoding.seed"), min_value=0, max_value=2**32 - 1, step=1, help=tr("theory.seed"),
-                       key="seed")
+                       key=DecodingForm.SEED.key)
 st.caption(tr("decoding.add_row"))
-editor = f"configs-{chosen_sweep}-{seed}"
+editor = DecodingForm.editor(chosen_sweep, seed)
 fresh = [table_row(row, int(seed)) for row in sweep(chosen_sweep, seed=int(seed))]
 rows = pd.DataFrame(kept_rows(editor, fresh), columns=COLUMNS)
 # Widths that fit all seven columns, the seed included, in the main area of a 1400-px projector screen
@@ -116,7 +110,7 @@ def row_to_config(row: dict) -> dict:
 
 
 def run(configs: list[dict], text: str, run_seed) -> None:
-    submit_press(store, settings, "current_submission", lambda request_id: build_request(
+    submit_press(store, settings, Work.DECODING, lambda request_id: build_request(
         settings, class_code=me.code, student=me.label, student_id=me.id, prompt=text, configs=configs,
         seed=run_seed, model=model, request_id=request_id))
 
@@ -162,23 +156,24 @@ def run_and_results(configs: list[dict], drawn_form: tuple, labels: dict) -> Non
     last run: if the table changed since (its sweep, seed or cells, sent with the press), the press is
     carried over to a full run, which reads the table anew."""
     def table_changed() -> bool:
-        sweep_now = labels.get(st.session_state.get("sweep"), "")
-        return form_state(f"configs-{sweep_now}-{st.session_state.get('seed')}") != drawn_form
+        sweep_now = labels.get(DecodingForm.SWEEP.get_or(""), "")
+        return form_state(DecodingForm.editor(sweep_now, DecodingForm.SEED.get())) != drawn_form
 
-    if run_pressed("decoding:press", table_changed):
-        text = st.session_state.get("prompt", prompt)
-        st.session_state["kept:prompt"] = text  # remember() runs with the page, not the fragment
-        run(configs, text, st.session_state.get("seed", seed))
+    if run_pressed(Press.DECODING_CARRIED, table_changed):
+        text = DecodingForm.PROMPT.get_or(prompt)
+        kept(DecodingForm.PROMPT.key).set(text)  # remember() runs with the page, not the fragment
+        run(configs, text, DecodingForm.SEED.get_or(seed))
     follow_unconfirmed(store)
-    if "current_submission" not in st.session_state:  # after a reload or a restart: the newest
+    if not Work.DECODING.is_set():  # after a reload or a restart: the newest
         newest = next(iter(past_submissions(store, me, "decoding").values()), None)
         if newest:
-            st.session_state.current_submission = newest
+            Work.DECODING.set(newest)
     history_slot = st.container()  # above the results, filled after them: its labels are read after theirs
-    if st.session_state.get("current_submission"):
-        redis_tolerant(show_results)(st.session_state.current_submission)
+    following = Work.DECODING.get()
+    if following:
+        redis_tolerant(show_results)(following)
     with history_slot:
-        history_picker(store, me, "decoding", "current_submission")
+        history_picker(store, me, "decoding", Work.DECODING)
 
 
 run_and_results([row_to_config(row) for row in edited.to_dict("records")], form_state(editor), sweep_labels)

@@ -11,9 +11,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import get_settings, get_store, instructor, redis_ok, redis_tolerant, student, tr
+from dashboard import poll
+from dashboard.auth import instructor, student
+from dashboard.common import get_settings, get_store, redis_ok, tr
 from dashboard.lab_widgets import plain
 from dashboard.lesson_step import results_hidden
+from dashboard.state import Gallery
 from dashboard.widgets import diff_html, output_card, pass_rate_chart, readable_table, shortened
 from shared.services.classes import list_classes
 from shared.services.gallery import (
@@ -44,7 +47,7 @@ if joined:
     code = joined.code
 elif token:
     codes = [c.code for c in list_classes(store)]
-    code = st.selectbox(tr("instructor.class"), codes) if codes else ""
+    code = st.selectbox(tr("instructor.class"), codes, key="gallery-class") if codes else ""
 else:
     st.header(tr("nav.gallery"))
     st.info(tr("join.need"))
@@ -110,13 +113,10 @@ def moderation_controls(output: dict, note: Note) -> None:
         st.rerun()
 
 
-GALLERY_POLL_SECONDS = {True: 3.0, False: 30.0}  # while the class has work pending / when it has none
-
-
-@redis_tolerant
-def gallery_watch(seen: tuple, busy: bool) -> None:
-    """Polls only a fingerprint; the page itself is drawn once. The instructor's (projected) view
-    follows new results by itself; a student gets a button, so a class burst does not redraw 300 pages."""
+def gallery_watch(seen: tuple, busy: bool) -> poll.Pace:
+    """Polls only a fingerprint (`poll.GALLERY`: while the class has work pending / when it has none); the
+    page itself is drawn once. The instructor's (projected) view follows new results by itself; a student
+    gets a button, so a class burst does not redraw 300 pages."""
     count = store.pending_count(code)
     pending = count > 0
     st.caption(tr("gallery.pending", count=count))
@@ -125,8 +125,7 @@ def gallery_watch(seen: tuple, busy: bool) -> None:
         st.rerun()
     if now != seen and st.button(tr("gallery.refresh", count=max(1, now[0] - seen[0])), key="gallery-refresh"):
         st.rerun()
-    if pending != busy:
-        st.rerun()  # poll at the other pace
+    return poll.GALLERY[pending]  # another when the class turned busy or idle: the page polls at that pace
 
 
 def outputs_page(current: GalleryQuery) -> None:
@@ -147,13 +146,13 @@ def outputs_page(current: GalleryQuery) -> None:
 
 with outputs_tab:
     busy = store.pending_count(code) > 0
-    st.fragment(run_every=GALLERY_POLL_SECONDS[busy])(gallery_watch)(class_version(store, code), busy)
+    poll.poll(poll.GALLERY[busy], gallery_watch, class_version(store, code), busy)
     outputs_page(current)
 
 stats = stats_matching(store, code, class_stats(store, code, include_hidden), current)  # groups and charts follow
 
 with groups_tab:
-    differ = st.checkbox(tr("gallery.differ"), disabled=not prompt)
+    differ = st.checkbox(tr("gallery.differ"), disabled=not prompt, key="f-differ")
     summaries = group_summaries(store, code, stats, lab)
     if differ and prompt:
         keep = groups_differing_from_greedy(store, code, prompt, include_hidden)
@@ -230,12 +229,12 @@ with compare_tab:
         names = {f"{o.student} · {group_label(o.label)} · {tr('common.seed', seed=o.seed)} · {plain(o.text[:30])} "
                  f"· #{o.id}": o for o in choices}
         left, right = st.columns(2)
-        first_name = left.selectbox(tr("gallery.left"), list(names), index=0, key="cmp-a")
+        first_name = left.selectbox(tr("gallery.left"), list(names), index=0, key=Gallery.COMPARE_LEFT.key)
         first = names[first_name]
         others = [name for name in names if name != first_name]  # never one output against itself
-        if st.session_state.get("cmp-b") not in others:  # new filters, or the left one took its place
-            st.session_state["cmp-b"] = others[0]
-        second = names[right.selectbox(tr("gallery.right"), others, key="cmp-b")]
+        if Gallery.COMPARE_RIGHT.get() not in others:  # new filters, or the left one took its place
+            Gallery.COMPARE_RIGHT.set(others[0])
+        second = names[right.selectbox(tr("gallery.right"), others, key=Gallery.COMPARE_RIGHT.key)]
         with left:
             output_card(first, show_student=True)
         with right:

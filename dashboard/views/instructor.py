@@ -6,9 +6,12 @@ import pandas as pd
 import streamlit as st
 from rq import Queue
 
-from dashboard.common import get_settings, get_store, instructor, lang, log_in, log_out, redis_ok, redis_tolerant, tr
+from dashboard import poll
+from dashboard.auth import instructor, log_in, log_out
+from dashboard.common import get_settings, get_store, lang, redis_ok, tr
 from dashboard.lesson_console import lesson_console
 from dashboard.roster_console import keeps_open, roster_section
+from dashboard.state import Console, SignIn
 from dashboard.widgets import readable_table
 from shared.contract.problems import Problem
 from shared.services.classes import ClassRow, close_class, list_classes, open_class
@@ -22,9 +25,6 @@ from shared.services.moderation import (
 from shared.services.retention import deletion_time
 from shared.services.workers import console_rows, live_workers, served_models
 
-# The queue and workers section redraws itself: quickly while anything is queued or running, slowly when
-# the class is idle (a few Redis reads), so the numbers on the projector are never a stale snapshot.
-CONSOLE_POLL_SECONDS = {True: 2.0, False: 15.0}
 LAB_NAMES = {"decoding": "nav.decoding", "ablation": "nav.ablation"}  # else the explorer's one forward pass
 WORKER_COLUMNS = ("name", "host", "model", "device", "in_flight", "tokens_per_s", "max_batch", "seen_s")
 
@@ -38,11 +38,12 @@ if not redis_ok(store):
 
 token = instructor()
 if not token:
-    if st.session_state.pop("logged_out", False):
+    if SignIn.LOGGED_OUT.pop():
         st.info(tr("instructor.logged_out"))
     with st.form("login"):
-        password = st.text_input(tr("instructor.password"), type="password", max_chars=settings.max_prompt_chars)
-        if st.form_submit_button(tr("instructor.login")):
+        password = st.text_input(tr("instructor.password"), type="password", max_chars=settings.max_prompt_chars,
+                                 key="password")
+        if st.form_submit_button(tr("instructor.login"), key="login"):
             attempt = log_in(password)
             if attempt.token:
                 st.rerun()
@@ -53,13 +54,13 @@ if not token:
     st.stop()
 
 st.success(tr("instructor.logged_in"))
-if st.button(tr("instructor.logout")):
+if st.button(tr("instructor.logout"), key="logout"):
     log_out()  # revoked server-side: this URL, in the history too, opens nothing more
-    st.session_state.logged_out = True
+    SignIn.LOGGED_OUT.set(True)
     st.rerun()
 with st.form("new_class", clear_on_submit=True):
-    new_code = st.text_input(tr("instructor.new_class"), max_chars=24)
-    if st.form_submit_button(tr("instructor.create")):
+    new_code = st.text_input(tr("instructor.new_class"), max_chars=24, key="new-class")
+    if st.form_submit_button(tr("instructor.create"), key="create-class"):
         try:
             st.success(tr("instructor.created", code=open_class(store, new_code)))
         except Problem.Invalid:
@@ -74,26 +75,26 @@ def open_or_close(row: ClassRow, column) -> None:
             open_class(store, code)
             st.rerun()
         return
-    if st.session_state.get("confirm_close") != code:
+    if Console.CONFIRM_CLOSE.get() != code:
         if column.button(tr("instructor.close", code=code), key=f"close-{code}"):
-            st.session_state.confirm_close = code
+            Console.CONFIRM_CLOSE.set(code)
             st.rerun()
         return
     st.warning(tr("instructor.close_confirm", code=code))
     yes, no = st.columns(2)
     if yes.button(tr("instructor.close_yes", code=code), key=f"close-yes-{code}", type="primary"):
         close_class(store, code)
-        st.session_state.pop("confirm_close", None)
+        Console.CONFIRM_CLOSE.pop()
         st.rerun()
     if no.button(tr("instructor.close_no"), key=f"close-no-{code}"):
-        st.session_state.pop("confirm_close", None)
+        Console.CONFIRM_CLOSE.pop()
         st.rerun()
 
 
 def class_section(row: ClassRow) -> None:
     state = tr("instructor.open") if row.info.open else tr("instructor.closed")
     with st.expander(tr("instructor.class_row", code=row.code, students=row.students, outputs=row.outputs,
-                        state=state), expanded=st.session_state.get("confirm_close") == row.code
+                        state=state), expanded=Console.CONFIRM_CLOSE.get() == row.code
                      or keeps_open(row.code)):
         roster_section(store, settings, token, row.code)  # who is in, lock, size, remove (dashboard/roster_console.py)
         rows = export_rows(store, settings, token, row.code)
@@ -137,11 +138,11 @@ def queue_section(model: str) -> bool:
     return bool(queued or running)
 
 
-@redis_tolerant
-def live_status(busy: bool) -> None:
-    """Workers and queues as of now; when the class turns busy or idle, the page reruns to poll at
-    the other pace."""
-    st.caption(tr("instructor.live", seconds=int(CONSOLE_POLL_SECONDS[busy]), time=time.strftime("%H:%M:%S")))
+def live_status(busy: bool) -> poll.Pace:
+    """Workers and queues as of now, redrawn quickly while anything is queued or running, slowly when the
+    class is idle (a few Redis reads), so the numbers on the projector are never a stale snapshot; when
+    the class turns busy or idle, the page reruns to poll at the other pace."""
+    st.caption(tr("instructor.live", seconds=int(poll.CONSOLE[busy]), time=time.strftime("%H:%M:%S")))
     workers = live_workers(store)
     if workers:
         workers_table(workers)
@@ -149,13 +150,12 @@ def live_status(busy: bool) -> None:
         st.info(tr("instructor.no_workers"))
     models = sorted(set(served_models(store)) | {settings.model})
     now_busy = any([queue_section(model) for model in models]) or any(w.in_flight for w in workers)
-    if now_busy != busy:
-        st.session_state.console_busy = now_busy
-        st.rerun()
+    Console.BUSY.set(now_busy)
+    return poll.CONSOLE[now_busy]
 
 
 lesson_console(store, settings, token)  # the lesson the instructor leads (dashboard/lesson_console.py)
 
 st.subheader(tr("instructor.workers"))
-busy_now = st.session_state.get("console_busy", False)
-st.fragment(run_every=CONSOLE_POLL_SECONDS[busy_now])(live_status)(busy_now)
+busy_now = Console.BUSY.get_or(False)
+poll.poll(poll.CONSOLE[busy_now], live_status, busy_now)

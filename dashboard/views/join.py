@@ -2,19 +2,10 @@
 
 import streamlit as st
 
-from dashboard.common import (
-    client,
-    forget_student,
-    get_secret,
-    get_store,
-    join_knock,
-    lang,
-    redis_ok,
-    remember_student,
-    student,
-    tr,
-)
+from dashboard.auth import client, forget_student, get_secret, join_knock, remember_student, student
+from dashboard.common import get_store, lang, redis_ok, tr
 from dashboard.lesson_step import lesson_pointer
+from dashboard.state import SignIn
 from shared.contract.problems import Problem
 from shared.services.classes import join_class, rejoin_class
 from shared.services.roster import current_rejoin_code
@@ -29,12 +20,13 @@ if joined:
     st.success(tr("join.joined", code=joined.code, name=joined.label))
     lesson_pointer(store, joined)  # what to do now: the class's current step, and a link to it
     st.info(tr("join.rejoin_code", rejoin=current_rejoin_code(store, get_secret(), joined.code, joined.id)))
-    if st.button(tr("join.leave")):
+    if st.button(tr("join.leave"), key="leave"):
         forget_student()
         st.rerun()
     st.stop()
-if st.session_state.get("removed_from"):
-    st.warning(tr("join.removed", code=st.session_state.pop("removed_from")))
+removed_from = SignIn.REMOVED_FROM.pop()
+if removed_from:
+    st.warning(tr("join.removed", code=removed_from))
 
 
 def show(invalid: Problem.Invalid) -> None:
@@ -43,9 +35,9 @@ def show(invalid: Problem.Invalid) -> None:
 
 
 with st.form("join"):
-    name = st.text_input(tr("join.name"), max_chars=40)
-    code = st.text_input(tr("join.class_code"), max_chars=24)
-    submitted = st.form_submit_button(tr("join.submit"))
+    name = st.text_input(tr("join.name"), max_chars=40, key="join-name")
+    code = st.text_input(tr("join.class_code"), max_chars=24, key="join-class")
+    submitted = st.form_submit_button(tr("join.submit"), key="join")
 if submitted:
     try:
         remember_student(join_class(store, code, name, knock=join_knock()))
@@ -57,7 +49,7 @@ with st.expander(tr("join.rejoin_header")):
     with st.form("rejoin"):
         again_code = st.text_input(tr("join.rejoin_class"), max_chars=24, key="rejoin-class")
         again = st.text_input(tr("join.rejoin_input"), max_chars=40, key="rejoin-code")
-        back = st.form_submit_button(tr("join.rejoin_submit"))
+        back = st.form_submit_button(tr("join.rejoin_submit"), key="rejoin")
     if back:
         try:
             remember_student(rejoin_class(store, get_secret(), again_code, again, client()))

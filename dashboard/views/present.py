@@ -6,7 +6,9 @@ buttons' shortcuts) or the buttons; the console and this page move the same less
 
 import streamlit as st
 
-from dashboard.common import get_settings, get_store, instructor, lang, redis_ok, redis_tolerant, tr
+from dashboard import poll
+from dashboard.auth import instructor
+from dashboard.common import get_settings, get_store, lang, redis_ok, tr
 from dashboard.lesson_views import blind_texts, outputs_with_prompts, step_text, tally_view
 from shared.contract.problems import Problem
 from shared.services import lessons
@@ -14,7 +16,6 @@ from shared.services.classes import list_classes
 from shared.services.lessons import ClassLesson
 from shared.services.moderation import spotlight
 
-PRESENT_POLL_SECONDS = 1.0  # the tally on the projector is at most this old (plus a page run)
 SPOTLIGHT_SHOWN = 3         # outputs a projected page has room for
 
 # Static CSS (no user text in it): hide Streamlit's chrome and the sidebar, use the whole width, large type.
@@ -81,8 +82,7 @@ def toggle_question(running: ClassLesson) -> None:
     st.rerun()
 
 
-@redis_tolerant
-def live(code: str, seen: int) -> None:
+def live(code: str, seen: int) -> poll.Pace:
     """Polled: the question's answers as they come (count and tally), the blind texts and the reveal.
     When the lesson moved (console or keys), the whole page follows."""
     running = lessons.current(store, code)
@@ -96,6 +96,7 @@ def live(code: str, seen: int) -> None:
     if running.blind:
         blind_texts(running, lessons.blind_outputs(store, running), tally, side_by_side=True)
     tally_view(running, tally, big=True)
+    return poll.PRESENT
 
 
 def outputs(running: ClassLesson) -> None:
@@ -119,5 +120,5 @@ with st.container(key="present"):
     st.title(current.step.title.get(lang()))
     if not (current.question and current.question_state):
         step_text(current)  # once the question is asked, the projector gives the question the room
-    st.fragment(run_every=PRESENT_POLL_SECONDS)(live)(code, current.version)
+    poll.poll(poll.PRESENT, live, code, current.version)
     outputs(current)
