@@ -7,7 +7,9 @@ choice. The class mix of configs (the notebook's greedy and two sampling presets
 T 0.7 / top-p 0.9, all with repetition penalty 1.1) at 64 / 256 / 1,024 rows.
 
 Also counts the vocabulary-wide operations of one step: aten ops that read or write a [rows, vocab]
-tensor (the stand-in's own forward not counted), and the engine's own count. Then a run where rows
+tensor (the stand-in's own forward not counted), and the count the rows' parameters predict
+(`worker.reference.vocab_passes`, through `PassCount`, a wrapper this benchmark puts around the
+engine's sampler: the engine itself counts nothing). Then a run where rows
 finish and join all the time, with a KV cache as wide as distilgpt2's (`kv_stand_in`): what the engine
 copies when the batch changes. Runs the same
 measurement on an earlier engine (`--baseline REV`, from git; by default the engine before issue #14's
@@ -131,6 +133,31 @@ class VocabPasses(TorchDispatchMode):
         return out
 
 
+class PassCount:
+    """Wraps an engine's sampler: after each call, the passes over [rows, vocab] it made, as the rows'
+    parameters predict them (worker/reference.py), so that the engine's own step never counts them."""
+
+    def __init__(self, engine: Engine):
+        from worker.reference import vocab_passes  # imported here: an earlier engine has no reference module
+
+        self.sampler, self.predict, self.passes = engine.sampler, vocab_passes, None
+        engine.sampler = self
+
+    def __call__(self, scores, history, params, keys):
+        choice = self.sampler(scores, history, params, keys)
+        self.passes = self.predict(params, self.sampler.top is not None, choice.recounted_rows)
+        return choice
+
+
+def count_passes(engine: Engine):
+    """Counts the vocabulary passes of `engine`'s next steps; returns what gives the last one's (None:
+    an engine that cannot say). An engine from before the Sampler counted them itself (`vocab_passes`)."""
+    if hasattr(engine, "sampler"):
+        counter = PassCount(engine)
+        return lambda: counter.passes
+    return lambda: getattr(engine, "vocab_passes", None)
+
+
 def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dict:
     """Mean and median time of `steps` decode steps at `rows` rows, the stand-in's forward taken out
     (and that forward's own mean), vocab-wide kernels and all aten operations per step."""
@@ -149,7 +176,7 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
         seconds, forward_seconds, _ = timed_step(engine, model, device)
         times.append(seconds * 1000)
         forward.append(forward_seconds * 1000)
-    counter = VocabPasses(rows, VOCAB)
+    counter, engine_passes = VocabPasses(rows, VOCAB), count_passes(engine)  # after the timed steps
     with counter:
         engine.step()
     with VocabPasses(rows, VOCAB) as forward_only:  # the stand-in's own lookup, not the engine's
@@ -159,7 +186,7 @@ def measure(rows: int, steps: int, device: torch.device, warmup: int = 5) -> dic
             "median_ms": round(statistics.median(times), 3), "forward_ms": round(statistics.mean(forward), 3),
             "vocab_passes": counter.count - forward_only.count, "ops": counter.ops - forward_only.ops,
             "kernels": counter.kernels - forward_only.kernels,
-            "engine_passes": getattr(engine, "vocab_passes", None)}
+            "engine_passes": engine_passes()}
 
 
 def baseline(rev: str, args) -> list[dict] | str:

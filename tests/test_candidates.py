@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from worker.candidates import _in_exact_order_torch, in_exact_order, shortlist
-from worker.sampling import _hash_top_bits, gumbel_noise, hash32
+from worker.gumbel import _hash_top_bits, gumbel_noise, hash32
 
 
 def exact_order(scores: torch.Tensor):

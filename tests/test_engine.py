@@ -97,7 +97,7 @@ def test_finished_rows_free_their_slots_for_waiting_requests(tiny):
         for result in runner.step():
             finished_at_step[result.key] = step
     assert finished_at_step["waiting"] < finished_at_step["long"]
-    assert runner.cache is None and runner.mask.shape == (0, 0)  # nothing left behind
+    assert runner.batch.cache is None and runner.batch.mask.view.shape == (0, 0)  # nothing left behind
 
 
 class MemoryLimitedModel(torch.nn.Module):
@@ -175,7 +175,7 @@ def test_cancel_drops_one_owners_rows_and_the_rest_finish_the_same(tiny):
     for request in requests:
         runner.submit(request)
     done = {r.key: r.token_ids for r in runner.step()}
-    assert runner.cancel("a") == 3
+    assert runner.cancel(lambda key: key[0] == "a") == 3
     while runner.busy:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert set(done) == {("b", 0), ("b", 1), ("b", 2)} and all(done[k] == expected[k] for k in done)
@@ -304,11 +304,11 @@ class KVStorage:
     `same_as(runner)` is true while the runner's cache still lives in those buffers."""
 
     def __init__(self, runner):
-        self.keys = [layer.keys for layer in runner.cache.layers]
+        self.keys = [layer.keys for layer in runner.batch.cache.layers]
 
     def same_as(self, runner) -> bool:
         return [k.untyped_storage().data_ptr() for k in self.keys] == [
-            layer.keys.untyped_storage().data_ptr() for layer in runner.cache.layers]
+            layer.keys.untyped_storage().data_ptr() for layer in runner.batch.cache.layers]
 
 
 def test_rows_joining_and_leaving_do_not_copy_the_running_cache(tiny):
@@ -360,9 +360,9 @@ def test_leading_columns_no_row_uses_are_dropped(tiny):
     while "long" not in done:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert where.same_as(runner)
-    width = runner.cache.layers[0].keys.shape[-2]
-    assert runner.mask.shape[1] == width < len(long_prompt)  # only the short row's columns are left
-    assert runner.mask.all()
+    width = runner.batch.cache.layers[0].keys.shape[-2]
+    assert runner.batch.mask.view.shape[1] == width < len(long_prompt)  # only the short row's columns are left
+    assert runner.batch.mask.view.all()
     while runner.busy:
         done.update({r.key: r.token_ids for r in runner.step()})
     assert done == expected

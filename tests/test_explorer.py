@@ -49,7 +49,8 @@ def test_top_p_threshold_is_computed_in_double_as_transformers_does():
 
 def test_float16_rounded_logits_keep_what_the_engine_keeps():
     """Many ties: the explorer and the engine's sampler agree token for token, ties at cuts included."""
-    from worker.sampling import RowParams, sampling_distribution
+    from worker.reference import sampling_distribution
+    from worker.sampling import RowParams
 
     generator = torch.Generator().manual_seed(8)
     for top_k, top_p, temperature in [(50, 1.0, 1.0), (2, 1.0, 0.7), (0, 0.9, 1.0), (40, 0.95, 0.3), (0, 0.5, 1.5)]:

@@ -4,7 +4,8 @@ concatenation would (right-aligned, zero-padded), in place wherever the buffers 
 import pytest
 import torch
 
-from worker.kv_cache import MAX_SHIFT_CHUNKS, GrowableLayer
+from worker.engine_config import DEFAULT_CONFIG
+from worker.kv_cache import GrowableLayer
 
 HEADS, DIM = 2, 3
 
@@ -12,7 +13,7 @@ HEADS, DIM = 2, 3
 def layer_with(rows: int, length: int, seed: int) -> tuple[GrowableLayer, torch.Tensor]:
     """A layer holding random keys [rows, HEADS, length, DIM] (values: the keys + 1000), and the keys."""
     keys = torch.randn(rows, HEADS, length, DIM, generator=torch.Generator().manual_seed(seed))
-    layer = GrowableLayer()
+    layer = GrowableLayer(DEFAULT_CONFIG)
     layer.update(keys, keys + 1000)
     return layer, keys
 
@@ -60,10 +61,10 @@ def test_rows_leaving_are_replaced_by_rows_from_the_end():
 
 
 def test_these_cases_take_both_shift_paths():
-    assert 4 <= MAX_SHIFT_CHUNKS < 15  # drops of 1 and 4 columns below, 1- and 8-column right shifts
+    assert 4 <= DEFAULT_CONFIG.max_shift_chunks < 15  # drops of 1 and 4 columns below, 1- and 8-column right shifts
 
 
-# 15 one-column chunks (more than MAX_SHIFT_CHUNKS: through a copy), 3 chunks, 1 chunk, 1 chunk
+# 15 one-column chunks (more than max_shift_chunks: through a copy), 3 chunks, 1 chunk, 1 chunk
 @pytest.mark.parametrize("first", [1, 4, 9, 15])
 def test_leading_columns_are_dropped_in_place(first):
     running, keys = layer_with(3, 16, 3)

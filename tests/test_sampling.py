@@ -11,15 +11,15 @@ from transformers.generation.logits_process import (
 )
 
 from shared.contract.decoding import DecodingConfig
-from worker.sampling import (
-    RowParams,
-    apply_repetition_penalty,
-    choose_tokens,
-    gumbel_noise,
-    hash32,
-    row_keys,
-    sampling_distribution,
-)
+from worker.gumbel import gumbel_noise, hash32, row_keys
+from worker.reference import apply_repetition_penalty, sampling_distribution
+from worker.sampling import Choice, RowParams, Sampler
+
+
+def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor,
+                  top: int | None = None, eos_token_id: int | None = None) -> Choice:
+    """One call of the engine's `Sampler`, recording `top` alternatives and asking for `eos_token_id`."""
+    return Sampler(top, eos_token_id)(scores, history, params, keys)
 
 
 def apply_warpers(scores: torch.Tensor, params: RowParams) -> torch.Tensor:
@@ -267,7 +267,7 @@ def test_eos_comes_back_with_the_rows_to_redo_in_one_transfer(half):
 
 # --- three edges of the engine's functions, called directly (issue 21) ----------------------------
 def test_a_vocabulary_smaller_than_the_records_top_leaves_the_missing_alternatives_blank():
-    """`choose_tokens(..., top=5)` over 3 tokens: the record keeps its layout (the engine's buffer is
+    """`Sampler(top=5)` over 3 tokens: the record keeps its layout (the engine's buffer is
     that wide) and the token view lists the 3 tokens there are."""
     from worker.token_record import RecordLayout, TokenSteps
 
@@ -322,3 +322,35 @@ def test_the_recorded_probability_is_the_distributions_at_large_logits(config):
     model = logits.double().log_softmax(-1)[0]
     assert choice.record[0, layout.logprob].item() == pytest.approx(model[0].item(), abs=1e-7)  # not 0.0
     torch.testing.assert_close(choice.record[0, layout.model_probs].double(), model[:2].exp(), rtol=1e-5, atol=0)
+
+
+# --- the Sampler's pass count, predicted from the rows' parameters (worker/reference.py) ------------
+PASS_MIXES = {
+    "the class mix": [DecodingConfig(strategy="greedy"), DecodingConfig(temperature=1.0, top_k=50),
+                      DecodingConfig(temperature=0.3, top_p=0.9), DecodingConfig(temperature=0.7, top_p=0.9)],
+    "no penalty": [DecodingConfig(strategy="greedy", repetition_penalty=1.0),
+                   DecodingConfig(top_k=20, repetition_penalty=1.0)],
+}
+
+
+@pytest.mark.parametrize("mix", PASS_MIXES)
+@pytest.mark.parametrize("top", [None, 5])
+def test_the_passes_the_rows_parameters_predict_are_those_aten_counts(mix, top):
+    """`make bench-host` shows `worker.reference.vocab_passes` beside aten's count of the kernels over
+    [rows, vocab] (the engine itself counts nothing): both agree, with a record and without, for rows
+    decided on their window. (Rows decided over the whole vocabulary count as 2-3 passes there, where
+    aten sees every kernel of the draw on [rows, vocab]: the count is the window path's.)"""
+    from bench.host import VOCAB, VocabPasses
+    from worker.reference import vocab_passes
+
+    generator = torch.Generator().manual_seed(12)
+    rows = 16
+    configs = [PASS_MIXES[mix][row % len(PASS_MIXES[mix])].effective() for row in range(rows)]
+    params = RowParams.from_configs(configs, "cpu", top or 0)
+    logits = torch.randn(rows, VOCAB, generator=generator) * 3
+    history = torch.randint(0, VOCAB, (rows, 20), generator=generator)
+    keys = torch.from_numpy(row_keys(np.arange(rows, dtype=np.uint64), np.full(rows, 4, dtype=np.uint64)))
+    with VocabPasses(rows, VOCAB) as counter:
+        choice = Sampler(top, eos_token_id=VOCAB - 1)(logits, history, params, keys)
+    assert choice.recounted_rows == 0  # no ties at a cut in these logits: aten would not see a few rows' sort
+    assert counter.count == vocab_passes(params, top is not None, choice.recounted_rows)

@@ -308,7 +308,7 @@ class BatchWorker(SimpleWorker):
     def _release(self, flight: InFlight) -> None:
         """Free what a leaving submission holds: its engine rows, its check child, and the lead of the
         identical generations that follow its unfinished ones (the first follower runs it instead)."""
-        self.engine.cancel(flight.id)
+        self.engine.cancel(lambda key: key[0] == flight.id)  # keys are (submission id, index)
         self.checks.drop(flight.id)
         self.inflight.pop(flight.id, None)
         for item in flight.items:

@@ -34,8 +34,8 @@ class Shortlist:
 
 
 # On a CPU a few steps run through NumPy, vectorised where torch's CPU kernels go element by element
-# (this key sort, the Gumbel hash and the draw's argmax in worker/sampling.py). False runs the torch
-# code a GPU runs, on a CPU: tests check that both give the same tokens, `make bench-host
+# (this key sort, the Gumbel hash in worker/gumbel.py, the draw's argmax in worker/sampling.py). False
+# runs the torch code a GPU runs, on a CPU: tests check that both give the same tokens, `make bench-host
 # ARGS=--device-path` counts a GPU step's operations.
 NUMPY_ON_CPU = True
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import torch
 
-SPARE_COLUMNS = 64  # room added past what is needed when the buffer grows
-
 
 class Columns:
-    """A [rows, width] tensor with spare columns on the right; `view` is the filled part."""
+    """A [rows, width] tensor with spare columns on the right; `view` is the filled part. `spare`: the
+    columns added whenever it fills (EngineConfig.spare_columns)."""
 
-    def __init__(self, tensor: torch.Tensor):
+    def __init__(self, tensor: torch.Tensor, spare: int):
         self.width = tensor.shape[1]
-        self.buffer = tensor.new_empty(tensor.shape[0], self.width + SPARE_COLUMNS)  # [rows, capacity]
+        self.spare = spare
+        self.buffer = tensor.new_empty(tensor.shape[0], self.width + spare)  # [rows, capacity]
         self.buffer[:, :self.width] = tensor
 
     @property
@@ -23,10 +23,10 @@ class Columns:
     def append(self, column) -> None:
         """Write `column` ([rows] tensor, or one number for every row) as the next column."""
         if self.width == self.buffer.shape[1]:
-            self.buffer = torch.cat([self.buffer, self.buffer.new_empty(self.buffer.shape[0], SPARE_COLUMNS)], dim=1)
+            self.buffer = torch.cat([self.buffer, self.buffer.new_empty(self.buffer.shape[0], self.spare)], dim=1)
         self.buffer[:, self.width] = column
         self.width += 1
 
     def select(self, index: torch.Tensor) -> Columns:
         """Rows `index` only (a new buffer)."""
-        return Columns(self.view[index])
+        return Columns(self.view[index], self.spare)

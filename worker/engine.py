@@ -7,13 +7,15 @@ are tested apart. The engine does continuous batching over the model's KV cache:
   attention mask, position ids counted from each row's first real token) and their cache is written
   into the running cache's free rows, right-aligned so every row's next token sits in the last column
   (the running rows are not copied; worker/kv_cache.py);
-- every step feeds each row its last token and chooses the next one per row (worker/sampling.py);
+- every step feeds each row its last token and chooses the next one per row (the `Sampler`,
+  worker/sampling.py);
 - a row that meets EOS or its own max_new_tokens leaves at once and frees its slot: rows from the end
   of the batch move into the freed places; leading cache columns that no remaining row uses are
   dropped once they are a quarter of the width.
 
-The running batch is one `BatchState` (worker/batch_state.py): rows join it with `concat` and leave
-with `without`. Per step the host does the same few things whatever the number of rows: the mask,
+The running batch is one `BatchState` (worker/batch_state.py), the one owner of per-row state and
+of the record book's free slots: rows join it with `concat` and leave with `without`. The engine's
+tuning constants are one `EngineConfig` (worker/engine_config.py). Per step the host does the same few things whatever the number of rows: the mask,
 positions and penalty history grow in place (worker/columns.py), each token's record is written into
 a device buffer (worker/token_record.py), and the only transfer back is one [2, rows] vector (which
 rows chose EOS, and which rows the candidate window could not decide: ties at a cut, rare); a row's
@@ -25,49 +27,41 @@ Results equal `model.generate` for greedy rows; sampled rows are reproducible fr
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from worker.batch_state import BatchState, GenerationRequest, Row
+from worker.engine_config import DEFAULT_CONFIG, EngineConfig
 from worker.fair_share import admission_order, fair_rows_for, rows_to_preempt
+from worker.gumbel import row_keys
 from worker.kv_cache import growable_cache
-from worker.sampling import RowParams, choose_tokens, row_keys
+from worker.sampling import RowParams, Sampler
 from worker.token_record import RecordBook, RecordLayout, TokenSteps
 
 __all__ = ["Engine", "GenerationRequest", "GenerationResult", "batch_size_for", "rows_that_fit"]
 
-# Admit waiting requests once at least this fraction of the batch is free (or all waiting fit):
-# each admission copies the cache, so admitting one row per step would slow everyone down.
-ADMIT_FRACTION = 0.25
-# After an out-of-memory error the batch is halved; after this many clean steps it may grow back.
-REGROW_AFTER_STEPS = 500
-# Share of free accelerator memory the batch may plan to use (the rest: fragmentation, allocator).
-MEMORY_HEADROOM = 0.8
 
-
-def rows_that_fit(model: torch.nn.Module, free_bytes: int, context: int = 1024) -> int:
-    """Rows whose full-context KV cache and per-row sampling buffers fit in `free_bytes`."""
-    config = model.config
+def rows_that_fit(model: torch.nn.Module, free_bytes: int, context: int = 1024,
+                  config: EngineConfig = DEFAULT_CONFIG) -> int:
+    """Rows whose full-context KV cache and per-row sampling buffers fit in `config.memory_headroom`
+    of `free_bytes`."""
+    model_config = model.config
     element = next(model.parameters()).element_size()
-    kv_cache = 2 * config.n_layer * config.n_embd * context * element
-    sampling = 8 * config.vocab_size * 4  # fp32 logits and their processed copies while choosing
-    return max(1, int(free_bytes * MEMORY_HEADROOM) // (kv_cache + sampling))
+    kv_cache = 2 * model_config.n_layer * model_config.n_embd * context * element
+    sampling = 8 * model_config.vocab_size * 4  # fp32 logits and their processed copies while choosing
+    return max(1, int(free_bytes * config.memory_headroom) // (kv_cache + sampling))
 
 
-CPU_BATCH = 64     # on 2-8 cores, batches past ~64 rows no longer raise throughput
-GPU_BATCH = 1024   # distilgpt2 on an H100 still gains up to ~1024 rows
-
-
-def batch_size_for(loaded, requested: int) -> int:
-    """Rows per batch: `requested` (0 = automatic), never more than free GPU memory holds."""
+def batch_size_for(loaded, requested: int, config: EngineConfig = DEFAULT_CONFIG) -> int:
+    """Rows per batch: `requested` (0 = automatic: `config.cpu_batch`, or `config.gpu_batch` on a GPU),
+    never more than free GPU memory holds."""
     if loaded.device.type != "cuda":
-        return requested or CPU_BATCH
+        return requested or config.cpu_batch
     free, _ = torch.cuda.mem_get_info(loaded.device)
-    return min(requested or GPU_BATCH, rows_that_fit(loaded.model, free, loaded.context_window))
+    return min(requested or config.gpu_batch, rows_that_fit(loaded.model, free, loaded.context_window, config))
 
 
 @dataclass
@@ -79,21 +73,24 @@ class GenerationResult:
     started_at: float             # time.time() when admitted into the batch
     finished_at: float
     logprobs: list[float] = field(default_factory=list)  # log p(token) under the model, per token
-    steps: Sequence[dict] = field(default_factory=list)  # per token: alternatives (TokenSteps; see RECORD_TOP)
-
-
-RECORD_TOP = 5  # alternatives recorded per generated token, for the token view
+    steps: Sequence[dict] = field(default_factory=list)  # per token: alternatives (TokenSteps; EngineConfig.record_top)
 
 
 class Engine:
+    """`max_batch` and `fair_rows` (0 = automatic) are the deployment's (shared/contract/settings.py);
+    `config` holds the engine's own tuning (worker/engine_config.py)."""
+
     def __init__(self, model: torch.nn.Module, eos_token_id: int, max_batch: int, device: torch.device,
-                 record_top: int = RECORD_TOP, fair_rows: int = 0):
+                 config: EngineConfig = DEFAULT_CONFIG, fair_rows: int = 0):
         self.model = model
+        self.config = config
         # rows one student may hold while a student with a small job has work (worker/fair_share.py)
-        self.fair_rows = fair_rows_for(max_batch, fair_rows)
-        self.record_top = record_top
-        self.layout = RecordLayout(record_top)
+        self.fair_rows = fair_rows_for(max_batch, fair_rows, config.fair_rows_divisor)
+        self.record_top = config.record_top
+        self.layout = RecordLayout(self.record_top)
         self.eos_token_id = eos_token_id
+        # chooses each row's token and writes its record (worker/sampling.py); a benchmark may wrap it
+        self.sampler = Sampler(self.record_top, eos_token_id)
         self.max_batch = max_batch
         self.device = device
         self.batch_cap = max_batch  # the configured cap; max_batch may shrink below it after OOM
@@ -105,12 +102,11 @@ class Engine:
         self.generated_tokens = 0  # counter for throughput figures
         self.out_of_memory_events = 0
         self.preempted_rows = 0    # rows that gave way to another student's (run again from their prompt)
-        self.vocab_passes = 0      # vocabulary-wide operations of the last step's token choice
         # seconds of the last decode step's (model, sampling, host) phases; None after a step without
         # one. Read by the worker's metrics (worker/metrics.py); three clock reads a step.
         self.step_times: tuple[float, float, float] | None = None
         self._clean_steps = 0
-        self._book = RecordBook(max_batch, self.layout.width, device)
+        self._book = RecordBook(max_batch, self.layout.width, device, config.record_spare_tokens)
         self._reset_batch()
 
     # --- public interface -------------------------------------------------------------------
@@ -120,10 +116,6 @@ class Engine:
     @property
     def rows(self) -> list[Row]:
         return self.batch.rows
-
-    @property
-    def cache(self) -> DynamicCache | None:
-        return self.batch.cache
 
     @property
     def busy(self) -> bool:
@@ -143,20 +135,15 @@ class Engine:
         running = {row.request.owner for row in self.rows}
         return all(request.owner in running for request in self.waiting)
 
-    @property
-    def mask(self) -> torch.Tensor:
-        return self.batch.mask.view  # [rows, columns] 1 = real token
-
     @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
-    def cancel(self, owner) -> int:
-        """Drop every waiting or running request whose key starts with `owner`; returns how many."""
-        mine = lambda request: isinstance(request.key, tuple) and request.key[0] == owner  # noqa: E731
+    def cancel(self, matches: Callable[[Hashable], bool]) -> int:
+        """Drop every waiting or running request whose key `matches`; returns how many. The keys are the
+        caller's (the worker's are (submission id, index)): the engine only hands them back."""
         before = len(self.waiting) + len(self.rows)
-        self.waiting = [r for r in self.waiting if not mine(r)]
-        gone = [i for i, row in enumerate(self.rows) if mine(row.request)]
+        self.waiting = [r for r in self.waiting if not matches(r.key)]
+        gone = [i for i, row in enumerate(self.rows) if matches(row.request.key)]
         if gone:
-            self._free_slots += [self.rows[i].slot for i in gone]
-            self.batch = self.batch.without(gone, self.record_top)
+            self.batch = self.batch.without(gone)
         return before - len(self.waiting) - len(self.rows)
 
     def progress(self) -> dict:
@@ -196,7 +183,7 @@ class Engine:
             self._shrink_after_oom()
             return []
         self._clean_steps += 1
-        if self.max_batch < self.batch_cap and self._clean_steps >= REGROW_AFTER_STEPS:
+        if self.max_batch < self.batch_cap and self._clean_steps >= self.config.regrow_after_steps:
             self.max_batch = min(self.batch_cap, self.max_batch * 2)
             self._clean_steps = 0
         return finished
@@ -224,8 +211,7 @@ class Engine:
     def _reset_batch(self) -> None:
         self._admitting: list[GenerationRequest] = []
         self._admissible: list[int] = []  # positions in `waiting`, from the last `_should_admit`
-        self._free_slots = list(range(self.batch_cap - 1, -1, -1))
-        self.batch = BatchState.empty(self.device)
+        self.batch = BatchState.empty(self.device, self.config, list(range(self.batch_cap - 1, -1, -1)))
 
     # --- the fair share (worker/fair_share.py) ------------------------------------------------------
     @torch.inference_mode()  # rows leaving move within the cache's (inference-mode) buffers
@@ -237,8 +223,7 @@ class Engine:
         if not gone:
             return
         preempted = [self.rows[i].request for i in gone]
-        self._free_slots += [self.rows[i].slot for i in gone]
-        self.batch = self.batch.without(gone, self.record_top)
+        self.batch = self.batch.without(gone)
         self.waiting = preempted + self.waiting
         self.preempted_rows += len(gone)
 
@@ -256,7 +241,7 @@ class Engine:
             return False
         owners = {row.request.owner for row in self.rows}
         newcomer = any(self.waiting[i].owner not in owners for i in admissible[:free])  # a student with no row waits for none
-        return not self.rows or newcomer or free >= min(len(admissible), max(1, int(self.max_batch * ADMIT_FRACTION)))
+        return not self.rows or newcomer or free >= min(len(admissible), max(1, int(self.max_batch * self.config.admit_fraction)))
 
     @torch.inference_mode()
     def _admit(self) -> list[GenerationResult]:
@@ -267,17 +252,17 @@ class Engine:
         self._book.make_room(max(r.config.max_new_tokens for r in batch))
         input_ids, mask = self._left_pad([r.prompt_ids for r in batch])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = growable_cache(self.model.config)
+        cache = growable_cache(self.model.config, self.config)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
         # Token ids the repetition penalty looks at: the prompt, its padding replaced by a real token.
         history = torch.where(mask.bool(), input_ids, input_ids[:, -1:])
-        params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top)
-        slots = [self._free_slots.pop() for _ in batch]
-        new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params)
+        params = RowParams.from_configs([r.config for r in batch], self.device, self.record_top, self.config)
+        slots = self.batch.take_slots(len(batch))
+        new = BatchState.prefilled(batch, slots, out.past_key_values, mask, history, params, self.config)
         eos = self._choose(out.logits[:, -1, :], new)
         first = len(self.rows)
-        self.batch = self.batch.concat(new, self.record_top, self.max_batch, self.context)
+        self.batch = self.batch.concat(new, self.max_batch, self.context)
         self._admitting = []
         return self._finish(eos, first)
 
@@ -304,10 +289,8 @@ class Engine:
         """Choose the next token of each row of `batch` and count it there (its record goes into the
         book); returns which rows chose EOS ([rows] bool, on the host: the step's one transfer back)."""
         keys = torch.from_numpy(row_keys(batch.seeds, batch.steps)).to(self.device)
-        choice = choose_tokens(logits.float(), batch.history.view, batch.params, keys, top=self.record_top,
-                               eos_token_id=self.eos_token_id)
+        choice = self.sampler(logits.float(), batch.history.view, batch.params, keys)
         self._book.write(batch.slots_on_device, batch.steps_on_device, choice.record)
-        self.vocab_passes = choice.vocab_passes
         batch.count_token(choice.tokens)
         return choice.eos
 
@@ -325,8 +308,7 @@ class Engine:
         now = time.time()
         results = [self._result(batch.rows[i], records[n, :lengths[n]], "eos" if eos[i - first] else "length", now)
                    for n, i in enumerate(finished)]
-        self._free_slots += batch.slots[finished].tolist()
-        self.batch = batch.without(finished.tolist(), self.record_top)
+        self.batch = batch.without(finished.tolist())
         return results
 
     def _result(self, row: Row, record: np.ndarray, reason: str, now: float) -> GenerationResult:

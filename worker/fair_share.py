@@ -29,12 +29,12 @@ import math
 from collections import Counter, deque
 from collections.abc import Hashable, Sequence
 
-FAIR_ROWS_DIVISOR = 8  # automatic fair_rows: an eighth of the batch (8 of 64 rows on a CPU, 128 of 1024 on a GPU)
 
-
-def fair_rows_for(max_batch: int, requested: int = 0) -> int:
-    """Rows one student may hold while a student with a small job has work (`requested`, 0 = automatic)."""
-    return max(1, requested or max_batch // FAIR_ROWS_DIVISOR)
+def fair_rows_for(max_batch: int, requested: int, divisor: int) -> int:
+    """Rows one student may hold while a student with a small job has work (`requested`, 0 = automatic:
+    the batch / `divisor`, EngineConfig.fair_rows_divisor; by default 8 of 64 rows on a CPU, 128 of 1024
+    on a GPU)."""
+    return max(1, requested or max_batch // divisor)
 
 
 def limit_rows(demand: Counter, max_batch: int, fair_rows: int) -> int:

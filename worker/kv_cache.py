@@ -26,11 +26,18 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-SPARE_STEPS = 64  # room added past what is needed when a buffer must grow
-MAX_SHIFT_CHUNKS = 8  # a shift in more chunks than this goes through one temporary copy instead
+from worker.engine_config import EngineConfig
 
 
 class GrowableLayer(DynamicLayer):
+    """One layer's keys and values in buffers with room for the batch (see the module doc). `config`:
+    how much room a full buffer grows by, and when a shift goes through a copy."""
+
+    def __init__(self, config: EngineConfig):
+        super().__init__()
+        self.spare_columns = config.kv_spare_columns
+        self.max_shift_chunks = config.max_shift_chunks
+
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         super().lazy_initialization(key_states, value_states)
         self._key_buffer = self._value_buffer = None
@@ -42,7 +49,7 @@ class GrowableLayer(DynamicLayer):
             self.values = self.keys.clone()
         rows, length, added = key_states.shape[0], self.keys.shape[-2], key_states.shape[-2]
         if length + added > self.capacity[1]:  # no buffer yet, or a full one: move into a wider one
-            self.adopt(self.capacity[0], length + added + SPARE_STEPS)
+            self.adopt(self.capacity[0], length + added + self.spare_columns)
         self._key_buffer[:rows, :, length:length + added] = key_states
         self._value_buffer[:rows, :, length:length + added] = value_states
         self._show(rows, length + added)
@@ -120,10 +127,10 @@ class GrowableLayer(DynamicLayer):
     def _shift(self, rows: int, start: int, stop: int, by: int) -> None:
         """Move columns [start, stop) of the first `rows` rows by `by` (< 0: left) in place, in chunks no
         wider than the shift, so that no chunk overlaps where it goes (a few chunks when dropping a
-        quarter of the columns or more); past MAX_SHIFT_CHUNKS, through one copy of that region."""
+        quarter of the columns or more); past `max_shift_chunks`, through one copy of that region."""
         width = abs(by)
         starts = list(range(start, stop, width))
-        if len(starts) > MAX_SHIFT_CHUNKS:
+        if len(starts) > self.max_shift_chunks:
             for buffer in (self._key_buffer, self._value_buffer):
                 buffer[:rows, :, start + by:stop + by] = buffer[:rows, :, start:stop].clone()
             return
@@ -137,7 +144,8 @@ class GrowableLayer(DynamicLayer):
         self.values = self._value_buffer[:rows, :, :length]
 
 
-def growable_cache(config) -> DynamicCache:
-    cache = DynamicCache(config=config)
-    cache.layers = [GrowableLayer() for _ in cache.layers]
+def growable_cache(model_config, config: EngineConfig) -> DynamicCache:
+    """A cache for `model_config`'s layers, each a `GrowableLayer` tuned by `config`."""
+    cache = DynamicCache(config=model_config)
+    cache.layers = [GrowableLayer(config) for _ in cache.layers]
     return cache

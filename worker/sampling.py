@@ -15,77 +15,23 @@ window does not clear its fence, and rows with no top-k cut or a very large one,
 their whole sorted vocabulary instead; both give the same kept set, so a row's token never depends on
 which other rows share the batch or on how its shortlist was found.
 
-Randomness: sampling uses the Gumbel-max trick, token = argmax(logit / T + g), with g a Gumbel
-number drawn from a counter-based hash of (seed, step, token id). Nothing depends on which other rows
-share the batch or on the order candidates come in, so the same prompt + config + seed gives the same
-tokens alone or in any batch. Gumbel-max is also robust to the last-bit differences a different
-batch size makes in the logits (a different BLAS blocking): a token changes only if the two best
-perturbed scores are within ~1e-6 of each other, where inverse-CDF sampling over a flat 50k-token
-distribution flips every few hundred steps. (The tokens differ from `torch.multinomial` under
-`torch.manual_seed`, which cannot be made batch-independent; the distribution is the same.)
+Randomness: sampling uses the Gumbel-max trick, token = argmax(logit / T + g), with g drawn from a
+hash of (seed, step, token id) (worker/gumbel.py): the same prompt + config + seed gives the same tokens
+alone or in any batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from worker.candidates import numpy_path, shortlist
+from worker import candidates
+from worker.candidates import numpy_path
+from worker.engine_config import DEFAULT_CONFIG, EngineConfig
+from worker.gumbel import gumbel_noise
 from worker.token_record import RecordLayout
-
-_MASK32 = 0xFFFFFFFF
-WINDOW_LIMIT = 256  # a top_k above this is decided over the whole sorted vocabulary, not a window
-TIE_MARGIN = 8      # candidates past the batch's largest top_k, so ties at the cut usually fit
-
-
-def row_keys(seeds: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """A 32-bit key per row for (seed, step): splitmix64 of both, folded to 32 bits (as int64)."""
-    with np.errstate(over="ignore"):
-        x = seeds.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + steps.astype(np.uint64)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return ((x ^ (x >> np.uint64(32))) & np.uint64(_MASK32)).astype(np.int64)
-
-
-def hash32(x: torch.Tensor) -> torch.Tensor:
-    """A 32-bit integer hash (lowbias32-style) on int64 tensors holding values below 2**32.
-
-    Multipliers are below 2**31, so no product leaves int64: the same bits on every device.
-    """
-    x = x ^ (x >> 16)
-    x = (x * 0x21F0AAAD) & _MASK32
-    x = x ^ (x >> 15)
-    x = (x * 0x735A2D97) & _MASK32
-    return x ^ (x >> 15)
-
-
-def gumbel_noise(keys: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
-    """Gumbel(0, 1) numbers, float32, one per (row key, token id); 23-bit uniforms inside (0, 1)."""
-    if numpy_path(keys):  # the same bits in NumPy's uint32, which wraps as the masks do
-        top_bits = torch.from_numpy(_hash_top_bits(keys.numpy(), token_ids.numpy()))
-    else:
-        top_bits = hash32((keys[:, None] + token_ids * 0x9E3779B1) & _MASK32) >> 9
-    uniform = top_bits.to(torch.float32).mul_(2.0**-23).add_(2.0**-24)
-    return uniform.log_().neg_().log_().neg_()  # -log(-log(u)), in place: the same arithmetic, no copies
-
-
-def _hash_top_bits(keys: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
-    """`hash32(key + id * 0x9E3779B1) >> 9` in uint32 arithmetic (products wrap mod 2**32, exactly what
-    the int64 version's masks do): a third of the operations, each on half the bytes. int32 out."""
-    shape = np.broadcast_shapes((len(keys), 1), token_ids.shape)  # as torch broadcasts keys[:, None] + ids
-    x = np.broadcast_to(token_ids, shape).astype(np.uint32)  # a copy of its own: the steps below are in place
-    x *= np.uint32(0x9E3779B1)
-    x += keys.astype(np.uint32)[:, None]
-    x ^= x >> np.uint32(16)
-    x *= np.uint32(0x21F0AAAD)
-    x ^= x >> np.uint32(15)
-    x *= np.uint32(0x735A2D97)
-    x ^= x >> np.uint32(15)
-    x >>= np.uint32(9)
-    return x.view(np.int32)
 
 
 def top_p_threshold(top_p: float) -> float:
@@ -95,10 +41,36 @@ def top_p_threshold(top_p: float) -> float:
     return 1.0 - float(top_p)
 
 
+@dataclass(frozen=True)
+class HostParams:
+    """The host's copy of the per-row values the fast paths are chosen from (one entry per row), so
+    that rows joining and leaving never read them back from the device."""
+
+    do_sample: np.ndarray  # bool
+    top_k: np.ndarray      # int64; 0 = no cut
+    top_p: np.ndarray      # float64; 1.0 = no cut
+    penalty: np.ndarray    # float64; 1.0 = no penalty
+    record_top: int        # alternatives the record lists: the window holds at least as many
+    tuning: EngineConfig   # the window's limit and tie margin
+
+    def select(self, order: list[int]) -> HostParams:
+        return replace(self, **{name: getattr(self, name)[order] for name in _HOST_COLUMNS})
+
+    def concat(self, other: HostParams) -> HostParams:
+        return replace(self, **{name: np.concatenate([getattr(self, name), getattr(other, name)])
+                                for name in _HOST_COLUMNS})
+
+
+_HOST_COLUMNS = ("do_sample", "top_k", "top_p", "penalty")
+_DEVICE_COLUMNS = ("do_sample", "temperature", "top_k", "top_p", "threshold", "repetition_penalty")
+
+
 @dataclass
 class RowParams:
     """Per-row decoding parameters: tensors on the model's device (one entry per row), and what the
-    host needs to pick fast paths without waiting for the device."""
+    host needs to pick fast paths without waiting for the device. Built once per row from its config
+    (`from_configs`); rows leaving and joining gather and concatenate the device columns on the
+    device (`select`, `concat`), and only the host's summaries are worked out again."""
 
     do_sample: torch.Tensor           # bool
     temperature: torch.Tensor         # float32; 1.0 = no change
@@ -112,48 +84,65 @@ class RowParams:
     full_rows: torch.Tensor           # [n] rows decided over the whole vocabulary (no or a very large top-k)
     greedy_rows: torch.Tensor         # [n] rows that take the argmax
     top_p_rows: torch.Tensor | None = None  # [n] sampling rows with top_p < 1 (None: check every row)
+    host: HostParams | None = None    # the host's copy (None: a subset for `decide_among`, see `rows`)
 
     @classmethod
-    def from_configs(cls, configs, device, record_top: int = 0) -> RowParams:
+    def from_configs(cls, configs, device, record_top: int = 0, tuning: EngineConfig = DEFAULT_CONFIG) -> RowParams:
+        """The rows' parameters; the window holds the batch's largest top_k (up to `tuning.window_limit`)
+        or `record_top`, plus `tuning.tie_margin`."""
         def column(values, dtype):
             return torch.tensor(values, dtype=dtype, device=device)
 
-        sample = np.array([c.do_sample for c in configs], dtype=bool)
-        top_k = np.array([c.top_k or 0 for c in configs], dtype=np.int64)
-        top_p = np.array([c.top_p for c in configs], dtype=np.float64)
-        penalty = np.array([c.repetition_penalty for c in configs], dtype=np.float64)
-        in_window = sample & (top_k > 0) & (top_k <= WINDOW_LIMIT)
+        host = HostParams(do_sample=np.array([c.do_sample for c in configs], dtype=bool),
+                          top_k=np.array([c.top_k or 0 for c in configs], dtype=np.int64),
+                          top_p=np.array([c.top_p for c in configs], dtype=np.float64),
+                          penalty=np.array([c.repetition_penalty for c in configs], dtype=np.float64),
+                          record_top=record_top, tuning=tuning)
+        columns = dict(do_sample=column(host.do_sample, torch.bool),
+                       temperature=column([c.temperature for c in configs], torch.float32),
+                       top_k=column(host.top_k, torch.int64), top_p=column(host.top_p, torch.float32),
+                       threshold=column([top_p_threshold(p) for p in host.top_p], torch.float64).float(),
+                       repetition_penalty=column(host.penalty, torch.float32))
+        return cls._with_summaries(columns, host, torch.device(device))
+
+    def select(self, index: torch.Tensor, order: list[int]) -> RowParams:
+        """Rows `order` (`index`: the same positions, on the device), in that order."""
+        columns = {name: getattr(self, name)[index] for name in _DEVICE_COLUMNS}
+        return self._with_summaries(columns, self.host.select(order), index.device)
+
+    def concat(self, other: RowParams) -> RowParams:
+        """These rows, then `other`'s."""
+        columns = {name: torch.cat([getattr(self, name), getattr(other, name)]) for name in _DEVICE_COLUMNS}
+        return self._with_summaries(columns, self.host.concat(other.host), self.do_sample.device)
+
+    @classmethod
+    def _with_summaries(cls, columns: dict, host: HostParams, device: torch.device) -> RowParams:
+        """The device columns with what the host works out from its copy: which fast paths the rows take
+        (three small index vectors go to the device)."""
+        sample, top_k, top_p = host.do_sample, host.top_k, host.top_p
+        in_window = sample & (top_k > 0) & (top_k <= host.tuning.window_limit)
         largest = int(top_k[in_window].max()) if in_window.any() else 1
-        return cls(
-            do_sample=column(sample, torch.bool), temperature=column([c.temperature for c in configs], torch.float32),
-            top_k=column(top_k, torch.int64), top_p=column(top_p, torch.float32),
-            threshold=column([top_p_threshold(p) for p in top_p], torch.float64).float(),
-            repetition_penalty=column(penalty, torch.float32),
-            any_penalty=bool((penalty != 1.0).any()), any_top_p=bool((sample & (top_p < 1.0)).any()),
-            window=max(largest, record_top, 1) + TIE_MARGIN,
-            full_rows=column(np.flatnonzero(sample & ~in_window), torch.int64),
-            greedy_rows=column(np.flatnonzero(~sample), torch.int64),
-            top_p_rows=column(np.flatnonzero(sample & (top_p < 1.0)), torch.int64),
-        )
+
+        def rows(mask):
+            return torch.tensor(np.flatnonzero(mask), dtype=torch.int64, device=device)
+
+        return cls(**columns, any_penalty=bool((host.penalty != 1.0).any()),
+                   any_top_p=bool((sample & (top_p < 1.0)).any()),
+                   window=max(largest, host.record_top, 1) + host.tuning.tie_margin,
+                   full_rows=rows(sample & ~in_window), greedy_rows=rows(~sample),
+                   top_p_rows=rows(sample & (top_p < 1.0)), host=host)
 
     def rows(self, index: torch.Tensor) -> RowParams:
         """The tensors of rows `index` only (host summaries are not carried over)."""
-        names = ("do_sample", "temperature", "top_k", "top_p", "threshold", "repetition_penalty")
         none = index[:0]
-        return RowParams(*(getattr(self, n)[index] for n in names), self.any_penalty, self.any_top_p,
+        return RowParams(*(getattr(self, n)[index] for n in _DEVICE_COLUMNS), self.any_penalty, self.any_top_p,
                          self.window, full_rows=none, greedy_rows=none)
 
 
-def apply_repetition_penalty(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
-    """Penalize every token id in `history` (prompt and output so far), as transformers does:
-    gather those scores, divide positive ones (multiply negative ones) by the penalty, scatter back."""
-    scores = scores.clone()
-    penalize_(scores, history, penalty)
-    return scores
-
-
 def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """`apply_repetition_penalty` in place; returns the history's scores before and after ([rows, n])."""
+    """Penalize every token id in `history` (prompt and output so far) in place, as transformers does:
+    gather those scores, divide positive ones (multiply negative ones) by the penalty, scatter back.
+    Returns the history's scores before and after ([rows, n])."""
     picked = scores.gather(1, history)  # [rows, n]
     column = penalty[:, None]
     penalized = torch.where(picked < 0, picked * column, picked / column)
@@ -161,116 +150,159 @@ def penalize_(scores: torch.Tensor, history: torch.Tensor, penalty: torch.Tensor
     return picked, penalized
 
 
-# --- the record the token view shows, one row of floats per generated token (RecordLayout) ---------
-def record_width(top: int) -> int:
-    """token, model log-prob, model top ids + probs, sampled top ids + probs, p(chosen | sampled)."""
-    return RecordLayout(top).width
-
-
 @dataclass
 class Choice:
     """The tokens chosen for a batch, and (when asked for) what the token view records of each."""
 
-    tokens: torch.Tensor               # [rows] int64 chosen ids
+    tokens: torch.Tensor                # [rows] int64 chosen ids
     record: torch.Tensor | None = None  # [rows, RecordLayout(top).width] float32
-    vocab_passes: int = 0              # passes over [rows, vocab], torch's and NumPy's (bench/host.py shows them)
-    recounted_rows: int = 0            # window rows decided again over the whole vocabulary (ties)
-    eos: np.ndarray | None = None      # [rows] bool on the host: the row chose EOS (when asked for)
+    recounted_rows: int = 0             # window rows decided again over the whole vocabulary (ties)
+    eos: np.ndarray | None = None       # [rows] bool on the host: the row chose EOS (when asked for)
 
 
 @dataclass
-class _Window:
-    """Every row's best `params.window` tokens after the penalty, in exact order (see _window)."""
+class Penalty:
+    """What `Sampler.penalize` did to the scores (in place), for the steps after it."""
 
-    values: torch.Tensor        # [rows, width] penalized scores, descending (ties: lower id first)
-    ids: torch.Tensor           # [rows, width] their token ids
-    model_scores: torch.Tensor  # [rows, vocab] the scores before the penalty (the record's log-probs)
-    model_top: tuple | None     # (ids, scores) [rows, top] the model's own best, before the penalty
-    short: torch.Tensor         # [rows] bool: not provably the row's best (decide over the vocabulary)
-    sweeps: int                 # passes over [rows, vocab] it took (shortlists, the copy before the penalty)
+    model_scores: torch.Tensor | None  # [rows, vocab] scores before the penalty (None: not kept, nobody needs them)
+    before: torch.Tensor | None = None  # [rows, n] the history's scores before the penalty (None: no penalty)
+    after: torch.Tensor | None = None   # [rows, n] and after
 
 
 @dataclass
-class _Decision:
-    """What `_decide` makes of rows' sorted candidates: all [n, width] in candidate order."""
+class Window:
+    """Every row's best `params.window` tokens after the penalty, in exact order (`Sampler.shortlist`)."""
+
+    values: torch.Tensor               # [rows, width] penalized scores, descending (ties: lower id first)
+    ids: torch.Tensor                  # [rows, width] their token ids
+    model_scores: torch.Tensor | None  # [rows, vocab] the scores before the penalty (the record's log-probs)
+    model_top: tuple | None            # (ids, scores) [rows, top] the model's own best, before the penalty
+    short: torch.Tensor                # [rows] bool: not provably the row's best (decide over the vocabulary)
+
+
+@dataclass
+class Decision:
+    """What `decide_among` makes of rows' sorted candidates: all [n, width] in candidate order."""
 
     tokens: torch.Tensor     # [n] chosen ids
     index: torch.Tensor      # [n, width] candidate token ids, score descending, id ascending
+    values: torch.Tensor     # [n, width] their penalized scores
     probs: torch.Tensor      # [n, width] the distribution sampled from (greedy rows: see _greedy_probs)
     chosen: torch.Tensor     # [n, 1] position of the chosen token among the candidates
     spilled: torch.Tensor    # [n] bool: the kept set may run past these candidates (window only)
 
 
-def choose_tokens(scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor,
-                  top: int | None = None, eos_token_id: int | None = None) -> Choice:
-    """Next token of every row. `scores`: float32 logits [rows, vocab], penalized in place.
-    `keys`: one (seed, step) key per row. With `top` (0 or more alternatives), also each token's
-    record (see RecordLayout). Rows whose config needs the whole vocabulary are decided first; then
-    the rows the window could not decide come back from the device in one transfer, with `eos_token_id`
-    also which rows chose it (`Choice.eos`, on the host): one wait for the device per step, a second
-    only when a tie at a cut sends rows to the whole vocabulary."""
-    recording = top is not None
-    passes = 0
-    model_total = None
-    if recording:
-        model_total = log_normalizer(scores)  # [rows, 2] the model's normalizer (see log_probs)
-        passes += NORMALIZER_PASSES
-    window = _window(scores, history, params, top or 0, keep_model_scores=recording)
-    passes += window.sweeps
-    decision = _decide(window.values, window.ids, params, keys, complete=False)
-    tokens, record = decision.tokens, None
-    if recording:
-        record = _record(decision, window.values, scores, params, model_total, window.model_top, top)
-        passes += int(params.any_penalty and len(params.greedy_rows) > 0)  # greedy rows' normalizer
-    spilled = decision.spilled | window.short  # [rows] bool: the window cannot decide the row
-    if len(params.full_rows):  # rows the host knows need the whole vocabulary: decided first, no wait
-        tokens, record = _decide_rows_in_full(scores, window, params, keys, params.full_rows, model_total, top,
-                                              tokens, record)
-        passes += 2 + int(params.any_top_p or recording)  # a copy and a sort of those rows, their Gumbel noise
-        spilled = spilled.index_fill(0, params.full_rows, False)
-    asked = [spilled] if eos_token_id is None else [spilled, tokens == eos_token_id]
-    flags = torch.stack(asked).cpu().numpy()  # the step's one wait for the device: [1 or 2, rows]
-    redo = np.flatnonzero(flags[0])
-    eos = None if eos_token_id is None else flags[1].copy()
-    if len(redo):  # a tie or near-tie at a cut: those rows again, over their whole vocabulary
-        rows = torch.from_numpy(redo).to(tokens.device)
-        tokens, record = _decide_rows_in_full(scores, window, params, keys, rows, model_total, top, tokens, record)
-        passes += 2 + int(params.any_top_p or recording)
-        if eos is not None:
-            eos[redo] = (tokens[rows] == eos_token_id).cpu().numpy()
-    if recording:
-        fields = RecordLayout(top)
+@dataclass
+class Decided:
+    """`Sampler.decide`'s answer: every row's token, and the decisions it came from (for the record)."""
+
+    tokens: torch.Tensor                              # [rows] int64 chosen ids
+    window: Decision                                  # every row, decided on its window
+    in_full: list[tuple[torch.Tensor, Decision]]      # (rows, their decision over the whole vocabulary); disjoint
+    eos: np.ndarray | None                            # [rows] bool on the host, with an `eos_token_id`
+    recounted_rows: int                               # window rows a tie at a cut sent to the whole vocabulary
+
+
+class Sampler:
+    """Chooses every row's next token, each row with its own config, in four named steps (as vLLM v1's
+    `Sampler.forward` names penalties, temperature, top-k/top-p, sampling and logprobs):
+
+    1. `penalize`: the repetition penalty, in place, on the history's scores only;
+    2. `shortlist`: every row's best candidates in exact order, with a fence (worker/candidates.py);
+    3. `decide`: temperature, top-k, top-p and the Gumbel draw on those candidates; rows the host knows
+       need the whole vocabulary first, then the step's one wait for the device, then (rarely) the rows
+       a tie at a cut sent to their whole vocabulary;
+    4. `record`: with `top`, each token's record for the token view (RecordLayout).
+
+    The model's normalizer is taken before the penalty (the record's log-probabilities are the
+    model's). `top`: alternatives recorded per token (None: no record); `eos_token_id`: also say which
+    rows chose it (`Choice.eos`, on the host, in the same transfer)."""
+
+    def __init__(self, top: int | None = None, eos_token_id: int | None = None):
+        self.top = top
+        self.eos_token_id = eos_token_id
+
+    def __call__(self, scores: torch.Tensor, history: torch.Tensor, params: RowParams, keys: torch.Tensor) -> Choice:
+        """Next token of every row. `scores`: float32 logits [rows, vocab], penalized in place;
+        `history`: [rows, n] token ids the penalty looks at; `keys`: one (seed, step) key per row."""
+        normalizer = log_normalizer(scores) if self.top is not None else None  # [rows, 2], before the penalty
+        penalty = self.penalize(scores, history, params)
+        window = self.shortlist(scores, params, penalty)
+        decided = self.decide(scores, window, params, keys)
+        record = self.record(decided, window, scores, params, normalizer)
+        return Choice(decided.tokens, record, decided.recounted_rows, decided.eos)
+
+    def penalize(self, scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> Penalty:
+        """The repetition penalty on `scores`, in place (only the history's entries change); keeps the
+        scores from before it when the record needs the model's own."""
+        if not params.any_penalty:
+            return Penalty(model_scores=scores)
+        model_scores = scores.clone() if self.top is not None else None
+        before, after = penalize_(scores, history, params.repetition_penalty)
+        return Penalty(model_scores, before, after)
+
+    def shortlist(self, scores: torch.Tensor, params: RowParams, penalty: Penalty) -> Window:
+        """Every row's best `params.window` tokens after the penalty; with a penalty in the batch and a
+        record, also the model's own best `top` tokens before it (the record's alternatives). A row for
+        which either list is not provably exact (ties or near-ties at its end) is marked `short`."""
+        listed = candidates.shortlist(scores, params.window)
+        short = listed.values[:, -1] <= listed.fence
+        model_top = None
+        if penalty.before is not None and self.top:
+            model_top, unsure = _model_top(penalty.model_scores, listed, penalty.before, penalty.after, self.top)
+            short |= unsure
+        return Window(listed.values, listed.ids, penalty.model_scores, model_top, short)
+
+    def decide(self, scores: torch.Tensor, window: Window, params: RowParams, keys: torch.Tensor) -> Decided:
+        """Every row's token: on its window, or over its whole sorted vocabulary where the window cannot
+        decide it (no or a very large top-k, known on the host; ties at a cut, known after the step's
+        one transfer, which also brings which rows chose EOS)."""
+        decision = decide_among(window.values, window.ids, params, keys, complete=False)
+        tokens, in_full = decision.tokens, []
+        undecided = decision.spilled | window.short  # [rows] bool: the window cannot decide the row
+        if len(params.full_rows):  # rows the host knows need the whole vocabulary: decided first, no wait
+            tokens = _decide_in_full(scores, params, keys, params.full_rows, tokens, in_full)
+            undecided = undecided.index_fill(0, params.full_rows, False)
+        asked = [undecided] if self.eos_token_id is None else [undecided, tokens == self.eos_token_id]
+        flags = torch.stack(asked).cpu().numpy()  # the step's one wait for the device: [1 or 2, rows]
+        redo = np.flatnonzero(flags[0])
+        eos = None if self.eos_token_id is None else flags[1].copy()
+        if len(redo):  # a tie or near-tie at a cut: those rows again, over their whole vocabulary
+            rows = torch.from_numpy(redo).to(tokens.device)
+            tokens = _decide_in_full(scores, params, keys, rows, tokens, in_full)
+            if eos is not None:
+                eos[redo] = (tokens[rows] == self.eos_token_id).cpu().numpy()
+        return Decided(tokens, decision, in_full, eos, len(redo))
+
+    def record(self, decided: Decided, window: Window, scores: torch.Tensor, params: RowParams,
+               normalizer: torch.Tensor | None) -> torch.Tensor | None:
+        """[rows, RecordLayout(top).width] what the token view shows of each chosen token (None without
+        `top`): from the window's decision, or the whole vocabulary's where a row was decided there."""
+        if self.top is None:
+            return None
+        top = self.top
+        record = _record(decided.window, scores, params, normalizer, window.model_top, top)
+        for rows, decision in decided.in_full:
+            model_top = None
+            if params.any_penalty and top:  # the model's own order differs from the penalized one
+                best = window.model_scores[rows].sort(dim=-1, descending=True, stable=True)
+                model_top = (best.indices[:, :top], best.values[:, :top])
+            own = _record(decision, scores[rows], params.rows(rows), normalizer[rows], model_top, top)
+            record = record.index_put((rows,), own)
+        fields, tokens = RecordLayout(top), decided.tokens
         record[:, fields.token] = tokens.float()
-        record[:, fields.logprob] = log_probs(window.model_scores.gather(1, tokens[:, None]), model_total).squeeze(1)
-    return Choice(tokens, record, passes, recounted_rows=len(redo), eos=eos)
+        record[:, fields.logprob] = log_probs(window.model_scores.gather(1, tokens[:, None]), normalizer).squeeze(1)
+        return record
 
 
-def _decide_rows_in_full(scores, window, params, keys, rows, model_total, top, tokens, record):
-    """`tokens` and `record` with rows `rows` decided over their whole vocabulary instead."""
-    full, full_record = _decide_in_full(scores, window.model_scores, params, keys, rows, model_total, top)
-    tokens = tokens.index_put((rows,), full)
-    record = record.index_put((rows,), full_record) if record is not None else None
-    return tokens, record
-
-
-def _window(scores: torch.Tensor, history: torch.Tensor, params: RowParams, top: int,
-            keep_model_scores: bool = False) -> _Window:
-    """Every row's best `params.window` tokens after the repetition penalty, which it applies to
-    `scores` in place; with a penalty in the batch and `top`, also the model's own best `top` tokens
-    before it (the record's alternatives). A row for which either list is not provably exact (ties
-    or near-ties at its end, see worker/candidates.py) is marked `short`."""
-    model_scores, changed, sweeps = scores, None, 0
-    if params.any_penalty:
-        model_scores = scores.clone() if keep_model_scores else None
-        sweeps += int(keep_model_scores)
-        changed = penalize_(scores, history, params.repetition_penalty)  # touches only the history's entries
-    listed = shortlist(scores, params.window)
-    short = listed.values[:, -1] <= listed.fence
-    model_top = None
-    if changed is not None and top:
-        model_top, unsure = _model_top(model_scores, listed, *changed, top)
-        short |= unsure
-    return _Window(listed.values, listed.ids, model_scores, model_top, short, sweeps + 1)  # + the shortlist's topk
+def _decide_in_full(scores: torch.Tensor, params: RowParams, keys: torch.Tensor, rows: torch.Tensor,
+                    tokens: torch.Tensor, decisions: list) -> torch.Tensor:
+    """`tokens` with rows `rows` decided over their whole vocabulary, sorted (score descending, id
+    ascending); their decision is added to `decisions` (the record's)."""
+    values, index = scores[rows].sort(dim=-1, descending=True, stable=True)  # [n, vocab]
+    decision = decide_among(values, index, params.rows(rows), keys[rows], complete=True)
+    decisions.append((rows, decision))
+    return tokens.index_put((rows,), decision.tokens)
 
 
 def _model_top(model_scores: torch.Tensor, window, before: torch.Tensor, after: torch.Tensor, top: int):
@@ -279,14 +311,14 @@ def _model_top(model_scores: torch.Tensor, window, before: torch.Tensor, after: 
     only if it is in the history, scored below the window after the penalty and above it before. Rows
     where such a token (or a tie) could be among the best are marked, to be decided in full."""
     own = model_scores.gather(1, window.ids)  # [rows, width] the window's tokens, before the penalty
-    best = shortlist(own, top, ids=window.ids, sort_all=True)  # exact order; its fence bounds the rest
+    best = candidates.shortlist(own, top, ids=window.ids, sort_all=True)  # exact order; its fence bounds the rest
     left_out = torch.where(after < window.values[:, -1:], before, -float("inf")).amax(dim=1)  # history outside
     bound = torch.maximum(torch.maximum(best.fence, window.fence), left_out)
     return (best.ids, best.values), best.values[:, -1] <= bound
 
 
-def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
-            complete: bool) -> _Decision:
+def decide_among(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: torch.Tensor,
+                 complete: bool) -> Decision:
     """Temperature, top-k, top-p and the Gumbel draw on sorted candidates [n, width] (penalized scores).
     `complete`: the candidates are the whole vocabulary, so nothing can spill past them."""
     scaled = values / params.temperature[:, None]  # [n, width], still descending (division is monotone)
@@ -305,7 +337,7 @@ def _decide(values: torch.Tensor, index: torch.Tensor, params: RowParams, keys: 
     masked = scaled.masked_fill(~kept, -float("inf"))
     pick = _first_argmax(masked + gumbel_noise(keys, index))  # [n, 1]
     pick = torch.where(params.do_sample[:, None], pick, 0)  # greedy: the first candidate (lowest id of the best)
-    return _Decision(index.gather(1, pick).squeeze(1), index, masked.softmax(dim=-1), pick, spilled)
+    return Decision(index.gather(1, pick).squeeze(1), index, values, masked.softmax(dim=-1), pick, spilled)
 
 
 def _first_argmax(values: torch.Tensor) -> torch.Tensor:
@@ -328,67 +360,44 @@ def _nucleus_removed(scaled: torch.Tensor, kept: torch.Tensor, threshold: torch.
     return removed.flip(-1)
 
 
-def _rows_to_redo(params: RowParams, decision: _Decision, short: torch.Tensor) -> torch.Tensor:
-    """Rows the window cannot decide: no or a very large top-k, ties running past its end, or a
-    window that is not provably the row's best tokens."""
-    spilled = decision.spilled | short
-    if len(params.full_rows):
-        spilled = spilled.index_fill(0, params.full_rows, True)
-    return spilled.nonzero().flatten()  # waits for the device: one small transfer
-
-
-def _decide_in_full(scores, model_scores, params, keys, redo, model_total, top):
-    """`_decide` for rows `redo` over their whole vocabulary, sorted (score descending, id ascending);
-    with `model_total`, also their records."""
-    sub = params.rows(redo)
-    values, index = scores[redo].sort(dim=-1, descending=True, stable=True)  # [n, vocab]
-    decision = _decide(values, index, sub, keys[redo], complete=True)
-    if model_total is None:
-        return decision.tokens, None
-    model_top = None
-    if params.any_penalty and top:  # the model's own order differs from the penalized one
-        best = model_scores[redo].sort(dim=-1, descending=True, stable=True)
-        model_top = (best.indices[:, :top], best.values[:, :top])
-    return decision.tokens, _record(decision, values, scores[redo], sub, model_total[redo], model_top, top)
-
-
-def _record(decision: _Decision, values, scores, params, model_total, model_top, top) -> torch.Tensor:
-    """[n, RecordLayout(top).width]; the token and its model log-prob are filled in by the caller."""
-    probs = _greedy_probs(decision, values, scores, params, model_total)
+def _record(decision: Decision, scores: torch.Tensor, params: RowParams, normalizer: torch.Tensor,
+            model_top: tuple | None, top: int) -> torch.Tensor:
+    """[n, RecordLayout(top).width] of rows decided by `decision`; the token and its model log-prob are
+    filled in by `Sampler.record`."""
+    probs = _greedy_probs(decision, scores, params, normalizer)
     if model_top is None:  # no penalty: the candidates' order is the model's own
-        model_ids, model_scores = decision.index[:, :top], values[:, :top]
+        model_ids, model_scores = decision.index[:, :top], decision.values[:, :top]
     else:
         model_ids, model_scores = model_top
     fields = RecordLayout(top)
-    record = values.new_zeros(len(values), fields.width)
+    record = decision.values.new_zeros(len(decision.values), fields.width)
     record[:, fields.model_ids] = record[:, fields.sampled_ids] = BLANK_ID
     _fill(record, fields.model_ids, model_ids)
-    _fill(record, fields.model_probs, log_probs(model_scores, model_total).exp())
+    _fill(record, fields.model_probs, log_probs(model_scores, normalizer).exp())
     _fill(record, fields.sampled_ids, decision.index[:, :top])
     _fill(record, fields.sampled_probs, probs[:, :top])
     record[:, fields.p] = probs.gather(1, decision.chosen).squeeze(1)
     return record
 
 
-def _greedy_probs(decision: _Decision, values, scores, params, model_total) -> torch.Tensor:
+def _greedy_probs(decision: Decision, scores: torch.Tensor, params: RowParams, normalizer: torch.Tensor) -> torch.Tensor:
     """The sampled distribution, where greedy rows show the softmax after the repetition penalty over
     the whole vocabulary (what greedy search takes the argmax of), not one over the candidates."""
     if not len(params.greedy_rows):  # also the rows decided in full: their softmax is already that
         return decision.probs
-    total = model_total
+    total = normalizer
     if params.any_penalty:  # the penalty changed the normalizer of the greedy rows (only)
-        total = model_total.index_put((params.greedy_rows,), log_normalizer(scores[params.greedy_rows]))
-    return torch.where(~params.do_sample[:, None], log_probs(values, total).exp(), decision.probs)
+        total = normalizer.index_put((params.greedy_rows,), log_normalizer(scores[params.greedy_rows]))
+    return torch.where(~params.do_sample[:, None], log_probs(decision.values, total).exp(), decision.probs)
 
 
-NORMALIZER_PASSES = 4  # log_normalizer's kernels over [rows, vocab]: amax, subtract, exp, sum
 
 
 def log_normalizer(scores: torch.Tensor) -> torch.Tensor:
     """[rows, 2]: each row's largest score and log(sum(exp(score - largest))), the two numbers softmax
     divides by. Kept apart, not added into one logsumexp: at |logit| ~ 600 float32 steps by 6e-5, so
     `score - logsumexp` lost the 3e-5 that make a probability 0.99997 and not 1.0. (The kernels are
-    those logsumexp runs inside itself; `make bench-host` now counts them one by one.)"""
+    those logsumexp runs inside itself: 4 passes, which `make bench-host` counts one by one.)"""
     peak = scores.amax(dim=-1, keepdim=True)  # [rows, 1]
     return torch.cat([peak, (scores - peak).exp_().sum(dim=-1, keepdim=True).log_()], dim=1)
 
@@ -406,21 +415,3 @@ def _fill(record: torch.Tensor, field: slice, columns: torch.Tensor) -> None:
     """`columns` into the first places of `field`: fewer than `top` when the vocabulary is smaller."""
     start = field.start or 0
     record[:, start:start + columns.shape[1]] = columns
-
-
-def sampling_distribution(scores: torch.Tensor, history: torch.Tensor, params: RowParams) -> torch.Tensor:
-    """[rows, vocab] the distribution each row draws from (0 = removed), through the same window and
-    whole-vocabulary paths as `choose_tokens`; greedy rows: the softmax after the penalty. For tests
-    and the explorer's checks: the engine itself never builds it."""
-    scores = scores.clone()
-    keys = torch.zeros(len(scores), dtype=torch.long, device=scores.device)
-    window = _window(scores, history, params, 0)  # penalizes `scores`
-    decision = _decide(window.values, window.ids, params, keys, complete=False)
-    out = torch.zeros_like(scores).scatter_(1, window.ids, decision.probs)
-    redo = _rows_to_redo(params, decision, window.short)
-    if len(redo):
-        values, index = scores[redo].sort(dim=-1, descending=True, stable=True)
-        full = _decide(values, index, params.rows(redo), keys[redo], complete=True)
-        out[redo] = torch.zeros_like(values).scatter_(1, index, full.probs)
-    greedy = ~params.do_sample
-    return torch.where(greedy[:, None], scores.softmax(dim=-1), out)

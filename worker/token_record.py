@@ -1,6 +1,6 @@
 """The token view's record of every generated token, kept on the device until its row finishes.
 
-Each step, `choose_tokens` gives one row of floats per generated token (worker/sampling.py), laid out
+Each step, the `Sampler` records one row of floats per generated token (worker/sampling.py), laid out
 as `RecordLayout` names them: token id, log-probability under the model, the model's top alternatives
 and those of the distribution sampled from, and the chosen token's probability there. `RecordBook` writes them into
 a preallocated [slots, tokens, width] buffer with one indexed copy per step; a row's record crosses to
@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-
-SPARE_TOKENS = 64  # room added past the longest admitted request when the buffer grows
 
 
 class RecordLayout:
@@ -34,16 +32,18 @@ class RecordLayout:
 
 
 class RecordBook:
-    """Row slot s writes its t-th generated token's record at [s, t]; slots are reused."""
+    """Row slot s writes its t-th generated token's record at [s, t]; slots are reused. `spare_tokens`:
+    room added past the longest admitted request when the buffer grows (EngineConfig.record_spare_tokens)."""
 
-    def __init__(self, slots: int, width: int, device: torch.device):
+    def __init__(self, slots: int, width: int, device: torch.device, spare_tokens: int):
+        self.spare_tokens = spare_tokens
         self.buffer = torch.zeros(slots, 0, width, dtype=torch.float32, device=device)  # [slots, tokens, width]
 
     def make_room(self, tokens: int) -> None:
         """Room for `tokens` per row (a copy only when a longer request than ever before arrives)."""
         slots, length, width = self.buffer.shape
         if tokens > length:
-            grown = self.buffer.new_zeros(slots, tokens + SPARE_TOKENS, width)
+            grown = self.buffer.new_zeros(slots, tokens + self.spare_tokens, width)
             grown[:, :length] = self.buffer
             self.buffer = grown
 
