@@ -8,9 +8,13 @@ Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); skipped where it i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,8 +88,30 @@ def join(browser, url: str, lang: str, name: str):
     return page
 
 
+@contextmanager
+def paused_mid_generation(store, workers, student_id: str = "s1", timeout: float = 60.0):
+    """Hold the worker still (SIGSTOP) the moment the student's newest submission has its first words in
+    Redis, and let it go on leaving the block. On an idle machine random-tiny writes the three presets'
+    80 tokens in under a second, before the page's next poll: without the pause a quiet CI machine
+    would never show a card being written."""
+    deadline = time.monotonic() + timeout
+    while not (submissions := store.student_submissions(TEST_CLASS, student_id)):
+        assert time.monotonic() < deadline, "no submission"
+        time.sleep(0.005)
+    partial = store.keys.partial(submissions[0])
+    while not any(text.get("text") for text in json.loads(store.redis.get(partial) or "[]")):
+        assert time.monotonic() < deadline, "no streamed text"
+        time.sleep(0.001)
+    worker = workers.processes[0]
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        worker.send_signal(signal.SIGCONT)
+
+
 @pytest.mark.parametrize("lang", ["es", "en"])
-def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, store, settings, lang):
+def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, store, settings, workers, lang):
     """Students: join, reload, presets (streamed), explorer, token view, run again, ablation; a second
     student runs the presets too. Instructor: console, gallery, compare, spotlight. Every step in the
     students' language, with screenshots in artifacts/."""
@@ -97,10 +123,11 @@ def test_a_lesson_walkthrough_student_and_instructor(dashboard_url, browser, sto
     student.get_by_role("link", name=w["decoding"]).click()
     student.get_by_text(w["ready"]).wait_for(timeout=60_000)
     student.get_by_role("button", name=w["run"], exact=True).click()
-    student.get_by_text(w["writing"]).first.wait_for(timeout=60_000)  # the text grows while it is generated
-    student.get_by_text(re.compile(r"\S ▍")).first.wait_for(timeout=60_000)
-    student.get_by_text(w["writing"]).first.scroll_into_view_if_needed()
-    shot(student, f"streaming-{lang}.png")
+    with paused_mid_generation(store, workers):  # the text so far, as the page shows it while it grows
+        student.get_by_text(w["writing"]).first.wait_for(timeout=60_000)
+        student.get_by_text(re.compile(r"\S ▍")).first.wait_for(timeout=60_000)
+        student.get_by_text(w["writing"]).first.scroll_into_view_if_needed()
+        shot(student, f"streaming-{lang}.png")
     student.get_by_text(w["done"]).wait_for(timeout=120_000)
     assert student.get_by_text(w["prompt"]).count() == 3  # every card tells its prompt
     student.get_by_text("sampling · T 0.3 · top-p 0.9 · top-k 50 · rep 1.1 · 80 tok · random-tiny").first.wait_for()
