@@ -8,7 +8,11 @@ On export the other tokens get a fixed logit of `UNSEEN_TOKEN_LOGIT` through one
 that the final layer norm holds at 1, so the saved model is a plain `GPT2LMHeadModel` that never
 picks a token it has never seen, and its perplexity is measured over the whole vocabulary.
 
-`scripts/train_demo_model.py` holds the settings and the corpus; the tests train a tiny plan here.
+The loop reads like nanoGPT's `train.py`: one plan (its config), random windows of the token streams
+(`get_batch`), AdamW with decay only on matrices, linear warm-up then cosine decay of the learning rate
+(`get_lr`), a held-out loss at intervals (`estimate_loss`); here the schedule follows the clock, so a
+run always ends on time. `scripts/train_demo_model.py` holds the settings and the corpus; the tests
+train a tiny plan here.
 """
 
 from __future__ import annotations
