@@ -52,9 +52,6 @@ QUEUED = "En cola: posición|Empezando"  # the first job may sit with the paused
 # The first generated words on the student's page: a streamed card's text before its cursor, a card
 # already complete, or the results themselves (a fast run may end before the first publication).
 FIRST_TEXT = r"\S ▍|✓ terminada|Listo en"
-# In a browser the page's whole text is searched, and the previous results ("Listo en") are still there
-# when Run is pressed: only a streamed card counts (80-token presets always stream a while).
-FIRST_TEXT_IN_PAGE = r"\S ▍|✓ terminada"
 
 
 def parse_args(argv=None):
@@ -185,13 +182,19 @@ def start_stack(tmp: Path, args):
 
 # Timed inside each page, so that the figures do not depend on how fast this script visits 30 pages:
 # the click's time is taken by a capture listener, the answer's by a MutationObserver.
-WATCH = """([pattern, key]) => {
+# `anew`: the text must first be gone from the page, then come back (the previous results say "Listo en"
+# too: the press replaces them with the new submission's banner, and the next match is the new answer's).
+WATCH = """([pattern, key, anew]) => {
     const re = new RegExp(pattern);
     window.__answers = window.__answers || {};
     delete window.__answers[key];
+    let armed = !anew;
     let queued = false;  // textContent (no layout) at most once per mutation batch
-    const look = () => { queued = false; if (!window.__answers[key] && re.test(document.body.textContent)) {
-        window.__answers[key] = Date.now(); } };
+    const look = () => {
+        queued = false;
+        if (window.__answers[key]) { return; }
+        if (!re.test(document.body.textContent)) { armed = true; } else if (armed) { window.__answers[key] = Date.now(); }
+    };
     new MutationObserver(() => { if (!queued) { queued = true; queueMicrotask(look); } })
         .observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
@@ -244,9 +247,9 @@ def stages(pages: list, key: str) -> dict:
         {f"{name}_p95_s": pct(values, 95) for name, values in spans.items()}
 
 
-def watch(pages: list, pattern: str, key: str) -> None:
+def watch(pages: list, pattern: str, key: str, anew: bool = False) -> None:
     for page in pages:
-        page.evaluate(WATCH, [pattern, key])
+        page.evaluate(WATCH, [pattern, key, anew])
 
 
 def wait_all(pages: list, key: str, timeout: float) -> tuple[list[float], int]:
@@ -379,7 +382,7 @@ def streaming(pages: list, timeout: float) -> tuple[list[float], int]:
     generated words on the page; and how many never showed any, or never finished."""
     for page in pages:
         prompt_box(page).fill(f"Streaming test {time.time()}")
-    watch(pages, FIRST_TEXT_IN_PAGE, "first_text")
+    watch(pages, FIRST_TEXT, "first_text", anew=True)
     watch(pages, RESULTS, "streamed")
     press_run(pages)
     first_text, missing = wait_all(pages, "first_text", timeout)
