@@ -8,7 +8,6 @@ Needs /usr/bin/chromium (`.ci/run` installs it with apt-get); skipped where it i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -98,8 +97,7 @@ def paused_mid_generation(store, workers, student_id: str = "s1", timeout: float
     while not (submissions := store.student_submissions(TEST_CLASS, student_id)):
         assert time.monotonic() < deadline, "no submission"
         time.sleep(0.005)
-    partial = store.keys.partial(submissions[0])
-    while not any(text.get("text") for text in json.loads(store.redis.get(partial) or "[]")):
+    while not any(partial.text for partial in store.partial_texts(submissions[0])):
         assert time.monotonic() < deadline, "no streamed text"
         time.sleep(0.001)
     worker = workers.processes[0]
