@@ -28,6 +28,11 @@ Pace = float | None
 # A submission being followed (queued, running, checking): every second at first, then less often.
 # (seconds waited since it was made, pace while under it)
 FOLLOW_BACKOFF = ((20.0, 1.0), (120.0, 2.0), (float("inf"), 5.0))
+# A submission whose page shows no words yet, in its first seconds: a tick (the first draw included) waits
+# for them, looking at Redis every FIRST_WORDS_LOOK seconds for at most FIRST_WORDS_WAIT (less than the
+# pace, so a tick ends before the next), and draws them the moment they are there instead of at the next
+# tick: the press to the first words is what a student waits through. (seconds since made, wait, look)
+FIRST_WORDS = (3.0, 0.8, 0.1)
 WORKERS = {False: 5.0, True: 60.0}       # the lab's worker line: none ready yet / some ready (a sanity check)
 GALLERY = {True: 3.0, False: 30.0}       # the gallery's fingerprint: the class has work pending / none
 CONSOLE = {True: 2.0, False: 15.0}       # the console's queues and workers: anything queued or running / idle

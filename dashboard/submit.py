@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import redis
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import poll
 from dashboard.common import get_sandbox, lang, tr
@@ -23,7 +24,7 @@ from shared.contract.records import Progress, Request
 from shared.contract.settings import Settings
 from shared.services.cancel import cancel
 from shared.services.classes import Student
-from shared.services.progress import progress
+from shared.services.progress import awaits_first_words, progress, wait_for_first_words
 from shared.services.store import Store
 from shared.services.submit import submit
 from shared.services.validation import new_request_id
@@ -118,7 +119,9 @@ def _pending(store: Store, settings: Settings, submission_id: str, pace: float, 
     wanted = _pace(view)
     if view is None or wanted != pace:
         return wanted  # finished (drawn once, unpolled) or time to poll less often
-    banner(view)
+    shown = st.empty()
+    with shown.container():
+        banner(view)
     pressed = Press.PRESSED_AT.get()
     if pressed and pressed[0] == submission_id:
         dashboard_metrics().banner_drawn(time.perf_counter() - pressed[1])
@@ -126,4 +129,22 @@ def _pending(store: Store, settings: Settings, submission_id: str, pace: float, 
     if owner and st.button(tr("decoding.cancel"), key=f"cancel-{submission_id}"):
         cancel(store, submission_id, owner.id)
         st.rerun()
+    return _first_words(store, settings, submission_id, view, pace, banner, shown)
+
+
+def _first_words(store: Store, settings: Settings, submission_id: str, view: Progress, pace: float,
+                 banner: Banner, shown: DeltaGenerator) -> poll.Pace:
+    """In a submission's first seconds, while no word is written: wait for the first words (poll.FIRST_WORDS)
+    and draw them in this tick, the banner redrawn in its place; an end seen meanwhile reruns the page."""
+    window, wait, look = poll.FIRST_WORDS
+    if time.time() - view.created_at > window or not awaits_first_words(view):
+        return pace
+    if not wait_for_first_words(store, submission_id, min(wait, pace - 0.2), look):
+        return pace
+    now = progress(store, settings, submission_id)
+    wanted = _pace(now)
+    if now is None or wanted != pace:
+        return wanted
+    with shown.container():
+        banner(now)
     return pace

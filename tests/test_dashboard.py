@@ -1,5 +1,7 @@
 """The dashboard's pages in Streamlit's AppTest, against the real Redis and a real worker process."""
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from rq import Queue
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
+from shared.contract.records import PartialText
 from shared.services.classes import open_class
 from shared.services.gallery import publish
 from tests.conftest import TEST_CLASS, settings_env
@@ -422,3 +425,27 @@ def test_the_student_can_cancel_a_waiting_submission(app_env, settings, store):
     record = store.submission(submission)
     assert record.status == "cancelled" and record.error.code == "cancelled"
     assert any("You cancelled this submission" in i.value for i in app.info) and not app.error
+
+
+def test_first_words_written_while_the_press_is_answered_appear_in_that_answer(app_env, settings, store):
+    """A worker that writes the first words a moment after the press: the press's own run shows them (with
+    the cursor), not the queue banner left until the next poll a second later."""
+    app = joined_app(name="Vera")
+    app.switch_page("views/decoding.py").run()
+
+    def worker_starts_writing():
+        deadline = time.monotonic() + 30
+        while not store.student_submissions(TEST_CLASS, app.session_state.student) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [submission_id] = store.student_submissions(TEST_CLASS, app.session_state.student)
+        time.sleep(0.2)  # after the page drew the queue banner
+        store.mark_running(submission_id, "w-test")
+        store.set_progress({submission_id: 2}, {submission_id: [PartialText(0, "Había una", 2)]})
+
+    writer = threading.Thread(target=worker_starts_writing)
+    writer.start()
+    app.button(key="run").click().run()
+    writer.join()
+    shown = texts(app)
+    assert any(text.startswith("Había una ▍") for text in shown), shown
+    assert not any("En cola" in info.value for info in app.info)  # the banner was redrawn in its place

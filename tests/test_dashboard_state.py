@@ -33,3 +33,9 @@ def test_every_pace_is_a_positive_number_of_seconds():
              poll.WHO_ANSWERED, poll.PRESENT, *(pace for _, pace in poll.FOLLOW_BACKOFF)]
     assert all(isinstance(p, float) and p > 0 for p in paces)
     assert poll.WORKERS[False] < poll.WORKERS[True] and poll.GALLERY[True] < poll.GALLERY[False]
+
+
+def test_waiting_for_the_first_words_ends_before_the_next_tick_and_only_in_a_submissions_first_seconds():
+    window, wait, look = poll.FIRST_WORDS
+    first_pace = poll.follow_pace(0)
+    assert 0 < look < wait < first_pace and window < poll.FOLLOW_BACKOFF[0][0]

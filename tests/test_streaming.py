@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 
 from shared.contract.decoding import NOTEBOOK_PROMPT
-from shared.contract.records import DONE, RUNNING
-from shared.services.progress import progress
+from shared.contract.records import DONE, RUNNING, PartialText
+from shared.services.gallery import publish
+from shared.services.progress import progress, wait_for_first_words
 from shared.services.submit import submit
 from shared.services.validation import build_request
 from tests.conftest import TEST_CLASS
@@ -60,3 +61,19 @@ def test_text_grows_while_generating_and_a_finished_card_is_complete_before_the_
     assert not store.redis.exists(store.keys.partial(request.id))
     assert progress(store, settings, request.id).partial == ()
 
+
+
+def test_waiting_for_the_first_words_ends_at_them_at_the_end_or_at_its_deadline(settings, store):
+    request = mixed_request(settings, seed=8)
+    submit(store, settings, request)
+    started = time.monotonic()
+    assert not wait_for_first_words(store, request.id, 0.3, look=0.05)  # queued, nobody writes: time runs out
+    assert 0.3 <= time.monotonic() - started < 5
+    store.mark_running(request.id, "w-test")
+    assert not store.has_words_or_ended(request.id)  # taken, no word yet
+    store.set_progress({request.id: 1}, {request.id: [PartialText(0, "Once", 1), PartialText(1, "", 0)]})
+    assert wait_for_first_words(store, request.id, 30)
+    ended = mixed_request(settings, seed=9)
+    submit(store, settings, ended)
+    publish(store, ended, [])  # finished without a word streamed (a fast run): nothing left to wait for
+    assert wait_for_first_words(store, ended.id, 30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from shared.contract.records import CHECKING, QUEUED, RUNNING, Progress
@@ -43,3 +44,19 @@ def estimated_wait(store: Store, job_ids_ahead: list[str], model: str) -> float 
             pipe.hget(store.keys.submission(job_id), "progress_total")
         tokens = sum(int(t or 0) for t in pipe.execute())
     return tokens / throughput
+
+
+def awaits_first_words(view: Progress) -> bool:
+    """Queued or running with no word written yet: what a student who just pressed Run waits through."""
+    return view.status in (QUEUED, RUNNING) and not any(part.text.strip() for part in view.partial)
+
+
+def wait_for_first_words(store: Store, submission_id: str, seconds: float, look: float = 0.05) -> bool:
+    """Wait at most `seconds`, looking every `look` seconds, until the submission's first words are
+    published or it has ended; True if they are (or it has), False when the time ran out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if store.has_words_or_ended(submission_id):
+            return True
+        time.sleep(min(look, max(0.0, deadline - time.monotonic())))
+    return store.has_words_or_ended(submission_id)

@@ -22,6 +22,7 @@ from shared.contract.records import (
     CHECKING,
     DONE,
     FAILED,
+    QUEUED,
     RUNNING,
     Output,
     PartialText,
@@ -129,6 +130,16 @@ class Store:
                 pipe.set(self.keys.partial(submission_id), json.dumps([p.to_dict() for p in texts]),
                          ex=PARTIAL_TTL_SECONDS)
             pipe.execute()
+
+    def has_words_or_ended(self, submission_id: str) -> bool:
+        """True once the submission's first words are published, or once it is no longer queued or
+        running (ended, or its generations done): one round trip, cheap enough to ask every few
+        hundredths of a second while a page waits for the first words."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.partial(submission_id))
+            pipe.hget(self.keys.submission(submission_id), "status")
+            has_words, status = pipe.execute()
+        return bool(has_words) or (status or b"").decode() not in (QUEUED, RUNNING)
 
     def partial_texts(self, submission_id: str) -> tuple[PartialText, ...]:
         """The streamed text of a running submission's generations (empty before the first is published)."""
