@@ -63,9 +63,13 @@ def get_store() -> Store:
 
 
 def lang() -> str:
-    if not Language.LANG.is_set():
-        Language.LANG.set(get_settings().default_language)
-    return Language.LANG.get_or(get_settings().default_language)
+    """The page's language: the session's choice, the server's default until one is made (one
+    session-state read: every text of every page asks)."""
+    chosen = Language.LANG.get()
+    if chosen is None:
+        chosen = get_settings().default_language
+        Language.LANG.set(chosen)
+    return chosen
 
 
 def tr(key: str, **params: Any) -> str:
