@@ -59,7 +59,6 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--measure", type=float, default=20.0, help="seconds of each CPU measurement")
-    parser.add_argument("--max-new-tokens", type=int, default=8, help="per preset (generation is not measured)")
     parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for any page")
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--client", choices=("browser", "protocol"), default="browser",

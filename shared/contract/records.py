@@ -350,9 +350,6 @@ class Output:
     def model(self) -> str:
         return self.provenance.model
 
-    def with_checks(self, checks: Mapping[str, CheckResult]) -> Output:
-        return replace(self, checks={**self.checks, **checks})
-
     def to_dict(self) -> JSON:
         data = asdict(self)
         data["config"], data["effective_config"] = self.config.to_dict(), self.effective_config.to_dict()
