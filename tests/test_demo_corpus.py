@@ -160,3 +160,16 @@ def test_the_budget_covers_the_whole_command_so_a_busy_machine_trains_less_but_f
     quiet, busy = training_seconds(510, spent=30), training_seconds(510, spent=200)
     assert quiet == 510 - 30 - AFTER_TRAINING_SECONDS and busy == quiet - 170
     assert training_seconds(510, spent=600) == 60  # still trains a minute rather than not at all
+
+
+def test_each_checks_difference_is_printed_with_its_margin_so_a_20_point_spread_from_noise_reads_as_noise():
+    from bench.demo_ablation import check_differences
+
+    rows = {"full": {"topic mention": 0.5, "no_jargon": 0.5, "valid_json": 0.0},
+            "topic_only": {"topic mention": 0.9, "no_jargon": 0.3, "valid_json": 0.0}}
+    differences = check_differences(rows, samples=20)
+    assert set(differences) == {"no_jargon", "valid_json"}
+    value, margin = differences["no_jargon"]
+    assert value == pytest.approx(20) and margin == pytest.approx(29.7, abs=0.1)  # 20 points, within noise
+    assert check_differences(rows, samples=2000)["no_jargon"][1] == pytest.approx(2.97, abs=0.01)
+    assert differences["valid_json"] == (0.0, 0.0)
