@@ -64,12 +64,13 @@ HTML = """<html><body><div class="toc"><p>1.1. Table of contents</p></div>
 <h2 class="title">1.2. Filesystem</h2><p>Files are <code>organized</code> in a <em>tree</em>.</p>
 <div class="itemizedlist"><ul><li><p>one item</p></li><li><p>another item</p></li></ul></div>
 <pre class="screen">$ ls -l</pre><table><tr><td><p>a table cell</p></td></tr></table>
-<h3>1.2.1. Links</h3><p>A link &amp; its target.</p></body></html>"""
+<h3>1.2.1. Links</h3><p>A link &amp; its target (see Section 1.2.3, “Hard links”).</p></body></html>"""
 
 
 def test_html_keeps_paragraphs_and_items_per_section_without_tables_listings_or_contents():
-    assert html_sections(HTML) == ["1.2. Filesystem.\nFiles are organized in a tree.\n- one item\n- another item",
-                                   "1.2.1. Links.\nA link & its target."]
+    # Section numbers ("1.2.1.", "Section 1.2.3,") go: the model strung them into "-8.2.5.4.3.6." lines.
+    assert html_sections(HTML) == ["Filesystem.\nFiles are organized in a tree.\n- one item\n- another item",
+                                   "Links.\nA link & its target (see “Hard links”)."]
 
 
 ROFF = r""".\" A comment
@@ -86,7 +87,13 @@ directorio actual.
 \fB\-a\fP, \fB\-\-all\fP
 no oculta las entradas que comienzan con .
 .IP \(bu 2
-un elemento
+un elemento\h'-04'
+.TS
+l l.
+T{
+Llamadas al sistema
+T}	2
+.TE
 .nf
 ls \-l /tmp
 .fi
