@@ -180,3 +180,12 @@ def test_each_checks_difference_is_printed_with_its_margin_so_a_20_point_spread_
     assert value == pytest.approx(20) and margin == pytest.approx(29.7, abs=0.1)  # 20 points, within noise
     assert check_differences(rows, samples=2000)["no_jargon"][1] == pytest.approx(2.97, abs=0.01)
     assert differences["valid_json"] == (0.0, 0.0)
+
+
+def test_loops_are_also_counted_over_openings_of_held_out_paragraphs_never_trained_on():
+    from bench.demo_teaches import held_out_openings
+
+    prose = "one two three four five six seven eight nine ten eleven"
+    sections = {"a": [f"Title {i}.\n{i} {prose}\nshort line" for i in range(120)]}  # 0, 50, 100 are held out
+    assert held_out_openings(sections, per_source=2) == ["0 one two three four", "50 one two three four"]
+    assert held_out_openings(sections, per_source=5) == [f"{i} one two three four" for i in (0, 50, 100)]
