@@ -16,6 +16,7 @@ variants (shared/teaching/ablation.py), and prompts that do not name the topic, 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -75,6 +76,16 @@ def check_spread_points(rows: dict[str, dict[str, float]]) -> float:
     return max(abs(full[check] - topic_only[check]) * 100 for check in full if check != "topic mention")
 
 
+def check_differences(rows: dict[str, dict[str, float]], samples: int) -> dict[str, tuple[float, float]]:
+    """Check -> (pass rate(full) - pass rate(topic_only), its 95 % margin), in points: with 20 samples a
+    difference under about 20-30 points is within what two sets of seeds give for the same prompt."""
+    full, topic_only = rows["full"], rows["topic_only"]
+    return {check: ((full[check] - topic_only[check]) * 100,
+                    196 * math.sqrt((full[check] * (1 - full[check]) + topic_only[check] * (1 - topic_only[check]))
+                                    / samples))
+            for check in full if check != "topic mention"}
+
+
 def memorized_8gram_share(outputs: list[str], training_texts: Iterable[str]) -> tuple[float, str]:
     """The largest share of `outputs` that contain one same 8-word sequence of the training text, and it."""
     in_outputs = Counter(gram for text in outputs for gram in set(ngrams(words(text), MEMORY_WORDS)))
@@ -114,6 +125,9 @@ def report(loaded: LoadedModel, unrelated_prompts: list[str], training_texts: li
     print_ablation(rows, share(map(mentions_topic, unrelated_texts)))
     for name in ("full", "topic_only"):
         print(f"- {name}, seed 0: {texts[(name, 0)][:300]!r}")
+    differences = check_differences(rows, samples)
+    print("full - topic_only, per check, points (± 95 % margin with these samples): " + ", ".join(
+        f"{check} {value:+.0f} (±{margin:.0f})" for check, (value, margin) in differences.items()))
     memorized, gram = memorized_8gram_share(unrelated_texts, training_texts)
     print(f"most repeated 8-word sequence of the training text in the {len(unrelated_texts)} outputs of prompts "
           f"that do not name the topic: {gram!r}")

@@ -96,6 +96,9 @@ def main() -> int:
     parser.add_argument("--ablation-tokens", type=int, default=demo_ablation.DEFAULT_NEW_TOKENS,
                         help="new tokens per exercise 2 sample (the notebook: 500)")
     parser.add_argument("--ablation-only", action="store_true", help="only exercise 2 (skip the table)")
+    parser.add_argument("--loop-prompts", type=int, default=0,
+                        help="also count greedy loops at repetition_penalty 1.0 / 1.3 over the 4 prompts and the "
+                             "openings of this many held-out paragraphs per source (4 prompts alone are noisy)")
     args = parser.parse_args()
     began = time.monotonic()
     demo = load_model(DEMO_MODEL, device="cpu", demo_dir=args.model_dir)
@@ -104,9 +107,42 @@ def main() -> int:
     sections = documents(trained_sources(args.model_dir))
     if not args.ablation_only:
         exercise_1_table(demo, corpus(texts=sections).held_out, args.samples)
+    if args.loop_prompts:
+        loop_counts(demo, PROMPTS + held_out_openings(sections, args.loop_prompts))
     demo_ablation.report(demo, PROMPTS, training_sections(sections), args.ablation_samples, args.ablation_tokens)
     print(f"({time.monotonic() - began:.0f} s in all)")
     return 0
+
+
+OPENING_WORDS = 5  # a held-out paragraph's first words: a prompt in the style of the text, never trained on
+
+
+def held_out_openings(sections: dict[str, list[str]], per_source: int) -> list[str]:
+    """The first words of `per_source` held-out paragraphs of each source (evenly spread, prose only)."""
+    from scripts.train_demo_model import HELD_OUT_EVERY
+
+    openings = []
+    for texts in sections.values():
+        paragraphs = [p for i, text in enumerate(texts) if not i % HELD_OUT_EVERY for p in text.split("\n")[1:]
+                      if len(p.split()) >= 2 * OPENING_WORDS]
+        step = max(1, len(paragraphs) // per_source)
+        openings += [" ".join(p.split()[:OPENING_WORDS]) for p in paragraphs[::step][:per_source]]
+    return openings
+
+
+def loop_counts(loaded: LoadedModel, prompts: list[str]) -> dict[str, int]:
+    """Greedy texts that loop, per repetition penalty, over many prompts; printed as `loops over N prompts`."""
+    requests = [GenerationRequest((penalty, prompt), loaded.tokenizer(prompt).input_ids,
+                                  configs()[f"greedy rep {penalty:g}"].effective(), 0)
+                for penalty in (1.0, 1.3) for prompt in prompts]
+    engine = Engine(loaded.model, loaded.eos_token_id, max_batch=len(requests), device=loaded.device)
+    counts = {f"rep {penalty:g}": 0 for penalty in (1.0, 1.3)}
+    for result in engine.run(requests):
+        counts[f"rep {result.key[0]:g}"] += looping(words(loaded.tokenizer.decode(result.token_ids,
+                                                                                  skip_special_tokens=True)))
+    print(f"\ngreedy loops over {len(prompts)} prompts (exercise 1's 4 and openings of held-out paragraphs): "
+          + ", ".join(f"{name}: {count}/{len(prompts)}" for name, count in counts.items()))
+    return counts
 
 
 def exercise_1_table(demo: LoadedModel, held_out: dict[str, list[int]], everything: bool) -> None:

@@ -64,12 +64,13 @@ HTML = """<html><body><div class="toc"><p>1.1. Table of contents</p></div>
 <h2 class="title">1.2. Filesystem</h2><p>Files are <code>organized</code> in a <em>tree</em>.</p>
 <div class="itemizedlist"><ul><li><p>one item</p></li><li><p>another item</p></li></ul></div>
 <pre class="screen">$ ls -l</pre><table><tr><td><p>a table cell</p></td></tr></table>
-<h3>1.2.1. Links</h3><p>A link &amp; its target.</p></body></html>"""
+<h3>1.2.1. Links</h3><p>A link &amp; its target (see Section 1.2.3, “Hard links”).</p></body></html>"""
 
 
 def test_html_keeps_paragraphs_and_items_per_section_without_tables_listings_or_contents():
-    assert html_sections(HTML) == ["1.2. Filesystem.\nFiles are organized in a tree.\n- one item\n- another item",
-                                   "1.2.1. Links.\nA link & its target."]
+    # Section numbers ("1.2.1.", "Section 1.2.3,") go: the model strung them into "-8.2.5.4.3.6." lines.
+    assert html_sections(HTML) == ["Filesystem.\nFiles are organized in a tree.\n- one item\n- another item",
+                                   "Links.\nA link & its target (see “Hard links”)."]
 
 
 ROFF = r""".\" A comment
@@ -86,7 +87,13 @@ directorio actual.
 \fB\-a\fP, \fB\-\-all\fP
 no oculta las entradas que comienzan con .
 .IP \(bu 2
-un elemento
+un elemento\h'-04'
+.TS
+l l.
+T{
+Llamadas al sistema
+T}	2
+.TE
 .nf
 ls \-l /tmp
 .fi
@@ -160,3 +167,25 @@ def test_the_budget_covers_the_whole_command_so_a_busy_machine_trains_less_but_f
     quiet, busy = training_seconds(510, spent=30), training_seconds(510, spent=200)
     assert quiet == 510 - 30 - AFTER_TRAINING_SECONDS and busy == quiet - 170
     assert training_seconds(510, spent=600) == 60  # still trains a minute rather than not at all
+
+
+def test_each_checks_difference_is_printed_with_its_margin_so_a_20_point_spread_from_noise_reads_as_noise():
+    from bench.demo_ablation import check_differences
+
+    rows = {"full": {"topic mention": 0.5, "no_jargon": 0.5, "valid_json": 0.0},
+            "topic_only": {"topic mention": 0.9, "no_jargon": 0.3, "valid_json": 0.0}}
+    differences = check_differences(rows, samples=20)
+    assert set(differences) == {"no_jargon", "valid_json"}
+    value, margin = differences["no_jargon"]
+    assert value == pytest.approx(20) and margin == pytest.approx(29.7, abs=0.1)  # 20 points, within noise
+    assert check_differences(rows, samples=2000)["no_jargon"][1] == pytest.approx(2.97, abs=0.01)
+    assert differences["valid_json"] == (0.0, 0.0)
+
+
+def test_loops_are_also_counted_over_openings_of_held_out_paragraphs_never_trained_on():
+    from bench.demo_teaches import held_out_openings
+
+    prose = "one two three four five six seven eight nine ten eleven"
+    sections = {"a": [f"Title {i}.\n{i} {prose}\nshort line" for i in range(120)]}  # 0, 50, 100 are held out
+    assert held_out_openings(sections, per_source=2) == ["0 one two three four", "50 one two three four"]
+    assert held_out_openings(sections, per_source=5) == [f"{i} one two three four" for i in (0, 50, 100)]

@@ -176,16 +176,23 @@ class ProseParser(HTMLParser):
             self.current.append(data)
 
 
+# "2.5.4. Title." and "(see Section 2.5.4, “Title”)": numbers that a small model strings into "-8.2.5.4."
+SECTION_NUMBER = re.compile(r"^(?:[A-Z]\.)?\d+(?:\.\d+)*\. ")
+SECTION_REFERENCE = re.compile(r"\b(?:Section|Sección|Chapter|Capítulo) [A-Z\d]+(?:\.\d+)*,? ?")
+
+
 def html_sections(text: str) -> list[str]:
     parser = ProseParser()
     parser.feed(text)
     parser.close()
     parser.finish()
-    return ["\n".join(section) for section in parser.sections if section]
+    return [SECTION_REFERENCE.sub("", SECTION_NUMBER.sub("", "\n".join(section)))
+            for section in parser.sections if section]
 
 
 # --- troff (manpages-es) -----------------------------------------------------------------------------
 ROFF_ESCAPES = [
+    (re.compile(r"\\[hvwlLoDbxXZ]'[^']*'"), ""),     # motions, widths, lines: \h'-04'
     (re.compile(r"\\f(?:\[[^]]*\]|\(..|.)"), ""),        # font changes
     (re.compile(r"\\[/,]"), ""),                          # italic corrections
     (re.compile(r"\\\*(?:\[[^]]*\]|\(..|.)"), '"'),       # strings (mostly quotes)
@@ -202,7 +209,8 @@ ROFF_ESCAPES = [
 ]
 ROFF_SKIPPED_SECTIONS = ("VÉASE", "VEASE", "COLOFÓN", "COLOFON", "TRADUCCIÓN", "TRADUCCION", "AUTOR",
                          "COPYRIGHT", "DERECHOS", "INFORMAR", "REPORTAR", "ERRORES", "SINOPSIS", "HISTORIAL")
-NO_FILL = {".nf": True, ".EX": True, ".fi": False, ".EE": False}
+NO_FILL = {".nf": True, ".EX": True, ".fi": False, ".EE": False,
+           ".TS": True, ".TE": False}  # tables (tbl) are dropped, as the HTML's are
 
 
 def roff_sections(text: str) -> list[str]:
