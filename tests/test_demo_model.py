@@ -13,6 +13,7 @@ from tests.conftest import ROOT, TEST_CLASS, settings_env
 from tests.test_dashboard import app_env, joined_app, texts  # noqa: F401 - app_env is a fixture
 from tests.test_engine import MIXED, PROMPTS, engine, generate_reference, ids
 from worker.demo_training import (
+    SEEN_LOGIT_SHIFT,
     UNSEEN_TOKEN_LOGIT,
     TrainingPlan,
     export,
@@ -90,14 +91,15 @@ def test_missing_demo_model_says_how_to_build_it(tmp_path):
         load_model(DEMO_MODEL, demo_dir=tmp_path / "nothing-here")
 
 
-def test_export_keeps_the_trained_logits_and_unseen_tokens_get_a_fixed_low_logit(demo, trained):
+def test_export_keeps_the_trained_softmax_at_gpt2s_level_of_logits_and_unseen_tokens_get_a_fixed_low_logit(demo, trained):
     active = trained["active"]
     prompt = ids(demo, PROMPTS[0])
     to_active = {token: i for i, token in enumerate(active)}
     with torch.no_grad():
         full = demo.model(input_ids=torch.tensor([prompt])).logits[0]                                  # (T, 50257)
         small = trained["model"].eval()(input_ids=torch.tensor([[to_active[t] for t in prompt]])).logits[0]  # (T, active)
-    torch.testing.assert_close(full[:, active], small, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(full[:, active], small + SEEN_LOGIT_SHIFT, atol=1e-4, rtol=1e-4)  # the same softmax
+    assert SEEN_LOGIT_SHIFT <= -10 and float(full[:, active].mean()) < 0  # where GPT-2's are: the penalty multiplies them
     unseen = sorted(set(range(50257)) - set(active))
     assert torch.all(full[:, unseen] == UNSEEN_TOKEN_LOGIT)
     random_tiny = load_model("random-tiny", device="cpu")

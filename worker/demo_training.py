@@ -33,6 +33,14 @@ from worker.model import DEMO_CONFIG_FLAG, gpt2_tokenizer
 GPT2_VOCAB = 50257
 EOS = 50256                 # <|endoftext|>: separates documents, as in GPT-2's own training data
 UNSEEN_TOKEN_LOGIT = -100.0  # logit of a token absent from the corpus: exp(-100) is never sampled
+# The repetition penalty reads a logit's sign and size (transformers divides a positive one by the
+# penalty and multiplies a negative one), not only its distance to the others as temperature, top-k and
+# top-p do. GPT-2's logits lie far below zero, so a penalty of 1.3 takes a repeated token several nats
+# down; a small model trained from scratch has its likeliest tokens near +5, where 1.3 takes off 1-1.5
+# nats and greedy text still loops. On export every seen token's logit is moved down by this much
+# (through the pinned dimension): the softmax is the same, so every text at penalty 1.0, every
+# probability and the perplexity are unchanged, and the penalty acts as on GPT-2 (docs/demo-model.md).
+SEEN_LOGIT_SHIFT = -20.0
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,7 @@ def export(model: GPT2LMHeadModel, active: list[int], plan: TrainingPlan) -> GPT
     full.lm_head.weight.zero_()
     full.lm_head.weight[:, -1] = UNSEEN_TOKEN_LOGIT           # times ln_f's pinned 1: a fixed logit
     full.lm_head.weight[index] = trained
+    full.lm_head.weight[index, -1] += SEEN_LOGIT_SHIFT       # the same softmax, GPT-2's level of logits
     full.generation_config.pad_token_id = EOS
     return full.eval()
 
