@@ -119,12 +119,11 @@ OPENING_WORDS = 5  # a held-out paragraph's first words: a prompt in the style o
 
 def held_out_openings(sections: dict[str, list[str]], per_source: int) -> list[str]:
     """The first words of `per_source` held-out paragraphs of each source (evenly spread, prose only)."""
-    from scripts.train_demo_model import HELD_OUT_EVERY
+    from scripts.train_demo_model import held_out_sections
 
     openings = []
-    for texts in sections.values():
-        paragraphs = [p for i, text in enumerate(texts) if not i % HELD_OUT_EVERY for p in text.split("\n")[1:]
-                      if len(p.split()) >= 2 * OPENING_WORDS]
+    for texts in held_out_sections(sections).values():
+        paragraphs = [p for text in texts for p in text.split("\n")[1:] if len(p.split()) >= 2 * OPENING_WORDS]
         step = max(1, len(paragraphs) // per_source)
         openings += [" ".join(p.split()[:OPENING_WORDS]) for p in paragraphs[::step][:per_source]]
     return openings
@@ -132,8 +131,9 @@ def held_out_openings(sections: dict[str, list[str]], per_source: int) -> list[s
 
 def loop_counts(loaded: LoadedModel, prompts: list[str]) -> dict[str, int]:
     """Greedy texts that loop, per repetition penalty, over many prompts; printed as `loops over N prompts`."""
+    greedy = configs()
     requests = [GenerationRequest((penalty, prompt), loaded.tokenizer(prompt).input_ids,
-                                  configs()[f"greedy rep {penalty:g}"].effective(), 0)
+                                  greedy[f"greedy rep {penalty:g}"].effective(), 0)
                 for penalty in (1.0, 1.3) for prompt in prompts]
     engine = Engine(loaded.model, loaded.eos_token_id, max_batch=len(requests), device=loaded.device)
     counts = {f"rep {penalty:g}": 0 for penalty in (1.0, 1.3)}

@@ -139,7 +139,7 @@ def _first_words(store: Store, settings: Settings, submission_id: str, view: Pro
     window, wait, look = poll.FIRST_WORDS
     if time.time() - view.created_at > window or not awaits_first_words(view):
         return pace
-    if not wait_for_first_words(store, submission_id, min(wait, pace - 0.2), look):
+    if not wait_for_first_words(store, submission_id, wait, look):  # ends before the next tick (tested)
         return pace
     now = progress(store, settings, submission_id)
     wanted = _pace(now)

@@ -94,6 +94,11 @@ def training_sections(texts: dict[str, list[str]]) -> list[str]:
     return [section for sections in texts.values() for i, section in enumerate(sections) if i % HELD_OUT_EVERY]
 
 
+def held_out_sections(texts: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per source, the sections that training never sees (`tokenize_documents` holds them out)."""
+    return {name: sections[::HELD_OUT_EVERY] for name, sections in texts.items()}
+
+
 def loss_curve(history: dict, path: Path) -> None:
     """Print the curve (a few points) and save it as a PNG."""
     steps, losses = history["tokens"], history["loss"]
