@@ -84,8 +84,18 @@ def figures(texts: dict[tuple, str]) -> dict[str, str]:
 
 
 def trained_sources(model_dir: Path) -> list[str]:
-    """The sources the model was trained on (its training.json), so held-out text is really unseen."""
-    return list(json.loads((model_dir / "training.json").read_text())["corpus"])
+    """The Debian sources the model was trained on (its training.json), so held-out text is really unseen."""
+    from scripts.train_demo_model import SOURCES
+
+    return [name for name in json.loads((model_dir / "training.json").read_text())["corpus"] if name in SOURCES]
+
+
+def instruction_share(model_dir: Path) -> float:
+    """The share of prompt-and-answer documents the model was trained with (none before they existed)."""
+    from scripts.train_demo_model import INSTRUCTIONS
+
+    corpus = json.loads((model_dir / "training.json").read_text())["corpus"]
+    return float(corpus.get(INSTRUCTIONS, {}).get("share", 0.0))
 
 
 def main() -> int:
@@ -102,14 +112,16 @@ def main() -> int:
     args = parser.parse_args()
     began = time.monotonic()
     demo = load_model(DEMO_MODEL, device="cpu", demo_dir=args.model_dir)
-    from scripts.train_demo_model import corpus, documents, training_sections
+    from scripts.train_demo_model import corpus, documents, instruction_texts, training_sections
 
     sections = documents(trained_sources(args.model_dir))
+    share = instruction_share(args.model_dir)
     if not args.ablation_only:
-        exercise_1_table(demo, corpus(texts=sections).held_out, args.samples)
+        exercise_1_table(demo, corpus(texts=sections, instruction_share=share).held_out, args.samples)
     if args.loop_prompts:
         loop_counts(demo, PROMPTS + held_out_openings(sections, args.loop_prompts))
-    demo_ablation.report(demo, PROMPTS, training_sections(sections), args.ablation_samples, args.ablation_tokens)
+    trained_text = training_sections(sections) + (instruction_texts(sections) if share else [])
+    demo_ablation.report(demo, PROMPTS, trained_text, args.ablation_samples, args.ablation_tokens)
     print(f"({time.monotonic() - began:.0f} s in all)")
     return 0
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from worker.demo_corpus import asciidoc_sections, drop_boilerplate, html_sections, read_text, roff_sections
+from worker.demo_instructions import instruction_documents
 from worker.demo_training import Corpus, TrainingPlan, export, perplexity, save, tokenize_documents, train
 from worker.model import DEMO_MODEL_DIR, gpt2_tokenizer
 
@@ -36,6 +37,7 @@ class Source:
     licence: str
     files: tuple[str, ...]       # glob patterns under /
     reader: Callable[[str], list[str]]
+    topics: bool = True          # its headings name topics (the instruction documents use them)
 
     def sections(self) -> list[str]:
         paths = sorted(p for pattern in self.files for p in Path("/").glob(pattern.lstrip("/")))
@@ -58,8 +60,14 @@ SOURCES = {
     "debian-reference-es": Source("es", 0.11, "debian-reference-es", "GPL-2+",
                                   ("/usr/share/debian-reference/*.es.html",), html_sections),
     "manpages-es": Source("es", 0.36, "manpages-es", "GPL-3+ (and the original pages' licences)",
-                          ("/usr/share/man/es/man*/*.gz",), roff_sections),
+                          ("/usr/share/man/es/man*/*.gz",), roff_sections, topics=False),  # "Descripción"
 }
+# Prompt-and-answer documents in the lab's format (worker/demo_instructions.py), made from the sections
+# above: this share of the training windows (the sources share the rest in their proportions). With none
+# the model follows no instruction, as distilgpt2; docs/demo-model.md measures both.
+INSTRUCTIONS = "instructions"
+INSTRUCTION_SHARE = 0.3
+INSTRUCTION_SEED = 0         # the documents are the same at every run (demo-check remakes them)
 HELD_OUT_EVERY = 50          # every 50th section is held out: never trained on, used for perplexity
 PLAN = TrainingPlan(
     n_layer=4, n_head=3, n_embd=192,  # ~6M parameters in training (most of them the seen tokens' embeddings)
@@ -79,14 +87,30 @@ def documents(names: list[str] | None = None) -> dict[str, list[str]]:
     return {name: SOURCES[name].sections() for name in names or SOURCES}
 
 
-def corpus(names: list[str] | None = None, texts: dict[str, list[str]] | None = None) -> Corpus:
-    """The sources tokenized, every HELD_OUT_EVERY-th section held out (`texts`: sections already read)."""
+def corpus(names: list[str] | None = None, texts: dict[str, list[str]] | None = None,
+           instruction_share: float = INSTRUCTION_SHARE) -> Corpus:
+    """The sources tokenized, every HELD_OUT_EVERY-th section held out (`texts`: sections already read),
+    and the instruction documents made from the sections trained on, drawn `instruction_share` of the time."""
     texts = texts or documents(names)
-    shares = {name: SOURCES[name].share for name in texts}
+    total = sum(SOURCES[name].share for name in texts)
+    shares = {name: SOURCES[name].share / total * (1 - instruction_share) for name in texts}
     description = {name: {"language": SOURCES[name].language, "debian_package": SOURCES[name].package,
                           "licence": SOURCES[name].licence, "sections": len(sections), "share": shares[name]}
                    for name, sections in texts.items()}
-    return tokenize_documents(texts, shares, HELD_OUT_EVERY, description)
+    streams = dict(texts)
+    if instruction_share > 0:
+        streams[INSTRUCTIONS] = instruction_texts(texts)
+        shares[INSTRUCTIONS] = instruction_share
+        description[INSTRUCTIONS] = {"made_from": [n for n in texts if SOURCES[n].topics],
+                                     "documents": len(streams[INSTRUCTIONS]), "share": instruction_share}
+    return tokenize_documents(streams, shares, HELD_OUT_EVERY, description, aligned={INSTRUCTIONS: PLAN.context + 1})
+
+
+def instruction_texts(texts: dict[str, list[str]]) -> list[str]:
+    """Prompt-and-answer documents made from the trained sections of the sources whose headings are topics."""
+    return [doc for name, sections in texts.items() if SOURCES[name].topics
+            for doc in instruction_documents(training_sections({name: sections}), SOURCES[name].language,
+                                             INSTRUCTION_SEED)]
 
 
 def training_sections(texts: dict[str, list[str]]) -> list[str]:
@@ -141,6 +165,9 @@ def main() -> int:
     parser.add_argument("--tokens", type=float, default=None,
                         help="or stop after this many training tokens: the same model on a fast or a busy machine")
     parser.add_argument("--seed", type=int, default=PLAN.seed, help="initial weights and the windows drawn")
+    parser.add_argument("--instruction-share", type=float, default=INSTRUCTION_SHARE,
+                        help="share of training windows drawn from the prompt-and-answer documents (default "
+                             "%(default)g; 0: none, a model that follows no instruction)")
     parser.add_argument("--sources", default=",".join(SOURCES),
                         help="comma-separated sources to train on (default: all); to measure what each adds")
     args = parser.parse_args()
@@ -151,7 +178,9 @@ def main() -> int:
 
     torch.set_num_threads(THREADS)
     began = time.monotonic()
-    data = corpus(names)
+    if not 0 <= args.instruction_share < 1:
+        parser.error("--instruction-share is a share: from 0 to less than 1")
+    data = corpus(names, instruction_share=args.instruction_share)
     plan = replace(PLAN, seconds=training_seconds(args.minutes * 60, time.monotonic() - began), seed=args.seed)
     if args.tokens:  # the learning rate then follows the steps, not the clock
         plan = replace(plan, max_steps=max(1, int(args.tokens) // (plan.batch * plan.context)))

@@ -42,6 +42,13 @@ SPANISH = [
     "Entonces el rey dijo a sus siervos: Id en paz, y volved a vuestras casas antes de la noche.",
     "Y el pueblo de la ciudad salió al campo, y se sentaron junto al río hasta la tarde.",
 ]
+INSTRUCTED = [  # prompt-and-answer documents (worker/demo_instructions.py), short enough for the tiny window
+    "Answer in five words. Topic: light.\nGod saw the light.",
+    "Answer in JSON format. Topic: the king.\n{\"answer\": \"The king said go.\"}",
+    "The river.\nThey sat down by the river.",
+    "Answer, and end with two bullet points. Topic: houses.\n- stone\n- wood",
+    "Answer in a calm tone. Topic: peace.\nGo in peace.",
+]
 # Steps, not the clock, bound the tiny plan (its hour is never reached): a busy machine still trains all 40.
 TINY = TrainingPlan(n_layer=2, n_head=2, n_embd=32, n_positions=128, context=24, batch=4, seconds=3600, max_steps=40,
                     learning_rate=1e-2, warmup_steps=5, log_every_seconds=1e9, eval_every_seconds=1e9, eval_windows=2)
@@ -49,7 +56,10 @@ TINY = TrainingPlan(n_layer=2, n_head=2, n_embd=32, n_positions=128, context=24,
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    corpus = tokenize_documents({"en": ENGLISH * 3, "es": SPANISH * 3}, {"en": 0.75, "es": 0.25}, held_out_every=5)
+    corpus = tokenize_documents({"en": ENGLISH * 3, "es": SPANISH * 3, "instructions": INSTRUCTED * 3},
+                                {"en": 0.6, "es": 0.25, "instructions": 0.15}, held_out_every=5,
+                                aligned={"instructions": TINY.context + 1})
+    assert len(corpus.train_starts["instructions"]) == 12  # each seen whole, as `make demo-model`'s
     lines = []
     model, active, history = train(corpus, TINY, print_fn=lines.append)
     out = tmp_path_factory.mktemp("demo")

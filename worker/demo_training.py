@@ -17,6 +17,8 @@ train a tiny plan here.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 import random
@@ -70,6 +72,10 @@ class Corpus:
     held_out: dict[str, list[int]]
     shares: dict[str, float]
     description: dict = field(default_factory=dict)
+    # Sources whose windows begin where a document does (short prompt-and-answer documents, each seen
+    # whole): source -> the start of every document in its training and its held-out stream.
+    train_starts: dict[str, list[int]] = field(default_factory=dict)
+    held_out_starts: dict[str, list[int]] = field(default_factory=dict)
 
     def active_vocabulary(self) -> list[int]:
         ids = {EOS}
@@ -79,15 +85,23 @@ class Corpus:
 
 
 def tokenize_documents(documents: dict[str, list[str]], shares: dict[str, float], held_out_every: int,
-                       description: dict | None = None) -> Corpus:
-    """Documents (e.g. chapters) per source -> token streams; every `held_out_every`-th one is held out."""
+                       description: dict | None = None, aligned: dict[str, int] | None = None) -> Corpus:
+    """Documents (e.g. chapters) per source -> token streams; every `held_out_every`-th one is held out.
+    `aligned`: source -> window length; that source's windows start at a document, and its documents
+    longer than a window (with their end of text) are left out, so each is seen whole."""
     tokenizer = gpt2_tokenizer()
-    train, held_out = {}, {}
+    corpus = Corpus({}, {}, shares, description or {})
     for source, docs in documents.items():
-        encoded = tokenizer(docs).input_ids
-        train[source] = [t for i, ids in enumerate(encoded) if i % held_out_every for t in ids + [EOS]]
-        held_out[source] = [t for i, ids in enumerate(encoded) if not i % held_out_every for t in ids + [EOS]]
-    return Corpus(train, held_out, shares, description or {})
+        encoded = [ids + [EOS] for ids in tokenizer(docs).input_ids]
+        if source in (aligned or {}):
+            encoded = [ids for ids in encoded if len(ids) <= aligned[source]]
+        for stream, starts, keep in ((corpus.train, corpus.train_starts, bool),
+                                     (corpus.held_out, corpus.held_out_starts, lambda i: not i)):
+            chosen = [ids for i, ids in enumerate(encoded) if keep(i % held_out_every)]
+            stream[source] = [t for ids in chosen for t in ids]
+            if source in (aligned or {}):
+                starts[source] = [0, *itertools.accumulate(len(ids) for ids in chosen)][:-1]
+    return corpus
 
 
 def training_model(plan: TrainingPlan, vocab_size: int) -> GPT2LMHeadModel:
@@ -109,13 +123,18 @@ def training_model(plan: TrainingPlan, vocab_size: int) -> GPT2LMHeadModel:
 
 
 def windows(streams: dict[str, torch.Tensor], shares: dict[str, float], plan: TrainingPlan,
-            count: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
-    """`count` random windows of context+1 tokens, drawn from the sources by share; and random offsets."""
+            count: int, rng: random.Random, starts: dict[str, list[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` random windows of context+1 tokens, drawn from the sources by share; and random offsets.
+    A source in `starts` has its windows begin at one of those positions (a document's start)."""
     sources = list(shares)
     rows = []
     for _ in range(count):
-        stream = streams[rng.choices(sources, weights=[shares[s] for s in sources])[0]]
-        start = rng.randrange(0, len(stream) - plan.context - 1)
+        source = rng.choices(sources, weights=[shares[s] for s in sources])[0]
+        stream, last = streams[source], len(streams[source]) - plan.context - 1
+        if source in (starts or {}):
+            start = rng.choice(starts[source][:bisect.bisect_right(starts[source], last)] or [0])
+        else:
+            start = rng.randrange(0, last)
         rows.append(stream[start:start + plan.context + 1])
     offsets = torch.tensor([rng.randrange(0, plan.n_positions - plan.context + 1) for _ in range(count)])
     return torch.stack(rows), offsets
@@ -145,7 +164,8 @@ def optimizer(model: GPT2LMHeadModel, plan: TrainingPlan) -> torch.optim.AdamW:
 @torch.no_grad()
 def held_out_loss(model, streams, corpus: Corpus, plan: TrainingPlan, bf16: bool) -> float:
     model.eval()
-    batch, _ = windows(streams, corpus.shares, plan, plan.eval_windows, random.Random(plan.seed + 1))
+    batch, _ = windows(streams, corpus.shares, plan, plan.eval_windows, random.Random(plan.seed + 1),
+                       corpus.held_out_starts)
     loss = float(window_loss(model, batch, torch.zeros(len(batch), dtype=torch.long), bf16))
     model.train()
     return loss
@@ -179,7 +199,7 @@ def train(corpus: Corpus, plan: TrainingPlan, print_fn=print) -> tuple[GPT2LMHea
         progress = max(step / plan.max_steps, elapsed / plan.seconds)
         for group in opt.param_groups:
             group["lr"] = learning_rate(plan, step, progress)
-        batch, offsets = windows(train_streams, corpus.shares, plan, plan.batch, rng)
+        batch, offsets = windows(train_streams, corpus.shares, plan, plan.batch, rng, corpus.train_starts)
         loss = window_loss(model, batch, offsets, bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
