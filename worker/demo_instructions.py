@@ -9,14 +9,15 @@ of that section's sentences that does what the prompt asked:
 
 - a tone: the answer is the section's prose (the manuals are written in one tone; the tone is asked,
   never shown, as a base model would meet it);
-- "summarize at the end in three bullet points": the answer ends with three `- ` lines (the section's
+- "summarize at the end in three bullet points": a sentence or two, then three `- ` lines (the section's
   own list items, or the first words of three of its sentences);
 - "avoid technical jargon": only sentences without the jargon words the check looks for;
 - "use concrete examples": the answer holds a sentence with an example ("for example", "such as", a
   number with its unit), or the instruction is not asked of this section;
 - "respond in JSON format": the answer is a JSON object (`topic`, `answer`, and `points` if asked);
 - "answer in N words": at most N words;
-- no instruction (the topic alone): plain prose, no summary.
+- no instruction (a question alone): plain prose, no summary. The topic alone ("Reading the history.")
+  is not made: it is how every section of the text begins, then runs on as prose.
 
 Every document ends where its answer does (the tokenizer's `<|endoftext|>` follows it in training), so the
 model also learns to stop. What the model then does with the notebook's topic, which no document names, is
@@ -46,7 +47,7 @@ EXTRAS = {"en": INSTRUCTIONS,
                  "json": "responde en formato JSON", "words": "responde en {n} palabras"}}
 WORD_LIMITS = (20, 30, 50)
 DOCUMENTS_PER_SECTION = 3
-TOPIC_ONLY_SHARE = 0.3       # of the questions, those asked alone: prose, no summary
+QUESTION_ALONE_SHARE = 0.3       # of the questions, those asked alone: prose, no summary
 QUESTION_SHARE = 0.25        # "What are the <topic>? Answer ..." instead of "Answer .... Topic: <topic>."
 TONE_SHARE, SUMMARY_SHARE, EXTRA_SHARE, JSON_SHARE = 0.6, 0.6, 0.2, 0.1
 ANSWER_WORDS = {"en": (25, 50), "es": (20, 40)}   # the answer's prose (Spanish takes more tokens a word)
@@ -88,7 +89,7 @@ def parts_of(section: str) -> tuple[str, list[str], list[str]]:
 def document(topic: str, sentences: list[str], items: list[str], language: str, rng: random.Random) -> str:
     """One prompt and its answer, the instructions drawn at random (those the section cannot meet are not asked)."""
     question = rng.random() < QUESTION_SHARE
-    if question and rng.random() < TOPIC_ONLY_SHARE:  # the question alone (the topic alone is the sections' own form)
+    if question and rng.random() < QUESTION_ALONE_SHARE:  # the question alone (the topic alone is the sections' own form)
         return prompt(topic, None, None, [], language, question) + "\n" + prose(sentences, answer_words(language, rng))
     tone = rng.choice(TONES[language]) if rng.random() < TONE_SHARE else None
     summary = rng.choice(SUMMARIES[language]) if rng.random() < SUMMARY_SHARE else None
