@@ -23,6 +23,10 @@ SECTIONS_EN = [
     "versions here, and pushing sends yours there. Nothing is lost when two people change the same file, because "
     "both versions are kept until someone joins them.",
 ]
+JARGON_SECTION = (  # a topic and list items that name jargon: asked to avoid it, the answer still must
+    "Branches and merges.\nA branch is a line of work. Two lines of work can later be joined again. The "
+    "people who joined them are named in the history. Nothing is lost when they are joined.\n- merge a "
+    "branch\n- delete a branch\n- rename a branch")
 SECTIONS_ES = [
     "Los paquetes de Debian.\nUn paquete contiene los archivos de un programa y la descripción de lo que necesita. "
     "La herramienta apt instala cada paquete con todo lo que necesita. Por ejemplo, instala 20 paquetes en un "
@@ -38,7 +42,9 @@ def split(document: str) -> tuple[str, str]:
 
 
 def test_every_answer_does_what_its_prompt_asks_by_the_labs_own_checks():
-    documents = (instruction_documents(SECTIONS_EN * 20, "en", seed=1)
+    documents = (instruction_documents((SECTIONS_EN + [JARGON_SECTION, JARGON_SECTION.replace("Branches and merges",
+                                                                                             "Lines of work")]) * 20,
+                                       "en", seed=1)
                  + instruction_documents(SECTIONS_ES * 20, "es", seed=1))
     asked = {"summary": 0, "json": 0, "jargon": 0, "examples": 0, "words": 0, "nothing": 0}
     for document in documents:

@@ -47,8 +47,8 @@ EXTRAS = {"en": INSTRUCTIONS,
                  "json": "responde en formato JSON", "words": "responde en {n} palabras"}}
 WORD_LIMITS = (20, 30, 50)
 DOCUMENTS_PER_SECTION = 3
-QUESTION_ALONE_SHARE = 0.3       # of the questions, those asked alone: prose, no summary
 QUESTION_SHARE = 0.25        # "What are the <topic>? Answer ..." instead of "Answer .... Topic: <topic>."
+QUESTION_ALONE_SHARE = 0.3   # of the questions, those asked alone: prose, no summary
 TONE_SHARE, SUMMARY_SHARE, EXTRA_SHARE, JSON_SHARE = 0.6, 0.6, 0.2, 0.1
 ANSWER_WORDS = {"en": (25, 50), "es": (20, 40)}   # the answer's prose (Spanish takes more tokens a word)
 SUMMARY_LEAD_WORDS = (8, 20)  # before a summary, a sentence or two: the points come soon, and are learned
@@ -89,19 +89,19 @@ def parts_of(section: str) -> tuple[str, list[str], list[str]]:
 def document(topic: str, sentences: list[str], items: list[str], language: str, rng: random.Random) -> str:
     """One prompt and its answer, the instructions drawn at random (those the section cannot meet are not asked)."""
     question = rng.random() < QUESTION_SHARE
-    if question and rng.random() < QUESTION_ALONE_SHARE:  # the question alone (the topic alone is the sections' own form)
+    if question and rng.random() < QUESTION_ALONE_SHARE:  # (the topic alone is the sections' own form: not made)
         return prompt(topic, None, None, [], language, question) + "\n" + prose(sentences, answer_words(language, rng))
     tone = rng.choice(TONES[language]) if rng.random() < TONE_SHARE else None
     summary = rng.choice(SUMMARIES[language]) if rng.random() < SUMMARY_SHARE else None
     asked = {key for key in ("jargon", "examples", "words") if rng.random() < EXTRA_SHARE}
     asked |= {"json"} if rng.random() < JSON_SHARE else set()
     pool = sentences
-    if "jargon" in asked:
-        pool = [s for s in pool if no_jargon(s).passed]
+    if "jargon" in asked:  # only what names none of the jargon: sentences, list items, and the topic itself
+        pool, items = [s for s in pool if no_jargon(s).passed], [i for i in items if no_jargon(i).passed]
+        if len(pool) < 2 or not no_jargon(topic).passed:
+            pool, asked = sentences, asked - {"jargon"}
     if "examples" in asked and not any(has_example(s).passed for s in pool):
         asked.discard("examples")
-    if len(pool) < 2:
-        pool, asked = sentences, asked - {"jargon"}
     limit = rng.choice(WORD_LIMITS) if "words" in asked else None
     if not (tone or summary or asked):
         summary = rng.choice(SUMMARIES[language])
