@@ -83,19 +83,13 @@ def figures(texts: dict[tuple, str]) -> dict[str, str]:
     return row
 
 
-def trained_sources(model_dir: Path) -> list[str]:
-    """The Debian sources the model was trained on (its training.json), so held-out text is really unseen."""
-    from scripts.train_demo_model import SOURCES
-
-    return [name for name in json.loads((model_dir / "training.json").read_text())["corpus"] if name in SOURCES]
-
-
-def instruction_share(model_dir: Path) -> float:
-    """The share of prompt-and-answer documents the model was trained with (none before they existed)."""
-    from scripts.train_demo_model import INSTRUCTIONS
+def trained_corpus(model_dir: Path) -> tuple[list[str], float]:
+    """From the model's training.json: the Debian sources it was trained on (so held-out text is really
+    unseen), and the share of prompt-and-answer documents (0 for a model trained without them)."""
+    from scripts.train_demo_model import INSTRUCTIONS, SOURCES
 
     corpus = json.loads((model_dir / "training.json").read_text())["corpus"]
-    return float(corpus.get(INSTRUCTIONS, {}).get("share", 0.0))
+    return [name for name in corpus if name in SOURCES], float(corpus.get(INSTRUCTIONS, {}).get("share", 0.0))
 
 
 def main() -> int:
@@ -114,8 +108,8 @@ def main() -> int:
     demo = load_model(DEMO_MODEL, device="cpu", demo_dir=args.model_dir)
     from scripts.train_demo_model import corpus, documents, instruction_texts, training_sections
 
-    sections = documents(trained_sources(args.model_dir))
-    share = instruction_share(args.model_dir)
+    sources, share = trained_corpus(args.model_dir)
+    sections = documents(sources)
     if not args.ablation_only:
         exercise_1_table(demo, corpus(texts=sections, instruction_share=share).held_out, args.samples)
     if args.loop_prompts:

@@ -131,8 +131,9 @@ def windows(streams: dict[str, torch.Tensor], shares: dict[str, float], plan: Tr
     for _ in range(count):
         source = rng.choices(sources, weights=[shares[s] for s in sources])[0]
         stream, last = streams[source], len(streams[source]) - plan.context - 1
-        if source in (starts or {}):
-            start = rng.choice(starts[source][:bisect.bisect_right(starts[source], last)] or [0])
+        if source in (starts or {}):  # one of the documents that a whole window still holds
+            usable = bisect.bisect_right(starts[source], last)
+            start = starts[source][rng.randrange(usable)] if usable else 0
         else:
             start = rng.randrange(0, last)
         rows.append(stream[start:start + plan.context + 1])
